@@ -1,0 +1,239 @@
+"""Command line: ``reseller-bot [run|check-config|sandbox|backup PATH]`` (also ``python -m bot``).
+
+Exit status: 0 success; 1 a runtime problem (Market API refused or unreachable, database error);
+2 invalid configuration or usage. Configuration problems are printed as one readable message, never a
+traceback, and never with a secret in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sqlite3
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiohttp
+import aiosqlite
+import discord
+from pydantic import SecretStr
+
+from bot import __version__
+from bot.logging_setup import configure_logging
+from bot.settings import (
+    ServerSettings,
+    Settings,
+    SettingsError,
+    StorageSettings,
+    load_section,
+    load_settings,
+)
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _out(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reseller-bot",
+        description="Discord bot for Neverlose resellers. Configured by environment variables or a .env file.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env"),
+        help="read settings from this file as well as the environment (default: .env)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the bot (the default)", description="Connect to Discord and serve.")
+    sub.add_parser(
+        "check-config",
+        help="validate settings and call get-balance on the Market API",
+        description="Validate every setting, then ask the Market API for the balance. "
+        "Exit 0 when both work, 1 when the Market API refuses or cannot be reached, 2 when settings are invalid.",
+    )
+    sub.add_parser(
+        "sandbox",
+        help="run the bot against the embedded Market API simulator",
+        description="Run the bot against an in-process Market API simulator with a seeded demo account. "
+        "Needs only DISCORD_TOKEN; no Neverlose credentials and no NLE are used.",
+    )
+    backup = sub.add_parser(
+        "backup",
+        help="make a consistent online copy of the database",
+        description="Copy DATABASE_PATH to PATH with SQLite's backup API; safe while the bot runs.",
+    )
+    backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
+    sub.add_parser(
+        "healthcheck",
+        help="ask the running bot's /healthz (used by the container's HEALTHCHECK)",
+        description="GET http://127.0.0.1:WEBHOOK_PORT/healthz; exit 0 when it answers 200, 1 otherwise.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command: str = args.command or "run"
+    env_file: Path = args.env_file
+    try:
+        if command == "backup":
+            storage = load_section(StorageSettings, env_file)
+            return _backup(storage, args.path)
+        if command == "healthcheck":
+            return _healthcheck(load_section(ServerSettings, env_file))
+        settings = load_settings(env_file, sandbox=command == "sandbox")
+    except SettingsError as exc:
+        _err(exc.render())
+        return EXIT_CONFIG
+    configure_logging(settings.logging.level)
+    if command == "check-config":
+        return asyncio.run(_check_config(settings))
+    return asyncio.run(run_bot(settings, sandbox=command == "sandbox"))
+
+
+# --------------------------------------------------------------------- check-config
+async def _check_config(settings: Settings) -> int:
+    from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
+    from bot.market.health_check import check_balance
+
+    _out("Settings OK.")
+    async with aiohttp.ClientSession() as session:
+        try:
+            balance = await check_balance(session, settings.market)
+        except MarketError as exc:
+            _err(f"Market API refused the request: {exc.text}")
+            _err("Check MARKET_USER_ID and MARKET_SECRET against Neverlose's market API settings page.")
+            return EXIT_FAILURE
+        except MarketUnavailable as exc:
+            _err(f"Market API unreachable at {settings.market.base_url}: {exc}")
+            return EXIT_FAILURE
+        except MarketFailure as exc:
+            _err(f"Market API answered unexpectedly: {exc}")
+            return EXIT_FAILURE
+    _out(f"Market API OK: balance {balance:.2f} NLE.")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- healthcheck
+def _healthcheck(server: ServerSettings, timeout: float = 5.0) -> int:
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read(4096).decode("utf-8", "replace")
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(4096).decode("utf-8", "replace")
+    except (OSError, ValueError) as exc:
+        _err(f"unhealthy: {url} did not answer ({type(exc).__name__})")
+        return EXIT_FAILURE
+    if status == 200:
+        _out(body)
+        return EXIT_OK
+    _err(f"unhealthy: {status} {body}")
+    return EXIT_FAILURE
+
+
+# --------------------------------------------------------------------- backup
+def _backup(storage: StorageSettings, destination: Path) -> int:
+    source = storage.database_path
+    if not source.is_file():
+        _err(f"No database at {source} (DATABASE_PATH); nothing to back up.")
+        return EXIT_FAILURE
+
+    async def copy() -> None:
+        from bot.storage.database import backup_file
+
+        async with aiosqlite.connect(f"file:{source}?mode=ro", uri=True) as conn:
+            await backup_file(conn, destination)
+
+    try:
+        asyncio.run(copy())
+    except FileExistsError as exc:
+        _err(str(exc))
+        return EXIT_FAILURE
+    except (OSError, sqlite3.Error) as exc:
+        _err(f"Backup failed: {exc}")
+        return EXIT_FAILURE
+    _out(f"Backup written to {destination}.")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- run / sandbox
+async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
+    """Run until SIGTERM/SIGINT or a fatal error; shut down gracefully. Returns the exit status."""
+    if settings.discord.api_base is not None:
+        discord.http.Route.BASE = settings.discord.api_base
+    async with contextlib.AsyncExitStack() as stack:
+        if sandbox:
+            settings = await stack.enter_async_context(_sandbox_market(settings))
+        return await _serve(settings)
+    return EXIT_FAILURE  # pragma: no cover - AsyncExitStack never swallows here
+
+
+@contextlib.asynccontextmanager
+async def _sandbox_market(settings: Settings) -> AsyncIterator[Settings]:
+    """Start the Market API simulator with a seeded demo account and point the settings at it."""
+    from bot.market.simulator.runner import running_simulator
+    from bot.market.simulator.state import SimulatorState
+
+    async with running_simulator(SimulatorState.demo()) as sim:
+        market = settings.market.model_copy(
+            update={"base_url": sim.base_url, "user_id": sim.user_id, "secret": SecretStr(sim.secret)}
+        )
+        log.info("sandbox market simulator running url=%s", sim.base_url)
+        yield dataclasses.replace(settings, market=market)
+
+
+async def _serve(settings: Settings) -> int:
+    from bot.core import ResellerBot
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bot = ResellerBot(settings)
+    try:
+        async with bot:
+            runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()), name="bot")
+            stopper = asyncio.create_task(stop.wait(), name="signal")
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                log.info("signal received; shutting down")
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+                return EXIT_OK
+            stopper.cancel()
+            runner.result()
+            return EXIT_OK
+    except discord.LoginFailure:
+        log.error("discord rejected DISCORD_TOKEN; create a new token in the Developer Portal (Bot page)")
+        return EXIT_CONFIG
+    except discord.PrivilegedIntentsRequired:
+        log.error("discord refused the requested intents; see README 'Create the Discord application'")
+        return EXIT_CONFIG
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,234 @@
+"""The bot: a ``commands.Bot`` that owns every resource and closes them in reverse order.
+
+``setup_hook`` opens the database (migrating it), creates the one aiohttp ``ClientSession`` and the Market
+client, wires the core services, starts the embedded HTTP server, re-drives spending operations left pending
+by a crash, loads the extensions in ``cogs/`` and syncs the command tree. ``close`` stops accepting HTTP,
+stops background work (persisting what is in flight), closes the Market session, the database and finally
+the Discord connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot import __version__
+from bot.extensions import LoadReport, load_extensions
+from bot.guild_config import GuildConfig
+from bot.http.health import HealthCheck
+from bot.http.server import WebServer
+from bot.market.client import MarketClient
+from bot.market.journal import SpendingJournal
+from bot.market.request_ids import RequestIdFactory
+from bot.settings import Settings
+from bot.storage import Database
+from bot.tree import BotCommandTree
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_STEP_TIMEOUT = 3.0
+Closer = Callable[[], Awaitable[None]]
+
+
+class NotReadyError(RuntimeError):
+    """A resource was used before ``setup_hook`` created it."""
+
+
+class ResellerBot(commands.Bot):
+    """Owns: settings, database, HTTP session, Market client and journal, web server, background tasks."""
+
+    def __init__(self, settings: Settings, *, extensions_package: str = "cogs") -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and roles; no privileged intents are needed
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=BotCommandTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.extensions_package = extensions_package
+        self.health = HealthCheck()
+        self.web = WebServer(settings.server, self.health)
+        self.gateway_connected = False
+        self.extension_report = LoadReport()
+        self._db: Database | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._market: MarketClient | None = None
+        self._journal: SpendingJournal | None = None
+        self._guild_config: GuildConfig | None = None
+        self._background: list[asyncio.Task[Any]] = []
+        # Feature services register closers here (run in reverse order before the Market session closes).
+        self._service_closers: list[Closer] = []
+        self._closing = False
+        self.health.add("database", self._probe_database)
+        self.health.add("discord", self._probe_gateway)
+        self.health.add("extensions", self._probe_extensions)
+
+    # ----------------------------------------------------------------- resources
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise NotReadyError("database is not open yet")
+        return self._db
+
+    @property
+    def http_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise NotReadyError("HTTP session is not created yet")
+        return self._session
+
+    @property
+    def market(self) -> MarketClient:
+        if self._market is None:
+            raise NotReadyError("Market client is not created yet")
+        return self._market
+
+    @property
+    def journal(self) -> SpendingJournal:
+        if self._journal is None:
+            raise NotReadyError("spending journal is not created yet")
+        return self._journal
+
+    @property
+    def guild_config(self) -> GuildConfig:
+        if self._guild_config is None:
+            raise NotReadyError("guild configuration is not loaded yet")
+        return self._guild_config
+
+    def start_background(self, coro: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` for the bot's lifetime; it is cancelled (after services close) on shutdown."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.append(task)
+        task.add_done_callback(self._background_done)
+        return task
+
+    def on_close(self, closer: Closer) -> None:
+        """Register a feature's shutdown step (run newest first, before the Market session closes)."""
+        self._service_closers.append(closer)
+
+    @staticmethod
+    def _background_done(task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("background task crashed name=%s", task.get_name(), exc_info=exc)
+
+    # ----------------------------------------------------------------- lifecycle
+    async def setup_hook(self) -> None:
+        log.info("starting neverlose-reseller-bot version=%s", __version__)
+        self._db = await Database.open(self.settings.storage.database_path)
+        self._guild_config = GuildConfig(self._db, self.settings)
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30, connect=10),
+            headers={"User-Agent": f"neverlose-reseller-bot/{__version__}"},
+        )
+        self._market = MarketClient.from_settings(self._session, self.settings.market)
+        ids = await RequestIdFactory.load(self._db)
+        self._journal = SpendingJournal(self._db, self._market, id_factory=ids)
+
+        await self.setup_features()
+        await self.web.start()
+
+        redriven = await self._journal.redrive_pending()
+        if redriven:
+            log.info("journal re-driven operations=%d", len(redriven))
+
+        self.extension_report = await load_extensions(self, self.extensions_package)
+        await self.sync_commands()
+
+    async def setup_features(self) -> None:
+        """Wire the core feature services (webhooks, notifications, staff, linking) and their routes.
+
+        Runs after the database, session and Market client exist and before the HTTP server starts, so
+        features can add routes. Each feature registers its background tasks and closers.
+        """
+        # --- webhooks + notifications (issue 4) ---
+        # --- staff services (issue 5) ---
+        # --- linking (issue 7) ---
+
+    async def sync_commands(self) -> None:
+        guild_id = self.settings.discord.guild_id
+        try:
+            if guild_id is not None:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+        except discord.HTTPException as exc:
+            log.error("command sync failed status=%s code=%s", exc.status, exc.code)
+            return
+        log.info("commands synced count=%d guild=%s", len(synced), guild_id or "global")
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        log.info("shutting down")
+        await self._step("http server", self.web.stop)
+        for closer in reversed(self._service_closers):
+            await self._step("service", closer)
+        for task in self._background:
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background, timeout=SHUTDOWN_STEP_TIMEOUT)
+        if self._session is not None:
+            await self._step("market session", self._session.close)
+        if self._db is not None:
+            await self._step("database", self._db.close)
+        await self._step("discord", super().close)
+        log.info("shutdown complete")
+
+    @staticmethod
+    async def _step(name: str, closer: Closer) -> None:
+        try:
+            await asyncio.wait_for(closer(), timeout=SHUTDOWN_STEP_TIMEOUT)
+        except TimeoutError:
+            log.error("shutdown step timed out step=%s", name)
+        except Exception:
+            log.exception("shutdown step failed step=%s", name)
+
+    # ----------------------------------------------------------------- gateway state
+    async def on_connect(self) -> None:
+        self.gateway_connected = True
+
+    async def on_ready(self) -> None:
+        self.gateway_connected = True
+        log.info("gateway ready user=%s guilds=%d", self.user, len(self.guilds))
+
+    async def on_resumed(self) -> None:
+        self.gateway_connected = True
+        log.info("gateway resumed")
+
+    async def on_disconnect(self) -> None:
+        if self.gateway_connected:
+            log.warning("gateway disconnected")
+        self.gateway_connected = False
+
+    # ----------------------------------------------------------------- health probes
+    async def _probe_database(self) -> str | None:
+        if self._db is None:
+            return "not open"
+        return None if await self._db.ping() else "not answering"
+
+    async def _probe_gateway(self) -> str | None:
+        if not self.gateway_connected or self.is_closed():
+            return "gateway not connected"
+        if not math.isfinite(self.latency):
+            return "no heartbeat yet"
+        return None
+
+    async def _probe_extensions(self) -> str | None:
+        failed = self.extension_report.failed
+        return f"failed to load: {', '.join(sorted(failed))}" if failed else None

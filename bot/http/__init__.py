@@ -1,0 +1,1 @@
+"""The one embedded HTTP server: webhooks, OAuth callback and health."""

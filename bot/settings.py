@@ -1,0 +1,270 @@
+"""Validated configuration, read from the environment and ``.env``.
+
+One pydantic-settings class per section; every field carries the exact environment variable name operators
+set (``validation_alias``). :func:`load_settings` builds every section, gathers *all* problems and raises one
+:class:`SettingsError` whose message lists each bad setting, what it must be and where to set it. Nothing is
+read at import time: ``main()`` calls :func:`load_settings` once and passes the result down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MARKET_BASE_URL = "https://user-api.neverlose.cc/api/market"
+DEFAULT_OAUTH_AUTHORIZE_URL = "https://auth2.neverlose.cc/oauth/authorize"
+DEFAULT_OAUTH_TOKEN_URL = "https://auth2.neverlose.cc/oauth/token"  # noqa: S105 - a URL, not a secret
+DEFAULT_OAUTH_USERINFO_URL = "https://auth2.neverlose.cc/oauth/oidc_userinfo"
+
+
+def _blank_to_none(value: object) -> object:
+    """Treat ``VAR=`` (present but empty) like an unset optional variable."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < len("http://x"):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _url_path(value: str) -> str:
+    if not value.startswith("/") or " " in value or "?" in value:
+        raise ValueError("must be a URL path starting with '/', without spaces or '?'")
+    return value
+
+
+def _id_list(value: object) -> object:
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",")]
+        return [part for part in parts if part]
+    return value
+
+
+Snowflake = Annotated[int, Field(gt=0, lt=2**64)]
+OptionalSnowflake = Annotated[Snowflake | None, BeforeValidator(_blank_to_none)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+OptionalHttpUrl = Annotated[HttpUrl | None, BeforeValidator(_blank_to_none)]
+
+
+class _Section(BaseSettings):
+    """Shared behaviour: read ``.env`` too, ignore unrelated variables, match names exactly."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        populate_by_name=False,
+        frozen=True,
+    )
+
+
+class DiscordSettings(_Section):
+    token: SecretStr = Field(validation_alias="DISCORD_TOKEN", min_length=1)
+    guild_id: OptionalSnowflake = Field(default=None, validation_alias="DISCORD_GUILD_ID")
+    api_base: OptionalHttpUrl = Field(default=None, validation_alias="DISCORD_API_BASE")
+
+
+class MarketSettings(_Section):
+    user_id: int = Field(validation_alias="MARKET_USER_ID", gt=0)
+    secret: SecretStr = Field(validation_alias="MARKET_SECRET", min_length=1)
+    base_url: HttpUrl = Field(default=DEFAULT_MARKET_BASE_URL, validation_alias="MARKET_BASE_URL")
+
+
+class ServerSettings(_Section):
+    host: str = Field(default="0.0.0.0", validation_alias="WEBHOOK_HOST", min_length=1)  # noqa: S104
+    port: int = Field(default=8080, validation_alias="WEBHOOK_PORT", ge=0, le=65535)
+    webhook_path: Annotated[str, AfterValidator(_url_path)] = Field(
+        default="/webhooks/market", validation_alias="WEBHOOK_PATH"
+    )
+    public_base_url: OptionalHttpUrl = Field(default=None, validation_alias="PUBLIC_BASE_URL")
+
+    @property
+    def public_webhook_url(self) -> str | None:
+        if self.public_base_url is None:
+            return None
+        return self.public_base_url + self.webhook_path
+
+
+class StorageSettings(_Section):
+    database_path: Path = Field(default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH")
+
+
+class ChannelSettings(_Section):
+    purchase_channel_id: OptionalSnowflake = Field(default=None, validation_alias="PURCHASE_CHANNEL_ID")
+    transfer_channel_id: OptionalSnowflake = Field(default=None, validation_alias="TRANSFER_CHANNEL_ID")
+    audit_channel_id: OptionalSnowflake = Field(default=None, validation_alias="AUDIT_CHANNEL_ID")
+
+
+class StaffSettings(_Section):
+    staff_role_ids: Annotated[list[Snowflake], NoDecode, BeforeValidator(_id_list)] = Field(
+        default_factory=list, validation_alias="STAFF_ROLE_IDS"
+    )
+    daily_limit: Decimal = Field(
+        default=Decimal("500"), validation_alias="STAFF_DAILY_LIMIT", ge=0, max_digits=12, decimal_places=2
+    )
+    transfer_approval_threshold: Decimal = Field(
+        default=Decimal("100"),
+        validation_alias="TRANSFER_APPROVAL_THRESHOLD",
+        ge=0,
+        max_digits=12,
+        decimal_places=2,
+    )
+
+
+class OAuthSettings(_Section):
+    client_id: Annotated[str | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, validation_alias="OAUTH_CLIENT_ID"
+    )
+    client_secret: Annotated[SecretStr | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, validation_alias="OAUTH_CLIENT_SECRET"
+    )
+    authorize_url: HttpUrl = Field(default=DEFAULT_OAUTH_AUTHORIZE_URL, validation_alias="OAUTH_AUTHORIZE_URL")
+    token_url: HttpUrl = Field(default=DEFAULT_OAUTH_TOKEN_URL, validation_alias="OAUTH_TOKEN_URL")
+    userinfo_url: HttpUrl = Field(default=DEFAULT_OAUTH_USERINFO_URL, validation_alias="OAUTH_USERINFO_URL")
+
+    @property
+    def enabled(self) -> bool:
+        return self.client_id is not None
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class LoggingSettings(_Section):
+    level: Annotated[LogLevel, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+
+
+class _SandboxMarket(MarketSettings):
+    """Market section for ``sandbox``: the embedded simulator supplies the credentials."""
+
+    user_id: int = Field(default=1, validation_alias="MARKET_USER_ID", gt=0)
+    secret: SecretStr = Field(default=SecretStr("sandbox-secret"), validation_alias="MARKET_SECRET", min_length=1)
+
+
+S = TypeVar("S", bound=_Section)
+
+SECTIONS: dict[str, type[_Section]] = {
+    "discord": DiscordSettings,
+    "market": MarketSettings,
+    "server": ServerSettings,
+    "storage": StorageSettings,
+    "channels": ChannelSettings,
+    "staff": StaffSettings,
+    "oauth": OAuthSettings,
+    "logging": LoggingSettings,
+}
+
+SECRET_VARIABLES = frozenset({"DISCORD_TOKEN", "MARKET_SECRET", "OAUTH_CLIENT_SECRET"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord: DiscordSettings
+    market: MarketSettings
+    server: ServerSettings
+    storage: StorageSettings
+    channels: ChannelSettings
+    staff: StaffSettings
+    oauth: OAuthSettings
+    logging: LoggingSettings
+
+
+@dataclass(frozen=True, slots=True)
+class SettingProblem:
+    variable: str
+    message: str
+
+
+class SettingsError(Exception):
+    """Every problem found in the configuration, ready to print as one message."""
+
+    def __init__(self, problems: list[SettingProblem], env_file: Path | None) -> None:
+        self.problems = problems
+        self.env_file = env_file
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"the environment or {self.env_file}" if self.env_file else "the environment"
+        lines = [f"Configuration is invalid ({len(self.problems)} problem(s)); set these in {where}:"]
+        lines.extend(f"  - {p.variable}: {p.message}" for p in self.problems)
+        lines.append("See .env.example and the configuration table in README.md.")
+        return "\n".join(lines)
+
+
+def _describe(error: Mapping[str, Any], variable: str) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return "is required but not set"
+    message = str(error.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
+    if variable in SECRET_VARIABLES:
+        return f"is invalid: {message}"
+    raw = error.get("input")
+    if isinstance(raw, str | int | float) and len(str(raw)) <= 80:
+        return f"{message} (got {raw!r})"
+    return message
+
+
+def _problems(section: type[_Section], exc: ValidationError) -> list[SettingProblem]:
+    problems: list[SettingProblem] = []
+    for error in exc.errors(include_url=False):
+        loc = error.get("loc", ())
+        variable = str(loc[0]) if loc else section.__name__
+        if variable in section.model_fields:
+            alias = section.model_fields[variable].validation_alias
+            variable = str(alias) if alias else variable
+        problems.append(SettingProblem(variable, _describe(error, variable)))
+    return problems
+
+
+def load_settings(env_file: Path | None = Path(".env"), *, sandbox: bool = False) -> Settings:
+    """Build every section from the environment (and ``env_file`` when it exists).
+
+    Raises one :class:`SettingsError` listing every problem of every section. In ``sandbox`` mode the
+    Market credentials are optional: the embedded simulator supplies them.
+    """
+    file = env_file if env_file is not None and env_file.is_file() else None
+    sections: dict[str, Any] = {}
+    problems: list[SettingProblem] = []
+    for name, cls in SECTIONS.items():
+        chosen: type[_Section] = _SandboxMarket if (sandbox and name == "market") else cls
+        try:
+            sections[name] = chosen(_env_file=file)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            problems.extend(_problems(chosen, exc))
+    if problems:
+        raise SettingsError(problems, file)
+    return Settings(**sections)
+
+
+def load_section(section: type[S], env_file: Path | None = Path(".env")) -> S:
+    """Build one section alone (e.g. ``backup`` needs only the storage section)."""
+    file = env_file if env_file is not None and env_file.is_file() else None
+    try:
+        return section(_env_file=file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_problems(section, exc), file) from None
+
+
+def iter_variables() -> list[tuple[str, str, Any, bool]]:
+    """(variable, section, default or None, required) for every setting, in declaration order."""
+    rows: list[tuple[str, str, Any, bool]] = []
+    for section_name, cls in SECTIONS.items():
+        for field in cls.model_fields.values():
+            alias = str(field.validation_alias)
+            required = field.is_required()
+            default = None if required else field.get_default(call_default_factory=True)
+            rows.append((alias, section_name, default, required))
+    return rows

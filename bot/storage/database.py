@@ -1,0 +1,132 @@
+"""The one SQLite database: opening, pragmas, transactions, health and online backup.
+
+All state lives in one file (``DATABASE_PATH``). The connection runs in autocommit mode
+(``isolation_level=None``); writes that belong together go through :meth:`Database.transaction`, which holds
+an asyncio lock so that coroutines sharing the one connection never interleave inside a transaction.
+Journal mode is WAL and ``synchronous=FULL``: a commit that returned survives power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.migrations import Migration, apply_migrations, load_migrations
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5_000
+Params = Sequence[Any] | dict[str, Any]
+
+
+def _create_private_file(path: Path, *, exclusive: bool = False) -> None:
+    """Create ``path`` (and its folder) readable by the owner only; tighten an existing file too.
+
+    With ``exclusive`` an existing file is an error (``FileExistsError``), checked atomically.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if exclusive else 0)
+    fd = os.open(path, flags, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Database:
+    """One aiosqlite connection plus the lock that serialises transactions on it."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, *, migrations: Iterable[Migration] | None = None) -> Database:
+        """Open (creating with owner-only permissions) and migrate to the newest schema."""
+        if str(path) != ":memory:":
+            _create_private_file(path)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            version = await apply_migrations(conn, list(migrations or load_migrations()))
+        except BaseException:
+            await conn.close()
+            raise
+        log.info("database opened path=%s schema_version=%d", path, version)
+        return cls(conn, path)
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        return self._conn
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+        log.info("database closed path=%s", self.path)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any error), one at a time."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement in its own transaction; return the affected row count."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query within a second."""
+        try:
+            row = await asyncio.wait_for(self.fetchone("SELECT 1"), timeout=1.0)
+        except (sqlite3.Error, ValueError, TimeoutError):
+            return False
+        return row is not None
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def backup(self, destination: Path) -> None:
+        """Consistent online copy through SQLite's backup API, owner-only permissions."""
+        await backup_file(self._conn, destination)
+
+
+async def backup_file(source: aiosqlite.Connection, destination: Path) -> None:
+    """Copy the database behind ``source`` into the new file ``destination`` (refused if it exists)."""
+    try:
+        _create_private_file(destination, exclusive=True)
+    except FileExistsError:
+        raise FileExistsError(f"{destination} already exists; choose a new file name") from None
+    try:
+        async with aiosqlite.connect(destination) as target:
+            await source.backup(target)
+    except BaseException:
+        os.unlink(destination)
+        raise

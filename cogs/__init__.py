@@ -1,0 +1,1 @@
+"""Discord-facing command groups. Each module is an extension with ``async def setup(bot)``."""
