@@ -26,6 +26,7 @@ import discord
 from pydantic import SecretStr
 
 from bot import __version__
+from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
 from bot.settings import (
     ServerSettings,
@@ -184,12 +185,11 @@ def _backup(storage: StorageSettings, destination: Path) -> int:
 async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
     """Run until SIGTERM/SIGINT or a fatal error; shut down gracefully. Returns the exit status."""
     if settings.discord.api_base is not None:
-        discord.http.Route.BASE = settings.discord.api_base
+        use_rest_base(settings.discord.api_base)
     async with contextlib.AsyncExitStack() as stack:
         if sandbox:
             settings = await stack.enter_async_context(_sandbox_market(settings))
         return await _serve(settings)
-    return EXIT_FAILURE  # pragma: no cover - AsyncExitStack never swallows here
 
 
 @contextlib.asynccontextmanager

@@ -20,16 +20,21 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
+from bot.discord_api import use_gateway_of
 from bot.extensions import LoadReport, load_extensions
 from bot.guild_config import GuildConfig
 from bot.http.health import HealthCheck
 from bot.http.server import WebServer
+from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
 from bot.market.request_ids import RequestIdFactory
+from bot.notifications.discord_sink import DiscordHttpSink
 from bot.settings import Settings
+from bot.staff.services import StaffServices
 from bot.storage import Database
 from bot.tree import BotCommandTree
+from bot.webhooks.feature import WebhookFeature
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,9 @@ class ResellerBot(commands.Bot):
         self._market: MarketClient | None = None
         self._journal: SpendingJournal | None = None
         self._guild_config: GuildConfig | None = None
+        self.webhooks: WebhookFeature | None = None  # webhook store, notifications outbox and dispatcher
+        self.staff: StaffServices | None = None
+        self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -127,6 +135,8 @@ class ResellerBot(commands.Bot):
     # ----------------------------------------------------------------- lifecycle
     async def setup_hook(self) -> None:
         log.info("starting neverlose-reseller-bot version=%s", __version__)
+        if self.settings.discord.api_base is not None:
+            await use_gateway_of(self.http)
         self._db = await Database.open(self.settings.storage.database_path)
         self._guild_config = GuildConfig(self._db, self.settings)
         self._session = aiohttp.ClientSession(
@@ -154,8 +164,36 @@ class ResellerBot(commands.Bot):
         features can add routes. Each feature registers its background tasks and closers.
         """
         # --- webhooks + notifications (issue 4) ---
+        self.webhooks = await WebhookFeature.create(
+            self.db,
+            secret=self.settings.market.secret.get_secret_value(),
+            channels=self.guild_config,
+            sink=DiscordHttpSink(self.http),
+            public_url=self.settings.server.public_webhook_url,
+        )
+        self.webhooks.add_route(self.web.app, self.settings.server.webhook_path)
+        self.health.add("webhooks", self.webhooks.probe)
+        self.start_background(self.webhooks.dispatcher.run(), name="notifications")
+        self.on_close(self.webhooks.close)
         # --- staff services (issue 5) ---
+        self.staff = StaffServices.create(
+            db=self.db,
+            market=self.market,
+            journal=self.journal,
+            guild_config=self.guild_config,
+            outbox=self.webhooks.outbox,
+            wake=self.webhooks.dispatcher.wake,
+        )
         # --- linking (issue 7) ---
+        public_base_url = self.settings.server.public_base_url
+        if linking_disabled_reason(self.settings) is None and public_base_url is not None:
+            self.linking = await LinkingService.create(
+                self.db, self.http_session, self.settings.oauth, public_base_url=public_base_url
+            )
+            self.web.app.add_routes(self.linking.routes())
+            receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
+            self.webhooks.store.add_event_hook(receipts.on_event)
+            self.staff.spending.add_success_hook(receipts.on_spending)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id
@@ -198,6 +236,8 @@ class ResellerBot(commands.Bot):
             log.error("shutdown step timed out step=%s", name)
         except Exception:
             log.exception("shutdown step failed step=%s", name)
+        else:
+            log.debug("shutdown step done step=%s", name)
 
     # ----------------------------------------------------------------- gateway state
     async def on_connect(self) -> None:

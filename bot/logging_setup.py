@@ -12,3 +12,5 @@ def configure_logging(level: str) -> None:
     discord.utils.setup_logging(level=logging.getLevelNamesMapping()[level], root=True)
     # aiohttp's access log would print full request lines (OAuth callbacks carry codes); we log our own.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at DEBUG (PKCE verifiers, states): never emit those.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))

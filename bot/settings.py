@@ -241,7 +241,7 @@ def load_settings(env_file: Path | None = Path(".env"), *, sandbox: bool = False
     for name, cls in SECTIONS.items():
         chosen: type[_Section] = _SandboxMarket if (sandbox and name == "market") else cls
         try:
-            sections[name] = chosen(_env_file=file)  # type: ignore[call-arg]
+            sections[name] = chosen(_env_file=file)
         except ValidationError as exc:
             problems.extend(_problems(chosen, exc))
     if problems:
@@ -253,7 +253,7 @@ def load_section(section: type[S], env_file: Path | None = Path(".env")) -> S:
     """Build one section alone (e.g. ``backup`` needs only the storage section)."""
     file = env_file if env_file is not None and env_file.is_file() else None
     try:
-        return section(_env_file=file)  # type: ignore[call-arg]
+        return section(_env_file=file)
     except ValidationError as exc:
         raise SettingsError(_problems(section, exc), file) from None
 

@@ -58,9 +58,7 @@ async def report_interaction_error(
 
 
 class BotCommandTree(app_commands.CommandTree[discord.Client]):
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         command = interaction.command
         name = command.qualified_name if command else "?"
         spending = bool(command is not None and command.extras.get("spending"))

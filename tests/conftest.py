@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.settings import Settings, iter_variables, load_settings
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.plugins.market", "tests.plugins.fake_discord"]
 
 SETTING_VARIABLES = [row[0] for row in iter_variables()]
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's own settings or .env: unset every variable, run in a temp folder."""
     for name in SETTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ SUBCOMMANDS = ["run", "check-config", "sandbox", "backup", "healthcheck"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(cwd or Path.cwd()))}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         env={**base, **(env or {})},

@@ -118,10 +118,14 @@ async def test_database_newer_than_the_bot_is_refused(tmp_path: Path) -> None:
 async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "bot.sqlite3")
     try:
-        with pytest.raises(RuntimeError):
+
+        async def failing_write() -> None:
             async with db.transaction() as conn:
                 await conn.execute("INSERT INTO install_meta (key, value) VALUES ('a', 'b')")
                 raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await failing_write()
         assert await db.fetchone("SELECT 1 FROM install_meta WHERE key = 'a'") is None
         assert await db.ping()
     finally:

@@ -78,7 +78,14 @@ def test_all_bad_values_reported_together(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(SettingsError) as caught:
         load_settings(None)
     variables = {p.variable for p in caught.value.problems}
-    assert variables == {"DISCORD_TOKEN", "MARKET_USER_ID", "MARKET_SECRET", "WEBHOOK_PORT", "LOG_LEVEL", "STAFF_ROLE_IDS"}
+    assert variables == {
+        "DISCORD_TOKEN",
+        "MARKET_USER_ID",
+        "MARKET_SECRET",
+        "WEBHOOK_PORT",
+        "LOG_LEVEL",
+        "STAFF_ROLE_IDS",
+    }
 
 
 def test_secrets_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +94,9 @@ def test_secrets_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(None)
     assert {p.variable for p in caught.value.problems} == {"DISCORD_TOKEN", "MARKET_SECRET"}
-    _set(monkeypatch, {"DISCORD_TOKEN": "super-secret-token-xyz", "MARKET_SECRET": "another-secret", "WEBHOOK_PORT": "x"})
+    _set(
+        monkeypatch, {"DISCORD_TOKEN": "super-secret-token-xyz", "MARKET_SECRET": "another-secret", "WEBHOOK_PORT": "x"}
+    )
     with pytest.raises(SettingsError) as caught:
         load_settings(None)
     assert "super-secret-token-xyz" not in caught.value.render()

@@ -1,0 +1,121 @@
+"""Repository over ``account_links``: one Neverlose account per Discord account, and the reverse.
+
+Linking again from the same Discord account replaces its earlier link. A Neverlose account already linked
+to *another* Discord account is refused (:class:`AlreadyLinkedElsewhere`): the UNIQUE constraint on the
+Neverlose id decides, inside one transaction, so two members racing for the same account cannot both win.
+Only the Neverlose id (``sub``) and login are stored; access tokens never are.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.linking.sessions import Clock, from_text, to_text, utc_now
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+LinkHook = Callable[[aiosqlite.Connection, "Link"], Awaitable[None]]
+"""Runs inside the transaction that stores a new link (SQL on ``conn`` only, e.g. an outbox row)."""
+
+_COLUMNS = "discord_user_id, neverlose_sub, neverlose_login, linked_at"
+_BY_USER = f"SELECT {_COLUMNS} FROM account_links WHERE discord_user_id = ?"  # noqa: S608
+_BY_LOGIN = (
+    f"SELECT {_COLUMNS} FROM account_links WHERE neverlose_login = ? COLLATE NOCASE "  # noqa: S608
+    "ORDER BY linked_at DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    discord_user_id: int
+    neverlose_sub: str
+    neverlose_login: str
+    linked_at: datetime
+
+
+class AlreadyLinkedElsewhere(Exception):
+    """The Neverlose account is linked to a different Discord account."""
+
+
+def _link(row: aiosqlite.Row) -> Link:
+    return Link(
+        discord_user_id=int(row["discord_user_id"]),
+        neverlose_sub=str(row["neverlose_sub"]),
+        neverlose_login=str(row["neverlose_login"]),
+        linked_at=from_text(str(row["linked_at"])),
+    )
+
+
+async def find_by_login(conn: aiosqlite.Connection, login: str) -> Link | None:
+    """The link for a Neverlose login (case-insensitive), on an open connection (usable inside hooks).
+
+    Logins can change on Neverlose; should two links carry the same login, the most recently verified wins.
+    """
+    async with conn.execute(_BY_LOGIN, (login,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _link(row)
+
+
+class LinkRepository:
+    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+        self._hooks: list[LinkHook] = []
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def add_link_hook(self, hook: LinkHook) -> None:
+        self._hooks.append(hook)
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Called (synchronously) after a new link was committed, e.g. the dispatcher's ``wake``."""
+        self._commit_listeners.append(listener)
+
+    async def link(self, discord_user_id: int, sub: str, login: str) -> tuple[Link, Link | None]:
+        """Store the link; return it and the link it replaced (``None`` when new).
+
+        Raises :class:`AlreadyLinkedElsewhere` when another Discord account holds ``sub``; nothing changes.
+        """
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            async with conn.execute(_BY_USER, (discord_user_id,)) as cur:
+                old_row = await cur.fetchone()
+            await conn.execute("DELETE FROM account_links WHERE discord_user_id = ?", (discord_user_id,))
+            try:
+                await conn.execute(
+                    f"INSERT INTO account_links ({_COLUMNS}) VALUES (?, ?, ?, ?)",  # noqa: S608
+                    (discord_user_id, sub, login, to_text(now)),
+                )
+            except sqlite3.IntegrityError:
+                # the UNIQUE Neverlose id: another Discord account holds it (the transaction rolls back)
+                raise AlreadyLinkedElsewhere(sub) from None
+            link = Link(discord_user_id, sub, login, from_text(to_text(now)))
+            for hook in self._hooks:
+                await hook(conn, link)
+        for listener in self._commit_listeners:
+            listener()
+        return link, None if old_row is None else _link(old_row)
+
+    async def unlink(self, discord_user_id: int) -> Link | None:
+        """Remove the member's link; return what was removed (``None`` when there was none)."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(_BY_USER, (discord_user_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            await conn.execute("DELETE FROM account_links WHERE discord_user_id = ?", (discord_user_id,))
+        return _link(row)
+
+    async def get(self, discord_user_id: int) -> Link | None:
+        row = await self._db.fetchone(_BY_USER, (discord_user_id,))
+        return None if row is None else _link(row)
+
+    async def get_by_login(self, login: str) -> Link | None:
+        row = await self._db.fetchone(_BY_LOGIN, (login,))
+        return None if row is None else _link(row)

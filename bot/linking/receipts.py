@@ -1,0 +1,197 @@
+"""What a link is for: receipts by DM and role grants, queued through the notifications outbox.
+
+* :meth:`ReceiptHooks.on_event` — a webhook event hook: a NEW purchase by a linked login queues a DM
+  receipt and the mapped role grants, inside the transaction that stores the event (SQL only).
+* :meth:`ReceiptHooks.on_spending` — a spending success hook: a gift, item or transfer sent by staff to a
+  linked login queues a DM to the recipient, plus role grants for gifts and items.
+* :meth:`ReceiptHooks.on_linked` — a link hook: the member gets a DM confirming the new link.
+
+Unlinked logins are skipped silently (debug log only). Delivery, retries and undeliverable DMs or roles are
+the outbox's business (counted in ``/webhook status``), never this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+import aiosqlite
+
+from bot.linking.links import Link, find_by_login
+from bot.linking.roles import RoleKey, roles_for
+from bot.market.journal import Operation, OperationStatus
+from bot.market.models import Plan, Product
+from bot.notifications.embeds import Embed, format_nle, item_url
+from bot.notifications.outbox import Outbox
+from bot.storage import Database
+from bot.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+COLOR_RECEIPT = 0x2ECC71
+COLOR_GIFT = 0x9B59B6
+COLOR_LINKED = 0x3498DB
+FOOTER = {"text": "Neverlose reseller"}
+
+GIFT_METHOD = "gift-product"
+GIVE_METHOD = "give-for-free"
+TRANSFER_METHOD = "transfer-money"
+
+
+def purchase_receipt(event: WebhookEvent, link: Link) -> Embed:
+    item = event.item_id or "?"
+    url = item_url(item)
+    return {
+        "title": "Receipt: market purchase",
+        "url": url,
+        "description": f"Thank you for your purchase, `{link.neverlose_login}`!",
+        "color": COLOR_RECEIPT,
+        "fields": [
+            {"name": "Item", "value": f"[{item}]({url})", "inline": True},
+            {"name": "Amount", "value": format_nle(event.amount), "inline": True},
+            {"name": "Purchase #", "value": str(event.unique_id), "inline": True},
+        ],
+        "footer": FOOTER,
+        "timestamp": event.received_at.isoformat(timespec="seconds"),
+    }
+
+
+def _what_was_sent(op: Operation) -> str | None:
+    """``CS2, 30 days`` / ``item E3yugw`` / ``12.5 NLE``; ``None`` for a method that sends nothing."""
+    params = op.params
+    try:
+        if op.method == GIFT_METHOD:
+            return f"{Product(params['product']).label}, {Plan(int(params['cnt'])).days} days"
+        if op.method == GIVE_METHOD:
+            return f"item {params['code']}"
+        if op.method == TRANSFER_METHOD:
+            return format_nle(Decimal(str(params.get("amount", op.amount_nle))))
+    except (KeyError, ValueError, InvalidOperation):
+        log.warning("receipt skipped: unexpected params operation=%s method=%s", op.id, op.method)
+    return None
+
+
+def staff_gift_notice(op: Operation, link: Link, what: str) -> Embed:
+    return {
+        "title": "You received a gift" if op.method != TRANSFER_METHOD else "You received NLE",
+        "description": f"Staff sent **{what}** to your Neverlose account `{link.neverlose_login}`.",
+        "color": COLOR_GIFT,
+        "fields": [{"name": "Reference", "value": op.request_id, "inline": True}],
+        "footer": FOOTER,
+        "timestamp": op.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+def linked_notice(link: Link) -> Embed:
+    return {
+        "title": "Neverlose account linked",
+        "description": (
+            f"Your Discord account is now linked to the Neverlose account `{link.neverlose_login}`. "
+            "You will get receipts here for its market purchases. Use `/unlink` to undo it."
+        ),
+        "color": COLOR_LINKED,
+        "footer": FOOTER,
+    }
+
+
+def _role_key_for(op: Operation) -> tuple[RoleKey, str] | None:
+    if op.method == GIFT_METHOD and isinstance(op.params.get("product"), str):
+        return RoleKey.PRODUCT, op.params["product"]
+    if op.method == GIVE_METHOD and isinstance(op.params.get("code"), str):
+        return RoleKey.ITEM, op.params["code"]
+    return None
+
+
+class ReceiptHooks:
+    """The hooks above, sharing the outbox and the dispatcher's ``wake``."""
+
+    def __init__(self, db: Database, outbox: Outbox, *, wake: Callable[[], None] = lambda: None) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._wake = wake
+
+    async def _grant_roles(
+        self, conn: aiosqlite.Connection, link: Link, kind: RoleKey, key: str, *, source: str
+    ) -> int:
+        granted = 0
+        for mapping in await roles_for(conn, kind, key):
+            added = await self._outbox.enqueue(
+                conn,
+                target=f"role:{mapping.guild_id}:{link.discord_user_id}:{mapping.role_id}",
+                embeds=[],
+                dedupe_key=f"linking:role:{source}:{mapping.guild_id}:{mapping.role_id}",
+            )
+            granted += int(added)
+        return granted
+
+    async def on_event(self, conn: aiosqlite.Connection, event: WebhookEvent) -> None:
+        """Webhook event hook (inside the event's transaction)."""
+        if event.kind != "purchase":
+            return
+        link = await find_by_login(conn, event.username)
+        if link is None:
+            log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
+            return
+        await self._outbox.enqueue(
+            conn,
+            target=f"dm:{link.discord_user_id}",
+            embeds=[purchase_receipt(event, link)],
+            dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
+        )
+        roles = 0
+        if event.item_id is not None:
+            roles = await self._grant_roles(
+                conn, link, RoleKey.ITEM, event.item_id, source=f"purchase:{event.unique_id}"
+            )
+        log.info(
+            "receipt queued kind=purchase unique_id=%d user=%d roles=%d",
+            event.unique_id,
+            link.discord_user_id,
+            roles,
+        )
+
+    async def on_spending(self, op: Operation) -> None:
+        """Spending success hook: DM a linked recipient, grant roles for gifts and items."""
+        username = op.username
+        if op.status is not OperationStatus.SUCCEEDED or username is None:
+            return
+        what = _what_was_sent(op)
+        if what is None:
+            return
+        async with self._db.transaction() as conn:
+            link = await find_by_login(conn, username)
+            if link is None:
+                log.debug("gift notice skipped: recipient not linked operation=%s", op.id)
+                return
+            await self._outbox.enqueue(
+                conn,
+                target=f"dm:{link.discord_user_id}",
+                embeds=[staff_gift_notice(op, link, what)],
+                dedupe_key=f"linking:receipt:operation:{op.id}",
+            )
+            roles = 0
+            role_key = _role_key_for(op)
+            if role_key is not None:
+                roles = await self._grant_roles(conn, link, *role_key, source=f"operation:{op.id}")
+        log.info(
+            "gift notice queued operation=%s method=%s user=%d roles=%d",
+            op.id,
+            op.method,
+            link.discord_user_id,
+            roles,
+        )
+        self._wake()
+
+    async def on_linked(self, conn: aiosqlite.Connection, link: Link) -> None:
+        """Link hook (inside the link's transaction): confirm by DM."""
+        await self._outbox.enqueue(
+            conn,
+            target=f"dm:{link.discord_user_id}",
+            embeds=[linked_notice(link)],
+            dedupe_key=f"linking:linked:{link.discord_user_id}:{link.neverlose_sub}:{link.linked_at.isoformat()}",
+        )
+
+    def after_commit(self) -> None:
+        """Commit listener: let the dispatcher deliver what the hooks queued."""
+        self._wake()

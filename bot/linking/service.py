@@ -1,0 +1,115 @@
+"""Assembles the linking feature from the bot's resources: what ``bot/core.py`` builds and cogs use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+
+from bot.linking.flow import LinkFlow
+from bot.linking.links import LinkRepository
+from bot.linking.oidc_client import ClientAuthMethod, OIDCClient
+from bot.linking.receipts import ReceiptHooks
+from bot.linking.roles import RoleMappings
+from bot.linking.routes import START_PREFIX, linking_routes
+from bot.linking.sessions import DEFAULT_TTL, BrowserCookie, Clock, LinkSessions, load_cookie_key, utc_now
+from bot.notifications.outbox import Outbox
+from bot.settings import OAuthSettings, Settings
+from bot.storage import Database
+
+
+def linking_disabled_reason(settings: Settings) -> str | None:
+    """Why linking cannot run with these settings (what to configure), or ``None`` when it can."""
+    if not settings.oauth.enabled:
+        return (
+            "OAUTH_CLIENT_ID is not set: ask Neverlose support for an OAuth client id "
+            "(see docs/linking.md) to enable /link"
+        )
+    if settings.server.public_base_url is None:
+        return (
+            "PUBLIC_BASE_URL is not set: Neverlose must redirect browsers to PUBLIC_BASE_URL/oauth/callback "
+            "(see docs/linking.md)"
+        )
+    return None
+
+
+class LinkingService:
+    """Sessions, links, role mappings, the OIDC client and the flow, sharing one database and clock."""
+
+    def __init__(
+        self,
+        db: Database,
+        session: aiohttp.ClientSession,
+        oauth: OAuthSettings,
+        *,
+        public_base_url: str,
+        cookie_key: bytes,
+        clock: Clock = utc_now,
+        ttl: timedelta = DEFAULT_TTL,
+        client_auth: ClientAuthMethod = "client_secret_basic",
+    ) -> None:
+        self._db = db
+        self.public_base_url = public_base_url.rstrip("/")
+        self.ttl = ttl
+        self.sessions = LinkSessions(db, clock=clock, ttl=ttl)
+        self.links = LinkRepository(db, clock=clock)
+        self.roles = RoleMappings(db)
+        self.oidc = OIDCClient(
+            session,
+            oauth,
+            redirect_uri=OIDCClient.redirect_uri_for(self.public_base_url),
+            client_auth=client_auth,
+        )
+        self.flow = LinkFlow(self.sessions, self.oidc, self.links)
+        self._cookie = BrowserCookie(cookie_key)
+
+    @classmethod
+    async def create(
+        cls,
+        db: Database,
+        session: aiohttp.ClientSession,
+        oauth: OAuthSettings,
+        *,
+        public_base_url: str,
+        clock: Clock = utc_now,
+        ttl: timedelta = DEFAULT_TTL,
+        client_auth: ClientAuthMethod = "client_secret_basic",
+    ) -> LinkingService:
+        """Build the service with the install's cookie-signing key (created on first use)."""
+        return cls(
+            db,
+            session,
+            oauth,
+            public_base_url=public_base_url,
+            cookie_key=await load_cookie_key(db),
+            clock=clock,
+            ttl=ttl,
+            client_auth=client_auth,
+        )
+
+    def attach_outbox(self, outbox: Outbox, *, wake: Callable[[], None]) -> ReceiptHooks:
+        """Confirm new links by DM through ``outbox``; return the receipt hooks for the webhook store and
+        the spending service to register (``on_event``, ``on_spending``)."""
+        hooks = ReceiptHooks(self._db, outbox, wake=wake)
+        self.links.add_link_hook(hooks.on_linked)
+        self.links.add_commit_listener(hooks.after_commit)
+        return hooks
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.oidc.redirect_uri
+
+    async def new_start_url(self, discord_user_id: int) -> str:
+        """A one-time start URL for ``discord_user_id`` (valid :attr:`ttl`)."""
+        token = await self.sessions.issue_start_token(discord_user_id)
+        return f"{self.public_base_url}{START_PREFIX}{token}"
+
+    def routes(self) -> list[web.RouteDef]:
+        return linking_routes(
+            self.flow,
+            self._cookie,
+            secure_cookie=self.public_base_url.startswith("https://"),
+            cookie_max_age=self.ttl,
+        )

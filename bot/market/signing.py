@@ -1,0 +1,74 @@
+"""Market API signatures, made exactly as the server makes them.
+
+The server signs ``sha256_hex("".join(key + str(value) for key in sorted(body)) + secret)`` over the JSON
+body *as parsed by Python* (so ``2.0`` → ``"2.0"``, ``true`` → ``"True"``), leaving out ``signature``.
+Senders must therefore sign exactly the values they serialize; receivers verify over the parsed body.
+
+Webhook events are accepted in two forms (see ``/work/shared/market-api/NOTES.md``):
+
+* the documented one: every field but ``signature``, ``kind`` included;
+* the one the published test vectors show: without ``kind`` and with ``amount`` signed as
+  ``str(float(amount))`` (the server signs the float although the JSON shows ``1``).
+
+Both still need the secret. All comparisons are constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+SIGNATURE_FIELD = "signature"
+
+
+def canonical_string(fields: Mapping[str, object]) -> str:
+    """The signed text without the secret: sorted ``key + str(value)``, ``signature`` left out."""
+    return "".join(key + str(fields[key]) for key in sorted(fields) if key != SIGNATURE_FIELD)
+
+
+def sign(fields: Mapping[str, object], secret: str) -> str:
+    """Hex sha256 over every key except ``signature`` (sorted, ``key + str(value)``) followed by the secret."""
+    return hashlib.sha256((canonical_string(fields) + secret).encode("utf-8")).hexdigest()
+
+
+def signed_body(fields: dict[str, object], secret: str) -> dict[str, object]:
+    """A copy of ``fields`` with its ``signature`` added (any existing one is replaced)."""
+    body = {key: value for key, value in fields.items() if key != SIGNATURE_FIELD}
+    body[SIGNATURE_FIELD] = sign(body, secret)
+    return body
+
+
+def _same(expected: str, given: object) -> bool:
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
+
+
+def verify(body: Mapping[str, object], secret: str) -> bool:
+    """True when ``body["signature"]`` signs every other field of ``body`` exactly (the request form)."""
+    return _same(sign(body, secret), body.get(SIGNATURE_FIELD))
+
+
+def _legacy_form(body: Mapping[str, object]) -> dict[str, object] | None:
+    """The published-vector form: no ``kind``, ``amount`` as ``str(float(amount))``; None if inapplicable."""
+    legacy = {key: value for key, value in body.items() if key not in ("kind", SIGNATURE_FIELD)}
+    if "amount" in legacy:
+        amount = legacy["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            return None
+        legacy["amount"] = str(float(amount))
+    return legacy
+
+
+def verify_event(body: Mapping[str, object], secret: str) -> bool:
+    """Verify a webhook event over the fields as parsed, in constant time.
+
+    Accepts the documented form (every field but ``signature``) and the published-vector variant (without
+    ``kind``, ``amount`` as ``str(float(amount))``). Both candidates are always computed and compared.
+    """
+    given = body.get(SIGNATURE_FIELD)
+    documented = _same(sign(body, secret), given)
+    legacy_fields = _legacy_form(body)
+    legacy = _same(sign(legacy_fields, secret), given) if legacy_fields is not None else False
+    return documented | legacy

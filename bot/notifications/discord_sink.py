@@ -1,0 +1,136 @@
+"""The thin adapter between the dispatcher and Discord, and the typed failures it reports.
+
+:class:`DiscordHttpSink` calls Discord through discord.py's ``HTTPClient.request`` so discord.py's per-route and
+global rate limiting (and its 429 handling) applies to everything the outbox posts. Every message carries the
+outbox nonce with ``enforce_nonce: true``: Discord answers a repeated nonce (within its dedupe window) with the
+message it already created. The dispatcher depends only on the :class:`DiscordSink` protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal, Protocol
+
+import aiohttp
+import discord
+from discord.http import Route
+
+from bot.notifications.embeds import Embed
+
+log = logging.getLogger(__name__)
+
+# Discord JSON error codes we act upon.
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_GUILD = 10004
+UNKNOWN_MEMBER = 10007
+UNKNOWN_ROLE = 10011
+UNKNOWN_USER = 10013
+MISSING_ACCESS = 50001
+CANNOT_SEND_TO_USER = 50007
+MISSING_PERMISSIONS = 50013
+
+Disposition = Literal["retry", "blocked", "refused"]
+
+
+class DeliveryError(Exception):
+    """Discord did not take the request.
+
+    ``disposition``: ``retry`` (network, 5xx, 429 past discord.py's own handling, 401: try again later),
+    ``blocked`` (403, unknown channel/user/member/role, closed DMs: the destination refuses us), ``refused``
+    (any other 4xx: this payload will never be accepted).
+    """
+
+    def __init__(self, disposition: Disposition, *, status: int | None, code: int | None, text: str) -> None:
+        self.disposition = disposition
+        self.status = status
+        self.code = code
+        self.text = text
+        super().__init__(f"{disposition} status={status} code={code} {text}")
+
+    @property
+    def describe(self) -> str:
+        return f"HTTP {self.status} code {self.code}: {self.text}"[:300]
+
+
+class DiscordSink(Protocol):
+    async def send_message(self, channel_id: int, *, content: str | None, embeds: list[Embed], nonce: str) -> int:
+        """Post a message; return its id (the existing one when the nonce was already used)."""
+        ...
+
+    async def open_dm(self, user_id: int) -> int:
+        """The DM channel id with ``user_id``."""
+        ...
+
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
+
+
+_BLOCKED_CODES = frozenset(
+    {
+        UNKNOWN_CHANNEL,
+        UNKNOWN_GUILD,
+        UNKNOWN_MEMBER,
+        UNKNOWN_ROLE,
+        UNKNOWN_USER,
+        MISSING_ACCESS,
+        CANNOT_SEND_TO_USER,
+        MISSING_PERMISSIONS,
+    }
+)
+
+
+def classify_http_error(status: int, code: int, text: str) -> DeliveryError:
+    if status >= 500 or status in (401, 408, 429):
+        return DeliveryError("retry", status=status, code=code, text=text)
+    if status == 403 or code in _BLOCKED_CODES:
+        return DeliveryError("blocked", status=status, code=code, text=text)
+    return DeliveryError("refused", status=status, code=code, text=text)
+
+
+class DiscordHttpSink:
+    """:class:`DiscordSink` over discord.py's ``HTTPClient`` (``bot.http``)."""
+
+    def __init__(self, http: discord.http.HTTPClient) -> None:
+        self._http = http
+
+    async def _call(self, route: Route, **kwargs: Any) -> Any:
+        try:
+            return await self._http.request(route, **kwargs)
+        except discord.RateLimited as exc:
+            raise DeliveryError("retry", status=429, code=None, text="rate limited") from exc
+        except discord.HTTPException as exc:
+            raise classify_http_error(exc.status, exc.code, exc.text[:200]) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryError("retry", status=None, code=None, text=type(exc).__name__) from exc
+
+    async def send_message(self, channel_id: int, *, content: str | None, embeds: list[Embed], nonce: str) -> int:
+        payload: dict[str, Any] = {
+            "embeds": embeds,
+            "nonce": nonce,
+            "enforce_nonce": True,
+            "allowed_mentions": {"parse": []},
+        }
+        if content:
+            payload["content"] = content
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        data = await self._call(route, json=payload)
+        try:
+            return int(data["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DeliveryError("retry", status=200, code=None, text="answer without message id") from exc
+
+    async def open_dm(self, user_id: int) -> int:
+        data = await self._call(Route("POST", "/users/@me/channels"), json={"recipient_id": str(user_id)})
+        try:
+            return int(data["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DeliveryError("retry", status=200, code=None, text="answer without channel id") from exc
+
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        route = Route(
+            "PUT",
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            guild_id=guild_id,
+            user_id=user_id,
+            role_id=role_id,
+        )
+        await self._call(route, reason=reason)

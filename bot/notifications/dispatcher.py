@@ -1,0 +1,425 @@
+"""The dispatcher: drains the outbox into Discord, in order per target, exactly once.
+
+One pass (:meth:`NotificationDispatcher.run_once`) reads the pending rows, groups them by target (keeping
+their order) and, per target, sends one message after the other:
+
+- rows already claimed by an earlier (possibly crashed) pass are re-sent exactly as claimed, same nonce;
+- unclaimed rows are packed greedily into messages of at most 10 embeds and 6000 characters, so a backlog of
+  1,000 events becomes about 100 messages; a lone event goes out alone, immediately;
+- failures: ``retry`` (network, 5xx, 401, rate limited) → capped, jittered exponential backoff for that target;
+  ``blocked`` (missing permissions or access, unknown channel) → the channel waits (re-checked after
+  ``blocked_delay`` or at once after ``/setup``), reported once to the audit channel and in the log; for a DM
+  or role grant the row is marked undeliverable instead (reported once, never retried); ``refused`` (another
+  4xx) → a multi-row message is split into single rows, a single row is marked undeliverable and reported;
+- a channel kind with no channel configured waits, reported once.
+
+Other targets are not held up by a failing one. Discord's rate limits are applied by discord.py's HTTP client
+inside the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.guild_config import ChannelKind
+from bot.notifications.discord_sink import DeliveryError, DiscordSink
+from bot.notifications.embeds import MAX_EMBEDS_PER_MESSAGE, MAX_TOTAL_CHARS, Embed, alert_embed, embed_chars
+from bot.notifications.outbox import (
+    ChannelKindTarget,
+    ChannelTarget,
+    DmTarget,
+    Outbox,
+    OutboxRow,
+    RoleTarget,
+    Target,
+    parse_target,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIT_TARGET = "channel:audit"
+
+
+class ChannelResolver(Protocol):
+    """Where a channel kind points now (``GuildConfig`` implements it)."""
+
+    async def channel_id(self, kind: ChannelKind) -> int | None: ...
+
+
+@dataclass(slots=True)
+class PlannedMessage:
+    rows: list[OutboxRow]
+    nonce: str | None
+
+    @property
+    def embeds(self) -> list[Embed]:
+        return [embed for row in self.rows for embed in row.embeds]
+
+    @property
+    def content(self) -> str | None:
+        return self.rows[0].content if len(self.rows) == 1 else None
+
+
+def plan_messages(rows: list[OutboxRow]) -> list[PlannedMessage]:
+    """Claimed rows keep their message; the others are packed (≤ 10 embeds, ≤ 6000 characters, same order)."""
+    claimed: dict[str, list[OutboxRow]] = {}
+    unclaimed: list[OutboxRow] = []
+    for row in rows:
+        if row.nonce is not None:
+            claimed.setdefault(row.nonce, []).append(row)
+        else:
+            unclaimed.append(row)
+    planned = [PlannedMessage(group, nonce) for nonce, group in claimed.items()]
+    current: list[OutboxRow] = []
+    embeds = chars = 0
+    for row in unclaimed:
+        if row.content is not None or not row.embeds:
+            if current:
+                planned.append(PlannedMessage(current, None))
+                current, embeds, chars = [], 0, 0
+            planned.append(PlannedMessage([row], None))
+            continue
+        size = sum(embed_chars(e) for e in row.embeds)
+        if current and (embeds + len(row.embeds) > MAX_EMBEDS_PER_MESSAGE or chars + size > MAX_TOTAL_CHARS):
+            planned.append(PlannedMessage(current, None))
+            current, embeds, chars = [], 0, 0
+        current.append(row)
+        embeds += len(row.embeds)
+        chars += size
+    if current:
+        planned.append(PlannedMessage(current, None))
+    return planned
+
+
+@dataclass(slots=True)
+class PassResult:
+    sent_messages: int = 0
+    sent_rows: int = 0
+    undeliverable_rows: int = 0
+    progressed: bool = False
+    remaining: int = 0
+
+
+@dataclass(slots=True)
+class _Retry:
+    failures: int
+    until: float
+
+
+@dataclass(slots=True)
+class _State:
+    retry: dict[str, _Retry] = field(default_factory=dict)
+    blocked_channels: dict[int, float] = field(default_factory=dict)
+    dm_channels: dict[int, int] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+
+
+class NotificationDispatcher:
+    """Drains the :class:`Outbox` through a :class:`DiscordSink`; see the module docstring."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sink: DiscordSink,
+        channels: ChannelResolver,
+        *,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        blocked_delay: float = 900.0,
+        poll_interval: float = 60.0,
+        page_size: int = 2000,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._outbox = outbox
+        self._sink = sink
+        self._channels = channels
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._blocked_delay = blocked_delay
+        self._poll_interval = poll_interval
+        self._page_size = page_size
+        self._clock = clock
+        self._jitter = jitter
+        self._state = _State()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._pass_lock = asyncio.Lock()
+
+    # ----------------------------------------------------------------- control
+    def wake(self) -> None:
+        """Look at the outbox now (call after enqueueing)."""
+        self._wake.set()
+
+    def forget_problems(self) -> None:
+        """Re-check blocked and unconfigured channels now (after the configuration changed)."""
+        self._state.blocked_channels.clear()
+        self._state.reported = {key for key in self._state.reported if not key.startswith(("blocked:", "unconf"))}
+        self._state.retry.clear()
+        self.wake()
+
+    async def close(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def run(self) -> None:
+        """Deliver until :meth:`close`; a failing pass is logged and retried after a delay."""
+        log.info("notification dispatcher started")
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.run_once()
+                failures = 0
+                timeout = self._next_retry_in()
+                timeout = self._poll_interval if timeout is None else min(timeout, self._poll_interval)
+            except Exception:
+                failures += 1
+                log.exception("notification pass failed failures=%d", failures)
+                timeout = self._delay(failures)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.0))
+        log.info("notification dispatcher stopped")
+
+    async def drain(self, *, max_passes: int = 10_000) -> PassResult:
+        """Pass until nothing deliverable is left (rows waiting on a blocked or unconfigured channel stay)."""
+        result = PassResult()
+        for _ in range(max_passes):
+            result = await self.run_once()
+            if result.remaining == 0 or result.progressed:
+                if result.remaining == 0:
+                    return result
+                continue
+            wait = self._next_retry_in()
+            if wait is None:
+                return result
+            await asyncio.sleep(wait)
+        return result
+
+    # ----------------------------------------------------------------- one pass
+    async def run_once(self) -> PassResult:
+        """One pass over the pending rows (see the module docstring)."""
+        async with self._pass_lock:
+            result = PassResult()
+            rows = await self._outbox.pending(limit=self._page_size)
+            groups: dict[str, list[OutboxRow]] = {}
+            for row in rows:
+                groups.setdefault(row.target, []).append(row)
+            for target, target_rows in groups.items():
+                if self._stopping:
+                    break
+                await self._deliver_target(target, target_rows, result)
+            result.remaining = (await self._outbox.counts()).pending
+            return result
+
+    def _next_retry_in(self) -> float | None:
+        if not self._state.retry:
+            return None
+        now = self._clock()
+        return max(0.0, min(r.until for r in self._state.retry.values()) - now)
+
+    def _delay(self, failures: int) -> float:
+        delay: float = min(self._max_delay, self._base_delay * (2 ** min(failures - 1, 30)))
+        return delay * (0.5 + self._jitter() / 2)
+
+    def _retry_later(self, target: str, exc: DeliveryError) -> None:
+        previous = self._state.retry.get(target)
+        failures = (previous.failures if previous else 0) + 1
+        delay = self._delay(failures)
+        self._state.retry[target] = _Retry(failures, self._clock() + delay)
+        log.warning(
+            "notification delivery failed, will retry target=%s status=%s code=%s failures=%d delay=%.2f",
+            target,
+            exc.status,
+            exc.code,
+            failures,
+            delay,
+        )
+
+    async def _deliver_target(self, target: str, rows: list[OutboxRow], result: PassResult) -> None:
+        retry = self._state.retry.get(target)
+        if retry is not None and retry.until > self._clock():
+            return
+        parsed = parse_target(target)
+        if isinstance(parsed, RoleTarget):
+            await self._grant_roles(target, parsed, rows, result)
+            return
+        channel_id = await self._destination(target, parsed, result)
+        if channel_id is None:
+            return
+        for message in plan_messages(rows):
+            if self._stopping:
+                return
+            nonce = message.nonce or await self._outbox.claim([row.id for row in message.rows])
+            try:
+                message_id = await self._sink.send_message(
+                    channel_id, content=message.content, embeds=message.embeds, nonce=nonce
+                )
+            except DeliveryError as exc:
+                await self._outbox.note_failure(nonce, exc.describe)
+                if not await self._message_failed(target, parsed, channel_id, message, nonce, exc, result):
+                    return
+                continue
+            await self._outbox.mark_sent(nonce, message_id)
+            self._state.retry.pop(target, None)
+            self._state.reported.discard(f"blocked:{channel_id}")
+            result.sent_messages += 1
+            result.sent_rows += len(message.rows)
+            result.progressed = True
+            log.info(
+                "notification sent target=%s channel=%d message=%d rows=%d nonce=%s",
+                target,
+                channel_id,
+                message_id,
+                len(message.rows),
+                nonce,
+            )
+
+    async def _destination(self, target: str, parsed: Target, result: PassResult) -> int | None:
+        """The channel to post to now, or ``None`` when the target has to wait (or failed for good)."""
+        channel_id: int | None
+        if isinstance(parsed, ChannelKindTarget):
+            channel_id = await self._channels.channel_id(parsed.channel_kind)
+            key = f"unconfigured:{parsed.channel_kind.value}"
+            if channel_id is None:
+                await self._report(
+                    key,
+                    target,
+                    "Notification channel not configured",
+                    f"No {parsed.channel_kind.value} channel is configured; notifications wait until one is "
+                    f"set with `/setup notifications kind:{parsed.channel_kind.value}`.",
+                )
+                return None
+            self._state.reported.discard(key)
+        elif isinstance(parsed, ChannelTarget):
+            channel_id = parsed.channel_id
+        elif isinstance(parsed, DmTarget):
+            channel_id = self._state.dm_channels.get(parsed.user_id)
+            if channel_id is None:
+                try:
+                    channel_id = await self._sink.open_dm(parsed.user_id)
+                except DeliveryError as exc:
+                    if exc.disposition == "retry":
+                        self._retry_later(target, exc)
+                        return None
+                    await self._undeliverable_all(target, exc, result)
+                    return None
+                self._state.dm_channels[parsed.user_id] = channel_id
+        else:  # role targets never get here
+            return None
+        blocked_until = self._state.blocked_channels.get(channel_id)
+        if blocked_until is not None and blocked_until > self._clock():
+            return None
+        return channel_id
+
+    async def _message_failed(
+        self,
+        target: str,
+        parsed: Target,
+        channel_id: int,
+        message: PlannedMessage,
+        nonce: str,
+        exc: DeliveryError,
+        result: PassResult,
+    ) -> bool:
+        """Handle a failed send; ``True`` to go on with the target's next message."""
+        if exc.disposition == "retry":
+            self._retry_later(target, exc)
+            return False
+        if exc.disposition == "blocked" and not isinstance(parsed, DmTarget):
+            self._state.blocked_channels[channel_id] = self._clock() + self._blocked_delay
+            await self._report(
+                f"blocked:{channel_id}",
+                target,
+                "Cannot post notifications",
+                f"Discord refuses messages to <#{channel_id}> ({exc.describe}). Notifications for `{target}` "
+                "wait; give the bot View Channel, Send Messages and Embed Links there, or choose another "
+                "channel with `/setup notifications`.",
+            )
+            return False
+        if exc.disposition == "refused" and len(message.rows) > 1:
+            log.warning("notification batch refused, splitting nonce=%s rows=%d", nonce, len(message.rows))
+            await self._outbox.split(nonce)
+            result.progressed = True
+            return False
+        result.undeliverable_rows += await self._outbox.mark_undeliverable(nonce, exc.describe)
+        result.progressed = True
+        if isinstance(parsed, DmTarget):
+            self._state.dm_channels.pop(parsed.user_id, None)
+        await self._report(
+            f"undeliverable:{nonce}",
+            target,
+            "Notification could not be delivered",
+            f"`{target}`: {exc.describe}. It will not be retried.",
+        )
+        return True
+
+    async def _undeliverable_all(self, target: str, exc: DeliveryError, result: PassResult) -> None:
+        """Every pending row of a DM target whose channel cannot be opened: undeliverable, reported once."""
+        for message in plan_messages(await self._rows_of(target)):
+            nonce = message.nonce or await self._outbox.claim([row.id for row in message.rows])
+            result.undeliverable_rows += await self._outbox.mark_undeliverable(nonce, exc.describe)
+        result.progressed = True
+        await self._report(
+            f"undeliverable:{target}:{secrets.token_hex(3)}",
+            target,
+            "Direct message could not be delivered",
+            f"`{target}`: {exc.describe}. It will not be retried.",
+        )
+
+    async def _rows_of(self, target: str) -> list[OutboxRow]:
+        return [row for row in await self._outbox.pending(limit=self._page_size) if row.target == target]
+
+    async def _grant_roles(self, target: str, parsed: RoleTarget, rows: list[OutboxRow], result: PassResult) -> None:
+        for row in rows:
+            nonce = row.nonce or await self._outbox.claim([row.id])
+            try:
+                await self._sink.add_role(
+                    parsed.guild_id, parsed.user_id, parsed.role_id, reason=f"notification {row.dedupe_key}"[:120]
+                )
+            except DeliveryError as exc:
+                await self._outbox.note_failure(nonce, exc.describe)
+                if exc.disposition == "retry":
+                    self._retry_later(target, exc)
+                    return
+                result.undeliverable_rows += await self._outbox.mark_undeliverable(nonce, exc.describe)
+                result.progressed = True
+                await self._report(
+                    f"undeliverable:{nonce}",
+                    target,
+                    "Role could not be granted",
+                    f"Role <@&{parsed.role_id}> for <@{parsed.user_id}>: {exc.describe}. It will not be retried.",
+                )
+                continue
+            await self._outbox.mark_sent(nonce, None)
+            self._state.retry.pop(target, None)
+            result.sent_rows += 1
+            result.progressed = True
+            log.info("role granted target=%s row=%d", target, row.id)
+
+    async def _report(self, key: str, target: str, title: str, description: str) -> None:
+        """Log a delivery problem and post it to the audit channel, once per problem."""
+        if key in self._state.reported:
+            return
+        self._state.reported.add(key)
+        log.warning("notification problem key=%s target=%s title=%s", key, target, title)
+        if target == AUDIT_TARGET:
+            return  # the audit channel itself is the problem: the log is all we have
+        try:
+            await self._outbox.enqueue_now(
+                target=AUDIT_TARGET,
+                embeds=[alert_embed(title, description)],
+                dedupe_key=f"alert:{key}:{secrets.token_hex(6)}",
+            )
+        except Exception:
+            log.exception("could not queue audit alert key=%s", key)
+            return
+        self.wake()

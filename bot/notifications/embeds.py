@@ -1,0 +1,160 @@
+"""Pure functions that build Discord embed dicts, and Discord's embed limits.
+
+Limits (Discord API): title 256, description 4096, 25 fields, field name 256, field value 1024, footer text
+2048, author name 256, at most 10 embeds per message, and at most 6000 characters over all the embeds of one
+message (titles, descriptions, field names and values, footer texts and author names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+Embed = dict[str, Any]
+
+MAX_EMBEDS_PER_MESSAGE = 10
+MAX_TOTAL_CHARS = 6000
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELDS = 25
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_AUTHOR = 256
+MAX_CONTENT = 2000
+
+ITEM_URL = "https://neverlose.cc/market/item?id={code}"
+
+COLOR_PURCHASE = 0x2ECC71
+COLOR_TRANSFER = 0x3498DB
+COLOR_ALERT = 0xE67E22
+COLOR_PROBLEM = 0xE74C3C
+
+FOOTER = {"text": "Neverlose market webhook"}
+
+
+def item_url(code: str) -> str:
+    return ITEM_URL.format(code=code)
+
+
+def format_nle(amount: Decimal) -> str:
+    """``0.9`` → ``0.9 NLE``; ``1`` → ``1 NLE``; never scientific notation."""
+    text = format(amount.normalize(), "f")
+    return f"{text} NLE"
+
+
+def _timestamp_fields(received_at: datetime) -> tuple[str, str]:
+    moment = received_at.astimezone(UTC)
+    return moment.isoformat(timespec="seconds"), f"<t:{int(moment.timestamp())}:F>"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def purchase_embed(*, username: str, item_id: str, amount: Decimal, unique_id: int, received_at: datetime) -> Embed:
+    """One market purchase: buyer, item (with its link), amount, unique_id and when we received it."""
+    iso, discord_time = _timestamp_fields(received_at)
+    link = item_url(item_id)
+    return {
+        "title": "New market purchase",
+        "url": link,
+        "description": f"`{username}` bought [{item_id}]({link}) for **{format_nle(amount)}**.",
+        "color": COLOR_PURCHASE,
+        "fields": [
+            {"name": "Buyer", "value": f"`{username}`", "inline": True},
+            {"name": "Item", "value": f"[{item_id}]({link})", "inline": True},
+            {"name": "Amount", "value": format_nle(amount), "inline": True},
+            {"name": "Unique ID", "value": str(unique_id), "inline": True},
+            {"name": "Received", "value": discord_time, "inline": True},
+        ],
+        "footer": FOOTER,
+        "timestamp": iso,
+    }
+
+
+def transfer_embed(*, username: str, amount: Decimal, unique_id: int, received_at: datetime) -> Embed:
+    """One NLE transfer to the reseller's account: sender, amount, unique_id and when we received it."""
+    iso, discord_time = _timestamp_fields(received_at)
+    return {
+        "title": "NLE received",
+        "description": f"`{username}` sent **{format_nle(amount)}** to the reseller account.",
+        "color": COLOR_TRANSFER,
+        "fields": [
+            {"name": "Sender", "value": f"`{username}`", "inline": True},
+            {"name": "Amount", "value": format_nle(amount), "inline": True},
+            {"name": "Unique ID", "value": str(unique_id), "inline": True},
+            {"name": "Received", "value": discord_time, "inline": True},
+        ],
+        "footer": FOOTER,
+        "timestamp": iso,
+    }
+
+
+def alert_embed(title: str, description: str, *, problem: bool = True, fields: Sequence[tuple[str, str]] = ()) -> Embed:
+    """An audit-channel alert (bounded to Discord's limits)."""
+    embed: Embed = {
+        "title": _truncate(title, MAX_TITLE),
+        "description": _truncate(description, MAX_DESCRIPTION),
+        "color": COLOR_PROBLEM if problem else COLOR_ALERT,
+    }
+    if fields:
+        embed["fields"] = [
+            {"name": _truncate(name, MAX_FIELD_NAME), "value": _truncate(value, MAX_FIELD_VALUE), "inline": False}
+            for name, value in list(fields)[:MAX_FIELDS]
+        ]
+    return embed
+
+
+def embed_chars(embed: Embed) -> int:
+    """Characters that count toward the 6000 per-message total."""
+    total = len(str(embed.get("title", ""))) + len(str(embed.get("description", "")))
+    for item in embed.get("fields", ()) or ():
+        total += len(str(item.get("name", ""))) + len(str(item.get("value", "")))
+    footer = embed.get("footer")
+    if isinstance(footer, dict):
+        total += len(str(footer.get("text", "")))
+    author = embed.get("author")
+    if isinstance(author, dict):
+        total += len(str(author.get("name", "")))
+    return total
+
+
+def check_embed(embed: Embed) -> None:
+    """Raise ``ValueError`` when ``embed`` breaks one of Discord's limits."""
+    if not isinstance(embed, dict):
+        raise ValueError("an embed must be a dict")
+    limits = (("title", MAX_TITLE), ("description", MAX_DESCRIPTION))
+    for key, limit in limits:
+        if len(str(embed.get(key, ""))) > limit:
+            raise ValueError(f"embed {key} longer than {limit}")
+    fields = embed.get("fields", []) or []
+    if len(fields) > MAX_FIELDS:
+        raise ValueError(f"more than {MAX_FIELDS} embed fields")
+    for item in fields:
+        if not str(item.get("name", "")) or not str(item.get("value", "")):
+            raise ValueError("embed field name and value must not be empty")
+        if len(str(item["name"])) > MAX_FIELD_NAME:
+            raise ValueError(f"embed field name longer than {MAX_FIELD_NAME}")
+        if len(str(item["value"])) > MAX_FIELD_VALUE:
+            raise ValueError(f"embed field value longer than {MAX_FIELD_VALUE}")
+    footer = embed.get("footer")
+    if isinstance(footer, dict) and len(str(footer.get("text", ""))) > MAX_FOOTER:
+        raise ValueError(f"embed footer longer than {MAX_FOOTER}")
+    author = embed.get("author")
+    if isinstance(author, dict) and len(str(author.get("name", ""))) > MAX_AUTHOR:
+        raise ValueError(f"embed author name longer than {MAX_AUTHOR}")
+
+
+def check_message(embeds: Sequence[Embed], content: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``embeds`` (and ``content``) fit in one Discord message."""
+    if len(embeds) > MAX_EMBEDS_PER_MESSAGE:
+        raise ValueError(f"more than {MAX_EMBEDS_PER_MESSAGE} embeds in one message")
+    if content is not None and len(content) > MAX_CONTENT:
+        raise ValueError(f"content longer than {MAX_CONTENT}")
+    for embed in embeds:
+        check_embed(embed)
+    if sum(embed_chars(e) for e in embeds) > MAX_TOTAL_CHARS:
+        raise ValueError(f"embeds longer than {MAX_TOTAL_CHARS} characters in total")

@@ -1,0 +1,264 @@
+"""The notifications outbox: durable rows of "post this there", filled in the transaction that decided them.
+
+Targets (strings, stored as given):
+
+- ``channel:purchase`` / ``channel:transfer`` / ``channel:audit`` — resolved through ``GuildConfig`` when
+  delivered, so ``/setup notifications`` applies to what is already waiting;
+- ``channel:<id>`` — an explicit channel; ``dm:<user_id>`` — a direct message;
+- ``role:<guild_id>:<user_id>:<role_id>`` — grant a role (no embeds).
+
+Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
+(``nlo-<id>``; ids are AUTOINCREMENT so never reused), in its own committed transaction. The message is sent
+with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id. After
+a crash between the two, the same rows are sent again with the same nonce, and Discord answers with the
+message it already created instead of posting it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from bot.guild_config import ChannelKind
+from bot.notifications.embeds import Embed, check_message
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+NONCE_PREFIX = "nlo-"
+MAX_NONCE_LENGTH = 25
+_ROWS_PER_STATEMENT = 200
+
+_CHANNEL_KINDS = {kind.value: kind for kind in ChannelKind}
+_SNOWFLAKE = r"[1-9][0-9]{0,19}"
+_CHANNEL_ID = re.compile(rf"channel:({_SNOWFLAKE})")
+_DM = re.compile(rf"dm:({_SNOWFLAKE})")
+_ROLE = re.compile(rf"role:({_SNOWFLAKE}):({_SNOWFLAKE}):({_SNOWFLAKE})")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKindTarget:
+    """``channel:purchase|transfer|audit``: resolved through the guild configuration at delivery time."""
+
+    channel_kind: ChannelKind
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTarget:
+    channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DmTarget:
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoleTarget:
+    guild_id: int
+    user_id: int
+    role_id: int
+
+
+Target = ChannelKindTarget | ChannelTarget | DmTarget | RoleTarget
+
+
+def parse_target(text: str) -> Target:
+    """Parse a target string; ``ValueError`` when it is not one of the documented forms."""
+    name = text.removeprefix("channel:")
+    if name != text and name in _CHANNEL_KINDS:
+        return ChannelKindTarget(_CHANNEL_KINDS[name])
+    if match := _CHANNEL_ID.fullmatch(text):
+        return ChannelTarget(int(match.group(1)))
+    if match := _DM.fullmatch(text):
+        return DmTarget(int(match.group(1)))
+    if match := _ROLE.fullmatch(text):
+        guild_id, user_id, role_id = (int(x) for x in match.groups())
+        return RoleTarget(guild_id, user_id, role_id)
+    raise ValueError(f"unknown notification target {text[:40]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One row for :meth:`Outbox.enqueue_many`."""
+
+    target: str
+    embeds: list[Embed]
+    dedupe_key: str
+    content: str | None = None
+
+
+def nonce_for(first_row_id: int) -> str:
+    return f"{NONCE_PREFIX}{first_row_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    dedupe_key: str
+    target: str
+    content: str | None
+    embeds: list[Embed]
+    nonce: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    undeliverable: int
+
+
+def _row(row: aiosqlite.Row) -> OutboxRow:
+    embeds: Any = json.loads(str(row["embeds"]))
+    return OutboxRow(
+        id=int(row["id"]),
+        dedupe_key=str(row["dedupe_key"]),
+        target=str(row["target"]),
+        content=None if row["content"] is None else str(row["content"]),
+        embeds=list(embeds),
+        nonce=None if row["nonce"] is None else str(row["nonce"]),
+        attempts=int(row["attempts"]),
+    )
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class Outbox:
+    """Repository over ``notification_outbox``; see the module docstring for the delivery protocol."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @staticmethod
+    def _validate(target: str, embeds: Sequence[Embed], content: str | None, dedupe_key: str) -> str:
+        parsed = parse_target(target)
+        if isinstance(parsed, RoleTarget):
+            if embeds or content:
+                raise ValueError("a role grant carries no message")
+        else:
+            if not embeds and not content:
+                raise ValueError("a message needs content or embeds")
+            check_message(embeds, content)
+        if not dedupe_key:
+            raise ValueError("dedupe_key must not be empty")
+        return json.dumps(list(embeds), separators=(",", ":"), ensure_ascii=False)
+
+    async def enqueue(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        target: str,
+        embeds: list[Embed],
+        content: str | None = None,
+        dedupe_key: str,
+    ) -> bool:
+        """Add a row inside the caller's open transaction; ``False`` when ``dedupe_key`` already exists.
+
+        Raises ``ValueError`` for an unknown target or a message Discord would refuse (limits).
+        """
+        encoded = self._validate(target, embeds, content, dedupe_key)
+        cursor = await conn.execute(
+            "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, content, embeds) VALUES (?, ?, ?, ?)",
+            (dedupe_key, target, content, encoded),
+        )
+        return cursor.rowcount == 1
+
+    async def enqueue_many(self, conn: aiosqlite.Connection, messages: Sequence[OutboxMessage]) -> int:
+        """:meth:`enqueue` for many rows in few statements (inside the caller's transaction); rows added."""
+        added = 0
+        for start in range(0, len(messages), _ROWS_PER_STATEMENT):
+            chunk = messages[start : start + _ROWS_PER_STATEMENT]
+            params: list[object] = []
+            for m in chunk:
+                encoded = self._validate(m.target, m.embeds, m.content, m.dedupe_key)
+                params.extend((m.dedupe_key, m.target, m.content, encoded))
+            values = ",".join(["(?, ?, ?, ?)"] * len(chunk))
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, content, embeds) "  # noqa: S608
+                f"VALUES {values}",
+                params,
+            )
+            added += cursor.rowcount
+        return added
+
+    async def enqueue_now(
+        self, *, target: str, embeds: list[Embed], content: str | None = None, dedupe_key: str
+    ) -> bool:
+        """:meth:`enqueue` in a transaction of its own."""
+        async with self._db.transaction() as conn:
+            return await self.enqueue(conn, target=target, embeds=embeds, content=content, dedupe_key=dedupe_key)
+
+    # ----------------------------------------------------------------- delivery side
+    async def pending(self, *, limit: int = 2000) -> list[OutboxRow]:
+        """Pending rows, oldest first (claimed ones included, with their nonce)."""
+        rows = await self._db.fetchall(
+            "SELECT id, dedupe_key, target, content, embeds, nonce, attempts FROM notification_outbox "
+            "WHERE state = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [_row(r) for r in rows]
+
+    async def claim(self, row_ids: Sequence[int]) -> str:
+        """Bind unclaimed pending rows into one message; returns its nonce (committed before sending)."""
+        nonce = nonce_for(min(row_ids))
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                f"UPDATE notification_outbox SET nonce = ? WHERE id IN ({_placeholders(len(row_ids))}) "  # noqa: S608
+                "AND state = 'pending' AND nonce IS NULL",
+                (nonce, *row_ids),
+            )
+            if cursor.rowcount != len(row_ids):
+                raise RuntimeError("outbox rows were claimed concurrently")
+        return nonce
+
+    async def split(self, nonce: str) -> None:
+        """Give every row of a refused multi-row message a message of its own (nonce from its own id)."""
+        await self._db.execute(
+            "UPDATE notification_outbox SET nonce = ? || id WHERE nonce = ? AND state = 'pending'",
+            (NONCE_PREFIX, nonce),
+        )
+
+    async def mark_sent(self, nonce: str, message_id: int | None) -> int:
+        return await self._db.execute(
+            "UPDATE notification_outbox SET state = 'sent', message_id = ?, attempts = attempts + 1, "
+            "last_error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+            "WHERE nonce = ? AND state = 'pending'",
+            (message_id, nonce),
+        )
+
+    async def mark_undeliverable(self, nonce: str, error: str) -> int:
+        return await self._db.execute(
+            "UPDATE notification_outbox SET state = 'undeliverable', attempts = attempts + 1, last_error = ?, "
+            "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE nonce = ? AND state = 'pending'",
+            (error[:500], nonce),
+        )
+
+    async def note_failure(self, nonce: str, error: str) -> None:
+        await self._db.execute(
+            "UPDATE notification_outbox SET attempts = attempts + 1, last_error = ? "
+            "WHERE nonce = ? AND state = 'pending'",
+            (error[:500], nonce),
+        )
+
+    async def counts(self) -> OutboxCounts:
+        rows = await self._db.fetchall("SELECT state, count(*) FROM notification_outbox GROUP BY state")
+        by_state = {str(r[0]): int(r[1]) for r in rows}
+        return OutboxCounts(
+            pending=by_state.get("pending", 0),
+            sent=by_state.get("sent", 0),
+            undeliverable=by_state.get("undeliverable", 0),
+        )
+
+    async def message_ids(self, dedupe_key: str) -> int | None:
+        row = await self._db.fetchone("SELECT message_id FROM notification_outbox WHERE dedupe_key = ?", (dedupe_key,))
+        return None if row is None or row[0] is None else int(row[0])

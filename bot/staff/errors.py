@@ -1,0 +1,138 @@
+"""Staff error classes and the one place that turns any error into text for the person who clicked.
+
+Rules (issue #5): a Market refusal shows the API's own text; an unreachable Neverlose says so and, for a
+spending operation that was already recorded, that it will be re-checked so nothing is spent twice;
+validation and permission problems are explained; anything else gets a short reference code (logged with
+the full traceback by the caller) and never the exception's text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from discord import app_commands
+
+from bot.market.errors import MarketError, MarketProtocolError, MarketUnavailable, MarketValidationError
+
+GENERIC_FAILURE = "Something went wrong on our side. Reference `{reference}`; staff can find it in the bot's log."
+UNREACHABLE = "Neverlose is unreachable right now"
+UNEXPECTED_ANSWER = "Neverlose answered something unexpected"
+TRY_LATER = "; please try again in a few minutes."
+RECORDED_NOTE = (
+    " The operation{request} is recorded and will be re-checked automatically (see `/operations pending`),"
+    " so nothing is spent twice."
+)
+
+
+class StaffError(Exception):
+    """A refusal whose ``message`` is written for staff and safe to show as it is."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class InvalidInput(StaffError):
+    """An option value was refused before anything was sent."""
+
+
+class PrecheckFailed(StaffError):
+    """A pre-check (user exists, invited, balance…) failed; the message says which and why."""
+
+
+class DailyLimitExceeded(StaffError):
+    def __init__(self, *, spent: Decimal, amount: Decimal, limit: Decimal) -> None:
+        self.spent, self.amount, self.limit = spent, amount, limit
+        super().__init__(
+            f"Daily limit reached: you have used {spent:.2f} of {limit:.2f} NLE today (UTC); "
+            f"this operation costs {amount:.2f} NLE. Operations still pending or of unknown outcome count too."
+        )
+
+
+class CooldownActive(StaffError):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Slow down: you can use a spending command again in {retry_after:.0f} s.")
+
+
+class ConfirmationClosed(StaffError):
+    """The confirmation was already used, cancelled or has expired."""
+
+
+class ApprovalRefused(StaffError):
+    """An approval cannot be granted (self-approval, expired, already decided, unknown)."""
+
+
+class OutcomeUnknown(StaffError):
+    """A spending operation was recorded but Neverlose gave no usable answer."""
+
+    def __init__(self, request_id: str, cause: BaseException | None = None) -> None:
+        self.request_id = request_id
+        self.cause = cause
+        lead = UNEXPECTED_ANSWER if isinstance(cause, MarketProtocolError) else UNREACHABLE
+        super().__init__(lead + "." + RECORDED_NOTE.format(request=f" (request id `{request_id}`)"))
+
+
+class NotStaff(app_commands.CheckFailure):
+    """The member is not staff (no staff role and no Manage Server)."""
+
+    def __init__(self, message: str = "Only staff can use this. Ask a server manager for a staff role.") -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedError:
+    text: str
+    reference: str | None = None
+    level: int = logging.INFO
+
+    @property
+    def unexpected(self) -> bool:
+        return self.reference is not None
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """The error a command or button really raised (``CommandInvokeError`` wraps it)."""
+    while isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    return error
+
+
+def _duration(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
+
+def render_error(error: BaseException, *, spending: bool = False) -> RenderedError:
+    """The text for ``error``; ``spending`` means a spending operation may have been recorded already."""
+    error = unwrap(error)
+    if isinstance(error, StaffError):
+        return RenderedError(error.message)
+    if isinstance(error, NotStaff):
+        return RenderedError(error.message, level=logging.WARNING)
+    if isinstance(error, MarketValidationError):
+        return RenderedError(f"Invalid {error.field}: {error.message}.")
+    if isinstance(error, MarketError):
+        return RenderedError(f"Neverlose refused: {error.text}")
+    if isinstance(error, MarketUnavailable | MarketProtocolError):
+        lead = UNREACHABLE if isinstance(error, MarketUnavailable) else UNEXPECTED_ANSWER
+        text = lead + "." + RECORDED_NOTE.format(request="") if spending else lead + TRY_LATER
+        return RenderedError(text, level=logging.WARNING)
+    if isinstance(error, app_commands.TransformerError):
+        return RenderedError(f"`{error.value}` is not a valid value for this option.")
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return RenderedError("This command only works inside the server.")
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return RenderedError(f"Slow down: try again in {_duration(error.retry_after)}.")
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole | app_commands.MissingRole):
+        return RenderedError("You do not have the permissions this command needs.", level=logging.WARNING)
+    if isinstance(error, app_commands.CheckFailure):
+        return RenderedError("You cannot use this command here.", level=logging.WARNING)
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return RenderedError("This command is out of date; it will work again after the bot re-syncs commands.")
+    reference = secrets.token_hex(4)
+    return RenderedError(GENERIC_FAILURE.format(reference=reference), reference=reference, level=logging.ERROR)

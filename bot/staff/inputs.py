@@ -1,0 +1,75 @@
+"""Option values validated before any Market call, with messages written for staff."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.market.errors import MarketValidationError
+from bot.market.models import MAX_AMOUNT, Plan, Product
+from bot.market.validation import validate_amount, validate_item_code, validate_username
+from bot.staff.errors import InvalidInput
+
+
+def username(value: str) -> str:
+    """A Neverlose login (1-64 of ``A-Za-z0-9._-``), surrounding spaces removed."""
+    try:
+        return validate_username(value)
+    except MarketValidationError:
+        raise InvalidInput(
+            f"`{_show(value)}` is not a valid Neverlose username: use 1-64 letters, digits, '.', '_' or '-'."
+        ) from None
+
+
+def item_code(value: str) -> str:
+    """A market item code such as ``E3yugw`` (1-32 of ``A-Za-z0-9_-``)."""
+    try:
+        return validate_item_code(value)
+    except MarketValidationError:
+        raise InvalidInput(
+            f"`{_show(value)}` is not a valid item code: use 1-32 letters, digits, '_' or '-' (e.g. E3yugw)."
+        ) from None
+
+
+def amount(value: str | int | float | Decimal) -> Decimal:
+    """A positive NLE amount with at most two decimal places, at most ``MAX_AMOUNT``.
+
+    Text may use a decimal comma (``12,5``). A float is read through its shortest text form, so ``12.5``
+    typed in a number option is 12.50 exactly.
+    """
+    if isinstance(value, bool):
+        raise InvalidInput("The amount must be a number such as 12.50.")
+    raw: object = value
+    if isinstance(value, float):
+        raw = repr(value)
+    if isinstance(raw, str):
+        raw = raw.strip().removesuffix("NLE").strip()
+        if raw.count(",") == 1 and "." not in raw:
+            raw = raw.replace(",", ".")
+    try:
+        return validate_amount(raw)
+    except MarketValidationError as exc:
+        raise InvalidInput(
+            f"`{_show(str(value))}` is not a valid amount: it {exc.message} "
+            f"(a positive number of NLE with at most two decimals, at most {MAX_AMOUNT:,.2f})."
+        ) from None
+
+
+def product(value: str) -> Product:
+    try:
+        return Product(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(p.label for p in Product)
+        raise InvalidInput(f"`{_show(value)}` is not a product; choose {choices}.") from None
+
+
+def plan(days: int) -> Plan:
+    try:
+        return Plan.from_days(days)
+    except ValueError:
+        raise InvalidInput(f"There is no {days}-day plan; choose 30, 90, 180 or 365 days.") from None
+
+
+def _show(value: str) -> str:
+    """A user's value echoed back safely: short, no backticks or newlines."""
+    cleaned = value.replace("`", "'").replace("\n", " ")
+    return cleaned if len(cleaned) <= 40 else cleaned[:39] + "…"

@@ -1,0 +1,146 @@
+"""Pure embed builders for the staff commands (``discord.Embed``; ``.to_dict()`` for the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import discord
+
+from bot.market.models import Prices
+from bot.staff.approvals import Approval, ApprovalStatus
+from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
+
+COLOR_PENDING = discord.Colour.blurple()
+COLOR_OK = discord.Colour.green()
+COLOR_BAD = discord.Colour.red()
+COLOR_UNKNOWN = discord.Colour.orange()
+
+_EVENT_COLOURS = {
+    AuditEvent.SUCCEEDED: COLOR_OK,
+    AuditEvent.APPROVED: COLOR_OK,
+    AuditEvent.FAILED: COLOR_BAD,
+    AuditEvent.REFUSED: COLOR_BAD,
+    AuditEvent.APPROVAL_REFUSED: COLOR_BAD,
+    AuditEvent.UNKNOWN: COLOR_UNKNOWN,
+    AuditEvent.APPROVAL_EXPIRED: COLOR_UNKNOWN,
+}
+_TITLES = {SpendKind.GIFT: "Gift a subscription", SpendKind.GIVE: "Give an item", SpendKind.TRANSFER: "Transfer NLE"}
+
+
+def nle(amount: Decimal) -> str:
+    return f"{amount:,.2f} NLE"
+
+
+def rub(amount: Decimal) -> str:
+    return f"{amount:,.2f} RUB"
+
+
+def quote_embed(quote: Quote, *, timeout_s: float) -> discord.Embed:
+    """The confirmation shown before anything is sent."""
+    embed = discord.Embed(title=f"Confirm: {_TITLES[quote.kind]}", colour=COLOR_PENDING)
+    embed.add_field(name="Recipient", value=f"`{quote.username}`")
+    if quote.kind is SpendKind.GIFT and quote.product is not None and quote.plan is not None:
+        embed.add_field(name="Product", value=quote.product.label)
+        embed.add_field(name="Days", value=str(quote.plan.days))
+    if quote.kind is SpendKind.GIVE:
+        embed.add_field(name="Item", value=f"`{quote.item_code}`")
+    price = nle(quote.amount_nle)
+    if quote.amount_rub is not None:
+        price += f" ({rub(quote.amount_rub)})"
+    embed.add_field(name="Amount" if quote.kind is SpendKind.TRANSFER else "Price", value=price)
+    if quote.balance is not None and quote.balance_after is not None:
+        embed.add_field(name="Balance now", value=nle(quote.balance))
+        embed.add_field(name="Balance after", value=nle(quote.balance_after))
+    footer = f"Confirm within {timeout_s:.0f} s. Only you can press these buttons."
+    if quote.needs_approval:
+        footer = "Above the approval threshold: a second staff member must approve in the audit channel. " + footer
+    embed.set_footer(text=footer)
+    return embed
+
+
+def outcome_embed(quote: Quote, *, status: str, request_id: str | None, text: str) -> discord.Embed:
+    """The confirmation message after Confirm: what happened."""
+    colour = {"succeeded": COLOR_OK, "failed": COLOR_BAD, "awaiting approval": COLOR_PENDING}.get(status, COLOR_UNKNOWN)
+    embed = discord.Embed(title=f"{_TITLES[quote.kind]}: {status}", description=text, colour=colour)
+    embed.add_field(name="Recipient", value=f"`{quote.username}`")
+    embed.add_field(name="What", value=quote.detail)
+    if quote.kind is not SpendKind.GIVE:
+        embed.add_field(name="Amount", value=nle(quote.amount_nle))
+    if request_id:
+        embed.add_field(name="Request id", value=f"`{request_id}`", inline=False)
+    return embed
+
+
+def closed_embed(quote: Quote, reason: str, detail: str = "") -> discord.Embed:
+    """A confirmation that ended without sending anything (cancelled, expired, refused)."""
+    text = f"{detail}\nNothing was sent." if detail else "Nothing was sent."
+    return discord.Embed(title=f"{_TITLES[quote.kind]}: {reason}", description=text, colour=COLOR_BAD)
+
+
+def audit_embed(record: AuditRecord) -> discord.Embed:
+    """One audit record as posted to the audit channel: who, what, for whom, price, request id, result."""
+    entry = record.entry
+    embed = discord.Embed(
+        title=f"{entry.action}: {entry.event.value.replace('_', ' ')}",
+        colour=_EVENT_COLOURS.get(entry.event, COLOR_PENDING),
+        timestamp=record.created_at,
+    )
+    embed.add_field(name="Staff", value=f"<@{entry.staff_id}>")
+    if entry.username:
+        embed.add_field(name="For", value=f"`{entry.username}`")
+    if entry.detail:
+        embed.add_field(name="What", value=entry.detail)
+    if entry.amount_nle is not None:
+        embed.add_field(name="Price", value=nle(entry.amount_nle))
+    if entry.request_id:
+        embed.add_field(name="Request id", value=f"`{entry.request_id}`")
+    if entry.result:
+        embed.add_field(name="Result", value=entry.result[:1024], inline=False)
+    embed.set_footer(text=f"audit #{record.id}")
+    return embed
+
+
+def audit_line(record: AuditRecord) -> str:
+    e = record.entry
+    when = discord.utils.format_dt(record.created_at, "f")
+    parts = [f"`#{record.id}` {when} <@{e.staff_id}> **{e.action}** {e.event.value.replace('_', ' ')}"]
+    if e.username:
+        parts.append(f"→ `{e.username}`")
+    if e.detail:
+        parts.append(e.detail)
+    if e.request_id:
+        parts.append(f"id `{e.request_id}`")
+    if e.result:
+        parts.append(f"— {e.result[:120]}")
+    return " ".join(parts)
+
+
+def audit_page_embed(records: Sequence[AuditRecord], *, page: int, pages: int, total: int) -> discord.Embed:
+    description = "\n".join(audit_line(r) for r in records) or "No operations match."
+    embed = discord.Embed(title="Recent operations", description=description[:4096], colour=COLOR_PENDING)
+    embed.set_footer(text=f"Page {page + 1}/{max(pages, 1)} · {total} record(s) · full selection in the CSV below")
+    return embed
+
+
+def prices_embed(prices: Prices) -> discord.Embed:
+    embed = discord.Embed(title=f"{prices.product.label} prices", colour=COLOR_PENDING)
+    for plan, row in sorted(prices.plans.items()):
+        embed.add_field(name=f"{plan.days} days", value=f"{nle(row.nle)} ({row.nle:,.2f} EUR)\n{rub(row.rub)}")
+    return embed
+
+
+def approval_embed(approval: Approval) -> discord.Embed:
+    """The message in the audit channel that a second staff member approves."""
+    status = approval.status
+    colour = {ApprovalStatus.PENDING: COLOR_PENDING, ApprovalStatus.APPROVED: COLOR_OK}.get(status, COLOR_BAD)
+    embed = discord.Embed(title=f"Transfer approval #{approval.id}: {status.value}", colour=colour)
+    embed.add_field(name="Requested by", value=f"<@{approval.requested_by}>")
+    embed.add_field(name="Recipient", value=f"`{approval.username}`")
+    embed.add_field(name="Amount", value=nle(approval.amount))
+    if status is ApprovalStatus.PENDING:
+        embed.add_field(name="Expires", value=discord.utils.format_dt(approval.expires_at, "R"))
+        embed.set_footer(text="Another staff member must approve; the requester cannot approve their own transfer.")
+    elif approval.decided_by is not None:
+        embed.add_field(name="Decided by", value=f"<@{approval.decided_by}>")
+    return embed

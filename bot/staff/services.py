@@ -1,0 +1,53 @@
+"""The staff services as one bundle, built from the bot's resources (``ResellerBot.staff``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.guild_config import ChannelKind, GuildConfig
+from bot.market.client import MarketClient
+from bot.market.journal import SpendingJournal
+from bot.staff.approvals import ApprovalStore
+from bot.staff.audit import AuditLog, OutboxWriter
+from bot.staff.limits import Cooldown
+from bot.staff.spending import SpendingService
+from bot.storage import Database
+
+DEFAULT_COOLDOWN_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StaffServices:
+    spending: SpendingService
+    audit: AuditLog
+    approvals: ApprovalStore
+    cooldown: Cooldown
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        db: Database,
+        market: MarketClient,
+        journal: SpendingJournal,
+        guild_config: GuildConfig,
+        outbox: OutboxWriter | None,
+        wake: Callable[[], None] | None = None,
+        cooldown_s: float = DEFAULT_COOLDOWN_S,
+    ) -> StaffServices:
+        async def audit_channel() -> int | None:
+            return await guild_config.channel_id(ChannelKind.AUDIT)
+
+        audit = AuditLog(db, outbox=outbox, audit_channel=audit_channel, wake=wake)
+        approvals = ApprovalStore(db)
+        cooldown = Cooldown(cooldown_s)
+        spending = SpendingService(
+            market=market,
+            journal=journal,
+            audit=audit,
+            approvals=approvals,
+            config=guild_config,
+            cooldown=cooldown,
+        )
+        return cls(spending=spending, audit=audit, approvals=approvals, cooldown=cooldown)

@@ -1,0 +1,141 @@
+"""Wiring of the webhook feature: store + outbox hooks + dispatcher + route, built from the bot's resources.
+
+:meth:`WebhookFeature.create` is what ``bot/core.py`` calls. New valid events become outbox rows for the
+purchase or transfer channel in the transaction that stores them (dedupe key ``webhook:<kind>:<unique_id>``);
+new quarantined bodies become an audit-channel alert the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import aiosqlite
+from aiohttp import web
+
+from bot.notifications.discord_sink import DiscordSink
+from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
+from bot.notifications.embeds import alert_embed, purchase_embed, transfer_embed
+from bot.notifications.outbox import Outbox, OutboxMessage
+from bot.storage import Database
+from bot.webhooks.models import QuarantinedBody, WebhookEvent
+from bot.webhooks.receiver import webhook_handler
+from bot.webhooks.status import WebhookStatus, collect_status
+from bot.webhooks.store import BatchEventHook, QuarantineHook, WebhookStore
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_EXCERPT = 900
+
+
+def event_message(event: WebhookEvent) -> OutboxMessage:
+    """The outbox row announcing ``event`` in its kind's channel (dedupe key ``webhook:<kind>:<unique_id>``)."""
+    if event.kind == "purchase" and event.item_id is not None:
+        embed = purchase_embed(
+            username=event.username,
+            item_id=event.item_id,
+            amount=event.amount,
+            unique_id=event.unique_id,
+            received_at=event.received_at,
+        )
+    else:
+        embed = transfer_embed(
+            username=event.username,
+            amount=event.amount,
+            unique_id=event.unique_id,
+            received_at=event.received_at,
+        )
+    return OutboxMessage(
+        target=f"channel:{event.kind}", embeds=[embed], dedupe_key=f"webhook:{event.kind}:{event.unique_id}"
+    )
+
+
+def event_notification_hook(outbox: Outbox) -> BatchEventHook:
+    """Queue the purchase/transfer embeds of new events, in the events' own transaction."""
+
+    async def hook(conn: aiosqlite.Connection, events: list[WebhookEvent]) -> None:
+        await outbox.enqueue_many(conn, [event_message(event) for event in events])
+
+    return hook
+
+
+def _redacted_excerpt(body: str) -> str:
+    """The body with its signature value removed (it is valid: no need to spread it), shortened."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # pragma: no cover - only parsed bodies are quarantined
+        parsed = None
+    if isinstance(parsed, dict) and "signature" in parsed:
+        parsed["signature"] = "<redacted>"
+        body = json.dumps(parsed, ensure_ascii=True)
+    body = body.replace("```", "'''")
+    return body if len(body) <= QUARANTINE_EXCERPT else body[:QUARANTINE_EXCERPT] + "…"
+
+
+def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
+    """Report a new quarantined body to the audit channel, in the same transaction."""
+
+    async def hook(conn: aiosqlite.Connection, item: QuarantinedBody) -> None:
+        description = (
+            "A correctly signed webhook did not match any known event shape. It was stored and acknowledged "
+            "but NOT acted upon. Check `/webhook status` and the Neverlose market settings.\n"
+            f"```json\n{_redacted_excerpt(item.body)}\n```"
+        )
+        embed = alert_embed(
+            "Webhook quarantined",
+            description,
+            problem=False,
+            fields=[
+                ("Reason", item.reason),
+                ("Kind", item.kind or "unknown"),
+                ("SHA-256", item.body_sha256[:16]),
+            ],
+        )
+        await outbox.enqueue(conn, target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
+
+    return hook
+
+
+@dataclass
+class WebhookFeature:
+    store: WebhookStore
+    outbox: Outbox
+    dispatcher: NotificationDispatcher
+    secret: str
+    public_url: str | None
+
+    @classmethod
+    async def create(
+        cls,
+        db: Database,
+        *,
+        secret: str,
+        channels: ChannelResolver,
+        sink: DiscordSink,
+        public_url: str | None,
+    ) -> WebhookFeature:
+        outbox = Outbox(db)
+        dispatcher = NotificationDispatcher(outbox, sink, channels)
+        store = WebhookStore(db)
+        store.add_batch_event_hook(event_notification_hook(outbox))
+        store.add_quarantine_hook(quarantine_alert_hook(outbox))
+        store.add_commit_listener(dispatcher.wake)
+        await store.start()
+        return cls(store=store, outbox=outbox, dispatcher=dispatcher, secret=secret, public_url=public_url)
+
+    def add_route(self, app: web.Application, path: str) -> None:
+        app.router.add_post(path, webhook_handler(self.store, self.secret))
+        log.info("webhook route added path=%s", path)
+
+    async def probe(self) -> str | None:
+        """Health probe: the writer that commits events must be running."""
+        return None if self.store.running else "webhook writer stopped"
+
+    async def status(self) -> WebhookStatus:
+        return await collect_status(self.store, self.outbox, webhook_url=self.public_url)
+
+    async def close(self) -> None:
+        """Commit queued events (the HTTP server is already stopped), then stop the dispatcher."""
+        await self.store.close()
+        await self.dispatcher.close()

@@ -1,0 +1,420 @@
+"""Durable storage of webhook events: one group-commit writer, then the queries behind the status report.
+
+Every write goes through one writer task. A request hands its insert to the writer and waits; the writer takes
+every insert that is waiting, commits them in ONE ``BEGIN IMMEDIATE … COMMIT`` (the database runs WAL with
+``synchronous=FULL``, so a returned commit survives power loss) and only then resolves each request. Under
+load one fsync covers many events (group commit); a lone event is committed at once, without waiting for
+company. If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
+
+For a NEW valid event, in the same transaction: the sequence gap bookkeeping and every event hook
+(:meth:`WebhookStore.add_event_hook`, e.g. the notification outbox), so what is acknowledged is also queued for
+delivery. Quarantined bodies work the same way with quarantine hooks. Bad signatures are only counted (per
+UTC hour, flushed with the next batch); a flood of forgeries costs no transaction per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import aiosqlite
+
+from bot.storage import Database
+from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+EventHook = Callable[[aiosqlite.Connection, WebhookEvent], Awaitable[None]]
+"""Runs inside the transaction that stores a NEW valid event; SQL on ``conn`` only, no other I/O."""
+BatchEventHook = Callable[[aiosqlite.Connection, list[WebhookEvent]], Awaitable[None]]
+"""Like :data:`EventHook` for every NEW event of one group commit at once (fewer statements under load)."""
+QuarantineHook = Callable[[aiosqlite.Connection, QuarantinedBody], Awaitable[None]]
+"""Runs inside the transaction that stores a NEW quarantined body; SQL on ``conn`` only."""
+
+DEFAULT_MAX_BATCH = 512
+_EVENT_ROWS_PER_STATEMENT = 100  # 8 parameters each: far below SQLite's variable limit
+_INSERT_EVENTS = (
+    "INSERT OR IGNORE INTO webhook_events "
+    "(kind, unique_id, username, amount, item_id, received_at, remote, body) VALUES "
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format stored by this feature (sortable as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _hour(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+class StoreUnavailable(Exception):
+    """The event could not be committed (database failure or store closed); the sender should retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    kind: str
+    first_missing: int
+    last_missing: int
+    detected_at: datetime
+
+    @property
+    def size(self) -> int:
+        return self.last_missing - self.first_missing + 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    kind: EventKind
+    unique_id: int
+    username: str
+    amount: Decimal
+    item_id: str | None
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class _Job:
+    future: asyncio.Future[bool] | None
+    event: WebhookEvent | None = None
+    body: str = ""
+    remote: str | None = None
+    quarantined: QuarantinedBody | None = None
+
+
+@dataclass(slots=True)
+class _BatchState:
+    maxes: dict[str, int | None]
+    new_events: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+
+
+class WebhookStore:
+    """Events, quarantined bodies, gaps and rejected-signature counts; see the module docstring."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._clock = clock
+        self._event_hooks: list[EventHook] = []
+        self._batch_hooks: list[BatchEventHook] = []
+        self._quarantine_hooks: list[QuarantineHook] = []
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._maxes: dict[str, int | None] = {}
+        self._rejections: Counter[str] = Counter()
+        self._flush_queued = False
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifecycle
+    def add_event_hook(self, hook: EventHook) -> None:
+        self._event_hooks.append(hook)
+
+    def add_batch_event_hook(self, hook: BatchEventHook) -> None:
+        self._batch_hooks.append(hook)
+
+    def add_quarantine_hook(self, hook: QuarantineHook) -> None:
+        self._quarantine_hooks.append(hook)
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Called (synchronously) after a commit that stored something new, e.g. ``dispatcher.wake``."""
+        self._commit_listeners.append(listener)
+
+    async def start(self) -> None:
+        """Load each kind's highest unique_id (for gap detection) and start the writer."""
+        for kind in EVENT_KINDS:
+            row = await self._db.fetchone("SELECT max(unique_id) FROM webhook_events WHERE kind = ?", (kind,))
+            self._maxes[kind] = None if row is None or row[0] is None else int(row[0])
+        self._writer = asyncio.create_task(self._run(), name="webhook-store-writer")
+
+    @property
+    def running(self) -> bool:
+        return not self._closed and self._writer is not None and not self._writer.done()
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop the writer. Later writes raise :class:`StoreUnavailable`."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._rejections and not self._flush_queued:
+            self._queue.put_nowait(_Job(future=None))
+        self._queue.put_nowait(None)
+        if self._writer is not None:
+            await self._writer
+
+    # ----------------------------------------------------------------- writes
+    async def add_event(self, event: WebhookEvent, *, body: str, remote: str | None) -> bool:
+        """Commit ``event`` (durably) before returning; ``False`` when (kind, unique_id) was already stored."""
+        return await self._submit(_Job(future=None, event=event, body=body, remote=remote))
+
+    async def quarantine(self, item: QuarantinedBody) -> bool:
+        """Store a signed but invalid body once (by content hash); ``True`` when it was new."""
+        return await self._submit(_Job(future=None, quarantined=item))
+
+    def note_rejected_signature(self) -> None:
+        """Count a request refused for its signature (persisted with the next batch, never awaited)."""
+        self._rejections[_hour(self._clock())] += 1
+        if not self._flush_queued and not self._closed:
+            self._flush_queued = True
+            self._queue.put_nowait(_Job(future=None))
+
+    async def _submit(self, job: _Job) -> bool:
+        if not self.running:
+            raise StoreUnavailable("webhook store is not running")
+        job.future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(job)
+        return await asyncio.shield(job.future)
+
+    # ----------------------------------------------------------------- writer
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            while len(jobs) < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+            try:
+                await self._commit(jobs)
+            except Exception:  # never let the writer die: fail the jobs, keep serving
+                log.exception("webhook writer batch failed jobs=%d", len(jobs))
+                self._fail(jobs, StoreUnavailable("webhook store failed"))
+        # fail anything that raced in after close
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None:
+                self._fail([job], StoreUnavailable("webhook store closed"))
+
+    @staticmethod
+    def _fail(jobs: list[_Job], exc: Exception) -> None:
+        for job in jobs:
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(exc)
+
+    async def _commit(self, jobs: list[_Job]) -> None:
+        self._flush_queued = False
+        pending_rejections, self._rejections = self._rejections, Counter()
+        state = _BatchState(maxes=dict(self._maxes), rejections=pending_rejections)
+        try:
+            results = await self._transaction(jobs, state)
+        except Exception as exc:
+            self._rejections.update(pending_rejections)
+            if len(jobs) > 1:
+                log.warning("webhook batch failed, retrying one by one jobs=%d error=%s", len(jobs), type(exc).__name__)
+                for job in jobs:
+                    await self._commit([job])
+                return
+            log.error("webhook store write failed error=%s", type(exc).__name__, exc_info=exc)
+            self._fail(jobs, StoreUnavailable("database write failed"))
+            return
+        self._maxes = state.maxes
+        for job, result in zip(jobs, results, strict=True):
+            if job.future is not None and not job.future.done():
+                job.future.set_result(result)
+        if any(results):
+            for listener in self._commit_listeners:
+                listener()
+
+    async def _transaction(self, jobs: list[_Job], state: _BatchState) -> list[bool]:
+        async with self._db.transaction() as conn:
+            new_event_jobs = await self._insert_events(conn, [job for job in jobs if job.event is not None], state)
+            results: list[bool] = []
+            for job in jobs:
+                if job.event is not None:
+                    results.append(id(job) in new_event_jobs)
+                elif job.quarantined is not None:
+                    results.append(await self._insert_quarantined(conn, job.quarantined))
+                else:
+                    results.append(False)
+            for hour, count in state.rejections.items():
+                await conn.execute(
+                    "INSERT INTO webhook_rejections (hour, count) VALUES (?, ?) "
+                    "ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count",
+                    (hour, count),
+                )
+        return results
+
+    async def _insert_events(self, conn: aiosqlite.Connection, jobs: list[_Job], state: _BatchState) -> set[int]:
+        """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``); ids of the jobs that were new.
+
+        Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates.
+        """
+        first: dict[tuple[str, int], _Job] = {}
+        for job in jobs:
+            if job.event is not None:
+                first.setdefault((job.event.kind, job.event.unique_id), job)
+        candidates = list(first.values())
+        inserted: set[tuple[str, int]] = set()
+        for start in range(0, len(candidates), _EVENT_ROWS_PER_STATEMENT):
+            chunk = candidates[start : start + _EVENT_ROWS_PER_STATEMENT]
+            params: list[object] = []
+            for job in chunk:
+                event = job.event
+                if event is None:  # pragma: no cover - filtered above
+                    continue
+                params.extend(
+                    (
+                        event.kind,
+                        event.unique_id,
+                        event.username,
+                        str(event.amount),
+                        event.item_id,
+                        iso(event.received_at),
+                        job.remote,
+                        job.body,
+                    )
+                )
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            rows = await conn.execute_fetchall(f"{_INSERT_EVENTS}{values} RETURNING kind, unique_id", params)
+            inserted.update((str(row[0]), int(row[1])) for row in rows)
+        new_events: list[WebhookEvent] = []
+        new_jobs: set[int] = set()
+        for key, job in first.items():
+            if key in inserted and job.event is not None:
+                new_events.append(job.event)
+                new_jobs.add(id(job))
+        for event in new_events:
+            await self._track_sequence(conn, event, state)
+        if new_events:
+            for batch_hook in self._batch_hooks:
+                await batch_hook(conn, new_events)
+            for hook in self._event_hooks:
+                for event in new_events:
+                    await hook(conn, event)
+        return new_jobs
+
+    async def _track_sequence(self, conn: aiosqlite.Connection, event: WebhookEvent, state: _BatchState) -> None:
+        """Record a gap when unique_id jumps ahead; shrink the gap a late (reordered) event fills."""
+        previous = state.maxes.get(event.kind)
+        uid = event.unique_id
+        if previous is None or uid > previous:
+            if previous is not None and uid > previous + 1:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO webhook_gaps (kind, first_missing, last_missing, detected_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (event.kind, previous + 1, uid - 1, iso(event.received_at)),
+                )
+                log.warning(
+                    "webhook sequence gap kind=%s first_missing=%d last_missing=%d",
+                    event.kind,
+                    previous + 1,
+                    uid - 1,
+                )
+            state.maxes[event.kind] = uid
+            return
+        async with conn.execute(
+            "SELECT first_missing, last_missing, detected_at FROM webhook_gaps "
+            "WHERE kind = ? AND first_missing <= ? AND last_missing >= ?",
+            (event.kind, uid, uid),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return
+        first, last, detected = int(row[0]), int(row[1]), str(row[2])
+        await conn.execute("DELETE FROM webhook_gaps WHERE kind = ? AND first_missing = ?", (event.kind, first))
+        pieces = [(first, uid - 1), (uid + 1, last)]
+        for lo, hi in pieces:
+            if lo <= hi:
+                await conn.execute(
+                    "INSERT INTO webhook_gaps (kind, first_missing, last_missing, detected_at) VALUES (?, ?, ?, ?)",
+                    (event.kind, lo, hi, detected),
+                )
+        log.info("webhook gap filled kind=%s unique_id=%d", event.kind, uid)
+
+    async def _insert_quarantined(self, conn: aiosqlite.Connection, item: QuarantinedBody) -> bool:
+        cursor = await conn.execute(
+            "INSERT INTO webhook_quarantine (body_sha256, body, reason, kind, remote, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1 "
+            "RETURNING deliveries",
+            (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at)),
+        )
+        row = await cursor.fetchone()
+        await cursor.close()
+        if row is None or int(row[0]) != 1:
+            return False
+        for hook in self._quarantine_hooks:
+            await hook(conn, item)
+        return True
+
+    # ----------------------------------------------------------------- queries
+    async def last_events(self) -> dict[EventKind, StoredEvent]:
+        """The event with the highest unique_id of each kind."""
+        found: dict[EventKind, StoredEvent] = {}
+        for kind in EVENT_KINDS:
+            row = await self._db.fetchone(
+                "SELECT unique_id, username, amount, item_id, received_at FROM webhook_events "
+                "WHERE kind = ? ORDER BY unique_id DESC LIMIT 1",
+                (kind,),
+            )
+            if row is not None:
+                found[kind] = StoredEvent(
+                    kind=kind,
+                    unique_id=int(row["unique_id"]),
+                    username=str(row["username"]),
+                    amount=Decimal(str(row["amount"])),
+                    item_id=None if row["item_id"] is None else str(row["item_id"]),
+                    received_at=parse_iso(str(row["received_at"])),
+                )
+        return found
+
+    async def event_counts_since(self, since: datetime) -> dict[str, int]:
+        rows = await self._db.fetchall(
+            "SELECT kind, count(*) FROM webhook_events WHERE received_at >= ? GROUP BY kind", (iso(since),)
+        )
+        counts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+        counts.update({str(r[0]): int(r[1]) for r in rows})
+        return counts
+
+    async def gaps(self) -> list[Gap]:
+        rows = await self._db.fetchall(
+            "SELECT kind, first_missing, last_missing, detected_at FROM webhook_gaps ORDER BY kind, first_missing"
+        )
+        return [Gap(str(r[0]), int(r[1]), int(r[2]), parse_iso(str(r[3]))) for r in rows]
+
+    async def rejected_signatures_since(self, since: datetime) -> int:
+        row = await self._db.fetchone(
+            "SELECT coalesce(sum(count), 0) FROM webhook_rejections WHERE hour >= ?", (_hour(since),)
+        )
+        stored = int(row[0]) if row is not None else 0
+        return stored + sum(n for hour, n in self._rejections.items() if hour >= _hour(since))
+
+    async def quarantined_since(self, since: datetime) -> int:
+        row = await self._db.fetchone("SELECT count(*) FROM webhook_quarantine WHERE received_at >= ?", (iso(since),))
+        return int(row[0]) if row is not None else 0
+
+    async def quarantined_total(self) -> int:
+        row = await self._db.fetchone("SELECT count(*) FROM webhook_quarantine")
+        return int(row[0]) if row is not None else 0
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def day_ago(self) -> datetime:
+        return self._clock() - timedelta(hours=24)

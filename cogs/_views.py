@@ -1,0 +1,221 @@
+"""Views shared by the staff cogs: owner-only buttons, confirmation, pagination, approval, retry.
+
+Every press is checked on our side: the invoker only (others get an ephemeral refusal, logged) AND still
+staff. Errors in a button go through the same rendering as commands (``report_interaction_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.staff import rendering
+from bot.staff.audit import paginate
+from bot.staff.models import AuditRecord, Quote
+from bot.staff.permissions import check_staff_interaction, subject_of
+from bot.staff.spending import OutcomeStatus
+from bot.tree import report_interaction_error, send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.core import ResellerBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+
+
+def reseller(interaction: Interaction) -> ResellerBot:
+    return cast("ResellerBot", interaction.client)
+
+
+class OwnerView(discord.ui.View):
+    """Only ``owner_id`` may press, and only while they are staff."""
+
+    spending = False  # errors after a confirmation may concern a recorded operation
+
+    def __init__(self, *, owner_id: int, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = data.get("custom_id", "?")
+        if interaction.user.id != self.owner_id:
+            log.warning(
+                "button refused reason=not_invoker user=%s owner=%s custom_id=%s",
+                interaction.user.id,
+                self.owner_id,
+                custom_id,
+            )
+            await send_ephemeral(interaction, f"Only <@{self.owner_id}> can use these buttons.")
+            return False
+        return await check_staff_interaction(interaction, what=f"button {custom_id}")
+
+    async def on_error(self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        custom_id = getattr(item, "custom_id", "?")
+        await report_interaction_error(interaction, error, where=f"button {custom_id}", spending=self.spending)
+
+    def disable_all(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+
+
+class ConfirmView(OwnerView):
+    """Confirm / Cancel for a quote; expires after ``timeout`` seconds and then says so."""
+
+    spending = True
+
+    def __init__(
+        self,
+        *,
+        quote: Quote,
+        origin: Interaction,
+        on_confirm: Callable[[Interaction], Awaitable[None]],
+        on_cancel: Callable[[], bool],
+        timeout: float,
+    ) -> None:
+        super().__init__(owner_id=quote.staff_id, timeout=timeout)
+        self.quote = quote
+        self.origin = origin
+        self._on_confirm = on_confirm
+        self._on_cancel = on_cancel
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
+    async def confirm(self, interaction: Interaction, button: discord.ui.Button[ConfirmView]) -> None:
+        self.disable_all()
+        await interaction.response.edit_message(view=self)  # acknowledge now and grey the buttons
+        self.stop()
+        await self._on_confirm(interaction)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="cancel")
+    async def cancel(self, interaction: Interaction, button: discord.ui.Button[ConfirmView]) -> None:
+        self.stop()
+        self._on_cancel()
+        await interaction.response.edit_message(embed=rendering.closed_embed(self.quote, "cancelled"), view=None)
+
+    async def on_timeout(self) -> None:
+        if not self._on_cancel():
+            return  # already confirmed (the service consumed the quote)
+        try:
+            await self.origin.edit_original_response(embed=rendering.closed_embed(self.quote, "expired"), view=None)
+        except discord.HTTPException as exc:
+            log.warning("could not mark confirmation expired quote=%s status=%s", self.quote.id, exc.status)
+
+
+class AuditPager(OwnerView):
+    """Previous / Next through an audit selection (the CSV of the whole selection is attached once)."""
+
+    def __init__(self, *, owner_id: int, records: Sequence[AuditRecord], per_page: int = 10, timeout: float = 600):
+        super().__init__(owner_id=owner_id, timeout=timeout)
+        self.records = records
+        self.per_page = per_page
+        self.page = 0
+        self._sync()
+
+    def embed(self) -> discord.Embed:
+        page = paginate(self.records, self.page, per_page=self.per_page)
+        return rendering.audit_page_embed(page.records, page=page.number, pages=page.count, total=page.total)
+
+    def _sync(self) -> None:
+        count = paginate(self.records, 0, per_page=self.per_page).count
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= count - 1
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, custom_id="previous")
+    async def previous(self, interaction: Interaction, button: discord.ui.Button[AuditPager]) -> None:
+        self.page -= 1
+        self._sync()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, custom_id="next")
+    async def next(self, interaction: Interaction, button: discord.ui.Button[AuditPager]) -> None:
+        self.page += 1
+        self._sync()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+
+class RetryView(OwnerView):
+    """One "Retry #id safely" button per unresolved operation (at most 25)."""
+
+    spending = True
+
+    def __init__(self, *, owner_id: int, operation_ids: Sequence[int], timeout: float = 900) -> None:
+        super().__init__(owner_id=owner_id, timeout=timeout)
+        for op_id in operation_ids[:25]:
+            self.add_item(RetryButton(op_id))
+
+
+class RetryButton(discord.ui.Button[RetryView]):
+    def __init__(self, op_id: int) -> None:
+        super().__init__(label=f"Retry #{op_id} safely", style=discord.ButtonStyle.primary, custom_id=f"retry:{op_id}")
+        self.op_id = op_id
+
+    async def callback(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        staff = reseller(interaction).staff
+        if staff is None:
+            raise RuntimeError("staff services are not running")
+        outcome = await staff.spending.retry(self.op_id, staff_id=interaction.user.id)
+        if outcome.status != OutcomeStatus.UNKNOWN and self.view is not None and interaction.message is not None:
+            self.disabled = True
+            try:
+                await interaction.message.edit(view=self.view)
+            except discord.HTTPException as exc:
+                log.warning("could not update retry buttons status=%s", exc.status)
+        await interaction.followup.send(f"Operation #{self.op_id}: {outcome.text}", ephemeral=True)
+
+
+APPROVE_PATTERN = r"staff:approve:(?P<id>[0-9]{1,18})"
+
+
+class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=APPROVE_PATTERN):
+    """The persistent "Approve" button on a transfer approval in the audit channel (survives restarts)."""
+
+    def __init__(self, approval_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Approve transfer",
+                style=discord.ButtonStyle.success,
+                custom_id=f"staff:approve:{approval_id}",
+            )
+        )
+        self.approval_id = approval_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ApproveButton:
+        return cls(int(match["id"]))
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        return await check_staff_interaction(interaction, what=f"approve #{self.approval_id}")
+
+    async def callback(self, interaction: Interaction) -> None:
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            bot = reseller(interaction)
+            if bot.staff is None:
+                raise RuntimeError("staff services are not running")
+            subject = subject_of(interaction)
+            if subject is None:
+                raise RuntimeError("approval outside a guild")
+            outcome = await bot.staff.spending.approve(self.approval_id, subject)
+            approval = outcome.approval or await bot.staff.approvals.get(self.approval_id)
+            if approval is not None and interaction.message is not None:
+                embed = rendering.approval_embed(approval)
+                embed.add_field(name="Result", value=outcome.text[:1024], inline=False)
+                await interaction.message.edit(embed=embed, view=None)
+            await interaction.followup.send(outcome.text, ephemeral=True)
+        except Exception as exc:
+            await report_interaction_error(interaction, exc, where=f"approve #{self.approval_id}", spending=True)
+
+
+def approval_view(approval_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ApproveButton(approval_id))
+    return view

@@ -1,0 +1,114 @@
+"""``/link start``, ``/link status``, ``/unlink`` and staff ``/whois``: thin glue over LinkingService."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import ResellerBot
+from bot.extensions import FeatureDisabled
+from bot.linking.links import Link
+from bot.linking.service import LinkingService, linking_disabled_reason
+from bot.staff.permissions import staff_only
+
+log = logging.getLogger(__name__)
+
+
+def _link_embed(title: str, link: Link, member: discord.abc.User | None = None) -> discord.Embed:
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    if member is not None:
+        embed.add_field(name="Discord", value=member.mention, inline=True)
+    else:
+        embed.add_field(name="Discord", value=f"<@{link.discord_user_id}>", inline=True)
+    embed.add_field(name="Neverlose login", value=f"`{link.neverlose_login}`", inline=True)
+    embed.add_field(name="Neverlose id", value=f"`{link.neverlose_sub}`", inline=True)
+    embed.add_field(name="Linked", value=discord.utils.format_dt(link.linked_at, "R"), inline=True)
+    return embed
+
+
+class LinkingCog(commands.Cog):
+    link = app_commands.Group(name="link", description="Link your Discord account to your Neverlose account")
+
+    def __init__(self, service: LinkingService) -> None:
+        self.service = service
+
+    @link.command(name="start", description="Get a one-time link to sign in with Neverlose")
+    async def link_start(self, interaction: discord.Interaction) -> None:
+        url = await self.service.new_start_url(interaction.user.id)
+        minutes = int(self.service.ttl.total_seconds() // 60)
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="Sign in with Neverlose", url=url))
+        await interaction.response.send_message(
+            "Press the button to sign in with Neverlose and link your account. "
+            f"The link is for you only, works once and expires in {minutes} minutes.",
+            view=view,
+            ephemeral=True,
+        )
+        log.info("link url issued user=%d", interaction.user.id)
+
+    @link.command(name="status", description="Show which Neverlose account your Discord account is linked to")
+    async def link_status(self, interaction: discord.Interaction) -> None:
+        current = await self.service.links.get(interaction.user.id)
+        if current is None:
+            await interaction.response.send_message(
+                "Your Discord account is not linked. Use `/link start` to link it.", ephemeral=True
+            )
+            return
+        await interaction.response.send_message(
+            embed=_link_embed("Your linked Neverlose account", current, interaction.user), ephemeral=True
+        )
+
+    @app_commands.command(name="unlink", description="Remove the link to your Neverlose account")
+    async def unlink(self, interaction: discord.Interaction) -> None:
+        removed = await self.service.links.unlink(interaction.user.id)
+        if removed is None:
+            await interaction.response.send_message("Your Discord account is not linked.", ephemeral=True)
+            return
+        log.info("link removed user=%d sub=%s", interaction.user.id, removed.neverlose_sub)
+        await interaction.response.send_message(
+            f"Unlinked from the Neverlose account `{removed.neverlose_login}`. "
+            "You will no longer get receipts or roles for it.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="whois", description="Staff: find the link of a member or a Neverlose login")
+    @app_commands.describe(member="A Discord member", username="A Neverlose login")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @staff_only()
+    async def whois(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member | None = None,
+        username: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        if (member is None) == (username is None):
+            await interaction.response.send_message("Give exactly one of `member` or `username`.", ephemeral=True)
+            return
+        if member is not None:
+            found = await self.service.links.get(member.id)
+            missing = f"{member.mention} has not linked a Neverlose account."
+        else:
+            assert username is not None  # noqa: S101 - exactly one is set (checked above)
+            found = await self.service.links.get_by_login(username)
+            missing = (
+                f"No Discord account is linked to the Neverlose login `{discord.utils.escape_markdown(username)}`."
+            )
+        if found is None:
+            await interaction.response.send_message(
+                missing, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.send_message(embed=_link_embed("Linked account", found, member), ephemeral=True)
+
+
+async def setup(bot: ResellerBot) -> None:
+    reason = linking_disabled_reason(bot.settings)
+    if reason is not None:
+        raise FeatureDisabled(reason)
+    if bot.linking is None:
+        raise FeatureDisabled("the linking service was not started")
+    await bot.add_cog(LinkingCog(bot.linking))

@@ -1,0 +1,87 @@
+"""/balance, /prices, /user check: read-only Market look-ups for staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import ResellerBot
+from bot.extensions import FeatureDisabled
+from bot.staff import inputs, rendering
+from bot.staff.permissions import staff_only
+from bot.staff.services import StaffServices
+from cogs.gifting import PRODUCTS
+
+Interaction = discord.Interaction[Any]
+
+
+class MarketInfo(commands.Cog):
+    user = app_commands.Group(
+        name="user",
+        description="Look up Neverlose users",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: ResellerBot, staff: StaffServices) -> None:
+        self.bot = bot
+        self.staff = staff
+
+    async def username_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = await self.staff.audit.recent_usernames(current.strip())
+        return [app_commands.Choice(name=n, value=n) for n in names]
+
+    @app_commands.command(name="balance", description="The reseller's current NLE balance")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @staff_only()
+    async def balance(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        amount = await self.bot.market.get_balance()
+        spent, limit = await self.staff.spending.daily_limit.usage(interaction.user.id)
+        await interaction.followup.send(
+            f"Balance: **{rendering.nle(amount)}**\nYour spending today (UTC): {spent:.2f} of {limit:.2f} NLE.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="prices", description="The four plans of a product with NLE (EUR) and RUB prices")
+    @app_commands.describe(product="The product")
+    @app_commands.choices(product=PRODUCTS)
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @staff_only()
+    async def prices(self, interaction: Interaction, product: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        table = await self.bot.market.get_prices(inputs.product(product))
+        await interaction.followup.send(embed=rendering.prices_embed(table), ephemeral=True)
+
+    @user.command(name="check", description="Does a Neverlose user exist, and are they invited to a product?")
+    @app_commands.describe(username="The Neverlose login", product="Also check the invitation to this product")
+    @app_commands.choices(product=PRODUCTS)
+    @app_commands.autocomplete(username=username_autocomplete)
+    @staff_only()
+    async def user_check(self, interaction: Interaction, username: str, product: str | None = None) -> None:
+        name = inputs.username(username)
+        chosen = inputs.product(product) if product is not None else None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        status = await self.staff.spending.prechecks.user_status(name, chosen)
+        if not status.exists:
+            text = f"`{name}` does not exist on Neverlose."
+        elif status.product is None or status.invite is None:
+            text = f"`{name}` exists on Neverlose."
+        elif status.invite.cheat_public:
+            text = f"`{name}` exists; {status.product.label} is public, so they can receive it."
+        elif status.invite.user_invited:
+            text = f"`{name}` exists and is invited to {status.product.label}."
+        else:
+            text = f"`{name}` exists but is not invited to {status.product.label}; ask Neverlose staff to invite them."
+        await interaction.followup.send(text, ephemeral=True)
+
+
+async def setup(bot: ResellerBot) -> None:
+    if bot.staff is None:
+        raise FeatureDisabled("staff services are not configured")
+    await bot.add_cog(MarketInfo(bot, bot.staff))

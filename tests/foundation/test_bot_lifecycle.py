@@ -1,0 +1,97 @@
+"""The bot core starts every resource, serves /healthz on an ephemeral port, and shuts down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from bot.core import ResellerBot
+from bot.market.simulator.runner import RunningSimulator
+from bot.settings import Settings
+from tests.fake_discord import FakeDiscord, point_discord_py_at
+
+
+async def _healthz(url: str) -> tuple[int, dict[str, object]]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.json()
+
+
+async def _wait_healthy(url: str) -> dict[str, object]:
+    for _ in range(200):
+        try:
+            status, body = await _healthz(url)
+        except aiohttp.ClientConnectionError:
+            status, body = 0, {}
+        if status == 200:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never healthy: {status} {body}")
+
+
+async def test_start_serve_and_graceful_shutdown(
+    fake_discord: FakeDiscord,
+    market_sim: RunningSimulator,
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(
+        DISCORD_TOKEN=fake_discord.token,
+        DISCORD_API_BASE=fake_discord.api_base,
+        DISCORD_GUILD_ID=str(fake_discord.guild.id),
+        MARKET_BASE_URL=market_sim.base_url,
+        MARKET_USER_ID=str(market_sim.user_id),
+        MARKET_SECRET=market_sim.secret,
+    )
+    caplog.set_level(logging.DEBUG, logger="bot")
+    bot = ResellerBot(settings)
+    with point_discord_py_at(fake_discord):
+        runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
+        try:
+            await fake_discord.wait_until_ready(timeout=10)
+            assert bot.web.port not in (None, 0, 8080)
+            health_url = f"{bot.web.local_url}/healthz"
+            body = await _wait_healthy(health_url)
+            assert body["status"] == "ok"
+            assert set(body["checks"]) >= {"database", "discord", "extensions"}  # type: ignore[arg-type]
+            # every public cog was discovered and loaded (none failed), and commands were synced to the guild
+            assert not bot.extension_report.failed
+            assert bot.extension_report.loaded
+            assert fake_discord.commands, "the command tree was synced"
+            assert settings.storage.database_path.exists()
+        finally:
+            await asyncio.wait_for(bot.close(), timeout=10)
+            await asyncio.wait_for(runner, timeout=10)
+
+    assert bot.is_closed()
+    assert bot.http_session.closed
+    assert not await bot.db.ping()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await _healthz(health_url)
+    steps = [r.getMessage().split("step=")[1] for r in caplog.records if "shutdown step done" in r.getMessage()]
+    assert steps[0] == "http server"
+    assert steps[-3:] == ["market session", "database", "discord"]
+    assert "shutdown complete" in caplog.text
+
+
+async def test_unhealthy_until_the_gateway_is_connected(
+    fake_discord: FakeDiscord, market_sim: RunningSimulator, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(
+        DISCORD_TOKEN=fake_discord.token,
+        DISCORD_API_BASE=fake_discord.api_base,
+        MARKET_BASE_URL=market_sim.base_url,
+        MARKET_USER_ID=str(market_sim.user_id),
+        MARKET_SECRET=market_sim.secret,
+    )
+    bot = ResellerBot(settings)
+    with point_discord_py_at(fake_discord):
+        async with bot:
+            await bot.login(settings.discord.token.get_secret_value())  # runs setup_hook; no gateway yet
+            status, body = await _healthz(f"{bot.web.local_url}/healthz")
+            assert status == 503
+            assert body["checks"]["discord"] == "gateway not connected"  # type: ignore[index]
+            assert body["checks"]["database"] == "ok"  # type: ignore[index]

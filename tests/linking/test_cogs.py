@@ -1,0 +1,135 @@
+"""The linking cogs through the project's fake Discord: /link start's button leads through the real flow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import pytest
+from discord.ext import commands
+
+from bot.linking.roles import RoleKey
+from bot.tree import BotCommandTree
+from cogs.linking import LinkingCog
+from cogs.roles_setup import RolesSetupCog
+from tests.fake_discord import FakeDiscord, run_client
+from tests.linking.conftest import Harness
+from tests.plugins.fake_discord import bot_intents, discord_py_at_fake, fake_discord
+
+__all__ = ["discord_py_at_fake", "fake_discord"]
+
+LINK_BUTTON_STYLE = 5
+
+
+class StaffRoles:
+    def __init__(self, role_ids: frozenset[int]) -> None:
+        self.role_ids = role_ids
+
+    async def staff_role_ids(self) -> frozenset[int]:
+        return self.role_ids
+
+
+@pytest.fixture
+async def bot(discord_py_at_fake: FakeDiscord, harness: Harness) -> AsyncIterator[commands.Bot]:
+    client = commands.Bot(
+        command_prefix=commands.when_mentioned,
+        intents=bot_intents(),
+        guild_ready_timeout=0.05,
+        tree_cls=BotCommandTree,
+    )
+    client.guild_config = StaffRoles(frozenset({discord_py_at_fake.staff_role.id}))  # type: ignore[attr-defined]
+    async with run_client(client, discord_py_at_fake):
+        await client.add_cog(LinkingCog(harness.service))
+        await client.add_cog(RolesSetupCog(client, harness.service.roles))  # type: ignore[arg-type]
+        guild = discord.Object(discord_py_at_fake.guild.id)
+        client.tree.copy_global_to(guild=guild)
+        await client.tree.sync(guild=guild)
+        yield client
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message["components"] for c in row.get("components", [])]
+
+
+@pytest.mark.usefixtures("bot")
+async def test_link_start_answers_ephemerally_with_a_button_that_links(
+    fake_discord: FakeDiscord, harness: Harness
+) -> None:
+    record = await fake_discord.invoke_command("link", subcommand="start", user="member")
+    await record.wait_response()
+    assert record.ephemeral
+    message = record.final_message()
+    assert message is not None
+    (button,) = _buttons(message)
+    assert button["style"] == LINK_BUTTON_STYLE
+    assert button["url"].startswith(harness.base_url + "/oauth/start/")
+    assert "expires in 10 minutes" in message["content"]
+
+    # the button's URL is the start of the real flow, bound to the member who asked
+    async with harness.browser().get(button["url"]) as page:
+        assert page.status == 200
+    assert await harness.links() == [(fake_discord.member.id, "1001", "A49")]
+
+    status = await fake_discord.invoke_command("link", subcommand="status", user="member")
+    await status.wait_response()
+    assert status.ephemeral
+    assert "A49" in status.all_text()
+
+    # staff can look the member up by login; a plain member cannot
+    whois = await fake_discord.invoke_command("whois", {"username": "a49"}, user="staff")
+    await whois.wait_response()
+    assert whois.ephemeral
+    assert str(fake_discord.member.id) in whois.all_text()
+    refused = await fake_discord.invoke_command("whois", {"username": "a49"}, user="member")
+    await refused.wait_response()
+    assert refused.ephemeral
+    assert "1001" not in refused.all_text()
+
+    unlink = await fake_discord.invoke_command("unlink", user="member")
+    await unlink.wait_response()
+    assert "Unlinked" in unlink.all_text()
+    assert await harness.links() == []
+    fake_discord.assert_no_violations()
+
+
+@pytest.mark.usefixtures("bot")
+async def test_setup_roles_add_list_remove(fake_discord: FakeDiscord, harness: Harness) -> None:
+    role = fake_discord.staff_role  # any grantable role of the guild
+    add = await fake_discord.invoke_command(
+        "setup",
+        {"action": "add", "kind": "product", "key": "CS2", "role": role},
+        subcommand="roles",
+        user="owner",
+    )
+    await add.wait_response()
+    assert "Added" in add.all_text()
+    mappings = await harness.service.roles.list(fake_discord.guild.id)
+    assert [(m.kind, m.key, m.role_id) for m in mappings] == [(RoleKey.PRODUCT, "cs2", role.id)]
+
+    bad = await fake_discord.invoke_command(
+        "setup", {"action": "add", "kind": "item", "key": "bad code!", "role": role}, subcommand="roles", user="owner"
+    )
+    await bad.wait_response()
+    assert "must be" in bad.all_text()
+
+    refused = await fake_discord.invoke_command(
+        "setup", {"action": "add", "kind": "item", "key": "E3yugw", "role": role}, subcommand="roles", user="member"
+    )
+    await refused.wait_response()
+    assert refused.ephemeral
+    assert len(await harness.service.roles.list(fake_discord.guild.id)) == 1
+
+    listed = await fake_discord.invoke_command("setup", {"action": "list"}, subcommand="roles", user="owner")
+    await listed.wait_response()
+    assert "cs2" in listed.all_text()
+
+    remove = await fake_discord.invoke_command(
+        "setup",
+        {"action": "remove", "kind": "product", "key": "cs2", "role": role},
+        subcommand="roles",
+        user="owner",
+    )
+    await remove.wait_response()
+    assert "Removed" in remove.all_text()
+    assert await harness.service.roles.list(fake_discord.guild.id) == []

@@ -1,0 +1,128 @@
+"""Linking inside a real ResellerBot: fake Discord, fake IdP, Market simulator sending signed events.
+
+/link start → the button → Neverlose sign-in → the callback on the bot's own web server → DM; then a
+purchase by the linked login DMs a receipt and grants the mapped role; an unlinked buyer gets nothing; a
+member with closed DMs is recorded as undeliverable and shown in /webhook status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.core import ResellerBot
+from bot.market.simulator.runner import RunningSimulator
+from bot.settings import Settings
+from tests.fake_discord import FakeDiscord, InteractionRecord, point_discord_py_at, run_client
+from tests.linking.fake_idp import AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH, FakeIdP
+from tests.plugins.fake_discord import fake_discord
+
+__all__ = ["fake_discord"]
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    bot: ResellerBot
+    sim: RunningSimulator
+    idp: FakeIdP
+
+    @property
+    def webhook_url(self) -> str:
+        return self.bot.web.local_url + self.bot.settings.server.webhook_path
+
+    async def command(self, name: str, options: dict[str, Any], *, user: str, subcommand: str) -> InteractionRecord:
+        rec = await self.fake.invoke_command(name, options, user=user, subcommand=subcommand)
+        await rec.wait_response()
+        return rec
+
+    async def link(self, user: str) -> None:
+        rec = await self.command("link", {}, user=user, subcommand="start")
+        message = rec.final_message()
+        assert message is not None
+        url = message["components"][0]["components"][0]["url"]
+        async with (
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser,
+            browser.get(url) as page,
+        ):
+            assert page.status == 200, await page.text()
+
+
+@pytest.fixture
+async def env(
+    fake_discord: FakeDiscord,
+    market_sim: RunningSimulator,
+    idp: FakeIdP,
+    make_settings: Callable[..., Settings],
+    unused_tcp_port: int,
+) -> AsyncIterator[Env]:
+    public = f"http://127.0.0.1:{unused_tcp_port}"
+    idp.redirect_uris.add(public + "/oauth/callback")
+    settings = make_settings(
+        DISCORD_TOKEN=fake_discord.token,
+        DISCORD_GUILD_ID=str(fake_discord.guild.id),
+        MARKET_BASE_URL=market_sim.base_url,
+        MARKET_USER_ID=str(market_sim.user_id),
+        MARKET_SECRET=market_sim.secret,
+        STAFF_ROLE_IDS=str(fake_discord.staff_role.id),
+        PURCHASE_CHANNEL_ID=str(fake_discord.channels["purchases"].id),
+        WEBHOOK_PORT=str(unused_tcp_port),
+        PUBLIC_BASE_URL=public,
+        OAUTH_CLIENT_ID=idp.client_id,
+        OAUTH_AUTHORIZE_URL=idp.url + AUTHORIZE_PATH,
+        OAUTH_TOKEN_URL=idp.url + TOKEN_PATH,
+        OAUTH_USERINFO_URL=idp.url + USERINFO_PATH,
+    )
+    bot = ResellerBot(settings)
+    with point_discord_py_at(fake_discord):
+        async with run_client(bot, fake_discord):
+            assert "cogs.linking" in bot.extension_report.loaded
+            assert "cogs.roles_setup" in bot.extension_report.loaded
+            yield Env(fake_discord, bot, market_sim, idp)
+
+
+async def test_linked_buyer_gets_receipt_and_role_unlinked_gets_nothing(env: Env) -> None:
+    role = env.fake.staff_role
+    rec = await env.command(
+        "setup", {"action": "add", "kind": "item", "key": "E3yugw", "role": role}, user="owner", subcommand="roles"
+    )
+    assert "Added" in rec.all_text()
+
+    await env.link("member")
+    confirmation = await env.fake.wait_for_dm("member", lambda m: "Neverlose account linked" in str(m))
+    assert "A49" in str(confirmation)
+
+    assert (await env.sim.purchase(env.webhook_url, "nobody", "E3yugw")).status == 200
+    assert (await env.sim.purchase(env.webhook_url, "A49", "E3yugw")).status == 200
+    receipt = await env.fake.wait_for_dm("member", lambda m: "Receipt" in str(m))
+    assert "E3yugw" in str(receipt)
+    await env.fake.wait_for(lambda: role.id in env.fake.member_roles("member"))
+    # both purchases reached the channel (possibly batched in one message); only the linked buyer got a DM
+    await env.fake.wait_for(lambda: sum(len(m["embeds"]) for m in env.fake.messages("purchases")) == 2)
+    assert len(env.fake.dm_messages("member")) == 2
+    assert env.fake.dm_messages("staff") == []
+    assert env.fake.dm_messages("owner") == []
+    env.fake.assert_no_violations()
+
+
+async def test_closed_dms_are_recorded_and_shown_in_webhook_status(env: Env) -> None:
+    await env.link("member")
+    await env.fake.wait_for_dm("member")
+    env.fake.close_dms("member")
+    assert (await env.sim.purchase(env.webhook_url, "A49", "E3yugw")).status == 200
+    await env.fake.wait_for_message("purchases")
+
+    webhooks = env.bot.webhooks
+    assert webhooks is not None
+    for _ in range(250):  # the running dispatcher records it; poll the table, bounded
+        if (await webhooks.outbox.counts()).undeliverable:
+            break
+        await asyncio.sleep(0.02)
+    assert (await webhooks.outbox.counts()).undeliverable == 1
+    status = await env.command("webhook", {}, user="staff", subcommand="status")
+    assert "undeliverable: 1" in status.all_text()

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from bot.notifications.embeds import (
+    alert_embed,
+    check_embed,
+    check_message,
+    embed_chars,
+    format_nle,
+    purchase_embed,
+    transfer_embed,
+)
+
+WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_purchase_embed_shows_buyer_item_link_amount_id_and_time() -> None:
+    embed = purchase_embed(username="A49", item_id="E3yugw", amount=Decimal("0.9"), unique_id=89968, received_at=WHEN)
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Buyer"] == "`A49`"
+    assert fields["Item"] == "[E3yugw](https://neverlose.cc/market/item?id=E3yugw)"
+    assert fields["Amount"] == "0.9 NLE"
+    assert fields["Unique ID"] == "89968"
+    assert fields["Received"] == f"<t:{int(WHEN.timestamp())}:F>"
+    assert embed["timestamp"] == "2025-01-02T03:04:05+00:00"
+    assert embed["url"] == "https://neverlose.cc/market/item?id=E3yugw"
+    check_message([embed])
+
+
+def test_transfer_embed() -> None:
+    embed = transfer_embed(username="A49", amount=Decimal("1"), unique_id=22, received_at=WHEN)
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields == {"Sender": "`A49`", "Amount": "1 NLE", "Unique ID": "22", "Received": fields["Received"]}
+    check_message([embed])
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"), [("0.9", "0.9 NLE"), ("1E+2", "100 NLE"), ("17.10", "17.1 NLE"), ("0.000001", "0.000001 NLE")]
+)
+def test_format_nle(amount: str, text: str) -> None:
+    assert format_nle(Decimal(amount)) == text
+
+
+def test_ten_event_embeds_fit_one_message() -> None:
+    embed = purchase_embed(
+        username="x" * 64, item_id="y" * 32, amount=Decimal("999999.99"), unique_id=2**63 - 1, received_at=WHEN
+    )
+    check_message([embed] * 10)
+
+
+def test_alert_embed_is_truncated_to_limits() -> None:
+    embed = alert_embed("t" * 300, "d" * 5000, fields=[("n" * 300, "v" * 2000)] * 30)
+    check_embed(embed)
+    assert len(embed["fields"]) == 25
+
+
+@pytest.mark.parametrize(
+    "embed",
+    [
+        {"title": "t" * 257},
+        {"description": "d" * 4097},
+        {"fields": [{"name": "n", "value": "v"}] * 26},
+        {"fields": [{"name": "n" * 257, "value": "v"}]},
+        {"fields": [{"name": "n", "value": "v" * 1025}]},
+        {"fields": [{"name": "", "value": "v"}]},
+        {"footer": {"text": "f" * 2049}},
+        {"author": {"name": "a" * 257}},
+    ],
+)
+def test_limits_are_checked(embed: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"embed|fields"):
+        check_message([embed])
+
+
+def test_total_and_count_limits() -> None:
+    with pytest.raises(ValueError, match="10 embeds"):
+        check_message([{"title": "x"}] * 11)
+    with pytest.raises(ValueError, match="6000"):
+        check_message([{"description": "d" * 4000}, {"description": "d" * 2001}])
+    assert embed_chars({"title": "ab", "fields": [{"name": "c", "value": "de"}], "footer": {"text": "f"}}) == 6

@@ -1,0 +1,321 @@
+"""Staff slash commands end to end: a real ResellerBot (all cogs) against the fake Discord and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot.staff.models import AuditEntry, AuditEvent
+from tests.fake_discord import InteractionRecord
+from tests.staff.conftest import Env
+
+NOT_STAFF = "Only staff can use this"
+
+
+def _title(rec: InteractionRecord) -> str:
+    message = rec.final_message()
+    assert message is not None
+    return str(message["embeds"][0]["title"]) if message["embeds"] else str(message["content"])
+
+
+# ---------------------------------------------------------------- /gift
+async def test_gift_confirm_success(env: Env) -> None:
+    rec = await env.confirmation("gift", {"product": "cs2", "plan": 30, "username": "darth"})
+    assert rec.ephemeral
+    text = rec.all_text()
+    assert "Recipient: `darth`" in text
+    assert "Price: 17.10 NLE (1,368.00 RUB)" in text
+    assert "Balance after: 982.90 NLE" in text
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "succeeded" in _title(r))
+    assert env.sim.state.user("darth").subscription_days  # type: ignore[union-attr]
+    assert len(env.sim.state.effects("gift-product")) == 1
+    message = rec.final_message()
+    assert message is not None
+    assert message["components"] == []
+    assert "Request id" in rec.all_text()
+    events = [r.entry.event for r in await env.staff.audit.query(_all())]
+    assert events == [AuditEvent.SUCCEEDED, AuditEvent.REQUESTED]
+    env.fake.assert_no_violations()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"product": "cs2", "plan": 30, "username": "ghost"}, "`ghost` does not exist on Neverlose"),
+        ({"product": "cs2", "plan": 30, "username": "newbie"}, "`newbie` is not invited to CS2; ask Neverlose staff"),
+        ({"product": "cs2", "plan": 30, "username": "darth"}, "Balance 12.40 NLE, price 17.10 NLE"),
+        ({"product": "csgo", "plan": 90, "username": "bad name!"}, "not a valid Neverlose username"),
+    ],
+)
+async def test_gift_precheck_failures(env: Env, options: dict[str, Any], expected: str) -> None:
+    env.sim.state.balance = Decimal("12.40")
+    rec = await env.run("gift", options)
+    text = await env.answered(rec, expected)
+    assert "Confirm" not in text
+    assert env.sim.state.effects() == []
+    refused = await env.staff.audit.query(_all())
+    assert [r.entry.event for r in refused] == [AuditEvent.REFUSED]
+
+
+async def test_cancel_timeout_other_user_and_double_confirm(env: Env) -> None:
+    rec = await env.confirmation("give", {"code": "E3yugw", "username": "a49"})
+    cancel = await env.fake.click_button(rec, "cancel", user="staff")
+    await cancel.wait_response()
+    await rec.wait_until(lambda r: "cancelled" in _title(r))
+
+    env.gifting.confirm_timeout = 0.2
+    rec = await env.confirmation("give", {"code": "E3yugw", "username": "a49"})
+    await rec.wait_until(lambda r: "expired" in _title(r), timeout=5)
+    assert env.sim.state.effects() == []
+
+    env.gifting.confirm_timeout = 60
+    rec = await env.confirmation("give", {"code": "E3yugw", "username": "a49"})
+    intruder = await env.fake.click_button(rec, "confirm", user="owner")
+    await intruder.wait_response()
+    assert intruder.ephemeral
+    assert "can use these buttons" in intruder.all_text()
+    assert env.sim.state.effects() == []
+
+    first, second = await asyncio.gather(
+        env.fake.click_button(rec, "confirm", user="staff"), env.fake.click_button(rec, "confirm", user="staff")
+    )
+    await first.wait_response()
+    await second.wait_response()
+    await rec.wait_until(lambda r: "succeeded" in _title(r))
+    await asyncio.sleep(0.1)  # let the second press finish its edit too
+    assert len(env.sim.state.effects("give-for-free")) == 1
+
+
+async def test_button_refused_when_no_longer_staff(env: Env) -> None:
+    rec = await env.confirmation("gift", {"product": "csgo", "plan": 30, "username": "a49"})
+    env.fake.guild.members["staff"].roles.clear()  # the role was taken away meanwhile
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    assert NOT_STAFF in click.all_text()
+    assert env.sim.state.effects() == []
+
+
+# ---------------------------------------------------------------- permissions on every command
+@pytest.mark.parametrize(
+    ("name", "options", "subcommand"),
+    [
+        ("gift", {"product": "cs2", "plan": 30, "username": "darth"}, None),
+        ("give", {"code": "E3yugw", "username": "a49"}, None),
+        ("transfer", {"username": "a49", "amount": "5"}, None),
+        ("balance", {}, None),
+        ("prices", {"product": "cs2"}, None),
+        ("user", {"username": "darth"}, "check"),
+        ("audit", {}, None),
+        ("operations", {}, "pending"),
+        ("setup", {"daily_limit": "1000"}, "limits"),
+    ],
+)
+async def test_non_staff_refused(env: Env, name: str, options: dict[str, Any], subcommand: str | None) -> None:
+    rec = await env.run(name, options, user="member", subcommand=subcommand)
+    text = await env.answered(rec)
+    assert rec.ephemeral
+    assert "Only staff" in text or "Only members with Manage Server" in text
+    assert env.sim.state.effects() == []
+    if name in {"gift", "give", "transfer"}:
+        refused = await env.staff.audit.query(_all())
+        assert [r.entry.event for r in refused] == [AuditEvent.REFUSED]
+
+
+async def test_setup_commands(env: Env) -> None:
+    staff_role = env.fake.staff_role
+    rec = await env.run("setup", {"daily_limit": "20", "approval_threshold": "50"}, user="owner", subcommand="limits")
+    assert "20.00 NLE" in await env.answered(rec)
+    assert await env.bot.guild_config.daily_limit() == Decimal("20.00")
+    refused = await env.run("setup", {"daily_limit": "9999"}, user="staff", subcommand="limits")
+    assert "Manage Server" in await env.answered(refused)
+    rec = await env.run("setup", {"role": staff_role, "remove": True}, user="owner", subcommand="staff-role")
+    await env.answered(rec, "removed")
+    assert staff_role.id in await env.bot.guild_config.staff_role_ids()  # still set through STAFF_ROLE_IDS
+
+
+# ---------------------------------------------------------------- daily limit
+async def test_daily_limit(env: Env) -> None:
+    await env.bot.guild_config.set_daily_limit(Decimal("20"), updated_by=None)
+    rec = await env.confirmation("gift", {"product": "csgo", "plan": 30, "username": "a49"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "succeeded" in _title(r))
+    again = await env.run("gift", {"product": "csgo", "plan": 30, "username": "darth"})
+    assert "Daily limit reached: you have used 17.10 of 20.00 NLE" in await env.answered(again, "Daily limit")
+    assert len(env.sim.state.effects()) == 1
+
+
+# ---------------------------------------------------------------- /transfer + approval
+async def test_transfer_small_and_amount_validation(env: Env) -> None:
+    bad = await env.run("transfer", {"username": "a49", "amount": "1.234"})
+    assert "not a valid amount" in await env.answered(bad, "amount")
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "12,5"})
+    assert "12.50 NLE" in rec.all_text()
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "succeeded" in _title(r))
+    assert env.sim.state.user("a49").balance == Decimal("37.50")  # type: ignore[union-attr]
+
+
+async def test_two_person_approval(env: Env) -> None:
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "150"})
+    shown = rec.final_message()
+    assert shown is not None
+    assert "second staff member must approve" in shown["embeds"][0]["footer"]["text"]
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "awaiting approval" in _title(r))
+    posted = await env.fake.wait_for_message("audit", lambda m: bool(m.get("components")))
+    assert env.sim.state.effects() == []
+    # the audit trail reaches the audit channel through the outbox
+    await env.fake.wait_for_message("audit", lambda m: "transfer: approval requested" in str(m.get("embeds")))
+
+    self_approve = await env.fake.click_button(posted, "staff:approve:1", user="staff")
+    assert "cannot approve your own transfer" in await env.answered(self_approve, "cannot approve")
+    stranger = await env.fake.click_button(posted, "staff:approve:1", user="member")
+    await stranger.wait_response()
+    assert NOT_STAFF in stranger.all_text()
+    assert env.sim.state.effects() == []
+
+    approve = await env.fake.click_button(posted, "staff:approve:1", user="owner")
+    assert "Done" in await env.answered(approve, "Done")
+    assert len(env.sim.state.effects("transfer-money")) == 1
+    assert env.sim.state.user("a49").balance == Decimal("175.00")  # type: ignore[union-attr]
+    message = env.fake.state_message(int(posted["id"]))
+    assert message is not None
+    assert message["components"] == []
+    assert "approved" in message["embeds"][0]["title"]
+
+
+async def test_approval_expiry(env: Env) -> None:
+    env.staff.approvals.ttl = timedelta(seconds=0)
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "150"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    posted = await env.fake.wait_for_message("audit", lambda m: bool(m.get("components")))
+    late = await env.fake.click_button(posted, "staff:approve:1", user="owner")
+    assert "expired" in await env.answered(late, "expired")
+    assert env.sim.state.effects() == []
+
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "120"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    second = await env.fake.wait_for_message("audit", lambda m: "Transfer approval #2" in str(m.get("embeds")))
+    assert await env.gifting.sweep_expired_approvals() == 1
+    await env.fake.wait_for(lambda: (env.fake.state_message(int(second["id"])) or {}).get("components") == [])
+    message = env.fake.state_message(int(second["id"]))
+    assert message is not None
+    assert "expired" in message["embeds"][0]["title"]
+
+
+# ---------------------------------------------------------------- read-only commands
+async def test_balance_prices_user_check(env: Env) -> None:
+    assert "Balance: **1,000.00 NLE**" in await env.answered(await env.run("balance"), "Balance")
+    prices = await env.answered(await env.run("prices", {"product": "cs2"}), "CS2 prices")
+    assert "365 days: 134.10 NLE (134.10 EUR)" in prices
+    assert "10,728.00 RUB" in prices
+    checks = {
+        ("darth", "cs2"): "is invited to CS2",
+        ("newbie", "cs2"): "not invited to CS2",
+        ("newbie", "csgo"): "CS:GO is public",
+        ("ghost", None): "does not exist",
+    }
+    for (username, product), expected in checks.items():
+        options = {"username": username} | ({"product": product} if product else {})
+        rec = await env.run("user", options, subcommand="check")
+        assert expected in await env.answered(rec, expected)
+
+
+# ---------------------------------------------------------------- errors through the tree
+async def test_error_rendering_through_tree(env: Env) -> None:
+    env.sim.state.faults.fail_next("get-balance", times=4)
+    text = await env.answered(await env.run("balance"), "unreachable")
+    assert "Neverlose is unreachable right now" in text
+    env.sim.state.faults.malformed_next("get-prices", times=4)
+    assert "answered something unexpected" in await env.answered(await env.run("prices", {"product": "cs2"}), "unexp")
+    rec = await env.confirmation("give", {"code": "NoSuch", "username": "a49"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "failed" in _title(r))
+    assert "Neverlose refused: invalid item" in rec.all_text()
+
+
+async def test_unexpected_error_gets_reference(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken() -> Decimal:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(env.bot.market, "get_balance", broken)
+    text = await env.answered(await env.run("balance"), "Reference")
+    assert "secret internals" not in text
+    assert "Something went wrong on our side. Reference `" in text
+
+
+async def test_error_handler_survives_expired_interaction(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    env.fake.interaction_deadline = 0.0  # every first response arrives too late (10062 Unknown interaction)
+    rec = await env.fake.invoke_command("balance", {}, user="staff")
+    await env.fake.wait_for(lambda: "could not deliver error reply" in caplog.text, timeout=5)
+    assert rec.response is None
+    assert rec.errors  # the fake refused the late answers; the handler logged and gave up quietly
+
+
+# ---------------------------------------------------------------- /audit
+async def test_audit_pagination_and_csv(env: Env) -> None:
+    for i in range(23):
+        await env.staff.audit.record(
+            AuditEntry(action="gift", event=AuditEvent.REFUSED, staff_id=env.fake.staff.id, username=f"user{i}")
+        )
+    await env.staff.audit.record(AuditEntry(action="give", event=AuditEvent.REFUSED, staff_id=env.fake.owner.id))
+    rec = await env.run("audit", {"staff": env.fake.staff})
+    await env.answered(rec, "as CSV")
+    assert [a["filename"] for a in rec.followups[-1]["attachments"]] == ["audit.csv"]
+    message = rec.original_message()
+    assert message is not None
+    assert "Page 1/3" in str(message["embeds"])
+    page_two = await env.fake.click_button(message, "next", user="staff")
+    await page_two.wait_response()
+    await env.fake.wait_for(lambda: "Page 2/3" in str(env.fake.state_message(int(message["id"]))))
+    stranger = await env.fake.click_button(message, "next", user="owner")
+    await stranger.wait_response()
+    assert "can use these buttons" in stranger.all_text()
+    await env.fake.click_button(message, "next", user="staff")
+    await env.fake.wait_for(lambda: "Page 3/3" in str(env.fake.state_message(int(message["id"]))))
+    final = env.fake.state_message(int(message["id"]))
+    assert final is not None
+    assert "user0" in str(final["embeds"])
+    assert "24 record" not in str(final["embeds"])  # the owner's record is filtered out
+    assert "23 record(s)" in str(final["embeds"])
+
+
+# ---------------------------------------------------------------- /operations pending
+async def test_operations_pending_retry(env: Env) -> None:
+    env.sim.state.faults.drop_next("transfer-money", times=4)
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "5"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "unknown" in _title(r))
+    assert "will be re-checked" in rec.all_text()
+    pending = await env.run("operations", subcommand="pending")
+    text = await env.answered(pending, "Pending operations (1)")
+    assert "transfer-money" in text
+    message = pending.followups[-1] if pending.followups else pending.original_message()
+    assert message is not None
+    stranger = await env.fake.click_button(message, "retry:1", user="member")
+    await stranger.wait_response()
+    assert "can use these buttons" in stranger.all_text()
+    retry = await env.fake.click_button(message, "retry:1", user="staff")
+    assert "nothing was spent twice" in await env.answered(retry, "Done")
+    assert env.sim.state.user("a49").balance == Decimal("30.00")  # type: ignore[union-attr]
+    empty = await env.run("operations", subcommand="pending")
+    assert "No pending operations" in await env.answered(empty, "No pending")
+
+
+def _all() -> Any:
+    from bot.staff.audit import AuditQuery
+
+    return AuditQuery()
