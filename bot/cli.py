@@ -229,11 +229,41 @@ async def _serve(settings: Settings) -> int:
             runner.result()
             return EXIT_OK
     except discord.LoginFailure:
-        log.error("discord rejected DISCORD_TOKEN; create a new token in the Developer Portal (Bot page)")
-        return EXIT_CONFIG
+        log.error(
+            "Discord rejected DISCORD_TOKEN (401). Create a new token in the Developer Portal → Bot, put it in .env "
+            "and restart."
+        )
+        return await _halted(settings, "Discord rejected DISCORD_TOKEN (401)", stop)
     except discord.PrivilegedIntentsRequired:
         log.error("discord refused the requested intents; see README 'Create the Discord application'")
-        return EXIT_CONFIG
+        return await _halted(settings, "Discord refused the requested gateway intents", stop)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def _halted(settings: Settings, reason: str, stop: asyncio.Event) -> int:
+    """After a configuration error: serve ``/healthz`` (503 with ``reason``) until SIGTERM/SIGINT, then exit 2.
+
+    Exiting at once would turn the error into a restart loop under ``restart: unless-stopped``; waiting lets
+    the container show *unhealthy* with the reason while the log holds the one line that explains it.
+    """
+    from bot.http.health import HealthCheck
+    from bot.http.server import WebServer
+
+    async def configuration() -> str | None:
+        return reason
+
+    health = HealthCheck()
+    health.add("configuration", configuration)
+    server = WebServer(settings.server, health)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("halted: cannot serve /healthz port=%s error=%s", settings.server.port, exc)
+    log.info("halted until SIGTERM/SIGINT reason=%r", reason)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return EXIT_CONFIG

@@ -27,6 +27,7 @@ from bot.http.health import HealthCheck
 from bot.http.server import WebServer
 from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.market.client import MarketClient
+from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
 from bot.market.journal import SpendingJournal
 from bot.market.request_ids import RequestIdFactory
 from bot.notifications.discord_sink import DiscordHttpSink
@@ -150,12 +151,36 @@ class ResellerBot(commands.Bot):
         await self.setup_features()
         await self.web.start()
 
-        redriven = await self._journal.redrive_pending()
-        if redriven:
-            log.info("journal re-driven operations=%d", len(redriven))
+        # Re-drive what a crash left open in the background: new spending waits for it inside the journal,
+        # while Discord, webhooks and read-only commands are served at once even if Neverlose hangs.
+        self._journal.begin_recovery()
+        self.start_background(self._recover_journal(), name="journal-recovery")
+        self.start_background(self._check_market(), name="market-check")
 
         self.extension_report = await load_extensions(self, self.extensions_package)
         await self.sync_commands()
+
+    async def _recover_journal(self) -> None:
+        redriven = await self.journal.redrive_pending()
+        if redriven:
+            outcomes = ", ".join(f"{op.request_id}={op.status}" for op in redriven)
+            log.info("journal recovery done operations=%d outcomes=%s", len(redriven), outcomes)
+        if redriven and self.staff is not None:
+            await self.staff.spending.record_redriven(redriven)  # audited like any staff-triggered outcome
+
+    async def _check_market(self) -> None:
+        """One get-balance at start-up: log the balance, or one clear warning (the bot serves anyway)."""
+        url = self.settings.market.base_url
+        try:
+            balance = await self.market.get_balance()
+        except MarketError as exc:
+            log.warning("Market API refused get-balance at %s: %s; check MARKET_USER_ID and MARKET_SECRET", url, exc)
+        except MarketUnavailable as exc:
+            log.warning("Market API unreachable at %s: %s; spending commands will report it until it answers", url, exc)
+        except MarketFailure as exc:
+            log.warning("Market API answered unexpectedly at %s: %s", url, exc)
+        else:
+            log.info("market api reachable url=%s balance=%s", url, balance)
 
     async def setup_features(self) -> None:
         """Wire the core feature services (webhooks, notifications, staff, linking) and their routes.

@@ -139,6 +139,9 @@ class SpendingJournal:
         self.retry = retry or RetryPolicy(attempts=5, base_delay=1.0, max_delay=30.0)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._locks: dict[int, asyncio.Lock] = {}
+        # Set while no start-up recovery is running; new operations wait for it (see redrive_pending).
+        self._recovered = asyncio.Event()
+        self._recovered.set()
 
     # ------------------------------------------------------------------ writing
     async def create(
@@ -156,6 +159,7 @@ class SpendingJournal:
         defaults to the amount. Raises :class:`MarketValidationError` for bad parameters.
         """
         normalized = normalize_spending_params(method, params)
+        await self._recovered.wait()
         if amount_nle is None and method == "transfer-money":
             amount_nle = Decimal(str(normalized["amount"]))
         if amount_nle is not None:
@@ -224,12 +228,34 @@ class SpendingJournal:
             self._locks.pop(op_id, None)
         return final
 
+    def begin_recovery(self) -> None:
+        """Hold new operations (``create`` waits) until :meth:`redrive_pending` has finished.
+
+        Call it synchronously before scheduling ``redrive_pending`` in the background, so that no new
+        operation can slip in between start-up and the recovery task's first step.
+        """
+        self._recovered.clear()
+
     async def redrive_pending(self) -> list[Operation]:
-        """Run every operation left ``pending`` (by a crash or kill), oldest first; call before new work."""
-        rows = await self._db.fetchall("SELECT id FROM operations WHERE status = 'pending' ORDER BY id")
-        if rows:
-            log.warning("journal re-driving pending operations count=%d", len(rows))
-        return [await self.run(int(row["id"])) for row in rows]
+        """Re-send every operation left ``pending`` (crash, kill) or ``unknown``, oldest first, with its own id.
+
+        New operations wait until this has finished, so nothing new is sent before the outcome of what an
+        earlier run left open is known (or, if Neverlose is still unreachable, recorded as ``unknown``).
+        """
+        self._recovered.clear()
+        try:
+            rows = await self._db.fetchall(
+                "SELECT id FROM operations WHERE status IN ('pending', 'unknown') ORDER BY id"
+            )
+            if rows:
+                log.warning("journal re-driving unresolved operations count=%d", len(rows))
+            return [await self.run(int(row["id"])) for row in rows]
+        finally:
+            self._recovered.set()
+
+    @property
+    def recovering(self) -> bool:
+        return not self._recovered.is_set()
 
     async def _drive(self, op: Operation) -> Operation:
         earlier_attempts = op.attempts

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -66,6 +66,9 @@ class OutcomeStatus:
     FAILED = "failed"
     UNKNOWN = "unknown"
     AWAITING_APPROVAL = "awaiting approval"
+
+
+_AUDIT_EVENTS = {OutcomeStatus.SUCCEEDED: AuditEvent.SUCCEEDED, OutcomeStatus.FAILED: AuditEvent.FAILED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,10 +310,7 @@ class SpendingService:
     async def _run(self, op: Operation, quote: Quote | None, *, actor: int) -> Outcome:
         op = await self._journal.run(op)  # records the outcome; never raises for Market failures
         outcome = self._outcome(op)
-        event = {
-            OutcomeStatus.SUCCEEDED: AuditEvent.SUCCEEDED,
-            OutcomeStatus.FAILED: AuditEvent.FAILED,
-        }.get(outcome.status, AuditEvent.UNKNOWN)
+        event = _AUDIT_EVENTS.get(outcome.status, AuditEvent.UNKNOWN)
         await self._audit(quote, event, op, staff_id=actor, result=outcome.text)
         log.info(
             "operation finished id=%s request_id=%s method=%s status=%s",
@@ -322,6 +322,20 @@ class SpendingService:
         if outcome.status == OutcomeStatus.SUCCEEDED:
             await self._run_hooks(op)
         return outcome
+
+    async def record_redriven(self, operations: Sequence[Operation]) -> list[Outcome]:
+        """Audit the outcomes of operations the journal re-drove at start-up (left open by a crash or kill), and
+        run the success hooks, so staff see them in the audit channel and ``/audit`` like any other outcome."""
+        outcomes: list[Outcome] = []
+        for op in operations:
+            outcome = self._outcome(op)
+            event = _AUDIT_EVENTS.get(outcome.status, AuditEvent.UNKNOWN)
+            result = f"re-sent after a restart: {outcome.text}"
+            await self._audit(None, event, op, staff_id=op.requested_by or 0, result=result)
+            if outcome.status == OutcomeStatus.SUCCEEDED:
+                await self._run_hooks(op)
+            outcomes.append(outcome)
+        return outcomes
 
     @staticmethod
     def _outcome(op: Operation) -> Outcome:

@@ -33,7 +33,7 @@ Addresses: ``base_url``, ``api_base``, ``gateway_url``, ``port``, ``token``.
 World: ``bot_user``, ``application_id``, ``guild`` (``.id``, ``.channels[name]``, ``.roles[name]``
 with ``"Staff"``/``"@everyone"``, ``.members["owner"|"staff"|"member"]``, ``.bot_member``), shortcuts
 ``owner``, ``staff``, ``member``, ``staff_role``, ``channels``; ``add_member()``, ``post_user_message()``,
-``close_dms(user)``.
+``close_dms(user)``, ``forbid_channel(channel)`` (the bot's messages there get 403 / 50013).
 Records: ``calls`` (:class:`RecordedCall`: method, path, json, status, query, response), ``calls_to()``,
 ``violations`` (:class:`Violation`), ``assert_no_violations()``, ``unhandled`` (routes the fake does not
 know, answered 404), ``internal_errors`` (bugs in the fake, answered 500; the fixture fails on them),

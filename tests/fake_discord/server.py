@@ -119,6 +119,7 @@ class FakeDiscord:
         self._message_index: dict[int, dict[str, Any]] = {}  # every message incl. ephemeral ones
         self._dm_channels: dict[int, FakeChannel] = {}  # user id -> DM channel
         self._closed_dms: set[int] = set()
+        self._forbidden_channels: set[int] = set()
         self._commands: dict[int | None, dict[int, dict[str, Any]]] = {}  # guild id (None=global) -> id -> cmd
         self._nonces: dict[tuple[int, str], tuple[float, int]] = {}
         self._rate_limits: list[RateLimitInjection] = []
@@ -383,6 +384,12 @@ class FakeDiscord:
     def close_dms(self, user: UserRef, closed: bool = True) -> None:
         """Make DMs to ``user`` fail with 403 / 50007 'Cannot send messages to this user'."""
         (self._closed_dms.add if closed else self._closed_dms.discard)(self._user_id(user))
+
+    def forbid_channel(self, channel: ChannelRef, forbidden: bool = True) -> None:
+        """Make the bot's new messages in ``channel`` fail with 403 / 50013 'Missing Permissions' (as when the
+        bot lost Send Messages there); ``forbidden=False`` restores the permission."""
+        channel_id = self._channel_id(channel)
+        (self._forbidden_channels.add if forbidden else self._forbidden_channels.discard)(channel_id)
 
     async def dispatch(self, event: str, data: Any, *, intent: int | None = None) -> int:
         """Send a raw gateway event to connected bots."""
@@ -1008,6 +1015,8 @@ class FakeDiscord:
             raise self._refuse("message", request, err, body)
         if channel.type == DM and channel.recipient is not None and channel.recipient.id in self._closed_dms:
             raise DiscordError(403, 50007, "Cannot send messages to this user")
+        if channel.id in self._forbidden_channels:
+            raise DiscordError(403, 50013, "Missing Permissions")
         nonce = body.get("nonce")
         now = self.clock()
         if nonce is not None and body.get("enforce_nonce"):

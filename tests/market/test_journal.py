@@ -346,3 +346,33 @@ async def test_migration_applies_on_top_of_0001(tmp_path: Path) -> None:
         assert await apply_migrations(conn, migrations[:2]) == 2
         async with conn.execute("SELECT count(*) FROM operations") as cur:
             assert (await cur.fetchone()) == (0,)
+
+
+async def test_unknown_operations_are_redriven_at_start_up(
+    market_journal: SpendingJournal, market_state: SimulatorState
+) -> None:
+    market_state.faults.fail_next("gift-product", times=4, status=503, after_effect=True)
+    op = await gift(market_journal)
+    assert op.status is OperationStatus.UNKNOWN
+    redriven = await market_journal.redrive_pending()
+    assert [(r.id, r.status, r.confirmed_on_retry) for r in redriven] == [(op.id, OperationStatus.SUCCEEDED, True)]
+    assert market_state.balance == START - PRICE
+
+
+async def test_new_work_waits_for_start_up_recovery(
+    market_journal: SpendingJournal, market_state: SimulatorState
+) -> None:
+    leftover = await market_journal.create(GIFT[0], GIFT[1], requested_by=1, amount_nle=PRICE)
+    market_state.faults.delay_next("gift-product", seconds=0.2)
+    market_journal.begin_recovery()
+    assert market_journal.recovering
+    recovery = asyncio.create_task(market_journal.redrive_pending())
+    newcomer = asyncio.create_task(gift(market_journal, requested_by=2))
+    done = await recovery
+    assert [op.id for op in done] == [leftover.id]
+    fresh = await newcomer
+    assert fresh.status is OperationStatus.SUCCEEDED
+    assert not market_journal.recovering
+    # the leftover operation was sent before the new one was even created
+    assert sent_ids(market_state) == [leftover.request_id, fresh.request_id]
+    assert fresh.id > leftover.id

@@ -28,7 +28,6 @@ from bot.staff.spending import SpendingService
 from bot.storage import Database
 from cogs.gifting import Gifting
 from tests.fake_discord import FakeDiscord, InteractionRecord, point_discord_py_at, run_client
-from tests.plugins.fake_discord import fake_discord  # noqa: F401 - until tests/conftest.py registers the plugin
 
 STAFF_ROLE = 111
 AUDIT_CHANNEL = 555
@@ -179,7 +178,7 @@ class Env:
 
 @pytest.fixture
 async def env(
-    fake_discord: FakeDiscord,  # noqa: F811 - the fixture imported above
+    fake_discord: FakeDiscord,
     market_sim: RunningSimulator,
     market_retry: RetryPolicy,
     make_settings: Callable[..., Settings],

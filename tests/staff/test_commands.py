@@ -88,7 +88,8 @@ async def test_cancel_timeout_other_user_and_double_confirm(env: Env) -> None:
     await first.wait_response()
     await second.wait_response()
     await rec.wait_until(lambda r: "succeeded" in _title(r))
-    await asyncio.sleep(0.1)  # let the second press finish its edit too
+    await first.wait_edits(1)  # both presses finished: each edited the message with the shared outcome
+    await second.wait_edits(1)
     assert len(env.sim.state.effects("give-for-free")) == 1
 
 

@@ -19,6 +19,3 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 async def receiver(db: Database) -> AsyncIterator[Receiver]:
     async with running_receiver(db) as running:
         yield running
-
-
-from tests.plugins.fake_discord import fake_discord  # noqa: E402, F401 - until tests/conftest.py registers it
