@@ -1,18 +1,21 @@
 """Benchmark: webhook ingest through the full handler with durable storage vs a bare aiohttp handler.
 
-Run: ``.venv/bin/python bench/bench_webhooks.py [--events N] [--senders C] [--rounds R] [--no-write]``
+Run: ``.venv/bin/python bench/bench_webhooks.py [--events N] [--senders C] [--rounds R] [--no-write] [--profile F]``
 
-Both servers run in ONE child process (own event loop and CPU; the senders run in this process), on two ports
-of 127.0.0.1:
+Both servers run in ONE child process (own event loop and CPU; the senders run in this process, which the
+child checks), on two ports of 127.0.0.1:
 
 - bare: an aiohttp handler that only answers 200;
-- full: the production webhook handler (content type, size limit, JSON parsing, constant-time signature
-  check, strict validation) over a real :class:`~bot.webhooks.store.WebhookStore` on a fresh SQLite file
-  (WAL, ``synchronous=FULL``, group commit) with the notification outbox hook, i.e. each event and its outbox
-  row are committed durably before the 200.
+- full: the production webhook feature as ``bot/core.py`` wires it (:meth:`WebhookFeature.create` and
+  :meth:`WebhookFeature.add_route`): content type, size limit, JSON parsing, constant-time signature check,
+  strict validation, the event committed durably by the store's group-commit writer (SQLite WAL,
+  ``synchronous=FULL``) before the 200, AND the background event processor fanning every event out into the
+  notification outbox while the load runs. The notification dispatcher is left out (not started): with a
+  real Discord it mostly waits for rate limits, and a no-op sink would make it far busier than in production.
 
 Each round sends N distinct, validly signed events (purchases and transfers alternating) from C concurrent
-senders (one keep-alive connection each), first to the bare handler, then to the full one; the median round is
+senders (one keep-alive connection each), first to the bare handler, then to the full one; after the full
+round the child waits until every event is fanned out (reported, not part of the rate). The median round is
 reported. Figures go to the ``## Webhook ingest`` section of ``docs/benchmarks.md`` (other sections are kept).
 """
 
@@ -46,15 +49,38 @@ PATH = "/webhooks/market"
 HEADERS = {"Content-Type": "application/json"}
 
 
-def _serve(ports: multiprocessing.Queue[tuple[int, int]], stop: multiprocessing.synchronize.Event, db_dir: str) -> None:
+def _serve(
+    ports: multiprocessing.Queue[tuple[int, int]],
+    stop: multiprocessing.synchronize.Event,
+    db_dir: str,
+    parent_pid: int,
+    profile: str | None,
+    fanout_during_load: bool,
+) -> None:
+    import cProfile
+
     from aiohttp import web
 
     from bot.http.server import error_middleware
-    from bot.notifications.outbox import Outbox
     from bot.storage import Database
-    from bot.webhooks.feature import event_notification_hook
-    from bot.webhooks.receiver import webhook_handler
-    from bot.webhooks.store import WebhookStore
+    from bot.webhooks.feature import WebhookFeature
+
+    if os.getpid() == parent_pid:  # pragma: no cover - the whole point is a separate process
+        raise RuntimeError("server must not run in the senders' process")
+
+    class NoSink:
+        async def send_message(self, channel_id: int, *, content: str | None, embeds: object, nonce: str) -> int:
+            raise AssertionError("the dispatcher is not started in this benchmark")
+
+        async def open_dm(self, user_id: int) -> int:
+            raise AssertionError("the dispatcher is not started in this benchmark")
+
+        async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+            raise AssertionError("the dispatcher is not started in this benchmark")
+
+    class NoChannels:
+        async def channel_id(self, kind: object) -> int | None:
+            return None
 
     async def bare(request: web.Request) -> web.Response:
         await request.read()
@@ -69,24 +95,53 @@ def _serve(ports: multiprocessing.Queue[tuple[int, int]], stop: multiprocessing.
 
     async def main() -> None:
         db = await Database.open(Path(db_dir) / "bench.sqlite3")
-        outbox = Outbox(db)
-        store = WebhookStore(db)
-        store.add_batch_event_hook(event_notification_hook(outbox))
-        await store.start()
+        feature = await WebhookFeature.create(
+            db,
+            secret=SECRET,
+            channels=NoChannels(),
+            sink=NoSink(),
+            public_url=None,  # type: ignore[arg-type]
+        )
+        fanout = asyncio.create_task(feature.processor.run(), name="webhook-fanout")
+        if not fanout_during_load:  # diagnosis only: the processor then runs at /settled, after the load
+            feature.processor.start = lambda: None  # type: ignore[method-assign]
         bare_app = web.Application(middlewares=[error_middleware])
         bare_app.router.add_post(PATH, bare)
+
+        async def cpu(request: web.Request) -> web.Response:
+            return web.json_response({"cpu": time.process_time(), "loop": time.thread_time()})
+
+        bare_app.router.add_get("/cpu", cpu)
         full_app = web.Application(middlewares=[error_middleware])
-        full_app.router.add_post(PATH, webhook_handler(store, SECRET))
+        feature.add_route(full_app, PATH)
+
+        async def settled(request: web.Request) -> web.Response:
+            await feature.processor.drain()
+            waiting, failed = await feature.store.fanout_counts()
+            outbox = await feature.outbox.counts()
+            return web.json_response({"waiting": waiting, "failed": failed, "outbox": outbox.pending})
+
+        full_app.router.add_get("/settled", settled)
         bare_runner, bare_port = await start(bare_app)
         full_runner, full_port = await start(full_app)
         ports.put((bare_port, full_port))
         await asyncio.to_thread(stop.wait)
         await full_runner.cleanup()
         await bare_runner.cleanup()
-        await store.close()
+        await feature.close()
+        await fanout
         await db.close()
 
-    asyncio.run(main())
+    if profile is None:
+        asyncio.run(main())
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(main())
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 def build_bodies(count: int, first_uid: int) -> list[bytes]:
@@ -113,6 +168,20 @@ class Round:
     events: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = 0.0
+    loop_cpu: float = 0.0
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.server_cpu / self.events * 1e6
+
+    @property
+    def loop_us_per_event(self) -> float:
+        return self.loop_cpu / self.events * 1e6
+
+    @property
+    def loop_busy(self) -> float:
+        return self.loop_cpu / self.seconds
 
     @property
     def rate(self) -> float:
@@ -123,7 +192,15 @@ class Round:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def send_all(name: str, url: str, bodies: list[bytes], senders: int) -> Round:
+async def server_cpu(url: str) -> tuple[float, float]:
+    """CPU seconds used so far by the server process (all its threads) and by its event-loop thread."""
+    async with aiohttp.ClientSession() as session, session.get(url.replace(PATH, "/cpu")) as resp:
+        answer = await resp.json()
+        return float(answer["cpu"]), float(answer["loop"])
+
+
+async def send_all(name: str, url: str, bodies: list[bytes], senders: int, cpu_url: str | None = None) -> Round:
+    cpu_before = await server_cpu(cpu_url) if cpu_url else (0.0, 0.0)
     latencies: list[float] = []
     it = iter(bodies)
     connector = aiohttp.TCPConnector(limit=senders, force_close=False)
@@ -141,40 +218,64 @@ async def send_all(name: str, url: str, bodies: list[bytes], senders: int) -> Ro
         started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = time.perf_counter() - started
-    return Round(name, len(bodies), elapsed, latencies)
+    cpu_after = await server_cpu(cpu_url) if cpu_url else (0.0, 0.0)
+    return Round(name, len(bodies), elapsed, latencies, cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
 
 
-def render(bare: Round, full: Round, rounds: int, senders: int) -> str:
+def render(bare: Round, full: Round, rounds: int, senders: int, load: tuple[float, float]) -> str:
     ratio = full.rate / bare.rate
     cpu = os.cpu_count()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
     lines = [
         SECTION,
         "",
         "`bench/bench_webhooks.py`: sustained ingest of distinct, validly signed events from concurrent senders",
-        "(one keep-alive connection each) against the full webhook handler (JSON, constant-time signature check,",
-        "strict validation, event + outbox row committed to SQLite with WAL and `synchronous=FULL` before the 200,",
-        "group commit), beside a bare aiohttp handler that only answers 200, in the same run. Both servers share",
-        "one child process; the senders run in the parent. Median of the rounds by rate.",
+        "(one keep-alive connection each) against the full production webhook feature, wired as `bot/core.py`",
+        "wires it (`WebhookFeature.create` + `add_route`): JSON, constant-time signature check, strict validation,",
+        "the event committed to SQLite (WAL, `synchronous=FULL`, group commit on the batch writer's own",
+        "connection) before the 200, and the background event processor fanning every event out into the",
+        "notification outbox while the load runs. The notification dispatcher is not started (with a real",
+        "Discord it mostly waits for rate limits). Beside it, in the same run, a bare aiohttp handler that only",
+        "answers 200. Both servers share one child process (checked: not the senders' process); the senders run",
+        "in the parent. Each round: bare first, then full; median of the rounds by rate. After each full round the",
+        "benchmark checks that the fan-out caught up (every event processed, none failed).",
         "",
-        f"Machine: {platform.machine()}, {cpu} CPUs, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; {full.events} events x {rounds} round(s), {senders} senders.",
+        f"Run {today} on {platform.machine()}, {cpu} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; {full.events} events x {rounds} round(s), {senders} senders; "
+        f"load average {load[0]:.2f} before, {load[1]:.2f} after (1 min).",
         "",
-        "| handler | events/s | p50 ack (ms) | p99 ack (ms) |",
-        "|---|---:|---:|---:|",
-        f"| bare aiohttp (200 only) | {bare.rate:,.0f} | {bare.pct(0.50):.1f} | {bare.pct(0.99):.1f} |",
-        f"| full (durable) | {full.rate:,.0f} | {full.pct(0.50):.1f} | {full.pct(0.99):.1f} |",
+        "| handler | events/s | p50 ack (ms) | p99 ack (ms) | server CPU per event (us) | event loop busy |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| bare aiohttp (200 only) | {bare.rate:,.0f} | {bare.pct(0.50):.1f} | {bare.pct(0.99):.1f} "
+        f"| {bare.cpu_us_per_event:.0f} | {bare.loop_busy:.0%} |",
+        f"| full (durable + fan-out) | {full.rate:,.0f} | {full.pct(0.50):.1f} | {full.pct(0.99):.1f} "
+        f"| {full.cpu_us_per_event:.0f} | {full.loop_busy:.0%} |",
         "",
         f"Ratio full / bare: **{ratio:.2f}** (target >= 0.5); full p99: **{full.pct(0.99):.1f} ms** (target < 50 ms).",
         "",
-        "Where the time goes (instrumented runs, same machine): without HTTP, the store commits batches of 50",
-        "events with their outbox rows in about 3 ms (about 11,000 events/s). Under HTTP load each of the four",
-        "aiosqlite round trips of a batch (BEGIN, multi-row event insert, multi-row outbox insert, COMMIT) waits",
-        "for a turn of the busy event loop, so a batch takes 8-20 ms and batches stay small (about 16 events).",
-        "The next step is a writer that runs a whole batch in one round trip to its database thread. The",
-        "development machine is shared, so bare-handler rounds vary by a factor of two between runs.",
+        *WHERE_THE_TIME_GOES,
         "",
     ]
     return "\n".join(lines)
+
+
+WHERE_THE_TIME_GOES = [
+    "Where the time goes (same machine; `--profile` writes cProfile stats of the server process,",
+    "`--no-fanout-during-load` shows the hot path alone). Before this design the whole fan-out ran inside the",
+    "ingest transaction over four aiosqlite round trips per batch: ratio 0.23, p99 94.6 ms. The hot path now",
+    "makes one hop per batch to the batch writer's thread; alone (fan-out after the load) it reaches a ratio",
+    "of about 0.55 with p99 about 30 ms. With the fan-out running during the load, two things cost: (1) CPU on",
+    "the event loop, about 60-70 us per event in isolation (most of it `Outbox.enqueue_many` validating and",
+    "JSON-encoding each embed, then building the embeds), 100+ us under load; (2) the processor's transaction",
+    "on the main aiosqlite connection holds SQLite's write lock across several round trips, each waiting for",
+    "a turn of the busy loop (about 9 ms median, 20 ms p99), and the ingest writer waits for it. An asyncio",
+    "gate shared by the two writers replaced SQLite's coarse busy-wait sleeps (p99 from about 65 ms to about",
+    "35-40 ms). The loop is not saturated (about 65% busy): acknowledgement latency, not CPU, caps the rate",
+    "of 50 senders. The bare handler is limited by the senders' process and varies by up to 2x between runs.",
+    "Not done yet (would close the gap): the fan-out's write lock is held across loop turns because the hooks",
+    "are async functions on the aiosqlite connection; running the fan-out transaction on the batch writer's",
+    "thread in one hop, or building the outbox rows before taking the lock, would remove that wait.",
+]
 
 
 def write_section(text: str) -> None:
@@ -193,17 +294,32 @@ def write_section(text: str) -> None:
 async def run(events: int, senders: int, rounds: int, bare_port: int, full_port: int) -> tuple[Round, Round]:
     bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
     full_url = f"http://127.0.0.1:{full_port}{PATH}"
+    settled_url = f"http://127.0.0.1:{full_port}/settled"
     await send_all("warmup-bare", bare_url, build_bodies(1000, 10**9), senders)
     await send_all("warmup-full", full_url, build_bodies(1000, 10**9), senders)
     bares: list[Round] = []
     fulls: list[Round] = []
     for r in range(rounds):
         bodies = build_bodies(events, 1 + r * events)
-        bares.append(await send_all("bare", bare_url, bodies, senders))
-        fulls.append(await send_all("full", full_url, bodies, senders))
+        bares.append(await send_all("bare", bare_url, bodies, senders, bare_url))
+        fulls.append(await send_all("full", full_url, bodies, senders, bare_url))
+        settle_started = time.perf_counter()
+        async with aiohttp.ClientSession() as session, session.get(settled_url) as resp:
+            settled = await resp.json()
+        if settled["waiting"] or settled["failed"]:
+            raise RuntimeError(f"fan-out did not catch up: {settled}")
         print(
-            f"round {r + 1}: bare {bares[-1].rate:,.0f}/s p99 {bares[-1].pct(0.99):.1f} ms; "
-            f"full {fulls[-1].rate:,.0f}/s p50 {fulls[-1].pct(0.5):.1f} ms p99 {fulls[-1].pct(0.99):.1f} ms"
+            f"round {r + 1}: fan-out caught up {(time.perf_counter() - settle_started) * 1000:.0f} ms after the last "
+            f"ack; outbox rows pending {settled['outbox']}"
+        )
+        print(
+            f"round {r + 1}: bare {bares[-1].rate:,.0f}/s p50 {bares[-1].pct(0.5):.1f} ms "
+            f"p99 {bares[-1].pct(0.99):.1f} ms "
+            f"server CPU {bares[-1].cpu_us_per_event:.0f} us/event (loop {bares[-1].loop_us_per_event:.0f}, "
+            f"busy {bares[-1].loop_busy:.0%}); "
+            f"full {fulls[-1].rate:,.0f}/s p50 {fulls[-1].pct(0.5):.1f} ms p99 {fulls[-1].pct(0.99):.1f} ms "
+            f"server CPU {fulls[-1].cpu_us_per_event:.0f} us/event (loop {fulls[-1].loop_us_per_event:.0f}, "
+            f"busy {fulls[-1].loop_busy:.0%})"
         )
     bare = sorted(bares, key=lambda x: x.rate)[len(bares) // 2]
     full = sorted(fulls, key=lambda x: x.rate)[len(fulls) // 2]
@@ -216,13 +332,22 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
+    parser.add_argument(
+        "--no-fanout-during-load", action="store_true", help="diagnosis: fan out only after each round (not production)"
+    )
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[tuple[int, int]] = ctx.Queue()
     stop = ctx.Event()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as db_dir:
-        server = ctx.Process(target=_serve, args=(ports, stop, db_dir), daemon=True)
+        server = ctx.Process(
+            target=_serve,
+            args=(ports, stop, db_dir, os.getpid(), args.profile, not args.no_fanout_during_load),
+            daemon=True,
+        )
         server.start()
         try:
             bare_port, full_port = ports.get(timeout=30)
@@ -230,7 +355,7 @@ def main() -> None:
         finally:
             stop.set()
             server.join(timeout=30)
-    text = render(bare, full, args.rounds, args.senders)
+    text = render(bare, full, args.rounds, args.senders, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         write_section(text)

@@ -28,6 +28,8 @@ from pydantic import SecretStr
 from bot import __version__
 from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
+from bot.market.simulator.runner import RunningSimulator, running_simulator
+from bot.market.simulator.state import SimulatorState
 from bot.settings import (
     ServerSettings,
     Settings,
@@ -186,34 +188,31 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
     """Run until SIGTERM/SIGINT or a fatal error; shut down gracefully. Returns the exit status."""
     if settings.discord.api_base is not None:
         use_rest_base(settings.discord.api_base)
-    async with contextlib.AsyncExitStack() as stack:
-        if sandbox:
-            settings = await stack.enter_async_context(_sandbox_market(settings))
+    if not sandbox:
         return await _serve(settings)
+    async with _sandbox_market(settings) as (sandbox_settings, simulator):
+        return await _serve(sandbox_settings, sandbox_simulator=simulator)
 
 
 @contextlib.asynccontextmanager
-async def _sandbox_market(settings: Settings) -> AsyncIterator[Settings]:
+async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, RunningSimulator]]:
     """Start the Market API simulator with a seeded demo account and point the settings at it."""
-    from bot.market.simulator.runner import running_simulator
-    from bot.market.simulator.state import SimulatorState
-
     async with running_simulator(SimulatorState.demo()) as sim:
         market = settings.market.model_copy(
             update={"base_url": sim.base_url, "user_id": sim.user_id, "secret": SecretStr(sim.secret)}
         )
         log.info("sandbox market simulator running url=%s", sim.base_url)
-        yield dataclasses.replace(settings, market=market)
+        yield dataclasses.replace(settings, market=market), sim
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:
     from bot.core import ResellerBot
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    bot = ResellerBot(settings)
+    bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator)
     try:
         async with bot:
             runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()), name="bot")

@@ -30,7 +30,9 @@ from bot.market.client import MarketClient
 from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
 from bot.market.journal import SpendingJournal
 from bot.market.request_ids import RequestIdFactory
+from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
+from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.staff.services import StaffServices
 from bot.storage import Database
@@ -50,7 +52,13 @@ class NotReadyError(RuntimeError):
 class ResellerBot(commands.Bot):
     """Owns: settings, database, HTTP session, Market client and journal, web server, background tasks."""
 
-    def __init__(self, settings: Settings, *, extensions_package: str = "cogs") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions_package: str = "cogs",
+        sandbox_simulator: RunningSimulator | None = None,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels and roles; no privileged intents are needed
         super().__init__(
@@ -66,6 +74,10 @@ class ResellerBot(commands.Bot):
         self.web = WebServer(settings.server, self.health)
         self.gateway_connected = False
         self.extension_report = LoadReport()
+        # sandbox mode only: demo events from the embedded simulator to our own webhook (cogs/sandbox.py)
+        self.sandbox: SandboxDemo | None = None
+        if sandbox_simulator is not None:
+            self.sandbox = SandboxDemo(sandbox_simulator, self._own_webhook_url)
         self._db: Database | None = None
         self._session: aiohttp.ClientSession | None = None
         self._market: MarketClient | None = None
@@ -160,6 +172,9 @@ class ResellerBot(commands.Bot):
         self.extension_report = await load_extensions(self, self.extensions_package)
         await self.sync_commands()
 
+    def _own_webhook_url(self) -> str:
+        return self.web.local_url + self.settings.server.webhook_path
+
     async def _recover_journal(self) -> None:
         redriven = await self.journal.redrive_pending()
         if redriven:
@@ -198,6 +213,7 @@ class ResellerBot(commands.Bot):
         )
         self.webhooks.add_route(self.web.app, self.settings.server.webhook_path)
         self.health.add("webhooks", self.webhooks.probe)
+        self.start_background(self.webhooks.processor.run(), name="webhook-fanout")  # starts with the web server
         self.start_background(self.webhooks.dispatcher.run(), name="notifications")
         self.on_close(self.webhooks.close)
         # --- staff services (issue 5) ---
@@ -275,6 +291,17 @@ class ResellerBot(commands.Bot):
     async def on_resumed(self) -> None:
         self.gateway_connected = True
         log.info("gateway resumed")
+
+    # A channel's overwrites or a role's permissions changed: a channel we could not post in may work now.
+    async def on_guild_channel_update(self, before: object, after: object) -> None:
+        self._recheck_notifications()
+
+    async def on_guild_role_update(self, before: object, after: object) -> None:
+        self._recheck_notifications()
+
+    def _recheck_notifications(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.dispatcher.recheck_blocked()
 
     async def on_disconnect(self) -> None:
         if self.gateway_connected:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.settings import Settings, iter_variables, load_settings
 
-pytest_plugins: list[str] = ["tests.plugins.market", "tests.plugins.fake_discord"]
+pytest_plugins: list[str] = ["tests.plugins.market", "tests.plugins.fake_discord", "tests.plugins.bot"]
 
 SETTING_VARIABLES = [row[0] for row in iter_variables()]
 

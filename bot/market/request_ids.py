@@ -1,12 +1,12 @@
 """Request ids that are unique forever and never reused across databases.
 
-Format: ``<prefix>-<epoch>-<nonce>-<seq>``, e.g. ``rb3f9c0a7d1e-12-8c1f-41``:
+Format: ``<prefix>-<epoch>-<nonce>-<seq>``, e.g. ``rb3f9c0a7d1e-12-8c1f04b2e9a7-41``:
 
 - ``prefix`` — ``rb`` + 10 random hex digits, created once per install and kept in ``install_meta``;
   two databases (two installs, or a wiped one) never share it;
 - ``epoch`` — a counter in ``install_meta`` incremented (and committed) every time the factory is loaded,
   i.e. every start of the bot;
-- ``nonce`` — 4 random hex digits per load, so that restoring an old backup (which rewinds ``epoch``) still
+- ``nonce`` — 12 random hex digits (48 bits) per load, so that restoring an old backup (which rewinds ``epoch``) still
   does not repeat ids;
 - ``seq`` — an in-memory sequence from 1 within the load.
 
@@ -58,7 +58,7 @@ class RequestIdFactory:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (EPOCH_KEY, str(epoch)),
             )
-        return cls(prefix, epoch, secrets.token_hex(2))
+        return cls(prefix, epoch, secrets.token_hex(6))
 
     def _format(self, seq: int) -> str:
         return f"{self.prefix}-{self.epoch}-{self.nonce}-{seq}"

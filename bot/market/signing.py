@@ -4,7 +4,7 @@ The server signs ``sha256_hex("".join(key + str(value) for key in sorted(body)) 
 body *as parsed by Python* (so ``2.0`` → ``"2.0"``, ``true`` → ``"True"``), leaving out ``signature``.
 Senders must therefore sign exactly the values they serialize; receivers verify over the parsed body.
 
-Webhook events are accepted in two forms (see ``/work/shared/market-api/NOTES.md``):
+Webhook events are accepted in two forms (see ``docs/market-api.md``):
 
 * the documented one: every field but ``signature``, ``kind`` included;
 * the one the published test vectors show: without ``kind`` and with ``amount`` signed as

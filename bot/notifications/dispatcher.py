@@ -159,6 +159,12 @@ class NotificationDispatcher:
         """Look at the outbox now (call after enqueueing)."""
         self._wake.set()
 
+    def recheck_blocked(self) -> None:
+        """Retry blocked channels now (Discord reported a permission-relevant change); alerts stay reported."""
+        if self._state.blocked_channels:
+            self._state.blocked_channels.clear()
+            self.wake()
+
     def forget_problems(self) -> None:
         """Re-check blocked and unconfigured channels now (after the configuration changed)."""
         self._state.blocked_channels.clear()

@@ -1,8 +1,10 @@
-"""Wiring of the webhook feature: store + outbox hooks + dispatcher + route, built from the bot's resources.
+"""Wiring of the webhook feature: store + processor (fan-out hooks) + dispatcher + route, from the bot's resources.
 
-:meth:`WebhookFeature.create` is what ``bot/core.py`` calls. New valid events become outbox rows for the
-purchase or transfer channel in the transaction that stores them (dedupe key ``webhook:<kind>:<unique_id>``);
-new quarantined bodies become an audit-channel alert the same way.
+:meth:`WebhookFeature.create` is what ``bot/core.py`` calls. The receiver only records events durably (the
+store); the :class:`~bot.webhooks.processor.EventProcessor` then turns new valid events into outbox rows for the
+purchase or transfer channel (dedupe key ``webhook:<kind>:<unique_id>``) and new quarantined bodies into an
+audit-channel alert, in the transaction that marks them processed, and wakes the dispatcher. The processor
+starts when the web server starts (``on_startup``), i.e. after every feature registered its hooks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.notifications.embeds import alert_embed, purchase_embed, transfer_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
+from bot.webhooks.processor import EventProcessor
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.status import WebhookStatus, collect_status
 from bot.webhooks.store import BatchEventHook, QuarantineHook, WebhookStore
@@ -52,7 +55,7 @@ def event_message(event: WebhookEvent) -> OutboxMessage:
 
 
 def event_notification_hook(outbox: Outbox) -> BatchEventHook:
-    """Queue the purchase/transfer embeds of new events, in the events' own transaction."""
+    """Queue the purchase/transfer embeds of new events, in the transaction that marks them processed."""
 
     async def hook(conn: aiosqlite.Connection, events: list[WebhookEvent]) -> None:
         await outbox.enqueue_many(conn, [event_message(event) for event in events])
@@ -74,7 +77,7 @@ def _redacted_excerpt(body: str) -> str:
 
 
 def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
-    """Report a new quarantined body to the audit channel, in the same transaction."""
+    """Report a new quarantined body to the audit channel, in the transaction that marks it processed."""
 
     async def hook(conn: aiosqlite.Connection, item: QuarantinedBody) -> None:
         description = (
@@ -100,6 +103,7 @@ def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
 @dataclass
 class WebhookFeature:
     store: WebhookStore
+    processor: EventProcessor
     outbox: Outbox
     dispatcher: NotificationDispatcher
     secret: str
@@ -120,13 +124,22 @@ class WebhookFeature:
         store = WebhookStore(db)
         store.add_batch_event_hook(event_notification_hook(outbox))
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
-        store.add_commit_listener(dispatcher.wake)
+        processor = EventProcessor(db, store.hooks, alerts=outbox, write_gate=store.write_gate)
+        store.add_commit_listener(processor.wake)
+        processor.add_listener(dispatcher.wake)
         await store.start()
-        return cls(store=store, outbox=outbox, dispatcher=dispatcher, secret=secret, public_url=public_url)
+        return cls(
+            store=store, processor=processor, outbox=outbox, dispatcher=dispatcher, secret=secret, public_url=public_url
+        )
 
     def add_route(self, app: web.Application, path: str) -> None:
+        """``POST path``; the fan-out starts with the app (``on_startup``), once every hook is registered."""
         app.router.add_post(path, webhook_handler(self.store, self.secret))
+        app.on_startup.append(self._start_fanout)
         log.info("webhook route added path=%s", path)
+
+    async def _start_fanout(self, _app: web.Application) -> None:
+        self.processor.start()
 
     async def probe(self) -> str | None:
         """Health probe: the writer that commits events must be running."""
@@ -136,6 +149,7 @@ class WebhookFeature:
         return await collect_status(self.store, self.outbox, webhook_url=self.public_url)
 
     async def close(self) -> None:
-        """Commit queued events (the HTTP server is already stopped), then stop the dispatcher."""
+        """Commit queued events (the HTTP server is already stopped), fan them out, then stop the dispatcher."""
         await self.store.close()
+        await self.processor.close()
         await self.dispatcher.close()

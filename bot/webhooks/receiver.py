@@ -8,9 +8,10 @@ Checks, in order, each answered without touching the database unless stated:
    ``signature`` string → else 400 with a short JSON error;
 4. signature verified in constant time by :func:`bot.market.signing.verify_event` → else 401 (logged at
    WARNING with the source address and a sanitised kind; counted for ``/webhook status``);
-5. strict validation (:mod:`bot.webhooks.validation`): a valid event is committed (with its outbox rows)
-   BEFORE answering 200 (``accepted`` or ``duplicate``); a signed but invalid body is stored raw once,
-   reported to the audit channel and answered 200 ``quarantined`` (never acted upon);
+5. strict validation (:mod:`bot.webhooks.validation`): a valid event is committed durably BEFORE answering
+   200 (``accepted`` or ``duplicate``); its notifications are queued right after by the background
+   :class:`~bot.webhooks.processor.EventProcessor`. A signed but invalid body is stored raw once, reported to
+   the audit channel (by the same processor) and answered 200 ``quarantined`` (never acted upon);
 6. if the database cannot commit: 503, so the sender retries. Bad input never produces a 5xx.
 """
 
@@ -56,8 +57,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+_OK_BODIES = {status: json.dumps({"status": status}).encode() for status in ("accepted", "duplicate", "quarantined")}
+
+
 def _ok(status: str) -> web.Response:
-    return web.json_response({"status": status})
+    """``200 {"status": …}`` from a pre-serialised body (the hot path answers thousands per second)."""
+    return web.Response(body=_OK_BODIES[status], content_type=JSON_CONTENT_TYPE)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
@@ -77,8 +82,8 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def parse_body(raw: bytes) -> dict[str, object] | str:
-    """The JSON object in ``raw``, or a short reason why it is not one (for a 400)."""
+def parse_body(raw: bytes) -> tuple[dict[str, object], str] | str:
+    """(the JSON object, the decoded text) or a short reason why ``raw`` is not a JSON object."""
     try:
         text = raw.decode("utf-8")
         parsed = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
@@ -86,7 +91,7 @@ def parse_body(raw: bytes) -> dict[str, object] | str:
         return "body is not valid JSON"
     if not isinstance(parsed, dict):
         return "body must be a JSON object"
-    return parsed
+    return parsed, text
 
 
 def _verified(body: dict[str, object], secret: str) -> bool:
@@ -111,9 +116,10 @@ def webhook_handler(
         raw = await _read_limited(request, max_body)
         if raw is None:
             return _error(413, f"body larger than {max_body} bytes")
-        body = parse_body(raw)
-        if isinstance(body, str):
-            return _error(400, body)
+        parsed = parse_body(raw)
+        if isinstance(parsed, str):
+            return _error(400, parsed)
+        body, text = parsed  # the text is stored as received: decoded once, never re-serialised
         if not isinstance(body.get("signature"), str):
             return _error(400, "unsigned: signature missing")
         remote = request.remote
@@ -124,7 +130,6 @@ def webhook_handler(
 
         received_at = clock()
         outcome = classify(body, received_at)
-        text = raw.decode("utf-8")
         try:
             if isinstance(outcome, Invalid):
                 return await _quarantine(store, text, outcome, remote, received_at)

@@ -24,6 +24,10 @@ class WebhookStatus:
     quarantined_total: int
     webhook_url: str | None
     generated_at: datetime
+    fanout_waiting: int = 0
+    """Stored events/quarantined bodies whose notifications are not queued yet (normally 0 or a few)."""
+    fanout_failed: int = 0
+    """Events whose fan-out was given up after repeated failures (each also reported to the audit channel)."""
 
     @property
     def missing_events(self) -> int:
@@ -33,6 +37,7 @@ class WebhookStatus:
 async def collect_status(store: WebhookStore, outbox: Outbox, *, webhook_url: str | None) -> WebhookStatus:
     since = store.day_ago()
     counts = await outbox.counts()
+    fanout_waiting, fanout_failed = await store.fanout_counts()
     return WebhookStatus(
         last_events=await store.last_events(),
         events_24h=await store.event_counts_since(since),
@@ -44,4 +49,6 @@ async def collect_status(store: WebhookStore, outbox: Outbox, *, webhook_url: st
         quarantined_total=await store.quarantined_total(),
         webhook_url=webhook_url,
         generated_at=store.now(),
+        fanout_waiting=fanout_waiting,
+        fanout_failed=fanout_failed,
     )

@@ -1,21 +1,25 @@
-"""Durable storage of webhook events: one group-commit writer, then the queries behind the status report.
+"""Durable storage of webhook events: the hot path (one group-commit writer), then the status queries.
 
 Every write goes through one writer task. A request hands its insert to the writer and waits; the writer takes
-every insert that is waiting, commits them in ONE ``BEGIN IMMEDIATE … COMMIT`` (the database runs WAL with
-``synchronous=FULL``, so a returned commit survives power loss) and only then resolves each request. Under
-load one fsync covers many events (group commit); a lone event is committed at once, without waiting for
-company. If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
+every insert that is waiting and commits them in ONE ``BEGIN IMMEDIATE … COMMIT`` on a dedicated connection
+(:class:`~bot.storage.batch_writer.BatchWriter`: one hop to its thread per batch, WAL with
+``synchronous=FULL``, so a returned commit survives power loss). Only then is each request resolved. Under load
+one fsync covers many events (group commit); a lone event is committed at once, without waiting for company.
+If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
 
-For a NEW valid event, in the same transaction: the sequence gap bookkeeping and every event hook
-(:meth:`WebhookStore.add_event_hook`, e.g. the notification outbox), so what is acknowledged is also queued for
-delivery. Quarantined bodies work the same way with quarantine hooks. Bad signatures are only counted (per
-UTC hour, flushed with the next batch); a flood of forgeries costs no transaction per request.
+The hot path only records: the event row (``INSERT OR IGNORE`` on ``(kind, unique_id)``), the sequence gap
+bookkeeping, quarantined bodies (once per content hash) and the rejected-signature counters (per UTC hour,
+flushed with the next batch; a flood of forgeries costs no transaction per request). Everything the bot does
+BECAUSE of an event (notification outbox rows, receipts, role grants, the audit alert for a quarantined
+body) is fan-out: the hooks registered here run later, in the background
+:class:`~bot.webhooks.processor.EventProcessor`, which the commit listeners wake after each commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,16 +29,17 @@ from decimal import Decimal
 import aiosqlite
 
 from bot.storage import Database
+from bot.storage.batch_writer import BatchWriter
 from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, WebhookEvent
 
 log = logging.getLogger(__name__)
 
 EventHook = Callable[[aiosqlite.Connection, WebhookEvent], Awaitable[None]]
-"""Runs inside the transaction that stores a NEW valid event; SQL on ``conn`` only, no other I/O."""
+"""Fan-out of a NEW valid event: runs inside the transaction that marks it processed; SQL on ``conn`` only."""
 BatchEventHook = Callable[[aiosqlite.Connection, list[WebhookEvent]], Awaitable[None]]
-"""Like :data:`EventHook` for every NEW event of one group commit at once (fewer statements under load)."""
+"""Like :data:`EventHook` for every event of one fan-out batch at once (fewer statements under load)."""
 QuarantineHook = Callable[[aiosqlite.Connection, QuarantinedBody], Awaitable[None]]
-"""Runs inside the transaction that stores a NEW quarantined body; SQL on ``conn`` only."""
+"""Fan-out of a NEW quarantined body, inside the transaction that marks it processed; SQL on ``conn`` only."""
 
 DEFAULT_MAX_BATCH = 512
 _EVENT_ROWS_PER_STATEMENT = 100  # 8 parameters each: far below SQLite's variable limit
@@ -49,12 +54,13 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """The one timestamp format stored by this feature (sortable as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one timestamp format stored by this feature (sortable as text): ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Inverse of :func:`iso` (an aware UTC datetime); ``fromisoformat`` is much cheaper than ``strptime``."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _hour(moment: datetime) -> str:
@@ -88,6 +94,15 @@ class StoredEvent:
 
 
 @dataclass(slots=True)
+class FanoutHooks:
+    """What the :class:`~bot.webhooks.processor.EventProcessor` runs for each new event or quarantined body."""
+
+    batch: list[BatchEventHook] = field(default_factory=list)
+    event: list[EventHook] = field(default_factory=list)
+    quarantine: list[QuarantineHook] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class _Job:
     future: asyncio.Future[bool] | None
     event: WebhookEvent | None = None
@@ -99,8 +114,115 @@ class _Job:
 @dataclass(slots=True)
 class _BatchState:
     maxes: dict[str, int | None]
-    new_events: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
+
+
+def _write_batch(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState) -> list[bool]:
+    """The whole hot-path transaction of one batch (runs on the writer's thread, inside BEGIN … COMMIT)."""
+    new_event_jobs = _insert_events(conn, jobs, state)
+    results: list[bool] = []
+    for job in jobs:
+        if job.event is not None:
+            results.append(id(job) in new_event_jobs)
+        elif job.quarantined is not None:
+            results.append(_insert_quarantined(conn, job.quarantined))
+        else:
+            results.append(False)
+    if state.rejections:
+        conn.executemany(
+            "INSERT INTO webhook_rejections (hour, count) VALUES (?, ?) "
+            "ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count",
+            list(state.rejections.items()),
+        )
+    return results
+
+
+def _insert_events(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState) -> set[int]:
+    """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``); ids of the jobs that were new.
+
+    Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates.
+    """
+    first: dict[tuple[str, int], _Job] = {}
+    for job in jobs:
+        if job.event is not None:
+            first.setdefault((job.event.kind, job.event.unique_id), job)
+    if not first:
+        return set()
+    candidates = list(first.values())
+    inserted: set[tuple[str, int]] = set()
+    for start in range(0, len(candidates), _EVENT_ROWS_PER_STATEMENT):
+        chunk = candidates[start : start + _EVENT_ROWS_PER_STATEMENT]
+        params: list[object] = []
+        for job in chunk:
+            event = job.event
+            if event is None:  # pragma: no cover - filtered above
+                continue
+            params.extend(
+                (
+                    event.kind,
+                    event.unique_id,
+                    event.username,
+                    str(event.amount),
+                    event.item_id,
+                    iso(event.received_at),
+                    job.remote,
+                    job.body,
+                )
+            )
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        rows = conn.execute(f"{_INSERT_EVENTS}{values} RETURNING kind, unique_id", params).fetchall()
+        inserted.update((str(row[0]), int(row[1])) for row in rows)
+    new_jobs: set[int] = set()
+    for key, job in first.items():
+        if key in inserted and job.event is not None:
+            new_jobs.add(id(job))
+            _track_sequence(conn, job.event, state)
+    return new_jobs
+
+
+def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _BatchState) -> None:
+    """Record a gap when unique_id jumps ahead; shrink the gap a late (reordered) event fills."""
+    previous = state.maxes.get(event.kind)
+    uid = event.unique_id
+    if previous is None or uid > previous:
+        if previous is not None and uid > previous + 1:
+            conn.execute(
+                "INSERT OR IGNORE INTO webhook_gaps (kind, first_missing, last_missing, detected_at) "
+                "VALUES (?, ?, ?, ?)",
+                (event.kind, previous + 1, uid - 1, iso(event.received_at)),
+            )
+            log.warning(
+                "webhook sequence gap kind=%s first_missing=%d last_missing=%d", event.kind, previous + 1, uid - 1
+            )
+        state.maxes[event.kind] = uid
+        return
+    row = conn.execute(
+        "SELECT first_missing, last_missing, detected_at FROM webhook_gaps "
+        "WHERE kind = ? AND first_missing <= ? AND last_missing >= ?",
+        (event.kind, uid, uid),
+    ).fetchone()
+    if row is None:
+        return
+    first, last, detected = int(row[0]), int(row[1]), str(row[2])
+    conn.execute("DELETE FROM webhook_gaps WHERE kind = ? AND first_missing = ?", (event.kind, first))
+    for lo, hi in ((first, uid - 1), (uid + 1, last)):
+        if lo <= hi:
+            conn.execute(
+                "INSERT INTO webhook_gaps (kind, first_missing, last_missing, detected_at) VALUES (?, ?, ?, ?)",
+                (event.kind, lo, hi, detected),
+            )
+    log.info("webhook gap filled kind=%s unique_id=%d", event.kind, uid)
+
+
+def _insert_quarantined(conn: sqlite3.Connection, item: QuarantinedBody) -> bool:
+    row = conn.execute(
+        "INSERT INTO webhook_quarantine (body_sha256, body, reason, kind, remote, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1 "
+        "RETURNING deliveries",
+        (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at)),
+    ).fetchone()
+    return row is not None and int(row[0]) == 1
 
 
 class WebhookStore:
@@ -116,41 +238,45 @@ class WebhookStore:
         self._db = db
         self._max_batch = max_batch
         self._clock = clock
-        self._event_hooks: list[EventHook] = []
-        self._batch_hooks: list[BatchEventHook] = []
-        self._quarantine_hooks: list[QuarantineHook] = []
+        self.hooks = FanoutHooks()
         self._commit_listeners: list[Callable[[], None]] = []
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._batch_writer: BatchWriter | None = None
         self._maxes: dict[str, int | None] = {}
         self._rejections: Counter[str] = Counter()
         self._flush_queued = False
         self._closed = False
+        self.write_gate = asyncio.Lock()
+        """Held around each batch commit; the event processor holds it around its transactions, so the two
+        writers of this process take turns in FIFO order instead of SQLite's coarse busy-wait sleeps."""
 
     # ----------------------------------------------------------------- lifecycle
     def add_event_hook(self, hook: EventHook) -> None:
-        self._event_hooks.append(hook)
+        """Fan-out for each NEW valid event (run by the event processor, in its transaction)."""
+        self.hooks.event.append(hook)
 
     def add_batch_event_hook(self, hook: BatchEventHook) -> None:
-        self._batch_hooks.append(hook)
+        self.hooks.batch.append(hook)
 
     def add_quarantine_hook(self, hook: QuarantineHook) -> None:
-        self._quarantine_hooks.append(hook)
+        self.hooks.quarantine.append(hook)
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
-        """Called (synchronously) after a commit that stored something new, e.g. ``dispatcher.wake``."""
+        """Called (synchronously) after a commit that stored something new, e.g. ``processor.wake``."""
         self._commit_listeners.append(listener)
 
     async def start(self) -> None:
-        """Load each kind's highest unique_id (for gap detection) and start the writer."""
+        """Load each kind's highest unique_id (for gap detection), open the writer connection, start the writer."""
         for kind in EVENT_KINDS:
             row = await self._db.fetchone("SELECT max(unique_id) FROM webhook_events WHERE kind = ?", (kind,))
             self._maxes[kind] = None if row is None or row[0] is None else int(row[0])
-        self._writer = asyncio.create_task(self._run(), name="webhook-store-writer")
+        self._batch_writer = await BatchWriter.open(self._db.path)
+        self._writer_task = asyncio.create_task(self._run(), name="webhook-store-writer")
 
     @property
     def running(self) -> bool:
-        return not self._closed and self._writer is not None and not self._writer.done()
+        return not self._closed and self._writer_task is not None and not self._writer_task.done()
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. Later writes raise :class:`StoreUnavailable`."""
@@ -160,8 +286,10 @@ class WebhookStore:
         if self._rejections and not self._flush_queued:
             self._queue.put_nowait(_Job(future=None))
         self._queue.put_nowait(None)
-        if self._writer is not None:
-            await self._writer
+        if self._writer_task is not None:
+            await self._writer_task
+        if self._batch_writer is not None:
+            await self._batch_writer.close()
 
     # ----------------------------------------------------------------- writes
     async def add_event(self, event: WebhookEvent, *, body: str, remote: str | None) -> bool:
@@ -184,7 +312,8 @@ class WebhookStore:
             raise StoreUnavailable("webhook store is not running")
         job.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(job)
-        return await asyncio.shield(job.future)
+        # No shield needed: a cancelled request cancels only its future; the job is still committed.
+        return await job.future
 
     # ----------------------------------------------------------------- writer
     async def _run(self) -> None:
@@ -221,8 +350,12 @@ class WebhookStore:
         self._flush_queued = False
         pending_rejections, self._rejections = self._rejections, Counter()
         state = _BatchState(maxes=dict(self._maxes), rejections=pending_rejections)
+        writer = self._batch_writer
         try:
-            results = await self._transaction(jobs, state)
+            if writer is None:
+                raise StoreUnavailable("webhook store is not started")
+            async with self.write_gate:
+                results = await writer.run(lambda conn: _write_batch(conn, jobs, state))
         except Exception as exc:
             self._rejections.update(pending_rejections)
             if len(jobs) > 1:
@@ -240,128 +373,6 @@ class WebhookStore:
         if any(results):
             for listener in self._commit_listeners:
                 listener()
-
-    async def _transaction(self, jobs: list[_Job], state: _BatchState) -> list[bool]:
-        async with self._db.transaction() as conn:
-            new_event_jobs = await self._insert_events(conn, [job for job in jobs if job.event is not None], state)
-            results: list[bool] = []
-            for job in jobs:
-                if job.event is not None:
-                    results.append(id(job) in new_event_jobs)
-                elif job.quarantined is not None:
-                    results.append(await self._insert_quarantined(conn, job.quarantined))
-                else:
-                    results.append(False)
-            for hour, count in state.rejections.items():
-                await conn.execute(
-                    "INSERT INTO webhook_rejections (hour, count) VALUES (?, ?) "
-                    "ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count",
-                    (hour, count),
-                )
-        return results
-
-    async def _insert_events(self, conn: aiosqlite.Connection, jobs: list[_Job], state: _BatchState) -> set[int]:
-        """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``); ids of the jobs that were new.
-
-        Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates.
-        """
-        first: dict[tuple[str, int], _Job] = {}
-        for job in jobs:
-            if job.event is not None:
-                first.setdefault((job.event.kind, job.event.unique_id), job)
-        candidates = list(first.values())
-        inserted: set[tuple[str, int]] = set()
-        for start in range(0, len(candidates), _EVENT_ROWS_PER_STATEMENT):
-            chunk = candidates[start : start + _EVENT_ROWS_PER_STATEMENT]
-            params: list[object] = []
-            for job in chunk:
-                event = job.event
-                if event is None:  # pragma: no cover - filtered above
-                    continue
-                params.extend(
-                    (
-                        event.kind,
-                        event.unique_id,
-                        event.username,
-                        str(event.amount),
-                        event.item_id,
-                        iso(event.received_at),
-                        job.remote,
-                        job.body,
-                    )
-                )
-            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            rows = await conn.execute_fetchall(f"{_INSERT_EVENTS}{values} RETURNING kind, unique_id", params)
-            inserted.update((str(row[0]), int(row[1])) for row in rows)
-        new_events: list[WebhookEvent] = []
-        new_jobs: set[int] = set()
-        for key, job in first.items():
-            if key in inserted and job.event is not None:
-                new_events.append(job.event)
-                new_jobs.add(id(job))
-        for event in new_events:
-            await self._track_sequence(conn, event, state)
-        if new_events:
-            for batch_hook in self._batch_hooks:
-                await batch_hook(conn, new_events)
-            for hook in self._event_hooks:
-                for event in new_events:
-                    await hook(conn, event)
-        return new_jobs
-
-    async def _track_sequence(self, conn: aiosqlite.Connection, event: WebhookEvent, state: _BatchState) -> None:
-        """Record a gap when unique_id jumps ahead; shrink the gap a late (reordered) event fills."""
-        previous = state.maxes.get(event.kind)
-        uid = event.unique_id
-        if previous is None or uid > previous:
-            if previous is not None and uid > previous + 1:
-                await conn.execute(
-                    "INSERT OR IGNORE INTO webhook_gaps (kind, first_missing, last_missing, detected_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (event.kind, previous + 1, uid - 1, iso(event.received_at)),
-                )
-                log.warning(
-                    "webhook sequence gap kind=%s first_missing=%d last_missing=%d",
-                    event.kind,
-                    previous + 1,
-                    uid - 1,
-                )
-            state.maxes[event.kind] = uid
-            return
-        async with conn.execute(
-            "SELECT first_missing, last_missing, detected_at FROM webhook_gaps "
-            "WHERE kind = ? AND first_missing <= ? AND last_missing >= ?",
-            (event.kind, uid, uid),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return
-        first, last, detected = int(row[0]), int(row[1]), str(row[2])
-        await conn.execute("DELETE FROM webhook_gaps WHERE kind = ? AND first_missing = ?", (event.kind, first))
-        pieces = [(first, uid - 1), (uid + 1, last)]
-        for lo, hi in pieces:
-            if lo <= hi:
-                await conn.execute(
-                    "INSERT INTO webhook_gaps (kind, first_missing, last_missing, detected_at) VALUES (?, ?, ?, ?)",
-                    (event.kind, lo, hi, detected),
-                )
-        log.info("webhook gap filled kind=%s unique_id=%d", event.kind, uid)
-
-    async def _insert_quarantined(self, conn: aiosqlite.Connection, item: QuarantinedBody) -> bool:
-        cursor = await conn.execute(
-            "INSERT INTO webhook_quarantine (body_sha256, body, reason, kind, remote, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1 "
-            "RETURNING deliveries",
-            (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at)),
-        )
-        row = await cursor.fetchone()
-        await cursor.close()
-        if row is None or int(row[0]) != 1:
-            return False
-        for hook in self._quarantine_hooks:
-            await hook(conn, item)
-        return True
 
     # ----------------------------------------------------------------- queries
     async def last_events(self) -> dict[EventKind, StoredEvent]:
@@ -412,6 +423,19 @@ class WebhookStore:
     async def quarantined_total(self) -> int:
         row = await self._db.fetchone("SELECT count(*) FROM webhook_quarantine")
         return int(row[0]) if row is not None else 0
+
+    async def fanout_counts(self) -> tuple[int, int]:
+        """(events and quarantined bodies waiting for fan-out, those whose fan-out was given up)."""
+        waiting = failed = 0
+        for table in ("webhook_events", "webhook_quarantine"):
+            row = await self._db.fetchone(
+                "SELECT count(*) FILTER (WHERE processed_at IS NULL AND fanout_failed_at IS NULL), "  # noqa: S608
+                f"count(*) FILTER (WHERE fanout_failed_at IS NOT NULL) FROM {table} WHERE processed_at IS NULL"
+            )
+            if row is not None:
+                waiting += int(row[0])
+                failed += int(row[1])
+        return waiting, failed
 
     def now(self) -> datetime:
         return self._clock()

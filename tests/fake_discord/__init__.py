@@ -28,7 +28,8 @@ and restores the originals.
 Public API (``FakeDiscord``)
 ----------------------------
 Lifecycle: ``start()``, ``stop()``, ``restart()`` (same port; sessions survive so the bot RESUMEs),
-``set_down(bool)`` (REST 503, gateway closed and refused), ``async with FakeDiscord() as fake``.
+``set_down(bool)`` (REST 503, gateway closed and refused;
+``gateway.refused`` counts the refused connection attempts), ``async with FakeDiscord() as fake``.
 Addresses: ``base_url``, ``api_base``, ``gateway_url``, ``port``, ``token``.
 World: ``bot_user``, ``application_id``, ``guild`` (``.id``, ``.channels[name]``, ``.roles[name]``
 with ``"Staff"``/``"@everyone"``, ``.members["owner"|"staff"|"member"]``, ``.bot_member``), shortcuts

@@ -70,11 +70,14 @@ class Gateway:
         self.connections = 0
         self.identifies = 0
         self.resumes = 0
+        self.refused = 0  # connection attempts answered 503 while the fake was down
         self.received: list[dict[str, Any]] = []  # every non-heartbeat payload the bot sent
 
     # --- connection -------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._fake.is_down:
+            self.refused += 1
+            self._fake.notify()
             return web.json_response({"message": "Service Unavailable", "code": 0}, status=503)
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)

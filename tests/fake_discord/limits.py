@@ -1,7 +1,7 @@
 """Discord's documented limits on what a bot sends, and the error JSON Discord answers with.
 
 Numbers come from Discord's developer documentation (Message / Embed / Component / Application Command
-resources) and its OpenAPI spec (``/work/shared/discord-api-spec/openapi.json``). Where the two differ we
+resources) and its public OpenAPI spec (discord-api-spec). Where the two differ we
 follow the documented behaviour for bots: message ``content`` is limited to 2,000 characters (the spec's
 ``maxLength: 4000`` covers user accounts with larger limits, not bots).
 

@@ -225,6 +225,12 @@ class FakeDiscord:
         if self._runner is None:
             return
         runner, self._runner = self._runner, None
+        # Stop listening first: a bot reconnects the moment its gateway socket closes, and a connection
+        # accepted while the runner shuts down would never be closed (ResourceWarning). One loop turn lets
+        # connections accepted just before reach the server, whose shutdown closes them.
+        for site in list(runner.sites):
+            await site.stop()
+        await asyncio.sleep(0)
         await self.gateway.close_all(code=1001)
         await runner.cleanup()
         self.notify()

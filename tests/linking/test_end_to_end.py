@@ -8,7 +8,6 @@ member with closed DMs is recorded as undeliverable and shown in /webhook status
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +16,9 @@ import pytest
 
 from bot.core import ResellerBot
 from bot.market.simulator.runner import RunningSimulator
-from bot.settings import Settings
-from tests.fake_discord import FakeDiscord, InteractionRecord, point_discord_py_at, run_client
+from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.linking.fake_idp import AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH, FakeIdP
-from tests.plugins.fake_discord import fake_discord
-
-__all__ = ["fake_discord"]
+from tests.plugins.bot import StartBot
 
 
 @dataclass
@@ -55,21 +51,11 @@ class Env:
 
 @pytest.fixture
 async def env(
-    fake_discord: FakeDiscord,
-    market_sim: RunningSimulator,
-    idp: FakeIdP,
-    make_settings: Callable[..., Settings],
-    unused_tcp_port: int,
-) -> AsyncIterator[Env]:
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator, idp: FakeIdP, unused_tcp_port: int
+) -> Env:
     public = f"http://127.0.0.1:{unused_tcp_port}"
     idp.redirect_uris.add(public + "/oauth/callback")
-    settings = make_settings(
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_GUILD_ID=str(fake_discord.guild.id),
-        MARKET_BASE_URL=market_sim.base_url,
-        MARKET_USER_ID=str(market_sim.user_id),
-        MARKET_SECRET=market_sim.secret,
-        STAFF_ROLE_IDS=str(fake_discord.staff_role.id),
+    bot = await start_bot(
         PURCHASE_CHANNEL_ID=str(fake_discord.channels["purchases"].id),
         WEBHOOK_PORT=str(unused_tcp_port),
         PUBLIC_BASE_URL=public,
@@ -78,12 +64,9 @@ async def env(
         OAUTH_TOKEN_URL=idp.url + TOKEN_PATH,
         OAUTH_USERINFO_URL=idp.url + USERINFO_PATH,
     )
-    bot = ResellerBot(settings)
-    with point_discord_py_at(fake_discord):
-        async with run_client(bot, fake_discord):
-            assert "cogs.linking" in bot.extension_report.loaded
-            assert "cogs.roles_setup" in bot.extension_report.loaded
-            yield Env(fake_discord, bot, market_sim, idp)
+    assert "cogs.linking" in bot.extension_report.loaded
+    assert "cogs.roles_setup" in bot.extension_report.loaded
+    return Env(fake_discord, bot, market_sim, idp)
 
 
 async def test_linked_buyer_gets_receipt_and_role_unlinked_gets_nothing(env: Env) -> None:

@@ -307,3 +307,21 @@ def test_alert_payload_is_json_serialisable() -> None:
     from bot.notifications.embeds import alert_embed
 
     json.dumps(alert_embed("a", "b"))
+
+
+async def test_recheck_blocked_retries_without_a_second_alert(db: Database) -> None:
+    sink = RecordingSink(failures=[blocked_error()])
+    outbox, dispatcher = make(db, sink)
+    await enqueue(outbox, 2)
+    await dispatcher.drain()
+    await dispatcher.drain()  # the alert is an outbox row of its own
+    assert len(sink.to(AUDIT)) == 1
+    sink.failures.append(blocked_error())
+    dispatcher.recheck_blocked()  # Discord reported a role change, but the channel is still forbidden
+    await dispatcher.drain()
+    await dispatcher.drain()
+    assert sink.to(PURCHASES) == []
+    assert len(sink.to(AUDIT)) == 1, "the alert is not repeated"
+    dispatcher.recheck_blocked()  # fixed now
+    await dispatcher.drain()
+    assert titles(sink, PURCHASES) == ["event 0", "event 1"]

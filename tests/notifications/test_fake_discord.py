@@ -90,9 +90,10 @@ async def test_live_delivery_while_events_arrive(
     fake = discord_py_at_fake
     async with discord_http(fake) as http, running_receiver(db) as receiver:
         dispatcher = dispatcher_for(db, settings, DiscordHttpSink(http))
-        receiver.store.add_commit_listener(dispatcher.wake)
+        receiver.processor.add_listener(dispatcher.wake)  # as wired in production: fan-out wakes delivery
         task = asyncio.create_task(dispatcher.run())
         await post_all(receiver, [transfer(uid) for uid in range(1, 201)] + [purchase(uid) for uid in range(1, 51)])
+        await receiver.processor.drain()
         await dispatcher.drain()
         await dispatcher.close()
         await asyncio.wait_for(task, timeout=5)

@@ -27,7 +27,8 @@ from bot.staff.services import StaffServices
 from bot.staff.spending import SpendingService
 from bot.storage import Database
 from cogs.gifting import Gifting
-from tests.fake_discord import FakeDiscord, InteractionRecord, point_discord_py_at, run_client
+from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.plugins.bot import StartBot
 
 STAFF_ROLE = 111
 AUDIT_CHANNEL = 555
@@ -178,27 +179,15 @@ class Env:
 
 @pytest.fixture
 async def env(
-    fake_discord: FakeDiscord,
-    market_sim: RunningSimulator,
-    market_retry: RetryPolicy,
-    make_settings: Callable[..., Settings],
-) -> AsyncIterator[Env]:
-    settings = make_settings(
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_GUILD_ID=str(fake_discord.guild.id),
-        MARKET_BASE_URL=market_sim.base_url,
-        MARKET_USER_ID=str(market_sim.user_id),
-        MARKET_SECRET=market_sim.secret,
-        STAFF_ROLE_IDS=str(fake_discord.staff_role.id),
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator, market_retry: RetryPolicy
+) -> Env:
+    bot = await start_bot(
         AUDIT_CHANNEL_ID=str(fake_discord.channels["audit"].id),
         STAFF_DAILY_LIMIT="200",
         TRANSFER_APPROVAL_THRESHOLD="100",
     )
-    bot = ResellerBot(settings)
-    with point_discord_py_at(fake_discord):
-        async with run_client(bot, fake_discord):
-            bot.market.retry = market_retry
-            bot.journal.retry = market_retry
-            assert bot.staff is not None
-            bot.staff.cooldown.seconds = 0
-            yield Env(fake_discord, bot, market_sim)
+    bot.market.retry = market_retry
+    bot.journal.retry = market_retry
+    assert bot.staff is not None
+    bot.staff.cooldown.seconds = 0
+    return Env(fake_discord, bot, market_sim)

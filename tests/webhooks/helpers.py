@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from bot.market.signing import signed_body
 from bot.notifications.outbox import Outbox
 from bot.storage import Database
 from bot.webhooks.feature import event_notification_hook, quarantine_alert_hook
+from bot.webhooks.processor import EventProcessor
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.store import WebhookStore
 
@@ -42,6 +44,7 @@ class Receiver:
     store: WebhookStore
     outbox: Outbox
     session: aiohttp.ClientSession
+    processor: EventProcessor
 
     async def post(
         self,
@@ -68,19 +71,29 @@ class Receiver:
         rows = await self.db.fetchall("SELECT kind, unique_id FROM webhook_events ORDER BY id")
         return [(str(r[0]), int(r[1])) for r in rows]
 
-    async def outbox_rows(self) -> list[tuple[str, str]]:
+    async def outbox_rows(self, *, settle: bool = True) -> list[tuple[str, str]]:
+        """The outbox after the background fan-out caught up with every committed event (``settle``)."""
+        if settle:
+            await self.processor.drain()
         rows = await self.db.fetchall("SELECT target, dedupe_key FROM notification_outbox ORDER BY id")
         return [(str(r[0]), str(r[1])) for r in rows]
 
 
 @asynccontextmanager
 async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterator[Receiver]:
-    """The production handler (with the production error middleware) on 127.0.0.1:0 over ``db``."""
+    """The production handler (with the production error middleware) on 127.0.0.1:0 over ``db``, with the
+    background fan-out running as wired in production (stopped, after a last drain, on exit)."""
     outbox = Outbox(db)
     store = WebhookStore(db)
     store.add_batch_event_hook(event_notification_hook(outbox))
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
+    processor = EventProcessor(
+        db, store.hooks, alerts=outbox, write_gate=store.write_gate, base_delay=0.001, max_delay=0.01
+    )
+    store.add_commit_listener(processor.wake)
     await store.start()
+    processor.start()
+    fanout = asyncio.create_task(processor.run())
     app = web.Application(middlewares=[error_middleware])
     app.router.add_post(PATH, webhook_handler(store, SECRET, **handler_options))
     runner = web.AppRunner(app, access_log=None)
@@ -90,11 +103,13 @@ async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterato
     port = runner.addresses[0][1]
     session = aiohttp.ClientSession()
     try:
-        yield Receiver(f"http://127.0.0.1:{port}{PATH}", db, store, outbox, session)
+        yield Receiver(f"http://127.0.0.1:{port}{PATH}", db, store, outbox, session, processor)
     finally:
         await session.close()
         await runner.cleanup()
         await store.close()
+        await processor.close()
+        await fanout
 
 
 @asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,8 +11,8 @@ import pytest
 from bot.core import ResellerBot
 from bot.guild_config import ChannelKind
 from bot.market.simulator.runner import RunningSimulator
-from bot.settings import Settings
-from tests.fake_discord import FakeDiscord, InteractionRecord, point_discord_py_at, run_client
+from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.plugins.bot import StartBot
 
 
 @dataclass
@@ -36,24 +35,13 @@ class Env:
 
 
 @pytest.fixture
-async def env(
-    fake_discord: FakeDiscord, market_sim: RunningSimulator, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Env]:
-    settings = make_settings(
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_GUILD_ID=str(fake_discord.guild.id),
-        MARKET_BASE_URL=market_sim.base_url,
-        MARKET_USER_ID=str(market_sim.user_id),
-        MARKET_SECRET=market_sim.secret,
-        STAFF_ROLE_IDS=str(fake_discord.staff_role.id),
+async def env(start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator) -> Env:
+    bot = await start_bot(
         TRANSFER_CHANNEL_ID=str(fake_discord.channels["transfers"].id),
         AUDIT_CHANNEL_ID=str(fake_discord.channels["audit"].id),
         PUBLIC_BASE_URL="https://bot.example.com",
     )
-    bot = ResellerBot(settings)
-    with point_discord_py_at(fake_discord):
-        async with run_client(bot, fake_discord):
-            yield Env(fake_discord, bot, market_sim)
+    return Env(fake_discord, bot, market_sim)
 
 
 async def test_events_are_posted_and_setup_redirects_waiting_ones(env: Env) -> None:

@@ -1,0 +1,117 @@
+"""Scenario 7: a bad token, an unreachable Market API and missing channel permissions each produce the
+documented clear message, never a crash loop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import sys
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from bot.cli import EXIT_CONFIG
+from bot.market.simulator.runner import RunningSimulator
+from tests.e2e.conftest import StartBot
+from tests.e2e.harness import BotProcess, answered, embed_field, embeds_in, wait_for_embed
+from tests.fake_discord import FakeDiscord
+
+pytestmark = pytest.mark.e2e
+
+BAD_TOKEN_LINE = (
+    "Discord rejected DISCORD_TOKEN (401). Create a new token in the Developer Portal → Bot, put it in .env "
+    "and restart."
+)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released: connecting is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def error_records(bot: BotProcess) -> list[str]:
+    return [r for r in bot.records() if " ERROR " in r.split("\n")[0] or "Traceback" in r]
+
+
+async def test_bad_token_halts_with_one_clear_message(
+    make_bot: Callable[..., BotProcess], fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    bot = make_bot(DISCORD_TOKEN="not-the-token")
+    await bot.start("run")
+    body = await bot.wait_health(http, 503)
+    assert body == {"status": "unavailable", "checks": {"configuration": "Discord rejected DISCORD_TOKEN (401)"}}
+    assert bot.running  # halted, not exited: under `restart: unless-stopped` an exit would loop
+    [error] = error_records(bot)
+    assert re.fullmatch(r"\S+ \S+ ERROR +bot\.cli (.*)", error)[1] == BAD_TOKEN_LINE  # type: ignore[index]
+    assert "not-the-token" not in "\n".join(bot.lines)  # the secret is never logged
+    assert [c.status for c in fake.calls_to("GET", "/users/@me")] == [401]  # one login attempt, no retry loop
+    assert not fake.gateway.connections
+    # the container's HEALTHCHECK (`reseller-bot healthcheck`) reports it
+    check = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "healthcheck", cwd=bot.cwd, env=bot.env | {"WEBHOOK_PORT": str(bot.port)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(check.communicate(), timeout=10)
+    assert check.returncode == 1
+    assert "unhealthy: 503" in err.decode()
+    assert "Discord rejected DISCORD_TOKEN (401)" in err.decode()
+
+    await bot.terminate(expect=EXIT_CONFIG)
+    assert len(error_records(bot)) == 1
+
+
+async def test_unreachable_market_api_warns_once_and_keeps_serving(
+    start_bot: StartBot, fake: FakeDiscord, sim: RunningSimulator, http: aiohttp.ClientSession
+) -> None:
+    market_url = f"http://127.0.0.1:{closed_port()}/api/market"
+    bot = await start_bot(MARKET_BASE_URL=market_url)  # ready: gateway connected, /healthz 200
+    # while the start-up check is still retrying: webhooks work and spending commands say what is wrong
+    rec = await fake.invoke_command("gift", {"product": "cs2", "plan": 30, "username": "darth"}, user="staff")
+    delivery = await sim.purchase(bot.webhook_url, "darth", "E3yugw")
+    assert delivery.status == 200
+    await wait_for_embed(fake, "purchases", lambda e: embed_field(e, "Unique ID") == "1")
+
+    warning = await bot.wait_for_line(r"WARNING +bot\.core (Market API unreachable at .*)$", timeout=10)
+    assert warning.group(1).startswith(f"Market API unreachable at {market_url}: ")
+    assert warning.group(1).endswith("; spending commands will report it until it answers")
+    status, body = await bot.healthz(http)
+    assert (status, body["status"]) == (200, "ok")  # a Neverlose outage must not restart the container
+    text = await answered(rec, "Neverlose is unreachable right now", timeout=15)
+    assert "Confirm" not in text
+    assert len(bot.log_lines("Market API unreachable at")) == 1
+    await bot.terminate()
+    bot.assert_clean_log()
+
+
+async def test_missing_channel_permissions_reported_once_and_delivered_later(
+    start_bot: StartBot, fake: FakeDiscord, sim: RunningSimulator
+) -> None:
+    purchases = fake.channels["purchases"]
+    fake.forbid_channel(purchases)
+    bot = await start_bot()
+    for username in ("darth", "a49"):
+        assert (await sim.purchase(bot.webhook_url, username, "E3yugw")).status == 200  # stored: it waits
+    alert = await wait_for_embed(fake, "audit", lambda e: e.get("title") == "Cannot post notifications")
+    assert f"<#{purchases.id}>" in alert["description"]
+    assert "Missing Permissions" in alert["description"]
+    await bot.wait_for_line(rf"notification problem key=blocked:{purchases.id} ")
+    assert fake.messages("purchases") == []
+
+    # permission restored; /setup notifications makes the bot look again at once
+    fake.forbid_channel(purchases, forbidden=False)
+    rec = await fake.invoke_command(
+        "setup", {"kind": "purchase", "channel": purchases}, user="owner", subcommand="notifications"
+    )
+    await answered(rec, "Notifications waiting")
+    await fake.wait_for(lambda: len(embeds_in(fake, "purchases")) == 2, timeout=10)
+    assert [embed_field(e, "Buyer") for e in embeds_in(fake, "purchases")] == ["`darth`", "`a49`"]
+    # the problem was reported once: one alert, one log line
+    assert [e.get("title") for e in embeds_in(fake, "audit")].count("Cannot post notifications") == 1
+    assert len(bot.log_lines(rf"notification problem key=blocked:{purchases.id} ")) == 1
+    fake.assert_no_violations()
+    await bot.terminate()
+    bot.assert_clean_log()
