@@ -260,21 +260,23 @@ def render(bare: Round, full: Round, rounds: int, senders: int, load: tuple[floa
 
 
 WHERE_THE_TIME_GOES = [
-    "Where the time goes (same machine; `--profile` writes cProfile stats of the server process,",
-    "`--no-fanout-during-load` shows the hot path alone). Before this design the whole fan-out ran inside the",
+    "Where the time goes (same machine; `--profile` writes cProfile stats of the server process, `--no-",
+    "fanout-during-load` shows the hot path alone). Before this design the whole fan-out ran inside the",
     "ingest transaction over four aiosqlite round trips per batch: ratio 0.23, p99 94.6 ms. The hot path now",
     "makes one hop per batch to the batch writer's thread; alone (fan-out after the load) it reaches a ratio",
-    "of about 0.55 with p99 about 30 ms. With the fan-out running during the load, two things cost: (1) CPU on",
-    "the event loop, about 60-70 us per event in isolation (most of it `Outbox.enqueue_many` validating and",
-    "JSON-encoding each embed, then building the embeds), 100+ us under load; (2) the processor's transaction",
-    "on the main aiosqlite connection holds SQLite's write lock across several round trips, each waiting for",
-    "a turn of the busy loop (about 9 ms median, 20 ms p99), and the ingest writer waits for it. An asyncio",
-    "gate shared by the two writers replaced SQLite's coarse busy-wait sleeps (p99 from about 65 ms to about",
-    "35-40 ms). The loop is not saturated (about 65% busy): acknowledgement latency, not CPU, caps the rate",
-    "of 50 senders. The bare handler is limited by the senders' process and varies by up to 2x between runs.",
-    "Not done yet (would close the gap): the fan-out's write lock is held across loop turns because the hooks",
-    "are async functions on the aiosqlite connection; running the fan-out transaction on the batch writer's",
-    "thread in one hop, or building the outbox rows before taking the lock, would remove that wait.",
+    "of about 0.55 with p99 about 30 ms. With the fan-out running during the load, two things cost: (1) CPU",
+    "on the event loop, about 60-70 us per event (most of it `Outbox.enqueue_many` validating and JSON-",
+    "encoding each embed, then building the embeds); (2) the processor's transaction on the main aiosqlite",
+    "connection holds SQLite's write lock across several round trips, each waiting for a turn of the busy",
+    "loop, and the ingest writer waits for it. Two measures address them: an asyncio gate shared by the two",
+    "writers (instead of SQLite's coarse busy- wait sleeps), and ingest priority: the fan-out waits until",
+    "ingest has been quiet for 20 ms, at most 1 s, and under sustained load fans out one batch of at most 100",
+    "events at a time (ratio 0.38 -> 0.42-0.46, p99 47 -> 24-39 ms). The loop is not saturated:",
+    "acknowledgement latency, not CPU, caps the rate of 50 senders; a profile shows aiohttp's own request",
+    "handling dominating both servers, our handler about 70 us per request. The bare handler is limited by",
+    "the senders' process and varies by up to 2x between runs. Not done (would close the rest of the gap):",
+    "running the fan-out transaction on the batch writer's thread in one hop, or building the outbox rows",
+    "before taking the lock.",
 ]
 
 

@@ -21,7 +21,7 @@ def _ts(moment: datetime) -> str:
 
 
 def render_status(status: WebhookStatus) -> discord.Embed:
-    problems = status.gaps or status.undeliverable_notifications or status.quarantined_24h
+    problems = status.gaps or status.undeliverable_notifications or status.quarantined_24h or status.fanout_failed
     embed = discord.Embed(
         title="Webhook status",
         colour=discord.Colour.orange() if problems else discord.Colour.green(),
@@ -42,7 +42,10 @@ def render_status(status: WebhookStatus) -> discord.Embed:
     )
     embed.add_field(
         name="Notifications",
-        value=f"pending: {status.pending_notifications}\nundeliverable: {status.undeliverable_notifications}",
+        value=(
+            f"pending: {status.pending_notifications}\nundeliverable: {status.undeliverable_notifications}\n"
+            f"events not yet fanned out: {status.fanout_waiting}\nevents given up: {status.fanout_failed}"
+        ),
         inline=True,
     )
     embed.add_field(

@@ -124,7 +124,9 @@ class WebhookFeature:
         store = WebhookStore(db)
         store.add_batch_event_hook(event_notification_hook(outbox))
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
-        processor = EventProcessor(db, store.hooks, alerts=outbox, write_gate=store.write_gate)
+        processor = EventProcessor(
+            db, store.hooks, alerts=outbox, write_gate=store.write_gate, last_ingest=lambda: store.last_write
+        )
         store.add_commit_listener(processor.wake)
         processor.add_listener(dispatcher.wake)
         await store.start()

@@ -47,6 +47,12 @@ from bot.webhooks.store import FanoutHooks, iso, parse_iso, utc_now
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_INGEST_QUIET = 0.02
+"""Fan-out waits until no ingest batch was committed for this long (ingest gets the write lock first)…"""
+DEFAULT_MAX_LAG = 1.0
+"""…but never longer than this: under sustained ingest it then runs one batch at a time…"""
+DEFAULT_BUSY_BATCH_SIZE = 100
+"""…of at most this many events, so that each interruption of the ingest stays short."""
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_BASE_DELAY = 1.0
 DEFAULT_MAX_DELAY = 60.0
@@ -133,17 +139,25 @@ class EventProcessor:
         max_delay: float = DEFAULT_MAX_DELAY,
         min_interval: float = DEFAULT_MIN_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        last_ingest: Callable[[], float] | None = None,
+        ingest_quiet: float = DEFAULT_INGEST_QUIET,
+        max_lag: float = DEFAULT_MAX_LAG,
+        busy_batch_size: int = DEFAULT_BUSY_BATCH_SIZE,
     ) -> None:
         self._db = db
         self._hooks = hooks
         self._alerts = alerts
         self._write_gate = write_gate or asyncio.Lock()
         self._batch_size = batch_size
+        self._busy_batch_size = min(batch_size, busy_batch_size)
         self._max_attempts = max_attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._min_interval = min_interval
         self._clock = clock
+        self._last_ingest = last_ingest
+        self._ingest_quiet = ingest_quiet
+        self._max_lag = max_lag
         self._listeners: list[Callable[[], None]] = []
         self._not_before: dict[tuple[Table, int], float] = {}
         self._wake = asyncio.Event()
@@ -179,7 +193,8 @@ class EventProcessor:
             self._wake.clear()
             timeout: float | None
             try:
-                result = await self.drain()
+                quiet = await self._yield_to_ingest()
+                result = await self.drain(max_batches=None if quiet else 1)
                 busy_until = time.monotonic() + self._min_interval if result.processed else 0.0
             except Exception:  # e.g. the database is locked or gone: keep the loop alive, try again later
                 log.exception("webhook fan-out pass failed")
@@ -191,6 +206,23 @@ class EventProcessor:
 
     def _stopping(self) -> bool:
         return self._closing
+
+    async def _yield_to_ingest(self) -> bool:
+        """Ingest has priority over fan-out for the database's write lock: wait until no ingest batch was
+        committed for ``ingest_quiet`` seconds, but at most ``max_lag`` seconds. ``True`` when ingest is quiet
+        (drain everything); ``False`` under sustained load (process one batch, then yield again)."""
+        if self._last_ingest is None:
+            return True
+        give_up = time.monotonic() + self._max_lag
+        while not self._stopping():
+            now = time.monotonic()
+            idle = now - self._last_ingest()
+            if idle >= self._ingest_quiet:
+                return True
+            if now >= give_up:
+                return False
+            await asyncio.sleep(min(self._ingest_quiet - idle, give_up - now))
+        return True
 
     async def close(self) -> None:
         """Stop the loop after its current pass, then fan out what is already committed (best effort)."""
@@ -206,22 +238,28 @@ class EventProcessor:
             log.exception("webhook fan-out at shutdown failed; it resumes at the next start")
 
     # ----------------------------------------------------------------- passes
-    async def drain(self) -> ProcessResult:
-        """Process batches until no row is ready (rows waiting for a retry are left for later)."""
+    async def drain(self, *, max_batches: int | None = None) -> ProcessResult:
+        """Process batches until no row is ready (rows waiting for a retry are left for later), or at most
+        ``max_batches`` batches."""
         total = ProcessResult()
+        done = 0
         async with self._pass_lock:
-            while True:
-                items = await self._ready_items()
+            while max_batches is None or done < max_batches:
+                items = await self._ready_items(self._busy_batch_size if max_batches is not None else self._batch_size)
                 if not items:
                     return total
                 total.add(await self._process(items))
+                done += 1
+            if max_batches is not None:
+                self._wake.set()  # more may be ready: come back after yielding to ingest
+            return total
 
     def _next_retry_in(self) -> float | None:
         if not self._not_before:
             return None
         return max(0.0, min(self._not_before.values()) - self._clock())
 
-    async def _ready_items(self) -> list[_Item]:
+    async def _ready_items(self, batch_size: int) -> list[_Item]:
         now = self._clock()
         waiting = {key for key, due in self._not_before.items() if due > now}
         items: list[_Item] = []
@@ -230,7 +268,7 @@ class EventProcessor:
         for row in await self._db.fetchall(
             "SELECT id, kind, unique_id, username, amount, item_id, received_at, fanout_attempts FROM webhook_events "
             "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?",
-            (self._batch_size + skip,),
+            (batch_size + skip,),
         ):
             if (EVENTS, int(row["id"])) not in waiting:
                 items.append(_Item(EVENTS, int(row["id"]), int(row["fanout_attempts"]), event=_event(row)))
@@ -238,14 +276,14 @@ class EventProcessor:
         for row in await self._db.fetchall(
             "SELECT id, body, body_sha256, reason, kind, remote, received_at, fanout_attempts FROM webhook_quarantine "
             "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?",
-            (self._batch_size + skip,),
+            (batch_size + skip,),
         ):
             if (QUARANTINE, int(row["id"])) not in waiting:
                 items.append(
                     _Item(QUARANTINE, int(row["id"]), int(row["fanout_attempts"]), quarantined=_quarantined(row))
                 )
-        events = [item for item in items if item.table == EVENTS][: self._batch_size]
-        return events + [item for item in items if item.table == QUARANTINE][: self._batch_size]
+        events = [item for item in items if item.table == EVENTS][:batch_size]
+        return events + [item for item in items if item.table == QUARANTINE][:batch_size]
 
     async def _process(self, items: list[_Item]) -> ProcessResult:
         result = ProcessResult()

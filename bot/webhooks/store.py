@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -248,6 +249,8 @@ class WebhookStore:
         self._flush_queued = False
         self._closed = False
         self.write_gate = asyncio.Lock()
+        self.last_write = 0.0
+        """``time.monotonic()`` of the last committed ingest batch (the fan-out yields to recent ingest)."""
         """Held around each batch commit; the event processor holds it around its transactions, so the two
         writers of this process take turns in FIFO order instead of SQLite's coarse busy-wait sleeps."""
 
@@ -367,6 +370,7 @@ class WebhookStore:
             self._fail(jobs, StoreUnavailable("database write failed"))
             return
         self._maxes = state.maxes
+        self.last_write = time.monotonic()
         for job, result in zip(jobs, results, strict=True):
             if job.future is not None and not job.future.done():
                 job.future.set_result(result)

@@ -88,5 +88,6 @@ async def test_webhook_status(env: Env) -> None:
     assert "https://bot.example.com/webhooks/market" in text
     assert "transfer: 2–3" in text
     assert "#4 `a49`" in text
+    assert "events given up: 0" in text
     refused = await env.command("webhook", {}, user="member", subcommand="status")
     assert "https://bot.example.com" not in refused.all_text()

@@ -284,3 +284,35 @@ async def test_batch_writer_one_transaction_per_call(db: Database) -> None:
     await writer.close()
     with pytest.raises(BatchWriterClosed):
         await writer.run(lambda conn: insert(conn, 3, False))
+
+
+async def test_fanout_yields_to_ingest_but_never_lags_more_than_max_lag(db: Database) -> None:
+    """While ingest commits keep coming, the fan-out waits (ingest gets the write lock first); past
+    ``max_lag`` it processes ONE batch and yields again; once ingest is quiet it drains everything."""
+    store, _ = wired_store(db)
+    await store.start()
+    for uid in range(1, 12):
+        assert await store.add_event(purchase(uid), body="{}", remote=None)
+    busy = {"on": True}
+    loop = asyncio.get_running_loop()
+
+    def last_ingest() -> float:
+        return loop.time() if busy["on"] else 0.0  # "a batch was committed just now" while busy
+
+    processor = EventProcessor(db, store.hooks, batch_size=2, last_ingest=last_ingest, ingest_quiet=0.01, max_lag=0.2)
+    processor.start()
+    runner = asyncio.create_task(processor.run())
+    await asyncio.sleep(0.1)
+    assert await unprocessed(db) == 11, "no fan-out while ingest is active and max_lag has not passed"
+    await asyncio.sleep(0.2)
+    remaining = await unprocessed(db)
+    assert 0 < remaining < 11, "past max_lag one batch at a time goes through, not everything"
+    busy["on"] = False
+    for _ in range(300):
+        if await unprocessed(db) == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert await unprocessed(db) == 0
+    await processor.close()
+    await runner
+    await store.close()
