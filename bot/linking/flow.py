@@ -19,20 +19,14 @@ from bot.linking.oidc_client import (
     UserInfo,
     safe_error_code,
 )
-from bot.linking.sessions import LinkSessions, SessionRejected
+from bot.linking.sessions import LinkSessions, SessionProblem, SessionRejected
 
 log = logging.getLogger(__name__)
 
 
 class FailureReason(StrEnum):
-    START_UNKNOWN = "start_unknown"
-    START_USED = "start_used"
-    START_EXPIRED = "start_expired"
-    STATE_MISSING = "state_missing"
-    STATE_UNKNOWN = "state_unknown"
-    STATE_REUSED = "state_reused"
-    STATE_EXPIRED = "state_expired"
-    BROWSER_MISMATCH = "browser_mismatch"
+    """Why the provider or the link step failed; a refused start token or state is a :class:`SessionProblem`."""
+
     PROVIDER_ERROR = "provider_error"
     CODE_MISSING = "code_missing"
     TOKEN_REFUSED = "token_refused"  # noqa: S105 - a reason code, not a secret
@@ -43,10 +37,14 @@ class FailureReason(StrEnum):
     ALREADY_LINKED = "already_linked"
 
 
+Reason = FailureReason | SessionProblem
+"""Every reason a linking step can be refused for (also the ``reason=`` in log lines)."""
+
+
 class LinkFailure(Exception):
     """A refused step. ``detail`` is a safe OAuth error code when the provider gave one."""
 
-    def __init__(self, reason: FailureReason, *, detail: str | None = None, discord_user_id: int | None = None) -> None:
+    def __init__(self, reason: Reason, *, detail: str | None = None, discord_user_id: int | None = None) -> None:
         super().__init__(reason.value)
         self.reason = reason
         self.detail = detail
@@ -70,7 +68,7 @@ class LinkFlow:
         try:
             pending = await self._sessions.begin(start_token, browser_id)
         except SessionRejected as exc:
-            raise self._reject(FailureReason(exc.problem.value), user=exc.discord_user_id) from None
+            raise self._reject(exc.problem, user=exc.discord_user_id) from None
         log.info("link started user=%d", pending.discord_user_id)
         return self._oidc.authorize_url(state=pending.state, code_challenge=pending.code_challenge)
 
@@ -83,7 +81,7 @@ class LinkFlow:
         try:
             consumed = await self._sessions.consume(state, browser_id)
         except SessionRejected as exc:
-            raise self._reject(FailureReason(exc.problem.value), user=exc.discord_user_id) from None
+            raise self._reject(exc.problem, user=exc.discord_user_id) from None
         user = consumed.discord_user_id
         if error is not None:
             raise self._reject(FailureReason.PROVIDER_ERROR, detail=safe_error_code(error), user=user)
@@ -125,6 +123,6 @@ class LinkFlow:
             raise self._reject(FailureReason.PROVIDER_PROTOCOL, user=user) from None
 
     @staticmethod
-    def _reject(reason: FailureReason, *, detail: str | None = None, user: int | None = None) -> LinkFailure:
+    def _reject(reason: Reason, *, detail: str | None = None, user: int | None = None) -> LinkFailure:
         log.warning("link rejected reason=%s user=%s detail=%s", reason.value, user if user else "-", detail or "-")
         return LinkFailure(reason, detail=detail, discord_user_id=user)

@@ -13,7 +13,8 @@ from html import escape
 
 from aiohttp import web
 
-from bot.linking.flow import FailureReason, LinkFailure, LinkResult
+from bot.linking.flow import FailureReason, LinkFailure, LinkResult, Reason
+from bot.linking.sessions import SessionProblem
 
 _CSS = (
     "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#0f1115;color:#e6e6e6;"
@@ -74,31 +75,31 @@ def response(page: Page, *, reference: str | None = None) -> web.Response:
 
 
 _RESTART = "Run /link start in Discord again to get a new link."
-_FAILURES: dict[FailureReason, tuple[str, str, int]] = {
-    FailureReason.START_UNKNOWN: ("Link not valid", f"This linking link is not valid. {_RESTART}", 404),
-    FailureReason.START_USED: ("Link already used", f"This linking link was already used. {_RESTART}", 410),
-    FailureReason.START_EXPIRED: ("Link expired", f"This linking link has expired. {_RESTART}", 410),
-    FailureReason.STATE_MISSING: (
+_FAILURES: dict[Reason, tuple[str, str, int]] = {
+    SessionProblem.START_UNKNOWN: ("Link not valid", f"This linking link is not valid. {_RESTART}", 404),
+    SessionProblem.START_USED: ("Link already used", f"This linking link was already used. {_RESTART}", 410),
+    SessionProblem.START_EXPIRED: ("Link expired", f"This linking link has expired. {_RESTART}", 410),
+    SessionProblem.STATE_MISSING: (
         "Linking failed",
         "The answer from Neverlose carried no state parameter, so it cannot be matched to a linking attempt.",
         400,
     ),
-    FailureReason.STATE_UNKNOWN: (
+    SessionProblem.STATE_UNKNOWN: (
         "Linking failed",
         "The answer from Neverlose does not match any linking attempt started here.",
         400,
     ),
-    FailureReason.STATE_REUSED: (
+    SessionProblem.STATE_REUSED: (
         "Already handled",
         "This answer from Neverlose was already used. Check /link status in Discord.",
         400,
     ),
-    FailureReason.STATE_EXPIRED: (
+    SessionProblem.STATE_EXPIRED: (
         "Linking timed out",
         f"More than 10 minutes passed between starting and finishing. {_RESTART}",
         400,
     ),
-    FailureReason.BROWSER_MISMATCH: (
+    SessionProblem.BROWSER_MISMATCH: (
         "Different browser",
         "Linking must finish in the same browser where it started (and with cookies allowed). " + _RESTART,
         400,

@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 
 from bot.linking import pkce
-from bot.linking.flow import FailureReason, LinkFailure
+from bot.linking.flow import LinkFailure
 from bot.linking.routes import COOKIE_NAME
 from bot.linking.service import LinkingService
+from bot.linking.sessions import SessionProblem
 from tests.linking.conftest import Harness, oauth_settings
 from tests.linking.fake_idp import Account
 
@@ -355,4 +356,4 @@ async def test_a_restart_mid_flow_does_no_harm(harness: Harness, bot_session: ai
     assert result.link.discord_user_id == 9
     with pytest.raises(LinkFailure) as refused:
         await restarted.flow.complete(state=query["state"], code=query["code"], error=None, browser_id=None)
-    assert refused.value.reason is FailureReason.STATE_REUSED
+    assert refused.value.reason is SessionProblem.STATE_REUSED
