@@ -41,7 +41,10 @@ from bot.webhooks.feature import WebhookFeature
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_BUDGET = 9.0
+"""Seconds a graceful shutdown may take in all (SIGTERM → exit within 10 s)."""
 SHUTDOWN_STEP_TIMEOUT = 3.0
+MIN_STEP_TIMEOUT = 0.5
 Closer = Callable[[], Awaitable[None]]
 
 
@@ -51,6 +54,8 @@ class NotReadyError(RuntimeError):
 
 class ResellerBot(commands.Bot):
     """Owns: settings, database, HTTP session, Market client and journal, web server, background tasks."""
+
+    shutdown_budget: float = SHUTDOWN_BUDGET
 
     def __init__(
         self,
@@ -255,24 +260,32 @@ class ResellerBot(commands.Bot):
             return
         self._closing = True
         log.info("shutting down")
-        await self._step("http server", self.web.stop)
+        deadline = asyncio.get_running_loop().time() + self.shutdown_budget
+        await self._step("http server", self.web.stop, deadline)
         for closer in reversed(self._service_closers):
-            await self._step("service", closer)
+            await self._step("service", closer, deadline)
         for task in self._background:
             task.cancel()
         if self._background:
-            await asyncio.wait(self._background, timeout=SHUTDOWN_STEP_TIMEOUT)
+            await asyncio.wait(self._background, timeout=self._time_left(deadline, reserve=3))
         if self._session is not None:
-            await self._step("market session", self._session.close)
+            await self._step("market session", self._session.close, deadline, reserve=2)
         if self._db is not None:
-            await self._step("database", self._db.close)
-        await self._step("discord", super().close)
+            await self._step("database", self._db.close, deadline, reserve=1)
+        await self._step("discord", super().close, deadline)
         log.info("shutdown complete")
 
     @staticmethod
-    async def _step(name: str, closer: Closer) -> None:
+    def _time_left(deadline: float, *, reserve: int = 0) -> float:
+        """Seconds this step may take: what is left of the budget, keeping ``reserve`` short steps for the
+        ones after it (closing the session, the database and Discord must still happen)."""
+        left = deadline - asyncio.get_running_loop().time() - reserve * MIN_STEP_TIMEOUT
+        return min(SHUTDOWN_STEP_TIMEOUT, max(MIN_STEP_TIMEOUT, left))
+
+    @classmethod
+    async def _step(cls, name: str, closer: Closer, deadline: float, *, reserve: int = 3) -> None:
         try:
-            await asyncio.wait_for(closer(), timeout=SHUTDOWN_STEP_TIMEOUT)
+            await asyncio.wait_for(closer(), timeout=cls._time_left(deadline, reserve=reserve))
         except TimeoutError:
             log.error("shutdown step timed out step=%s", name)
         except Exception:

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bot.market.signing import verify_event
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 JSON_CONTENT_TYPE = "application/json"
+
+
+def media_type(header: str) -> str:
+    """The media type of a Content-Type header, lower-cased, parameters dropped.
+
+    Parsed here rather than with ``request.content_type``: aiohttp hands the header to the stdlib e-mail
+    parser, which raises on some malformed values (``;0*``), and bad input must never become a 500.
+    """
+    return header.split(";", 1)[0].strip().lower()
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -111,7 +121,7 @@ def webhook_handler(
     """The request handler for the webhook route (see the module docstring for what it answers)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if request.content_type != JSON_CONTENT_TYPE:
+        if media_type(request.headers.get(hdrs.CONTENT_TYPE, "")) != JSON_CONTENT_TYPE:
             return _error(415, "content type must be application/json")
         raw = await _read_limited(request, max_body)
         if raw is None:

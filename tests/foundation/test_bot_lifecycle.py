@@ -13,6 +13,7 @@ from bot.core import ResellerBot
 from bot.market.simulator.runner import RunningSimulator
 from bot.settings import Settings
 from tests.fake_discord import FakeDiscord, point_discord_py_at
+from tests.plugins.bot import StartBot
 
 
 async def _healthz(url: str) -> tuple[int, dict[str, object]]:
@@ -95,3 +96,27 @@ async def test_unhealthy_until_the_gateway_is_connected(
             assert status == 503
             assert body["checks"]["discord"] == "gateway not connected"  # type: ignore[index]
             assert body["checks"]["database"] == "ok"  # type: ignore[index]
+
+
+async def test_hung_feature_closers_do_not_block_the_rest_of_the_shutdown(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    hung: list[str] = []
+
+    async def hangs() -> None:
+        hung.append("started")
+        await asyncio.Event().wait()  # never finishes
+
+    for _ in range(3):
+        bot.on_close(hangs)
+    bot.shutdown_budget = 1.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(bot.close(), timeout=10)
+    elapsed = loop.time() - started
+    assert hung == ["started"] * 3
+    # every later step still ran: the Market session, the database and Discord are closed
+    assert bot.http_session.closed
+    assert not await bot.db.ping()
+    assert bot.is_closed()
+    # bounded by the budget plus the short minimum each remaining step keeps (0.5 s), not 3 s a closer
+    assert elapsed < bot.shutdown_budget + 7 * 0.5

@@ -305,3 +305,11 @@ async def test_database_failure_is_503_and_the_retry_succeeds(db: Database, rece
 async def test_closed_store_is_503(receiver: Receiver) -> None:
     await receiver.store.close()
     assert (await receiver.post(purchase(1)))[0] == 503
+
+
+@pytest.mark.parametrize("content_type", [";0*", "application/json;0*", "application/json; ;=", "=;", "\t;"])
+async def test_malformed_content_type_is_never_a_5xx(receiver: Receiver, content_type: str) -> None:
+    """Found by the fuzz test: aiohttp's own Content-Type parsing raised on ``;0*`` (a 500)."""
+    status, _ = await receiver.post(purchase(1), content_type=content_type)
+    expected = 200 if content_type.lower().startswith("application/json") else 415
+    assert status == expected
