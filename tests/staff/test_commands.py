@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.market.simulator.runner import RunningSimulator
 from bot.staff.models import AuditEntry, AuditEvent
-from tests.fake_discord import InteractionRecord
+from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.plugins.bot import StartBot
 from tests.staff.conftest import Env
 
 NOT_STAFF = "Only staff can use this"
@@ -320,3 +322,26 @@ def _all() -> Any:
     from bot.staff.audit import AuditQuery
 
     return AuditQuery()
+
+
+async def test_approval_survives_a_restart(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator
+) -> None:
+    """The Approve button is matched by the approval id stored in SQLite, not by an in-memory view."""
+    variables = {"AUDIT_CHANNEL_ID": str(fake_discord.channels["audit"].id), "TRANSFER_APPROVAL_THRESHOLD": "100"}
+    first = await start_bot(**variables)
+    rec = await fake_discord.invoke_command("transfer", {"username": "a49", "amount": "150"}, user="staff")
+    await rec.wait_until(lambda r: "Confirm" in r.all_text())
+    click = await fake_discord.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    posted = await fake_discord.wait_for_message("audit", lambda m: bool(m.get("components")))
+    await first.close()  # the bot restarts between the request and the approval
+
+    await start_bot(**variables)  # same database file
+    approve = await fake_discord.click_button(posted, "staff:approve:1", user="owner")
+    await approve.wait_until(lambda r: "Done" in r.all_text())
+    assert len(market_sim.state.effects("transfer-money")) == 1
+    message = fake_discord.state_message(int(posted["id"]))
+    assert message is not None
+    assert message["components"] == []
+    assert "approved" in message["embeds"][0]["title"]
