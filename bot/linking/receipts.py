@@ -1,8 +1,7 @@
 """What a link is for: receipts by DM and role grants, queued through the notifications outbox.
 
 * :meth:`ReceiptHooks.on_event` — a webhook event hook: a NEW purchase by a linked login queues a DM
-  receipt and the mapped role grants, inside the fan-out transaction that marks the event processed
-  (synchronous SQL on the event processor's writer thread).
+  receipt and the mapped role grants, inside the transaction that stores the event (SQL only).
 * :meth:`ReceiptHooks.on_spending` — a spending success hook: a gift, item or transfer sent by staff to a
   linked login queues a DM to the recipient, plus role grants for gifts and items.
 * :meth:`ReceiptHooks.on_linked` — a link hook: the member gets a DM confirming the new link.
@@ -14,18 +13,17 @@ the outbox's business (counted in ``/webhook status``), never this module's.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 import aiosqlite
 
-from bot.linking.links import Link, find_by_login, find_by_login_sync
-from bot.linking.roles import RoleKey, RoleMapping, roles_for, roles_for_sync
+from bot.linking.links import Link, find_by_login
+from bot.linking.roles import RoleKey, roles_for
 from bot.market.journal import Operation, OperationStatus
 from bot.market.models import Plan, Product
 from bot.notifications.embeds import Embed, format_nle, item_url
-from bot.notifications.outbox import Outbox, OutboxMessage, prepare_rows
+from bot.notifications.outbox import Outbox
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 
@@ -105,24 +103,6 @@ def _role_key_for(op: Operation) -> tuple[RoleKey, str] | None:
     return None
 
 
-def purchase_receipt_message(event: WebhookEvent, link: Link) -> OutboxMessage:
-    """The DM receipt of a purchase by a linked login (pure; shared by the hook's SQL)."""
-    return OutboxMessage(
-        target=f"dm:{link.discord_user_id}",
-        embeds=[purchase_receipt(event, link)],
-        dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
-    )
-
-
-def role_grant_message(link: Link, mapping: RoleMapping, *, source: str) -> OutboxMessage:
-    """The outbox row granting ``mapping``'s role to the linked member (dedupe key per source and role)."""
-    return OutboxMessage(
-        target=f"role:{mapping.guild_id}:{link.discord_user_id}:{mapping.role_id}",
-        embeds=[],
-        dedupe_key=f"linking:role:{source}:{mapping.guild_id}:{mapping.role_id}",
-    )
-
-
 class ReceiptHooks:
     """The hooks above, sharing the outbox and the dispatcher's ``wake``."""
 
@@ -136,29 +116,34 @@ class ReceiptHooks:
     ) -> int:
         granted = 0
         for mapping in await roles_for(conn, kind, key):
-            m = role_grant_message(link, mapping, source=source)
-            granted += int(await self._outbox.enqueue(conn, target=m.target, embeds=m.embeds, dedupe_key=m.dedupe_key))
+            added = await self._outbox.enqueue(
+                conn,
+                target=f"role:{mapping.guild_id}:{link.discord_user_id}:{mapping.role_id}",
+                embeds=[],
+                dedupe_key=f"linking:role:{source}:{mapping.guild_id}:{mapping.role_id}",
+            )
+            granted += int(added)
         return granted
 
-    def on_event(self, conn: sqlite3.Connection, event: WebhookEvent) -> None:
-        """Webhook event hook: synchronous, on the event processor's writer thread, inside the transaction
-        that marks the event processed."""
+    async def on_event(self, conn: aiosqlite.Connection, event: WebhookEvent) -> None:
+        """Webhook event hook (inside the event's transaction)."""
         if event.kind != "purchase":
             return
-        link = find_by_login_sync(conn, event.username)
+        link = await find_by_login(conn, event.username)
         if link is None:
             log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
             return
-        messages = [purchase_receipt_message(event, link)]
+        await self._outbox.enqueue(
+            conn,
+            target=f"dm:{link.discord_user_id}",
+            embeds=[purchase_receipt(event, link)],
+            dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
+        )
+        roles = 0
         if event.item_id is not None:
-            source = f"purchase:{event.unique_id}"
-            messages += [
-                role_grant_message(link, mapping, source=source)
-                for mapping in roles_for_sync(conn, RoleKey.ITEM, event.item_id)
-            ]
-        rows = prepare_rows(messages)
-        self._outbox.insert_sync(conn, rows[:1])
-        roles = self._outbox.insert_sync(conn, rows[1:]) if len(rows) > 1 else 0
+            roles = await self._grant_roles(
+                conn, link, RoleKey.ITEM, event.item_id, source=f"purchase:{event.unique_id}"
+            )
         log.info(
             "receipt queued kind=purchase unique_id=%d user=%d roles=%d",
             event.unique_id,

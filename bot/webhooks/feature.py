@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 
+import aiosqlite
 from aiohttp import web
 
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed, purchase_embed, transfer_embed
-from bot.notifications.outbox import Outbox, OutboxMessage, prepare_rows
+from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.status import WebhookStatus, collect_status
-from bot.webhooks.store import BatchEventHook, BatchWrite, QuarantineHook, WebhookStore
+from bot.webhooks.store import BatchEventHook, QuarantineHook, WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +55,12 @@ def event_message(event: WebhookEvent) -> OutboxMessage:
 
 
 def event_notification_hook(outbox: Outbox) -> BatchEventHook:
-    """Queue the purchase/transfer embeds of new events, in the transaction that marks them processed.
+    """Queue the purchase/transfer embeds of new events, in the transaction that marks them processed."""
 
-    The embeds are built, validated and JSON-encoded before that transaction (outside the write lock); only
-    the INSERT runs inside it."""
+    async def hook(conn: aiosqlite.Connection, events: list[WebhookEvent]) -> None:
+        await outbox.enqueue_many(conn, [event_message(event) for event in events])
 
-    def prepare(events: list[WebhookEvent]) -> BatchWrite:
-        rows = prepare_rows([event_message(event) for event in events])
-
-        def write(conn: sqlite3.Connection) -> None:
-            outbox.insert_sync(conn, rows)
-
-        return write
-
-    return prepare
+    return hook
 
 
 def _redacted_excerpt(body: str) -> str:
@@ -87,7 +79,7 @@ def _redacted_excerpt(body: str) -> str:
 def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
     """Report a new quarantined body to the audit channel, in the transaction that marks it processed."""
 
-    def hook(conn: sqlite3.Connection, item: QuarantinedBody) -> None:
+    async def hook(conn: aiosqlite.Connection, item: QuarantinedBody) -> None:
         description = (
             "A correctly signed webhook did not match any known event shape. It was stored and acknowledged "
             "but NOT acted upon. Check `/webhook status` and the Neverlose market settings.\n"
@@ -103,7 +95,7 @@ def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
                 ("SHA-256", item.body_sha256[:16]),
             ],
         )
-        outbox.enqueue_sync(conn, target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
+        await outbox.enqueue(conn, target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
 
     return hook
 

@@ -2,15 +2,12 @@
 
 The receiver's hot path (:class:`~bot.webhooks.store.WebhookStore`) only records an event durably. This
 processor then reads the committed rows whose ``processed_at`` is still NULL (``webhook_events`` and
-``webhook_quarantine``, oldest first, up to ``batch_size`` of each), prepares what the batch hooks need
-without the write lock (embeds, validation, JSON) and then, in ONE transaction run in one hop on its own
-:class:`~bot.storage.batch_writer.BatchWriter` thread (``BEGIN IMMEDIATE`` … ``COMMIT``, under the store's
-``write_gate``):
+``webhook_quarantine``, oldest first, up to ``batch_size`` of each) and, in ONE transaction on the main
+:class:`~bot.storage.Database`:
 
-- reads the rows again and does nothing if another pass marked any of them meanwhile;
 - runs the fan-out hooks registered on the store (:class:`~bot.webhooks.store.FanoutHooks`: the notification
   outbox rows for purchases and transfers, the linking receipts and role grants, the audit alert for a
-  quarantined body), synchronously, each with the transaction's :mod:`sqlite3` connection;
+  quarantined body), each with the transaction's connection;
 - sets ``processed_at`` on those rows.
 
 So a crash before the commit leaves the rows unprocessed (they are picked up again, at the latest at the next
@@ -33,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,11 +39,10 @@ from typing import Literal
 import aiosqlite
 
 from bot.notifications.embeds import Embed, alert_embed
-from bot.notifications.outbox import Outbox, insert_rows_sync, prepare_row
+from bot.notifications.outbox import Outbox
 from bot.storage import Database
-from bot.storage.batch_writer import BatchWriter
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
-from bot.webhooks.store import BatchWrite, EventHook, FanoutHooks, QuarantineHook, iso, parse_iso, utc_now
+from bot.webhooks.store import FanoutHooks, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -128,55 +123,6 @@ def _quarantined(row: aiosqlite.Row) -> QuarantinedBody:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Hooks:
-    """The hooks of one fan-out transaction: batch writes already prepared, then the synchronous hooks."""
-
-    writes: list[BatchWrite]
-    event: list[EventHook]
-    quarantine: list[QuarantineHook]
-
-
-def _fanout_transaction(
-    conn: sqlite3.Connection,
-    ids: dict[Table, list[int]],
-    stamp: str,
-    hooks: _Hooks,
-    events: list[WebhookEvent],
-    quarantined: list[QuarantinedBody],
-) -> None:
-    """The whole fan-out transaction of one batch, on the writer's thread (inside BEGIN IMMEDIATE … COMMIT).
-
-    The rows are read again under the write lock: if another pass marked any of them meanwhile, nothing is
-    done (:class:`_AlreadyProcessed`: the caller rolls back and reads again). Then the hooks, then the mark."""
-    for table, row_ids in ids.items():
-        if not row_ids:
-            continue
-        row = conn.execute(
-            f"SELECT count(*) FROM {table} WHERE processed_at IS NULL AND id IN ({','.join('?' * len(row_ids))})",  # noqa: S608
-            row_ids,
-        ).fetchone()
-        if row is None or int(row[0]) != len(row_ids):
-            raise _AlreadyProcessed
-    for write in hooks.writes:
-        write(conn)
-    for hook in hooks.event:
-        for event in events:
-            hook(conn, event)
-    for body in quarantined:
-        for quarantine_hook in hooks.quarantine:
-            quarantine_hook(conn, body)
-    for table, row_ids in ids.items():
-        if not row_ids:
-            continue
-        cursor = conn.executemany(
-            f"UPDATE {table} SET processed_at = ? WHERE id = ? AND processed_at IS NULL",  # noqa: S608
-            [(stamp, row_id) for row_id in row_ids],
-        )
-        if cursor.rowcount != len(row_ids):  # pragma: no cover - the rows were checked under the same write lock
-            raise _AlreadyProcessed
-
-
 class EventProcessor:
     """Fans out committed webhook events in the background; see the module docstring."""
 
@@ -186,7 +132,6 @@ class EventProcessor:
         hooks: FanoutHooks,
         *,
         alerts: Outbox | None = None,
-        writer: BatchWriter | None = None,
         write_gate: asyncio.Lock | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -202,8 +147,6 @@ class EventProcessor:
         self._db = db
         self._hooks = hooks
         self._alerts = alerts
-        self._writer = writer
-        self._owns_writer = False
         self._write_gate = write_gate or asyncio.Lock()
         self._batch_size = batch_size
         self._busy_batch_size = min(batch_size, busy_batch_size)
@@ -293,10 +236,6 @@ class EventProcessor:
             await self.drain()
         except Exception:
             log.exception("webhook fan-out at shutdown failed; it resumes at the next start")
-        finally:
-            if self._owns_writer and self._writer is not None:
-                writer, self._writer, self._owns_writer = self._writer, None, False
-                await writer.close()
 
     # ----------------------------------------------------------------- passes
     async def drain(self, *, max_batches: int | None = None) -> ProcessResult:
@@ -373,31 +312,35 @@ class EventProcessor:
         return result
 
     async def _apply(self, items: list[_Item]) -> None:
-        """The hooks and the processed mark of ``items``, in one transaction; then wake the listeners.
-
-        The batch hooks' pure preparation (embeds, validation, JSON) runs first, on the loop and before the
-        write gate; the transaction itself is ONE hop to the writer's thread (:func:`_fanout_transaction`)."""
+        """The hooks and the processed mark of ``items``, in one transaction; then wake the listeners."""
         stamp = iso(utc_now())
         events = [item.event for item in items if item.event is not None]
         quarantined = [item.quarantined for item in items if item.quarantined is not None]
-        writes = [batch_hook(events) for batch_hook in self._hooks.batch] if events else []
-        hooks = _Hooks(writes, list(self._hooks.event) if events else [], list(self._hooks.quarantine))
-        ids = {table: [item.row_id for item in items if item.table == table] for table in (EVENTS, QUARANTINE)}
-        writer = await self._fanout_writer()
-        async with self._write_gate:
-            await writer.run(lambda conn: _fanout_transaction(conn, ids, stamp, hooks, events, quarantined))
+        async with self._write_gate, self._db.transaction() as conn:
+            if events:
+                for batch_hook in self._hooks.batch:
+                    await batch_hook(conn, events)
+                for hook in self._hooks.event:
+                    for event in events:
+                        await hook(conn, event)
+            for body in quarantined:
+                for quarantine_hook in self._hooks.quarantine:
+                    await quarantine_hook(conn, body)
+            for table in (EVENTS, QUARANTINE):
+                ids = [(stamp, item.row_id) for item in items if item.table == table]
+                if not ids:
+                    continue
+                cursor = await conn.executemany(
+                    f"UPDATE {table} SET processed_at = ? WHERE id = ? AND processed_at IS NULL",  # noqa: S608
+                    ids,
+                )
+                if cursor.rowcount != len(ids):
+                    raise _AlreadyProcessed
         for item in items:
             self._not_before.pop(item.key, None)
         log.debug("webhook fan-out committed events=%d quarantined=%d", len(events), len(quarantined))
         for listener in self._listeners:
             listener()
-
-    async def _fanout_writer(self) -> BatchWriter:
-        """The writer whose thread runs the fan-out transactions (opened on first use unless one was given)."""
-        if self._writer is None:
-            self._writer = await BatchWriter.open(self._db.path)
-            self._owns_writer = True
-        return self._writer
 
     def _delay(self, attempts: int) -> float:
         return float(min(self._max_delay, self._base_delay * 2 ** max(0, attempts - 1)))
@@ -407,28 +350,20 @@ class EventProcessor:
         item.attempts += 1
         error = type(exc).__name__
         give_up = item.attempts >= self._max_attempts
-        alert = (
-            prepare_row(
-                "channel:audit", [self._alert(item, error)], None, f"webhook:fanout-failed:{item.table}:{item.row_id}"
-            )
-            if give_up and self._alerts is not None
-            else None
-        )
-        update = (
-            f"UPDATE {item.table} SET fanout_attempts = ?, fanout_error = ?, "  # noqa: S608
-            "fanout_failed_at = CASE WHEN ? THEN ? ELSE fanout_failed_at END WHERE id = ?"
-        )
-        params = (item.attempts, error, give_up, iso(utc_now()), item.row_id)
-
-        def record(conn: sqlite3.Connection) -> None:
-            conn.execute(update, params)
-            if alert is not None:
-                insert_rows_sync(conn, [alert])
-
         try:
-            writer = await self._fanout_writer()
-            async with self._write_gate:
-                await writer.run(record)
+            async with self._write_gate, self._db.transaction() as conn:
+                await conn.execute(
+                    f"UPDATE {item.table} SET fanout_attempts = ?, fanout_error = ?, "  # noqa: S608
+                    "fanout_failed_at = CASE WHEN ? THEN ? ELSE fanout_failed_at END WHERE id = ?",
+                    (item.attempts, error, give_up, iso(utc_now()), item.row_id),
+                )
+                if give_up and self._alerts is not None:
+                    await self._alerts.enqueue(
+                        conn,
+                        target="channel:audit",
+                        embeds=[self._alert(item, error)],
+                        dedupe_key=f"webhook:fanout-failed:{item.table}:{item.row_id}",
+                    )
         except Exception:
             log.exception("webhook fan-out failure not recorded %s", item.label)
             give_up = False

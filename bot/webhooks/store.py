@@ -22,10 +22,12 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import aiosqlite
 
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter
@@ -33,16 +35,12 @@ from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, Webhook
 
 log = logging.getLogger(__name__)
 
-EventHook = Callable[[sqlite3.Connection, WebhookEvent], None]
-"""Fan-out of a NEW valid event, synchronous: runs on the event processor's writer thread inside the transaction
-that marks it processed; SQL on ``conn`` only, no I/O, nothing from the event loop."""
-BatchWrite = Callable[[sqlite3.Connection], None]
-"""The SQL half of a :data:`BatchEventHook`: runs like an :data:`EventHook`, inside the transaction."""
-BatchEventHook = Callable[[list[WebhookEvent]], BatchWrite]
-"""Fan-out of every event of one batch at once, in two steps: called with the events BEFORE the transaction
-(pure preparation: embeds, validation, JSON; no SQL), it returns the :data:`BatchWrite` to run inside it."""
-QuarantineHook = Callable[[sqlite3.Connection, QuarantinedBody], None]
-"""Fan-out of a NEW quarantined body, like :data:`EventHook` (synchronous, inside the transaction)."""
+EventHook = Callable[[aiosqlite.Connection, WebhookEvent], Awaitable[None]]
+"""Fan-out of a NEW valid event: runs inside the transaction that marks it processed; SQL on ``conn`` only."""
+BatchEventHook = Callable[[aiosqlite.Connection, list[WebhookEvent]], Awaitable[None]]
+"""Like :data:`EventHook` for every event of one fan-out batch at once (fewer statements under load)."""
+QuarantineHook = Callable[[aiosqlite.Connection, QuarantinedBody], Awaitable[None]]
+"""Fan-out of a NEW quarantined body, inside the transaction that marks it processed; SQL on ``conn`` only."""
 
 DEFAULT_MAX_BATCH = 512
 _EVENT_ROWS_PER_STATEMENT = 100  # 8 parameters each: far below SQLite's variable limit
@@ -262,7 +260,6 @@ class WebhookStore:
         self.hooks.event.append(hook)
 
     def add_batch_event_hook(self, hook: BatchEventHook) -> None:
-        """Fan-out for the new valid events of a batch (prepared before the transaction, see the type)."""
         self.hooks.batch.append(hook)
 
     def add_quarantine_hook(self, hook: QuarantineHook) -> None:

@@ -9,9 +9,8 @@ import pytest
 
 from bot.guild_config import ChannelKind
 from bot.notifications.dispatcher import NotificationDispatcher, plan_messages
-from bot.notifications.outbox import Outbox, OutboxMessage, OutboxRow
+from bot.notifications.outbox import Outbox, OutboxRow
 from bot.storage import Database
-from bot.storage.batch_writer import BatchWriter
 from tests.notifications.recording import Channels, RecordingSink, blocked_error, refused_error, retry_error
 
 PURCHASES, TRANSFERS, AUDIT = 111, 222, 333
@@ -90,37 +89,6 @@ async def test_enqueue_validates_and_dedupes(db: Database) -> None:
     with pytest.raises(ValueError, match="content or embeds"):
         await outbox.enqueue_now(target="dm:5", embeds=[], dedupe_key="d")
     assert (await outbox.counts()).pending == 1
-
-
-async def test_sync_enqueue_shares_the_validation_and_the_encoding(db: Database) -> None:
-    """The synchronous forms (fan-out transactions on a batch writer's thread) refuse and store exactly what
-    the async ones do."""
-    outbox = Outbox(db)
-    writer = await BatchWriter.open(db.path)
-    try:
-        for bad, match in (
-            (("channel:nope", [embed(1)]), "target"),
-            (("channel:1", [{"title": "t" * 300}]), "embed"),
-            (("role:1:2:3", [embed(1)]), "no message"),
-            (("dm:5", []), "content or embeds"),
-        ):
-            target, embeds = bad
-            with pytest.raises(ValueError, match=match):
-                await writer.run(
-                    lambda conn, t=target, e=embeds: outbox.enqueue_sync(conn, target=t, embeds=e, dedupe_key="x")
-                )
-        assert await writer.run(
-            lambda conn: outbox.enqueue_sync(conn, target="channel:purchase", embeds=[embed(1)], dedupe_key="a")
-        )
-        messages = [OutboxMessage("channel:purchase", [embed(n)], f"k{n}") for n in range(250)]
-        assert await writer.run(lambda conn: outbox.enqueue_many_sync(conn, messages)) == 250
-        assert await writer.run(lambda conn: outbox.enqueue_many_sync(conn, messages)) == 0  # deduped
-    finally:
-        await writer.close()
-    await outbox.enqueue_now(target="channel:purchase", embeds=[embed(1)], dedupe_key="async")
-    rows = {r.dedupe_key: r for r in await outbox.pending(limit=1000)}
-    assert len(rows) == 252
-    assert rows["a"].embeds == rows["async"].embeds == [embed(1)]  # same encoding either way
 
 
 # ------------------------------------------------------------------------------------------ delivery

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.notifications.outbox import Outbox
@@ -112,7 +112,7 @@ async def test_crash_in_the_middle_of_the_fanout_rolls_back_everything(db: Datab
     store, _ = wired_store(db)
     calls: list[int] = []
 
-    def dies_on_the_second_event(conn: sqlite3.Connection, event: WebhookEvent) -> None:
+    async def dies_on_the_second_event(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
         calls.append(event.unique_id)
         if len(calls) == 2:
             raise Crash
@@ -139,7 +139,7 @@ async def test_failing_hook_is_rolled_back_and_retried_with_backoff(db: Database
     store, _ = wired_store(db)
     failures = {2: 3}  # unique_id -> how many more calls fail (the first batch attempt + 2 attempts of its own)
 
-    def flaky(conn: sqlite3.Connection, event: WebhookEvent) -> None:
+    async def flaky(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
         if failures.get(event.unique_id, 0) > 0:
             failures[event.unique_id] -= 1
             raise RuntimeError("hook bug")
@@ -177,7 +177,7 @@ async def test_poisoned_event_is_given_up_reported_and_never_blocks_the_rest(
 ) -> None:
     store, outbox = wired_store(db)
 
-    def poisoned(conn: sqlite3.Connection, event: WebhookEvent) -> None:
+    async def poisoned(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
         if event.unique_id == 2:
             raise ValueError("cannot render this one")
 
