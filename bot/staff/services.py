@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.guild_config import ChannelKind, GuildConfig
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
-from bot.staff.approvals import ApprovalStore
+from bot.staff.approvals import DEFAULT_APPROVAL_TTL, ApprovalStore
 from bot.staff.audit import AuditLog, OutboxWriter
-from bot.staff.limits import Cooldown
+from bot.staff.limits import Clock, Cooldown, utc_now
 from bot.staff.spending import SpendingService
 from bot.storage import Database
 
@@ -35,12 +36,14 @@ class StaffServices:
         outbox: OutboxWriter | None,
         wake: Callable[[], None] | None = None,
         cooldown_s: float = DEFAULT_COOLDOWN_S,
+        approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        clock: Clock = utc_now,
     ) -> StaffServices:
         async def audit_channel() -> int | None:
             return await guild_config.channel_id(ChannelKind.AUDIT)
 
-        audit = AuditLog(db, outbox=outbox, audit_channel=audit_channel, wake=wake)
-        approvals = ApprovalStore(db)
+        audit = AuditLog(db, outbox=outbox, audit_channel=audit_channel, wake=wake, clock=clock)
+        approvals = ApprovalStore(db, ttl=approval_ttl, clock=clock)
         cooldown = Cooldown(cooldown_s)
         spending = SpendingService(
             market=market,
@@ -49,5 +52,6 @@ class StaffServices:
             approvals=approvals,
             config=guild_config,
             cooldown=cooldown,
+            clock=clock,
         )
         return cls(spending=spending, audit=audit, approvals=approvals, cooldown=cooldown)

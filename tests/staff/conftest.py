@@ -107,25 +107,18 @@ def services(
     guild_config: GuildConfig,
     clock: Clock,
 ) -> Services:
-    from bot.guild_config import ChannelKind
-
     outbox = Outbox(staff_db)
-
-    async def audit_channel() -> int | None:
-        return await guild_config.channel_id(ChannelKind.AUDIT)
-
-    audit = AuditLog(staff_db, outbox=outbox, audit_channel=audit_channel, clock=clock)
-    approvals = ApprovalStore(staff_db, ttl=timedelta(minutes=30), clock=clock)
-    cooldown = Cooldown(0)
-    spending = SpendingService(
+    built = StaffServices.create(
+        db=staff_db,
         market=market_client,
         journal=staff_journal,
-        audit=audit,
-        approvals=approvals,
-        config=guild_config,
-        cooldown=cooldown,
+        guild_config=guild_config,
+        outbox=outbox,
+        cooldown_s=0,
+        approval_ttl=timedelta(minutes=30),
         clock=clock,
     )
+    spending, audit, approvals, cooldown = built.spending, built.audit, built.approvals, built.cooldown
     return Services(staff_db, spending, audit, approvals, outbox, staff_journal, guild_config, cooldown)
 
 
