@@ -55,7 +55,6 @@ def _serve(
     db_dir: str,
     parent_pid: int,
     profile: str | None,
-    fanout_during_load: bool,
 ) -> None:
     import cProfile
 
@@ -102,9 +101,7 @@ def _serve(
             sink=NoSink(),
             public_url=None,  # type: ignore[arg-type]
         )
-        fanout = asyncio.create_task(feature.processor.run(), name="webhook-fanout")
-        if not fanout_during_load:  # diagnosis only: the processor then runs at /settled, after the load
-            feature.processor.start = lambda: None  # type: ignore[method-assign]
+        fanout = asyncio.create_task(feature.processor.run(), name="webhook-fanout-retries")
         bare_app = web.Application(middlewares=[error_middleware])
         bare_app.router.add_post(PATH, bare)
 
@@ -335,9 +332,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
-    parser.add_argument(
-        "--no-fanout-during-load", action="store_true", help="diagnosis: fan out only after each round (not production)"
-    )
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
@@ -347,7 +341,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as db_dir:
         server = ctx.Process(
             target=_serve,
-            args=(ports, stop, db_dir, os.getpid(), args.profile, not args.no_fanout_during_load),
+            args=(ports, stop, db_dir, os.getpid(), args.profile),
             daemon=True,
         )
         server.start()

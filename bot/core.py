@@ -238,7 +238,7 @@ class ResellerBot(commands.Bot):
             )
             self.web.app.add_routes(self.linking.routes())
             receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
-            self.webhooks.store.add_event_hook(receipts.on_event)
+            self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
 
     async def sync_commands(self) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -44,12 +45,13 @@ class AlreadyLinkedElsewhere(Exception):
     """The Neverlose account is linked to a different Discord account."""
 
 
-def _link(row: aiosqlite.Row) -> Link:
+def _link(row: sqlite3.Row | tuple[Any, ...]) -> Link:
+    """A row of ``_COLUMNS`` from either connection kind (by position: a plain sqlite3 one gives tuples)."""
     return Link(
-        discord_user_id=int(row["discord_user_id"]),
-        neverlose_sub=str(row["neverlose_sub"]),
-        neverlose_login=str(row["neverlose_login"]),
-        linked_at=from_text(str(row["linked_at"])),
+        discord_user_id=int(row[0]),
+        neverlose_sub=str(row[1]),
+        neverlose_login=str(row[2]),
+        linked_at=from_text(str(row[3])),
     )
 
 
@@ -60,6 +62,12 @@ async def find_by_login(conn: aiosqlite.Connection, login: str) -> Link | None:
     """
     async with conn.execute(_BY_LOGIN, (login,)) as cur:
         row = await cur.fetchone()
+    return None if row is None else _link(row)
+
+
+def find_by_login_sync(conn: sqlite3.Connection, login: str) -> Link | None:
+    """:func:`find_by_login` on a synchronous connection (the webhook fan-out runs on the batch writer)."""
+    row = conn.execute(_BY_LOGIN, (login,)).fetchone()
     return None if row is None else _link(row)
 
 

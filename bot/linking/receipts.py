@@ -1,7 +1,8 @@
 """What a link is for: receipts by DM and role grants, queued through the notifications outbox.
 
-* :meth:`ReceiptHooks.on_event` — a webhook event hook: a NEW purchase by a linked login queues a DM
-  receipt and the mapped role grants, inside the transaction that stores the event (SQL only).
+* :meth:`ReceiptHooks.on_events` — a webhook fan-out hook: a NEW purchase by a linked login queues a DM
+  receipt and the mapped role grants, inside the transaction that stores the event (synchronous SQL on the
+  webhook store's writer thread).
 * :meth:`ReceiptHooks.on_spending` — a spending success hook: a gift, item or transfer sent by staff to a
   linked login queues a DM to the recipient, plus role grants for gifts and items.
 * :meth:`ReceiptHooks.on_linked` — a link hook: the member gets a DM confirming the new link.
@@ -13,17 +14,18 @@ the outbox's business (counted in ``/webhook status``), never this module's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 
 import aiosqlite
 
-from bot.linking.links import Link, find_by_login
-from bot.linking.roles import RoleKey, roles_for
+from bot.linking.links import Link, find_by_login, find_by_login_sync
+from bot.linking.roles import RoleKey, RoleMapping, roles_for, roles_for_sync
 from bot.market.journal import Operation, OperationStatus
 from bot.market.models import Plan, Product
 from bot.notifications.embeds import Embed, format_nle, item_url
-from bot.notifications.outbox import Outbox
+from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 
@@ -103,6 +105,15 @@ def _role_key_for(op: Operation) -> tuple[RoleKey, str] | None:
     return None
 
 
+def role_grant(link: Link, mapping: RoleMapping, *, source: str) -> OutboxMessage:
+    """The outbox row granting ``mapping``'s role to the linked member (one per source and role)."""
+    return OutboxMessage(
+        target=f"role:{mapping.guild_id}:{link.discord_user_id}:{mapping.role_id}",
+        embeds=[],
+        dedupe_key=f"linking:role:{source}:{mapping.guild_id}:{mapping.role_id}",
+    )
+
+
 class ReceiptHooks:
     """The hooks above, sharing the outbox and the dispatcher's ``wake``."""
 
@@ -114,42 +125,35 @@ class ReceiptHooks:
     async def _grant_roles(
         self, conn: aiosqlite.Connection, link: Link, kind: RoleKey, key: str, *, source: str
     ) -> int:
-        granted = 0
-        for mapping in await roles_for(conn, kind, key):
-            added = await self._outbox.enqueue(
-                conn,
-                target=f"role:{mapping.guild_id}:{link.discord_user_id}:{mapping.role_id}",
-                embeds=[],
-                dedupe_key=f"linking:role:{source}:{mapping.guild_id}:{mapping.role_id}",
-            )
-            granted += int(added)
-        return granted
+        grants = [role_grant(link, mapping, source=source) for mapping in await roles_for(conn, kind, key)]
+        return await self._outbox.enqueue_many(conn, grants)
 
-    async def on_event(self, conn: aiosqlite.Connection, event: WebhookEvent) -> None:
-        """Webhook event hook (inside the event's transaction)."""
-        if event.kind != "purchase":
-            return
-        link = await find_by_login(conn, event.username)
-        if link is None:
-            log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
-            return
-        await self._outbox.enqueue(
-            conn,
-            target=f"dm:{link.discord_user_id}",
-            embeds=[purchase_receipt(event, link)],
-            dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
-        )
-        roles = 0
-        if event.item_id is not None:
-            roles = await self._grant_roles(
-                conn, link, RoleKey.ITEM, event.item_id, source=f"purchase:{event.unique_id}"
+    def on_events(self, conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        """Webhook fan-out hook (synchronous, inside the transaction that stores the events)."""
+        for event in events:
+            if event.kind != "purchase":
+                continue
+            link = find_by_login_sync(conn, event.username)
+            if link is None:
+                log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
+                continue
+            receipt = OutboxMessage(
+                target=f"dm:{link.discord_user_id}",
+                embeds=[purchase_receipt(event, link)],
+                dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
             )
-        log.info(
-            "receipt queued kind=purchase unique_id=%d user=%d roles=%d",
-            event.unique_id,
-            link.discord_user_id,
-            roles,
-        )
+            self._outbox.enqueue_sync(conn, [receipt])
+            roles = 0
+            if event.item_id is not None:
+                source = f"purchase:{event.unique_id}"
+                grants = [role_grant(link, m, source=source) for m in roles_for_sync(conn, RoleKey.ITEM, event.item_id)]
+                roles = self._outbox.enqueue_sync(conn, grants)
+            log.info(
+                "receipt queued kind=purchase unique_id=%d user=%d roles=%d",
+                event.unique_id,
+                link.discord_user_id,
+                roles,
+            )
 
     async def on_spending(self, op: Operation) -> None:
         """Spending success hook: DM a linked recipient, grant roles for gifts and items."""

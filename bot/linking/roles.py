@@ -5,8 +5,10 @@ Set with ``/setup roles``; read by the receipt hooks (on an open connection, ins
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import aiosqlite
 
@@ -29,17 +31,23 @@ class RoleMapping:
 _COLUMNS = "guild_id, kind, key, role_id"
 
 
-def _mapping(row: aiosqlite.Row) -> RoleMapping:
-    return RoleMapping(int(row["guild_id"]), RoleKey(str(row["kind"])), str(row["key"]), int(row["role_id"]))
+_FOR_KEY = f"SELECT {_COLUMNS} FROM role_mappings WHERE kind = ? AND key = ? ORDER BY guild_id, role_id"  # noqa: S608
+
+
+def _mapping(row: sqlite3.Row | tuple[Any, ...]) -> RoleMapping:
+    """A row of ``_COLUMNS`` from either connection kind (by position: a plain sqlite3 one gives tuples)."""
+    return RoleMapping(int(row[0]), RoleKey(str(row[1])), str(row[2]), int(row[3]))
 
 
 async def roles_for(conn: aiosqlite.Connection, kind: RoleKey, key: str) -> list[RoleMapping]:
     """Every mapping for ``kind``/``key`` in any guild, on an open connection (usable inside hooks)."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM role_mappings WHERE kind = ? AND key = ? ORDER BY guild_id, role_id",  # noqa: S608
-        (kind.value, key),
-    ) as cur:
+    async with conn.execute(_FOR_KEY, (kind.value, key)) as cur:
         return [_mapping(row) for row in await cur.fetchall()]
+
+
+def roles_for_sync(conn: sqlite3.Connection, kind: RoleKey, key: str) -> list[RoleMapping]:
+    """:func:`roles_for` on a synchronous connection (the webhook fan-out runs on the batch writer)."""
+    return [_mapping(row) for row in conn.execute(_FOR_KEY, (kind.value, key)).fetchall()]
 
 
 class RoleMappings:

@@ -91,7 +91,7 @@ class LinkingService:
 
     def attach_outbox(self, outbox: Outbox, *, wake: Callable[[], None]) -> ReceiptHooks:
         """Confirm new links by DM through ``outbox``; return the receipt hooks for the webhook store and
-        the spending service to register (``on_event``, ``on_spending``)."""
+        the spending service to register (``on_events``, ``on_spending``)."""
         hooks = ReceiptHooks(self._db, outbox, wake=wake)
         self.links.add_link_hook(hooks.on_linked)
         self.links.add_commit_listener(hooks.after_commit)

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -94,6 +95,60 @@ class OutboxMessage:
     content: str | None = None
 
 
+class PreparedRow(NamedTuple):
+    """An outbox row validated and JSON-encoded by :func:`prepare_row`, ready for the INSERT."""
+
+    dedupe_key: str
+    target: str
+    content: str | None
+    embeds: str
+
+
+def prepare_row(target: str, embeds: Sequence[Embed], content: str | None, dedupe_key: str) -> PreparedRow:
+    """Validate a row and encode its embeds (pure: no SQL). ``ValueError`` for an unknown target or a message
+    Discord would refuse (limits). The one check shared by the async and the synchronous inserts."""
+    parsed = parse_target(target)
+    if isinstance(parsed, RoleTarget):
+        if embeds or content:
+            raise ValueError("a role grant carries no message")
+    else:
+        if not embeds and not content:
+            raise ValueError("a message needs content or embeds")
+        check_message(embeds, content)
+    if not dedupe_key:
+        raise ValueError("dedupe_key must not be empty")
+    return PreparedRow(dedupe_key, target, content, json.dumps(list(embeds), separators=(",", ":"), ensure_ascii=False))
+
+
+def prepare_rows(messages: Sequence[OutboxMessage]) -> list[PreparedRow]:
+    return [prepare_row(m.target, m.embeds, m.content, m.dedupe_key) for m in messages]
+
+
+_INSERT = "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, content, embeds) VALUES "
+
+
+def _insert_statements(rows: Sequence[PreparedRow]) -> Iterator[tuple[str, list[object]]]:
+    """Multi-row ``INSERT OR IGNORE`` statements (with their parameters) adding ``rows``."""
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        yield _INSERT + ",".join(["(?, ?, ?, ?)"] * len(chunk)), [value for row in chunk for value in row]
+
+
+def insert_rows_sync(conn: sqlite3.Connection, rows: Sequence[PreparedRow]) -> int:
+    """Add prepared rows inside the caller's transaction on a synchronous connection; rows added (a row whose
+    dedupe key already exists is skipped)."""
+    return sum(conn.execute(sql, params).rowcount for sql, params in _insert_statements(rows))
+
+
+async def insert_rows(conn: aiosqlite.Connection, rows: Sequence[PreparedRow]) -> int:
+    """:func:`insert_rows_sync` on an aiosqlite connection."""
+    added = 0
+    for sql, params in _insert_statements(rows):
+        cursor = await conn.execute(sql, params)
+        added += cursor.rowcount
+    return added
+
+
 def nonce_for(first_row_id: int) -> str:
     return f"{NONCE_PREFIX}{first_row_id}"
 
@@ -139,20 +194,6 @@ class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    @staticmethod
-    def _validate(target: str, embeds: Sequence[Embed], content: str | None, dedupe_key: str) -> str:
-        parsed = parse_target(target)
-        if isinstance(parsed, RoleTarget):
-            if embeds or content:
-                raise ValueError("a role grant carries no message")
-        else:
-            if not embeds and not content:
-                raise ValueError("a message needs content or embeds")
-            check_message(embeds, content)
-        if not dedupe_key:
-            raise ValueError("dedupe_key must not be empty")
-        return json.dumps(list(embeds), separators=(",", ":"), ensure_ascii=False)
-
     async def enqueue(
         self,
         conn: aiosqlite.Connection,
@@ -166,30 +207,17 @@ class Outbox:
 
         Raises ``ValueError`` for an unknown target or a message Discord would refuse (limits).
         """
-        encoded = self._validate(target, embeds, content, dedupe_key)
-        cursor = await conn.execute(
-            "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, content, embeds) VALUES (?, ?, ?, ?)",
-            (dedupe_key, target, content, encoded),
-        )
-        return cursor.rowcount == 1
+        return await insert_rows(conn, [prepare_row(target, embeds, content, dedupe_key)]) == 1
 
     async def enqueue_many(self, conn: aiosqlite.Connection, messages: Sequence[OutboxMessage]) -> int:
         """:meth:`enqueue` for many rows in few statements (inside the caller's transaction); rows added."""
-        added = 0
-        for start in range(0, len(messages), _ROWS_PER_STATEMENT):
-            chunk = messages[start : start + _ROWS_PER_STATEMENT]
-            params: list[object] = []
-            for m in chunk:
-                encoded = self._validate(m.target, m.embeds, m.content, m.dedupe_key)
-                params.extend((m.dedupe_key, m.target, m.content, encoded))
-            values = ",".join(["(?, ?, ?, ?)"] * len(chunk))
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, content, embeds) "  # noqa: S608
-                f"VALUES {values}",
-                params,
-            )
-            added += cursor.rowcount
-        return added
+        return await insert_rows(conn, prepare_rows(messages))
+
+    @staticmethod
+    def enqueue_sync(conn: sqlite3.Connection, messages: Sequence[OutboxMessage]) -> int:
+        """:meth:`enqueue_many` on a synchronous connection: for the webhook fan-out, which runs on the batch
+        writer's thread inside the transaction that stores the events. Rows added."""
+        return insert_rows_sync(conn, prepare_rows(messages))
 
     async def enqueue_now(
         self, *, target: str, embeds: list[Embed], content: str | None = None, dedupe_key: str

@@ -1,19 +1,20 @@
-"""Wiring of the webhook feature: store + processor (fan-out hooks) + dispatcher + route, from the bot's resources.
+"""Wiring of the webhook feature: store (with its fan-out hooks) + processor + dispatcher + route.
 
-:meth:`WebhookFeature.create` is what ``bot/core.py`` calls. The receiver only records events durably (the
-store); the :class:`~bot.webhooks.processor.EventProcessor` then turns new valid events into outbox rows for the
-purchase or transfer channel (dedupe key ``webhook:<kind>:<unique_id>``) and new quarantined bodies into an
-audit-channel alert, in the transaction that marks them processed, and wakes the dispatcher. The processor
-starts when the web server starts (``on_startup``), i.e. after every feature registered its hooks.
+:meth:`WebhookFeature.create` is what ``bot/core.py`` calls. The store commits each new valid event together
+with its outbox row for the purchase or transfer channel (dedupe key ``webhook:<kind>:<unique_id>``), and each
+new quarantined body with an audit-channel alert, then wakes the dispatcher. The
+:class:`~bot.webhooks.processor.EventProcessor` retries a fan-out that failed there; it starts when the web
+server starts (``on_startup``), i.e. after every feature registered its hooks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 from aiohttp import web
 
 from bot.notifications.discord_sink import DiscordSink
@@ -25,7 +26,7 @@ from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.status import WebhookStatus, collect_status
-from bot.webhooks.store import BatchEventHook, QuarantineHook, WebhookStore
+from bot.webhooks.store import EventsHook, QuarantineHook, WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,11 @@ def event_message(event: WebhookEvent) -> OutboxMessage:
     )
 
 
-def event_notification_hook(outbox: Outbox) -> BatchEventHook:
-    """Queue the purchase/transfer embeds of new events, in the transaction that marks them processed."""
+def event_notification_hook(outbox: Outbox) -> EventsHook:
+    """Queue the purchase/transfer embeds of new events, in the transaction that stores them."""
 
-    async def hook(conn: aiosqlite.Connection, events: list[WebhookEvent]) -> None:
-        await outbox.enqueue_many(conn, [event_message(event) for event in events])
+    def hook(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        outbox.enqueue_sync(conn, [event_message(event) for event in events])
 
     return hook
 
@@ -76,26 +77,31 @@ def _redacted_excerpt(body: str) -> str:
     return body if len(body) <= QUARANTINE_EXCERPT else body[:QUARANTINE_EXCERPT] + "…"
 
 
-def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
-    """Report a new quarantined body to the audit channel, in the transaction that marks it processed."""
+def quarantine_message(item: QuarantinedBody) -> OutboxMessage:
+    """The audit-channel alert for a new quarantined body (dedupe key ``quarantine:<sha256>``)."""
+    description = (
+        "A correctly signed webhook did not match any known event shape. It was stored and acknowledged "
+        "but NOT acted upon. Check `/webhook status` and the Neverlose market settings.\n"
+        f"```json\n{_redacted_excerpt(item.body)}\n```"
+    )
+    embed = alert_embed(
+        "Webhook quarantined",
+        description,
+        problem=False,
+        fields=[
+            ("Reason", item.reason),
+            ("Kind", item.kind or "unknown"),
+            ("SHA-256", item.body_sha256[:16]),
+        ],
+    )
+    return OutboxMessage(target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
 
-    async def hook(conn: aiosqlite.Connection, item: QuarantinedBody) -> None:
-        description = (
-            "A correctly signed webhook did not match any known event shape. It was stored and acknowledged "
-            "but NOT acted upon. Check `/webhook status` and the Neverlose market settings.\n"
-            f"```json\n{_redacted_excerpt(item.body)}\n```"
-        )
-        embed = alert_embed(
-            "Webhook quarantined",
-            description,
-            problem=False,
-            fields=[
-                ("Reason", item.reason),
-                ("Kind", item.kind or "unknown"),
-                ("SHA-256", item.body_sha256[:16]),
-            ],
-        )
-        await outbox.enqueue(conn, target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
+
+def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
+    """Report new quarantined bodies to the audit channel, in the transaction that stores them."""
+
+    def hook(conn: sqlite3.Connection, items: Sequence[QuarantinedBody]) -> None:
+        outbox.enqueue_sync(conn, [quarantine_message(item) for item in items])
 
     return hook
 
@@ -122,12 +128,11 @@ class WebhookFeature:
         outbox = Outbox(db)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
-        store.add_batch_event_hook(event_notification_hook(outbox))
+        store.add_events_hook(event_notification_hook(outbox))
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
-        processor = EventProcessor(
-            db, store.hooks, alerts=outbox, write_gate=store.write_gate, last_ingest=lambda: store.last_write
-        )
-        store.add_commit_listener(processor.wake)
+        processor = EventProcessor(store, alerts=outbox)
+        store.add_commit_listener(dispatcher.wake)
+        store.add_deferred_listener(processor.wake)
         processor.add_listener(dispatcher.wake)
         await store.start()
         return cls(
@@ -151,7 +156,7 @@ class WebhookFeature:
         return await collect_status(self.store, self.outbox, webhook_url=self.public_url)
 
     async def close(self) -> None:
-        """Commit queued events (the HTTP server is already stopped), fan them out, then stop the dispatcher."""
-        await self.store.close()
+        """Stop the retries, commit queued events (the HTTP server is already stopped), stop the dispatcher."""
         await self.processor.close()
+        await self.store.close()
         await self.dispatcher.close()

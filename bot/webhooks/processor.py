@@ -1,62 +1,51 @@
-"""Background fan-out of committed webhook events: hooks + "processed" mark in ONE transaction, exactly once.
+"""Retries of the webhook fan-out that failed in the ingest transaction: exactly once, never blocking the rest.
 
-The receiver's hot path (:class:`~bot.webhooks.store.WebhookStore`) only records an event durably. This
-processor then reads the committed rows whose ``processed_at`` is still NULL (``webhook_events`` and
-``webhook_quarantine``, oldest first, up to ``batch_size`` of each) and, in ONE transaction on the main
-:class:`~bot.storage.Database`:
+The fan-out of an event normally commits WITH the event (:mod:`bot.webhooks.store`). When a hook raised there,
+the event was committed anyway with ``processed_at`` NULL; rows from before this design (an upgrade after a
+crash) look the same. This processor finds those rows (``webhook_events`` and ``webhook_quarantine``, oldest
+first) and, in ONE transaction on the store's writer thread (one hop, between two ingest batches):
 
-- runs the fan-out hooks registered on the store (:class:`~bot.webhooks.store.FanoutHooks`: the notification
-  outbox rows for purchases and transfers, the linking receipts and role grants, the audit alert for a
-  quarantined body), each with the transaction's connection;
-- sets ``processed_at`` on those rows.
+- runs the same hooks (:class:`~bot.webhooks.store.FanoutHooks`) for the whole batch inside a savepoint and
+  sets ``processed_at``;
+- if the batch fails, rolls that savepoint back and tries each row alone (a savepoint each), so the good rows
+  go through at once; a row whose own fan-out fails gets ``fanout_attempts`` and the error type stored and is
+  retried later with capped exponential backoff; after ``max_attempts`` failures it is given up:
+  ``fanout_failed_at`` set and an alert queued for the audit channel in the same transaction (and an ERROR
+  logged). It is counted in :meth:`~bot.webhooks.store.WebhookStore.fanout_counts`.
 
-So a crash before the commit leaves the rows unprocessed (they are picked up again, at the latest at the next
-start-up), and a crash after it leaves them processed with every outbox row in place: the fan-out happens
-exactly once (the outbox's dedupe keys are a second guard). After each committed batch the listeners run
-(``NotificationDispatcher.wake``).
+A crash before the commit leaves the rows unprocessed (picked up again at the next start); a crash after it
+leaves them processed with every outbox row in place (the outbox's dedupe keys are a second guard). After each
+pass that committed something the listeners run (``NotificationDispatcher.wake``).
 
-Failures: if a batch's transaction fails, everything in it is rolled back and each row is retried alone, so
-the good rows go through at once. A row whose own fan-out fails is retried with capped exponential backoff
-(``fanout_attempts`` and the error type are stored); after ``max_attempts`` failures it is given up: logged
-at ERROR, ``fanout_failed_at`` set and an alert queued for the audit channel in the same transaction. It is
-counted in :meth:`~bot.webhooks.store.WebhookStore.fanout_counts` and never blocks the rows behind it.
-
-The processor is woken by the store after each commit (:meth:`wake`), runs once when it starts (what a crash
-left committed but unprocessed) and, while rows wait for a retry, again when their backoff expires.
+The processor runs once when it starts, whenever the store reports a deferred fan-out (:meth:`wake`), and,
+while rows wait for a retry, again when their backoff expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
-
-import aiosqlite
+from typing import Any, Literal
 
 from bot.notifications.embeds import Embed, alert_embed
-from bot.notifications.outbox import Outbox
-from bot.storage import Database
+from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
-from bot.webhooks.store import FanoutHooks, iso, parse_iso, utc_now
+from bot.webhooks.store import WebhookStore, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 500
-DEFAULT_INGEST_QUIET = 0.02
-"""Fan-out waits until no ingest batch was committed for this long (ingest gets the write lock first)…"""
-DEFAULT_MAX_LAG = 1.0
-"""…but never longer than this: under sustained ingest it then runs one batch at a time…"""
-DEFAULT_BUSY_BATCH_SIZE = 100
-"""…of at most this many events, so that each interruption of the ingest stays short."""
+DEFAULT_BATCH_SIZE = 200
+"""Rows per transaction: a pass never holds the writer (and the ingest behind it) for long."""
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_BASE_DELAY = 1.0
 DEFAULT_MAX_DELAY = 60.0
-DEFAULT_MIN_INTERVAL = 0.05
 
 Table = Literal["webhook_events", "webhook_quarantine"]
 EVENTS: Table = "webhook_events"
@@ -84,6 +73,13 @@ class _Item:
 
 
 @dataclass(slots=True)
+class _Failure:
+    item: _Item
+    error: Exception
+    given_up: bool
+
+
+@dataclass(slots=True)
 class ProcessResult:
     """What one :meth:`EventProcessor.drain` did: rows fanned out, rows that failed (now or for good)."""
 
@@ -97,67 +93,68 @@ class ProcessResult:
         self.given_up += other.given_up
 
 
-class _AlreadyProcessed(Exception):
-    """Another pass marked some of the rows first: roll back and read again (never counted as a failure)."""
+@dataclass(slots=True)
+class _Pass:
+    """The outcome of one transaction (built on the writer's thread, read on the loop)."""
+
+    found: int = 0
+    processed: list[tuple[Table, int]] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
 
 
-def _event(row: aiosqlite.Row) -> WebhookEvent:
+def _event(row: Sequence[Any]) -> WebhookEvent:
     return WebhookEvent(
-        kind="purchase" if row["kind"] == "purchase" else "transfer",
-        unique_id=int(row["unique_id"]),
-        username=str(row["username"]),
-        amount=Decimal(str(row["amount"])),
-        item_id=None if row["item_id"] is None else str(row["item_id"]),
-        received_at=parse_iso(str(row["received_at"])),
+        kind="purchase" if row[1] == "purchase" else "transfer",
+        unique_id=int(row[2]),
+        username=str(row[3]),
+        amount=Decimal(str(row[4])),
+        item_id=None if row[5] is None else str(row[5]),
+        received_at=parse_iso(str(row[6])),
     )
 
 
-def _quarantined(row: aiosqlite.Row) -> QuarantinedBody:
+def _quarantined(row: Sequence[Any]) -> QuarantinedBody:
     return QuarantinedBody(
-        body=str(row["body"]),
-        body_sha256=str(row["body_sha256"]),
-        reason=str(row["reason"]),
-        kind=None if row["kind"] is None else str(row["kind"]),
-        remote=None if row["remote"] is None else str(row["remote"]),
-        received_at=parse_iso(str(row["received_at"])),
+        body=str(row[1]),
+        body_sha256=str(row[2]),
+        reason=str(row[3]),
+        kind=None if row[4] is None else str(row[4]),
+        remote=None if row[5] is None else str(row[5]),
+        received_at=parse_iso(str(row[6])),
     )
+
+
+_READY_EVENTS = (
+    "SELECT id, kind, unique_id, username, amount, item_id, received_at, fanout_attempts FROM webhook_events "
+    "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?"
+)
+_READY_QUARANTINED = (
+    "SELECT id, body, body_sha256, reason, kind, remote, received_at, fanout_attempts FROM webhook_quarantine "
+    "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?"
+)
 
 
 class EventProcessor:
-    """Fans out committed webhook events in the background; see the module docstring."""
+    """Retries deferred webhook fan-out in the background; see the module docstring."""
 
     def __init__(
         self,
-        db: Database,
-        hooks: FanoutHooks,
+        store: WebhookStore,
         *,
         alerts: Outbox | None = None,
-        write_gate: asyncio.Lock | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         base_delay: float = DEFAULT_BASE_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
-        min_interval: float = DEFAULT_MIN_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
-        last_ingest: Callable[[], float] | None = None,
-        ingest_quiet: float = DEFAULT_INGEST_QUIET,
-        max_lag: float = DEFAULT_MAX_LAG,
-        busy_batch_size: int = DEFAULT_BUSY_BATCH_SIZE,
     ) -> None:
-        self._db = db
-        self._hooks = hooks
+        self._store = store
         self._alerts = alerts
-        self._write_gate = write_gate or asyncio.Lock()
         self._batch_size = batch_size
-        self._busy_batch_size = min(batch_size, busy_batch_size)
         self._max_attempts = max_attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._min_interval = min_interval
         self._clock = clock
-        self._last_ingest = last_ingest
-        self._ingest_quiet = ingest_quiet
-        self._max_lag = max_lag
         self._listeners: list[Callable[[], None]] = []
         self._not_before: dict[tuple[Table, int], float] = {}
         self._wake = asyncio.Event()
@@ -168,7 +165,7 @@ class EventProcessor:
 
     # ----------------------------------------------------------------- control
     def add_listener(self, listener: Callable[[], None]) -> None:
-        """Called (synchronously) after each committed fan-out batch, e.g. ``dispatcher.wake``."""
+        """Called (synchronously) after each pass that committed something, e.g. ``dispatcher.wake``."""
         self._listeners.append(listener)
 
     def wake(self) -> None:
@@ -180,213 +177,172 @@ class EventProcessor:
         self._wake.set()
 
     async def run(self) -> None:
-        """Fan out what is waiting, then whenever woken or a retry is due; until :meth:`close`."""
+        """Retry what is waiting, then whenever woken or a retry is due; until :meth:`close`."""
         self._run_task = asyncio.current_task()
         await self._started.wait()
-        busy_until = 0.0
-        while not self._stopping():
-            pause = busy_until - time.monotonic()
-            if pause > 0:  # under load: let events gather into one bigger batch (fewer, shorter interruptions)
-                await asyncio.sleep(pause)
-            if self._stopping():  # close() may have come during the pause: its wake must not be cleared
-                break
+        while not self._closing:
             self._wake.clear()
             timeout: float | None
             try:
-                quiet = await self._yield_to_ingest()
-                result = await self.drain(max_batches=None if quiet else 1)
-                busy_until = time.monotonic() + self._min_interval if result.processed else 0.0
+                await self.drain()
             except Exception:  # e.g. the database is locked or gone: keep the loop alive, try again later
-                log.exception("webhook fan-out pass failed")
+                log.exception("webhook fan-out retry pass failed")
                 timeout = self._base_delay
             else:
                 timeout = self._next_retry_in()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    def _stopping(self) -> bool:
-        return self._closing
-
-    async def _yield_to_ingest(self) -> bool:
-        """Ingest has priority over fan-out for the database's write lock: wait until no ingest batch was
-        committed for ``ingest_quiet`` seconds, but at most ``max_lag`` seconds. ``True`` when ingest is quiet
-        (drain everything); ``False`` under sustained load (process one batch, then yield again)."""
-        if self._last_ingest is None:
-            return True
-        give_up = time.monotonic() + self._max_lag
-        while not self._stopping():
-            now = time.monotonic()
-            idle = now - self._last_ingest()
-            if idle >= self._ingest_quiet:
-                return True
-            if now >= give_up:
-                return False
-            await asyncio.sleep(min(self._ingest_quiet - idle, give_up - now))
-        return True
-
     async def close(self) -> None:
-        """Stop the loop after its current pass, then fan out what is already committed (best effort)."""
+        """Stop the loop after its current pass (call before closing the store)."""
         self._closing = True
         self._started.set()  # a loop that never started (e.g. the web server failed) must still end
         self._wake.set()
         task = self._run_task
         if task is not None and task is not asyncio.current_task() and not task.done():
             await asyncio.wait([task])
-        try:
-            await self.drain()
-        except Exception:
-            log.exception("webhook fan-out at shutdown failed; it resumes at the next start")
 
     # ----------------------------------------------------------------- passes
-    async def drain(self, *, max_batches: int | None = None) -> ProcessResult:
-        """Process batches until no row is ready (rows waiting for a retry are left for later), or at most
-        ``max_batches`` batches."""
+    async def drain(self) -> ProcessResult:
+        """Process batches until no row is ready (rows waiting for a retry are left for later)."""
         total = ProcessResult()
-        done = 0
         async with self._pass_lock:
-            while max_batches is None or done < max_batches:
-                items = await self._ready_items(self._busy_batch_size if max_batches is not None else self._batch_size)
-                if not items:
+            while True:
+                now = self._clock()
+                waiting = {key for key, due in self._not_before.items() if due > now}
+                outcome = await self._store.transaction(functools.partial(self._pass, waiting=waiting))
+                total.add(self._settle(outcome))
+                if outcome.found < self._batch_size:
                     return total
-                total.add(await self._process(items))
-                done += 1
-            if max_batches is not None:
-                self._wake.set()  # more may be ready: come back after yielding to ingest
-            return total
 
     def _next_retry_in(self) -> float | None:
         if not self._not_before:
             return None
         return max(0.0, min(self._not_before.values()) - self._clock())
 
-    async def _ready_items(self, batch_size: int) -> list[_Item]:
-        now = self._clock()
-        waiting = {key for key, due in self._not_before.items() if due > now}
-        items: list[_Item] = []
+    # --- on the writer's thread, inside one transaction
+    def _pass(self, conn: sqlite3.Connection, waiting: set[tuple[Table, int]]) -> _Pass:
+        items = self._ready(conn, waiting)
+        outcome = _Pass(found=len(items))
+        if not items:
+            return outcome
+        error = self._apply(conn, items)
+        if error is None:
+            outcome.processed = [item.key for item in items]
+            return outcome
+        if len(items) == 1:
+            outcome.failures.append(self._record_failure(conn, items[0], error))
+            return outcome
+        for item in items:  # the batch failed: each row alone, so the good ones go through
+            error = self._apply(conn, [item])
+            if error is None:
+                outcome.processed.append(item.key)
+            else:
+                outcome.failures.append(self._record_failure(conn, item, error))
+        return outcome
+
+    def _ready(self, conn: sqlite3.Connection, waiting: set[tuple[Table, int]]) -> list[_Item]:
         # Rows waiting for a retry are skipped in Python, so fetch that many more: the rest always progress.
-        skip = sum(1 for table, _ in waiting if table == EVENTS)
-        for row in await self._db.fetchall(
-            "SELECT id, kind, unique_id, username, amount, item_id, received_at, fanout_attempts FROM webhook_events "
-            "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?",
-            (batch_size + skip,),
-        ):
-            if (EVENTS, int(row["id"])) not in waiting:
-                items.append(_Item(EVENTS, int(row["id"]), int(row["fanout_attempts"]), event=_event(row)))
-        skip = sum(1 for table, _ in waiting if table == QUARANTINE)
-        for row in await self._db.fetchall(
-            "SELECT id, body, body_sha256, reason, kind, remote, received_at, fanout_attempts FROM webhook_quarantine "
-            "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?",
-            (batch_size + skip,),
-        ):
-            if (QUARANTINE, int(row["id"])) not in waiting:
-                items.append(
-                    _Item(QUARANTINE, int(row["id"]), int(row["fanout_attempts"]), quarantined=_quarantined(row))
-                )
-        events = [item for item in items if item.table == EVENTS][:batch_size]
-        return events + [item for item in items if item.table == QUARANTINE][:batch_size]
-
-    async def _process(self, items: list[_Item]) -> ProcessResult:
-        result = ProcessResult()
-        try:
-            await self._apply(items)
-        except _AlreadyProcessed:
-            return result
-        except Exception as exc:
-            if len(items) == 1:
-                await self._failed(items[0], exc, result)
-                return result
-            log.warning(
-                "webhook fan-out batch failed, retrying one by one rows=%d error=%s", len(items), type(exc).__name__
-            )
-            for item in items:
-                try:
-                    await self._apply([item])
-                except _AlreadyProcessed:
+        items: list[_Item] = []
+        for table, sql, build in ((EVENTS, _READY_EVENTS, "event"), (QUARANTINE, _READY_QUARANTINED, "quarantined")):
+            skip = sum(1 for kind, _ in waiting if kind == table)
+            found: list[_Item] = []
+            for row in conn.execute(sql, (self._batch_size + skip,)).fetchall():
+                if (table, int(row[0])) in waiting:
                     continue
-                except Exception as single:
-                    await self._failed(item, single, result)
+                item = _Item(table, int(row[0]), int(row[7]))
+                if build == "event":
+                    item.event = _event(row)
                 else:
-                    result.processed += 1
-            return result
-        result.processed += len(items)
-        return result
+                    item.quarantined = _quarantined(row)
+                found.append(item)
+            items += found[: self._batch_size]
+        return items
 
-    async def _apply(self, items: list[_Item]) -> None:
-        """The hooks and the processed mark of ``items``, in one transaction; then wake the listeners."""
-        stamp = iso(utc_now())
-        events = [item.event for item in items if item.event is not None]
-        quarantined = [item.quarantined for item in items if item.quarantined is not None]
-        async with self._write_gate, self._db.transaction() as conn:
-            if events:
-                for batch_hook in self._hooks.batch:
-                    await batch_hook(conn, events)
-                for hook in self._hooks.event:
-                    for event in events:
-                        await hook(conn, event)
-            for body in quarantined:
-                for quarantine_hook in self._hooks.quarantine:
-                    await quarantine_hook(conn, body)
+    def _apply(self, conn: sqlite3.Connection, items: list[_Item]) -> Exception | None:
+        """The hooks and the processed mark of ``items`` inside a savepoint; the error when they failed (the
+        savepoint is then rolled back)."""
+        conn.execute("SAVEPOINT retry")
+        try:
+            events = [item.event for item in items if item.event is not None]
+            quarantined = [item.quarantined for item in items if item.quarantined is not None]
+            self._store.hooks.run(conn, events, quarantined)
+            stamp = iso(utc_now())
             for table in (EVENTS, QUARANTINE):
                 ids = [(stamp, item.row_id) for item in items if item.table == table]
-                if not ids:
-                    continue
-                cursor = await conn.executemany(
-                    f"UPDATE {table} SET processed_at = ? WHERE id = ? AND processed_at IS NULL",  # noqa: S608
-                    ids,
-                )
-                if cursor.rowcount != len(ids):
-                    raise _AlreadyProcessed
-        for item in items:
-            self._not_before.pop(item.key, None)
-        log.debug("webhook fan-out committed events=%d quarantined=%d", len(events), len(quarantined))
-        for listener in self._listeners:
-            listener()
+                if ids:
+                    conn.executemany(
+                        f"UPDATE {table} SET processed_at = ? WHERE id = ? AND processed_at IS NULL",  # noqa: S608
+                        ids,
+                    )
+        except Exception as exc:
+            conn.execute("ROLLBACK TO retry")
+            conn.execute("RELEASE retry")
+            return exc
+        conn.execute("RELEASE retry")
+        return None
 
-    def _delay(self, attempts: int) -> float:
-        return float(min(self._max_delay, self._base_delay * 2 ** max(0, attempts - 1)))
-
-    async def _failed(self, item: _Item, exc: Exception, result: ProcessResult) -> None:
-        """Count a failed fan-out of ``item``; give it up (ERROR, audit alert) after ``max_attempts``."""
+    def _record_failure(self, conn: sqlite3.Connection, item: _Item, exc: Exception) -> _Failure:
+        """Count a failed fan-out of ``item``; give it up (and queue the audit alert) after ``max_attempts``."""
         item.attempts += 1
         error = type(exc).__name__
         give_up = item.attempts >= self._max_attempts
-        try:
-            async with self._write_gate, self._db.transaction() as conn:
-                await conn.execute(
-                    f"UPDATE {item.table} SET fanout_attempts = ?, fanout_error = ?, "  # noqa: S608
-                    "fanout_failed_at = CASE WHEN ? THEN ? ELSE fanout_failed_at END WHERE id = ?",
-                    (item.attempts, error, give_up, iso(utc_now()), item.row_id),
-                )
-                if give_up and self._alerts is not None:
-                    await self._alerts.enqueue(
-                        conn,
+        conn.execute(
+            f"UPDATE {item.table} SET fanout_attempts = ?, fanout_error = ?, "  # noqa: S608
+            "fanout_failed_at = CASE WHEN ? THEN ? ELSE fanout_failed_at END WHERE id = ?",
+            (item.attempts, error, give_up, iso(utc_now()), item.row_id),
+        )
+        if give_up and self._alerts is not None:
+            self._alerts.enqueue_sync(
+                conn,
+                [
+                    OutboxMessage(
                         target="channel:audit",
                         embeds=[self._alert(item, error)],
                         dedupe_key=f"webhook:fanout-failed:{item.table}:{item.row_id}",
                     )
-        except Exception:
-            log.exception("webhook fan-out failure not recorded %s", item.label)
-            give_up = False
-        if give_up:
-            result.given_up += 1
-            self._not_before.pop(item.key, None)
-            log.error(
-                "webhook fan-out given up %s attempts=%d error=%s", item.label, item.attempts, error, exc_info=exc
+                ],
             )
+        return _Failure(item, exc, give_up)
+
+    # --- back on the event loop
+    def _settle(self, outcome: _Pass) -> ProcessResult:
+        result = ProcessResult(processed=len(outcome.processed))
+        for key in outcome.processed:
+            self._not_before.pop(key, None)
+        if outcome.processed:
+            log.info("webhook fan-out retried rows=%d", len(outcome.processed))
+        for failure in outcome.failures:
+            item, error = failure.item, type(failure.error).__name__
+            if failure.given_up:
+                result.given_up += 1
+                self._not_before.pop(item.key, None)
+                log.error(
+                    "webhook fan-out given up %s attempts=%d error=%s",
+                    item.label,
+                    item.attempts,
+                    error,
+                    exc_info=failure.error,
+                )
+                continue
+            result.retrying += 1
+            delay = self._delay(item.attempts)
+            self._not_before[item.key] = self._clock() + delay
+            log.warning(
+                "webhook fan-out failed %s attempts=%d error=%s retry_in=%.1fs",
+                item.label,
+                item.attempts,
+                error,
+                delay,
+                exc_info=failure.error if item.attempts == 1 else None,
+            )
+        if outcome.processed or result.given_up:
             for listener in self._listeners:
                 listener()
-            return
-        result.retrying += 1
-        delay = self._delay(item.attempts)
-        self._not_before[item.key] = self._clock() + delay
-        log.warning(
-            "webhook fan-out failed %s attempts=%d error=%s retry_in=%.1fs",
-            item.label,
-            item.attempts,
-            error,
-            delay,
-            exc_info=exc if item.attempts == 1 else None,
-        )
+        return result
+
+    def _delay(self, attempts: int) -> float:
+        return float(min(self._max_delay, self._base_delay * 2 ** max(0, attempts - 1)))
 
     @staticmethod
     def _alert(item: _Item, error: str) -> Embed:

@@ -1,4 +1,4 @@
-"""Durable storage of webhook events: the hot path (one group-commit writer), then the status queries.
+"""Durable storage of webhook events: the hot path (one group-commit writer) with its fan-out, then queries.
 
 Every write goes through one writer task. A request hands its insert to the writer and waits; the writer takes
 every insert that is waiting and commits them in ONE ``BEGIN IMMEDIATE … COMMIT`` on a dedicated connection
@@ -7,12 +7,18 @@ every insert that is waiting and commits them in ONE ``BEGIN IMMEDIATE … COMMI
 one fsync covers many events (group commit); a lone event is committed at once, without waiting for company.
 If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
 
-The hot path only records: the event row (``INSERT OR IGNORE`` on ``(kind, unique_id)``), the sequence gap
+The transaction records the event row (``INSERT OR IGNORE`` on ``(kind, unique_id)``), the sequence gap
 bookkeeping, quarantined bodies (once per content hash) and the rejected-signature counters (per UTC hour,
-flushed with the next batch; a flood of forgeries costs no transaction per request). Everything the bot does
-BECAUSE of an event (notification outbox rows, receipts, role grants, the audit alert for a quarantined
-body) is fan-out: the hooks registered here run later, in the background
-:class:`~bot.webhooks.processor.EventProcessor`, which the commit listeners wake after each commit.
+flushed with the next batch; a flood of forgeries costs no transaction per request); and, in the SAME
+transaction, the fan-out of what is new: the hooks registered here (:class:`FanoutHooks`: the notification
+outbox rows, the linking receipts and role grants, the audit alert for a quarantined body), synchronous, on
+the writer's thread. So an acknowledged event always has its notifications queued, and a crash can never leave
+one without the other.
+
+A failing hook never costs the event: the fan-out runs inside a savepoint; if a hook raises, the savepoint is
+rolled back, the new rows are committed with ``processed_at`` NULL (their fan-out deferred) and the
+:class:`~bot.webhooks.processor.EventProcessor` retries it in the background (with backoff, giving up after
+repeated failures with an audit alert).
 """
 
 from __future__ import annotations
@@ -20,14 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
+import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import aiosqlite
+from typing import TypeVar
 
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter
@@ -35,18 +40,20 @@ from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, Webhook
 
 log = logging.getLogger(__name__)
 
-EventHook = Callable[[aiosqlite.Connection, WebhookEvent], Awaitable[None]]
-"""Fan-out of a NEW valid event: runs inside the transaction that marks it processed; SQL on ``conn`` only."""
-BatchEventHook = Callable[[aiosqlite.Connection, list[WebhookEvent]], Awaitable[None]]
-"""Like :data:`EventHook` for every event of one fan-out batch at once (fewer statements under load)."""
-QuarantineHook = Callable[[aiosqlite.Connection, QuarantinedBody], Awaitable[None]]
-"""Fan-out of a NEW quarantined body, inside the transaction that marks it processed; SQL on ``conn`` only."""
+T = TypeVar("T")
+
+EventsHook = Callable[[sqlite3.Connection, Sequence[WebhookEvent]], None]
+"""Fan-out of NEW valid events (all those of one transaction at once, in arrival order). Synchronous, on the
+batch writer's thread, inside the transaction that stores them (or the processor's retry transaction): SQL on
+``conn`` only, quick, no I/O. Raising defers the fan-out of the whole batch to the processor."""
+QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
+"""Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
 
 DEFAULT_MAX_BATCH = 512
-_EVENT_ROWS_PER_STATEMENT = 100  # 8 parameters each: far below SQLite's variable limit
+_EVENT_ROWS_PER_STATEMENT = 100  # 9 parameters each: far below SQLite's variable limit
 _INSERT_EVENTS = (
     "INSERT OR IGNORE INTO webhook_events "
-    "(kind, unique_id, username, amount, item_id, received_at, remote, body) VALUES "
+    "(kind, unique_id, username, amount, item_id, received_at, remote, body, processed_at) VALUES "
 )
 
 
@@ -96,11 +103,21 @@ class StoredEvent:
 
 @dataclass(slots=True)
 class FanoutHooks:
-    """What the :class:`~bot.webhooks.processor.EventProcessor` runs for each new event or quarantined body."""
+    """What runs for new events and quarantined bodies: in the ingest transaction, or the processor's retry."""
 
-    batch: list[BatchEventHook] = field(default_factory=list)
-    event: list[EventHook] = field(default_factory=list)
+    events: list[EventsHook] = field(default_factory=list)
     quarantine: list[QuarantineHook] = field(default_factory=list)
+
+    def run(
+        self, conn: sqlite3.Connection, events: Sequence[WebhookEvent], quarantined: Sequence[QuarantinedBody]
+    ) -> None:
+        """Every hook, in registration order (inside the caller's transaction)."""
+        if events:
+            for events_hook in self.events:
+                events_hook(conn, events)
+        if quarantined:
+            for quarantine_hook in self.quarantine:
+                quarantine_hook(conn, quarantined)
 
 
 @dataclass(slots=True)
@@ -112,34 +129,120 @@ class _Job:
     quarantined: QuarantinedBody | None = None
 
 
+class _RejectionCounts:
+    """Rejected signatures per UTC hour not yet committed; shared by the event loop (counting) and the writer's
+    thread (taking them into a batch, reading them for the status), hence the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, hour: str) -> None:
+        with self._lock:
+            self._counts[hour] += 1
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            taken, self._counts = self._counts, Counter()
+            return taken
+
+    def restore(self, counts: Counter[str]) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
+    def since(self, hour: str) -> int:
+        with self._lock:
+            return sum(n for h, n in self._counts.items() if h >= hour)
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._counts)
+
+
 @dataclass(slots=True)
 class _BatchState:
     maxes: dict[str, int | None]
-    rejections: Counter[str] = field(default_factory=Counter)
+    hooks: FanoutHooks
+    stamp: str
+    rejections: _RejectionCounts
+    taken: Counter[str] | None = None
+    """The rejection counts this batch writes; given back if the transaction does not commit."""
+    deferred: str | None = None
+    """The error type when the batch's fan-out failed and was left to the processor."""
 
 
 def _write_batch(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState) -> list[bool]:
     """The whole hot-path transaction of one batch (runs on the writer's thread, inside BEGIN … COMMIT)."""
-    new_event_jobs = _insert_events(conn, jobs, state)
+    state.taken = state.rejections.take()
+    try:
+        return _write_rows(conn, jobs, state, state.taken)
+    except BaseException:
+        state.rejections.restore(state.taken)
+        state.taken = None
+        raise
+
+
+def _write_rows(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState, rejections: Counter[str]) -> list[bool]:
+    new_events = _insert_events(conn, jobs, state)
     results: list[bool] = []
+    new_quarantined: dict[int, QuarantinedBody] = {}
     for job in jobs:
         if job.event is not None:
-            results.append(id(job) in new_event_jobs)
+            results.append(id(job) in new_events)
         elif job.quarantined is not None:
-            results.append(_insert_quarantined(conn, job.quarantined))
+            row_id = _insert_quarantined(conn, job.quarantined, state.stamp)
+            results.append(row_id is not None)
+            if row_id is not None:
+                new_quarantined[row_id] = job.quarantined
         else:
             results.append(False)
-    if state.rejections:
+    if new_events or new_quarantined:
+        _fan_out(conn, state, dict(new_events.values()), new_quarantined)
+    if rejections:
         conn.executemany(
             "INSERT INTO webhook_rejections (hour, count) VALUES (?, ?) "
             "ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count",
-            list(state.rejections.items()),
+            list(rejections.items()),
         )
     return results
 
 
-def _insert_events(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState) -> set[int]:
-    """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``); ids of the jobs that were new.
+def _fan_out(
+    conn: sqlite3.Connection,
+    state: _BatchState,
+    events: dict[int, WebhookEvent],
+    quarantined: dict[int, QuarantinedBody],
+) -> None:
+    """Run the hooks for the batch's new rows inside a savepoint; if one raises, roll the fan-out back and
+    leave the rows unprocessed (``processed_at`` NULL) for the processor. The rows themselves stay."""
+    conn.execute("SAVEPOINT fanout")
+    try:
+        state.hooks.run(conn, list(events.values()), list(quarantined.values()))
+    except Exception as exc:
+        conn.execute("ROLLBACK TO fanout")
+        conn.execute("RELEASE fanout")
+        for table, ids in (("webhook_events", events), ("webhook_quarantine", quarantined)):
+            conn.executemany(
+                f"UPDATE {table} SET processed_at = NULL WHERE id = ?",  # noqa: S608 - fixed table names
+                [(row_id,) for row_id in ids],
+            )
+        state.deferred = type(exc).__name__
+        log.warning(
+            "webhook fan-out deferred to the processor events=%d quarantined=%d error=%s",
+            len(events),
+            len(quarantined),
+            state.deferred,
+            exc_info=exc,
+        )
+        return
+    conn.execute("RELEASE fanout")
+
+
+def _insert_events(
+    conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState
+) -> dict[int, tuple[int, WebhookEvent]]:
+    """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``), marked processed (the fan-out
+    follows in the same transaction). For each job whose event was new: (row id, event), in arrival order.
 
     Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates.
     """
@@ -148,9 +251,9 @@ def _insert_events(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchStat
         if job.event is not None:
             first.setdefault((job.event.kind, job.event.unique_id), job)
     if not first:
-        return set()
+        return {}
     candidates = list(first.values())
-    inserted: set[tuple[str, int]] = set()
+    inserted: dict[tuple[str, int], int] = {}
     for start in range(0, len(candidates), _EVENT_ROWS_PER_STATEMENT):
         chunk = candidates[start : start + _EVENT_ROWS_PER_STATEMENT]
         params: list[object] = []
@@ -168,15 +271,17 @@ def _insert_events(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchStat
                     iso(event.received_at),
                     job.remote,
                     job.body,
+                    state.stamp,
                 )
             )
-        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-        rows = conn.execute(f"{_INSERT_EVENTS}{values} RETURNING kind, unique_id", params).fetchall()
-        inserted.update((str(row[0]), int(row[1])) for row in rows)
-    new_jobs: set[int] = set()
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        rows = conn.execute(f"{_INSERT_EVENTS}{values} RETURNING id, kind, unique_id", params).fetchall()
+        inserted.update(((str(row[1]), int(row[2])), int(row[0])) for row in rows)
+    new_jobs: dict[int, tuple[int, WebhookEvent]] = {}
     for key, job in first.items():
-        if key in inserted and job.event is not None:
-            new_jobs.add(id(job))
+        row_id = inserted.get(key)
+        if row_id is not None and job.event is not None:
+            new_jobs[id(job)] = (row_id, job.event)
             _track_sequence(conn, job.event, state)
     return new_jobs
 
@@ -215,15 +320,16 @@ def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _Batch
     log.info("webhook gap filled kind=%s unique_id=%d", event.kind, uid)
 
 
-def _insert_quarantined(conn: sqlite3.Connection, item: QuarantinedBody) -> bool:
+def _insert_quarantined(conn: sqlite3.Connection, item: QuarantinedBody, stamp: str) -> int | None:
+    """Store a quarantined body once per content hash; its row id when it was new, else ``None``."""
     row = conn.execute(
-        "INSERT INTO webhook_quarantine (body_sha256, body, reason, kind, remote, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO webhook_quarantine (body_sha256, body, reason, kind, remote, received_at, processed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1 "
-        "RETURNING deliveries",
-        (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at)),
+        "RETURNING id, deliveries",
+        (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at), stamp),
     ).fetchone()
-    return row is not None and int(row[0]) == 1
+    return int(row[0]) if row is not None and int(row[1]) == 1 else None
 
 
 class WebhookStore:
@@ -241,33 +347,38 @@ class WebhookStore:
         self._clock = clock
         self.hooks = FanoutHooks()
         self._commit_listeners: list[Callable[[], None]] = []
+        self._deferred_listeners: list[Callable[[], None]] = []
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         self._batch_writer: BatchWriter | None = None
         self._maxes: dict[str, int | None] = {}
-        self._rejections: Counter[str] = Counter()
+        self._rejections = _RejectionCounts()
         self._flush_queued = False
         self._closed = False
-        self.write_gate = asyncio.Lock()
-        self.last_write = 0.0
-        """``time.monotonic()`` of the last committed ingest batch (the fan-out yields to recent ingest)."""
-        """Held around each batch commit; the event processor holds it around its transactions, so the two
-        writers of this process take turns in FIFO order instead of SQLite's coarse busy-wait sleeps."""
 
     # ----------------------------------------------------------------- lifecycle
-    def add_event_hook(self, hook: EventHook) -> None:
-        """Fan-out for each NEW valid event (run by the event processor, in its transaction)."""
-        self.hooks.event.append(hook)
-
-    def add_batch_event_hook(self, hook: BatchEventHook) -> None:
-        self.hooks.batch.append(hook)
+    def add_events_hook(self, hook: EventsHook) -> None:
+        """Fan-out for NEW valid events (see :data:`EventsHook`); register before the first event arrives."""
+        self.hooks.events.append(hook)
 
     def add_quarantine_hook(self, hook: QuarantineHook) -> None:
         self.hooks.quarantine.append(hook)
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
-        """Called (synchronously) after a commit that stored something new, e.g. ``processor.wake``."""
+        """Called (synchronously) after a commit that stored something new, e.g. ``dispatcher.wake``."""
         self._commit_listeners.append(listener)
+
+    def add_deferred_listener(self, listener: Callable[[], None]) -> None:
+        """Called after a commit whose fan-out failed and was deferred, e.g. ``processor.wake``."""
+        self._deferred_listeners.append(listener)
+
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` in a transaction of its own on the writer's thread, between two ingest batches (the
+        event processor's retries). :class:`StoreUnavailable` when the store is not running."""
+        writer = self._batch_writer
+        if writer is None or self._closed:
+            raise StoreUnavailable("webhook store is not running")
+        return await writer.run(fn)
 
     async def start(self) -> None:
         """Load each kind's highest unique_id (for gap detection), open the writer connection, start the writer."""
@@ -305,7 +416,7 @@ class WebhookStore:
 
     def note_rejected_signature(self) -> None:
         """Count a request refused for its signature (persisted with the next batch, never awaited)."""
-        self._rejections[_hour(self._clock())] += 1
+        self._rejections.add(_hour(self._clock()))
         if not self._flush_queued and not self._closed:
             self._flush_queued = True
             self._queue.put_nowait(_Job(future=None))
@@ -351,16 +462,17 @@ class WebhookStore:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         self._flush_queued = False
-        pending_rejections, self._rejections = self._rejections, Counter()
-        state = _BatchState(maxes=dict(self._maxes), rejections=pending_rejections)
+        state = _BatchState(
+            maxes=dict(self._maxes), hooks=self.hooks, stamp=iso(self._clock()), rejections=self._rejections
+        )
         writer = self._batch_writer
         try:
             if writer is None:
                 raise StoreUnavailable("webhook store is not started")
-            async with self.write_gate:
-                results = await writer.run(lambda conn: _write_batch(conn, jobs, state))
+            results = await writer.run(lambda conn: _write_batch(conn, jobs, state))
         except Exception as exc:
-            self._rejections.update(pending_rejections)
+            if state.taken is not None:  # the transaction ran but its COMMIT failed
+                self._rejections.restore(state.taken)
             if len(jobs) > 1:
                 log.warning("webhook batch failed, retrying one by one jobs=%d error=%s", len(jobs), type(exc).__name__)
                 for job in jobs:
@@ -370,12 +482,14 @@ class WebhookStore:
             self._fail(jobs, StoreUnavailable("database write failed"))
             return
         self._maxes = state.maxes
-        self.last_write = time.monotonic()
         for job, result in zip(jobs, results, strict=True):
             if job.future is not None and not job.future.done():
                 job.future.set_result(result)
         if any(results):
             for listener in self._commit_listeners:
+                listener()
+        if state.deferred is not None:
+            for listener in self._deferred_listeners:
                 listener()
 
     # ----------------------------------------------------------------- queries
@@ -414,11 +528,20 @@ class WebhookStore:
         return [Gap(str(r[0]), int(r[1]), int(r[2]), parse_iso(str(r[3]))) for r in rows]
 
     async def rejected_signatures_since(self, since: datetime) -> int:
-        row = await self._db.fetchone(
-            "SELECT coalesce(sum(count), 0) FROM webhook_rejections WHERE hour >= ?", (_hour(since),)
-        )
-        stored = int(row[0]) if row is not None else 0
-        return stored + sum(n for hour, n in self._rejections.items() if hour >= _hour(since))
+        """Stored plus not yet stored counts, read on the writer's thread (between two batches) so that a
+        batch committing them at the same moment is counted exactly once."""
+        hour = _hour(since)
+        sql = "SELECT coalesce(sum(count), 0) FROM webhook_rejections WHERE hour >= ?"
+
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute(sql, (hour,)).fetchone()
+            return int(row[0]) + self._rejections.since(hour)
+
+        try:
+            return await self.transaction(read)
+        except StoreUnavailable:  # stopped: nothing is being written any more
+            row = await self._db.fetchone(sql, (hour,))
+            return (int(row[0]) if row is not None else 0) + self._rejections.since(hour)
 
     async def quarantined_since(self, since: datetime) -> int:
         row = await self._db.fetchone("SELECT count(*) FROM webhook_quarantine WHERE received_at >= ?", (iso(since),))

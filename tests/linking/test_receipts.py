@@ -17,7 +17,6 @@ from bot.market.journal import Operation, OperationStatus
 from bot.notifications.outbox import Outbox
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
-from bot.webhooks.processor import EventProcessor
 from bot.webhooks.store import WebhookStore
 from tests.linking.conftest import Harness
 
@@ -50,16 +49,10 @@ def hooks(db: Database, wakes: Wakes) -> ReceiptHooks:
 @pytest.fixture
 async def store(db: Database, hooks: ReceiptHooks) -> AsyncIterator[WebhookStore]:
     webhook_store = WebhookStore(db)
-    webhook_store.add_event_hook(hooks.on_event)
+    webhook_store.add_events_hook(hooks.on_events)
     await webhook_store.start()
     yield webhook_store
     await webhook_store.close()
-
-
-@pytest.fixture
-def processor(db: Database, store: WebhookStore) -> EventProcessor:
-    """The background fan-out that runs the store's event hooks (drained by hand here)."""
-    return EventProcessor(db, store.hooks, base_delay=0.001)
 
 
 @pytest.fixture
@@ -104,11 +97,8 @@ def _operation(
 
 
 @pytest.mark.usefixtures("linked")
-async def test_purchase_by_linked_buyer_queues_receipt_and_roles(
-    db: Database, store: WebhookStore, processor: EventProcessor
-) -> None:
+async def test_purchase_by_linked_buyer_queues_receipt_and_roles(db: Database, store: WebhookStore) -> None:
     assert await store.add_event(_purchase(89968, "a49"), body="{}", remote=None)  # login match ignores case
-    assert (await processor.drain()).processed == 1
     rows = await _outbox(db)
     targets = [r["target"] for r in rows]
     assert targets == [
@@ -124,27 +114,20 @@ async def test_purchase_by_linked_buyer_queues_receipt_and_roles(
 
     # a duplicate delivery of the same event queues nothing more
     assert not await store.add_event(_purchase(89968, "A49"), body="{}", remote=None)
-    assert (await processor.drain()).processed == 0
     assert len(await _outbox(db)) == 3
 
 
 @pytest.mark.usefixtures("linked")
-async def test_unlinked_buyer_and_transfers_queue_nothing(
-    db: Database, store: WebhookStore, processor: EventProcessor
-) -> None:
+async def test_unlinked_buyer_and_transfers_queue_nothing(db: Database, store: WebhookStore) -> None:
     assert await store.add_event(_purchase(1, "someone-else"), body="{}", remote=None)
     transfer = WebhookEvent("transfer", 2, "A49", Decimal(1), None, NOW)
     assert await store.add_event(transfer, body="{}", remote=None)
-    assert (await processor.drain()).processed == 2
     assert await _outbox(db) == []
 
 
 @pytest.mark.usefixtures("linked")
-async def test_purchase_of_an_unmapped_item_queues_only_the_receipt(
-    db: Database, store: WebhookStore, processor: EventProcessor
-) -> None:
+async def test_purchase_of_an_unmapped_item_queues_only_the_receipt(db: Database, store: WebhookStore) -> None:
     assert await store.add_event(_purchase(5, "A49", item="Other1"), body="{}", remote=None)
-    assert (await processor.drain()).processed == 1
     assert [r["target"] for r in await _outbox(db)] == [f"dm:{BUYER}"]
 
 

@@ -71,10 +71,8 @@ class Receiver:
         rows = await self.db.fetchall("SELECT kind, unique_id FROM webhook_events ORDER BY id")
         return [(str(r[0]), int(r[1])) for r in rows]
 
-    async def outbox_rows(self, *, settle: bool = True) -> list[tuple[str, str]]:
-        """The outbox after the background fan-out caught up with every committed event (``settle``)."""
-        if settle:
-            await self.processor.drain()
+    async def outbox_rows(self) -> list[tuple[str, str]]:
+        """The outbox (filled in the transaction that stores each event: nothing to wait for)."""
         rows = await self.db.fetchall("SELECT target, dedupe_key FROM notification_outbox ORDER BY id")
         return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -82,15 +80,13 @@ class Receiver:
 @asynccontextmanager
 async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterator[Receiver]:
     """The production handler (with the production error middleware) on 127.0.0.1:0 over ``db``, with the
-    background fan-out running as wired in production (stopped, after a last drain, on exit)."""
+    fan-out retries running as wired in production (stopped on exit)."""
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_batch_event_hook(event_notification_hook(outbox))
+    store.add_events_hook(event_notification_hook(outbox))
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
-    processor = EventProcessor(
-        db, store.hooks, alerts=outbox, write_gate=store.write_gate, base_delay=0.001, max_delay=0.01
-    )
-    store.add_commit_listener(processor.wake)
+    processor = EventProcessor(store, alerts=outbox, base_delay=0.001, max_delay=0.01)
+    store.add_deferred_listener(processor.wake)
     await store.start()
     processor.start()
     fanout = asyncio.create_task(processor.run())
@@ -107,9 +103,9 @@ async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterato
     finally:
         await session.close()
         await runner.cleanup()
-        await store.close()
         await processor.close()
         await fanout
+        await store.close()
 
 
 @asynccontextmanager

@@ -1,15 +1,15 @@
-"""The background fan-out: restart safety, atomicity of hooks + processed mark, retries and poisoned events."""
+"""The fan-out: committed with the event, a crash commits neither, failures deferred, retried, given up."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.notifications.outbox import Outbox
@@ -18,7 +18,7 @@ from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
 from bot.storage.migrations import load_migrations
 from bot.webhooks.feature import event_notification_hook, quarantine_alert_hook
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
-from bot.webhooks.processor import EventProcessor
+from bot.webhooks.processor import EventProcessor, ProcessResult
 from bot.webhooks.status import collect_status
 from bot.webhooks.store import WebhookStore
 from tests.webhooks.helpers import open_db
@@ -60,7 +60,7 @@ def quarantined(n: int) -> QuarantinedBody:
 def wired_store(db: Database) -> tuple[WebhookStore, Outbox]:
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_batch_event_hook(event_notification_hook(outbox))
+    store.add_events_hook(event_notification_hook(outbox))
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     return store, outbox
 
@@ -81,79 +81,81 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         yield database
 
 
-async def test_crash_after_commit_before_fanout_is_fanned_out_once_after_restart(db: Database) -> None:
-    # first "process": the events are committed and acknowledged, then it dies before any fan-out ran
+async def test_fanout_commits_with_the_event(db: Database) -> None:
     store, _ = wired_store(db)
     await store.start()
     assert await store.add_event(purchase(1), body="{}", remote=None)
     assert await store.add_event(transfer(1), body="{}", remote=None)
     assert await store.quarantine(quarantined(1))
-    await store.close()
-    assert await outbox_keys(db) == []
-    assert await unprocessed(db) == 2
-
-    # second "process": a new store and processor on the same database file
-    again, _ = wired_store(db)
-    await again.start()
-    processor = EventProcessor(db, again.hooks, base_delay=0.001)
-    assert (await processor.drain()).processed == 3
-    expected = ["webhook:purchase:1", "webhook:transfer:1", f"quarantine:{quarantined(1).body_sha256}"]
-    assert await outbox_keys(db) == expected
+    # no processor involved: the outbox rows were committed with the events
+    assert await outbox_keys(db) == [
+        "webhook:purchase:1",
+        "webhook:transfer:1",
+        f"quarantine:{quarantined(1).body_sha256}",
+    ]
     assert await unprocessed(db) == 0
-    assert (await processor.drain()).processed == 0
-    third = EventProcessor(db, again.hooks)  # yet another start: nothing is fanned out twice
-    assert (await third.drain()).processed == 0
-    assert await outbox_keys(db) == expected
-    assert await again.fanout_counts() == (0, 0)
-    await again.close()
-
-
-async def test_crash_in_the_middle_of_the_fanout_rolls_back_everything(db: Database) -> None:
-    store, _ = wired_store(db)
-    calls: list[int] = []
-
-    async def dies_on_the_second_event(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
-        calls.append(event.unique_id)
-        if len(calls) == 2:
-            raise Crash
-
-    store.add_event_hook(dies_on_the_second_event)
-    await store.start()
-    for uid in (1, 2, 3):
-        assert await store.add_event(purchase(uid), body="{}", remote=None)
-    with pytest.raises(Crash):
-        await EventProcessor(db, store.hooks).drain()
-    # the batch hook had already queued all three rows: rolled back with the processed marks
-    assert await outbox_keys(db) == []
-    assert await unprocessed(db) == 3
+    assert not await store.add_event(purchase(1), body="{}", remote=None)  # a duplicate adds nothing
+    assert not await store.quarantine(quarantined(1))
+    assert len(await outbox_keys(db)) == 3
+    assert await EventProcessor(store).drain() == ProcessResult()
     await store.close()
 
-    restarted, _ = wired_store(db)
+
+async def test_crash_inside_the_ingest_transaction_stores_nothing_and_the_redelivery_is_fanned_out_once(
+    db: Database,
+) -> None:
+    """The process dying while the hooks run (here a BaseException, as a kill would) commits nothing: the
+    event was not acknowledged, so Neverlose delivers it again, and then it is stored and announced once."""
+    store, _ = wired_store(db)
+
+    def dies(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        raise Crash
+
+    store.add_events_hook(dies)
+    await store.start()
+    add = asyncio.ensure_future(store.add_event(purchase(1), body="{}", remote=None))
+    await asyncio.wait([add], timeout=5)
+    assert not add.done(), "a crashed process never answers"
+    add.cancel()
+    assert await outbox_keys(db) == []
+    assert (await db.fetchone("SELECT count(*) FROM webhook_events"))[0] == 0  # type: ignore[index]
+
+    restarted, _ = wired_store(db)  # the next process, on the same file
     await restarted.start()
-    assert (await EventProcessor(db, restarted.hooks).drain()).processed == 3
-    assert await outbox_keys(db) == [f"webhook:purchase:{uid}" for uid in (1, 2, 3)]
+    assert await restarted.add_event(purchase(1), body="{}", remote=None)
+    assert not await restarted.add_event(purchase(1), body="{}", remote=None)
+    assert await outbox_keys(db) == ["webhook:purchase:1"]
     await restarted.close()
 
 
-async def test_failing_hook_is_rolled_back_and_retried_with_backoff(db: Database) -> None:
+async def test_failing_hook_never_costs_the_event_and_is_retried_with_backoff(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     store, _ = wired_store(db)
-    failures = {2: 3}  # unique_id -> how many more calls fail (the first batch attempt + 2 attempts of its own)
+    failures = {2: 3}  # unique_id -> how many more calls fail (at ingest, then 2 retries)
 
-    async def flaky(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
-        if failures.get(event.unique_id, 0) > 0:
-            failures[event.unique_id] -= 1
-            raise RuntimeError("hook bug")
+    def flaky(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        for event in events:
+            if failures.get(event.unique_id, 0) > 0:
+                failures[event.unique_id] -= 1
+                raise RuntimeError("hook bug")
 
-    store.add_event_hook(flaky)
+    store.add_events_hook(flaky)
+    deferred: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
     await store.start()
+    caplog.set_level(logging.WARNING)
     for uid in (1, 2, 3):
-        assert await store.add_event(purchase(uid), body="{}", remote=None)
-    clock = FakeClock()
-    processor = EventProcessor(db, store.hooks, base_delay=10.0, max_delay=100.0, clock=clock)
+        assert await store.add_event(purchase(uid), body="{}", remote=None)  # stored and acknowledged all the same
+    assert deferred == [1]
+    assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:3"]  # rolled back for 2 only
+    assert await unprocessed(db) == 1
+    assert any("fan-out deferred" in r.getMessage() for r in caplog.records)
 
+    clock = FakeClock()
+    processor = EventProcessor(store, base_delay=10.0, max_delay=100.0, clock=clock)
     first = await processor.drain()
-    assert (first.processed, first.retrying, first.given_up) == (2, 1, 0)  # the others are not held up
-    assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:3"]
+    assert (first.processed, first.retrying, first.given_up) == (0, 1, 0)
     row = await db.fetchone(
         "SELECT processed_at, fanout_attempts, fanout_error FROM webhook_events WHERE unique_id = 2"
     )
@@ -172,21 +174,44 @@ async def test_failing_hook_is_rolled_back_and_retried_with_backoff(db: Database
     await store.close()
 
 
+async def test_a_failing_row_does_not_hold_up_the_rows_retried_with_it(db: Database) -> None:
+    """Rows left unprocessed (here: committed before this version fanned out at ingest) are retried in one
+    batch; when that fails, each alone, so the good ones go through in the same pass."""
+    for uid in (1, 2, 3):
+        await db.execute(
+            "INSERT INTO webhook_events (kind, unique_id, username, amount, item_id, received_at, body) "
+            "VALUES ('purchase', ?, 'A49', '0.9', 'E3yugw', '2025-01-01T12:00:00.000000Z', '{}')",
+            (uid,),
+        )
+    store, _ = wired_store(db)
+
+    def bad_two(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        if any(event.unique_id == 2 for event in events):
+            raise ValueError("cannot render this one")
+
+    store.add_events_hook(bad_two)
+    await store.start()
+    result = await EventProcessor(store, clock=FakeClock()).drain()
+    assert (result.processed, result.retrying) == (2, 1)
+    assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:3"]
+    await store.close()
+
+
 async def test_poisoned_event_is_given_up_reported_and_never_blocks_the_rest(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     store, outbox = wired_store(db)
 
-    async def poisoned(conn: aiosqlite.Connection, event: WebhookEvent) -> None:
-        if event.unique_id == 2:
+    def poisoned(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        if any(event.unique_id == 2 for event in events):
             raise ValueError("cannot render this one")
 
-    store.add_event_hook(poisoned)
+    store.add_events_hook(poisoned)
     await store.start()
     for uid in (1, 2, 3):
         assert await store.add_event(transfer(uid), body="{}", remote=None)
     clock = FakeClock()
-    processor = EventProcessor(db, store.hooks, alerts=outbox, max_attempts=3, base_delay=1.0, clock=clock)
+    processor = EventProcessor(store, alerts=outbox, max_attempts=3, base_delay=1.0, clock=clock)
     caplog.set_level(logging.WARNING, logger="bot.webhooks.processor")
 
     given_up = 0
@@ -217,12 +242,19 @@ async def test_poisoned_event_is_given_up_reported_and_never_blocks_the_rest(
     await store.close()
 
 
-async def test_run_waits_for_start_then_follows_commits(db: Database) -> None:
+async def test_run_waits_for_start_then_retries_what_the_store_deferred(db: Database) -> None:
     store, _ = wired_store(db)
-    processor = EventProcessor(db, store.hooks, min_interval=0.0)
+    broken = {"on": True}
+
+    def fails_while_broken(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        if broken["on"]:
+            raise RuntimeError("e.g. a role table being migrated")
+
+    store.add_events_hook(fails_while_broken)
+    processor = EventProcessor(store, base_delay=0.01, max_delay=0.02)
     woken: list[int] = []
     processor.add_listener(lambda: woken.append(1))
-    store.add_commit_listener(processor.wake)
+    store.add_deferred_listener(processor.wake)
     await store.start()
     task = asyncio.create_task(processor.run())
     assert await store.add_event(purchase(1), body="{}", remote=None)
@@ -230,18 +262,18 @@ async def test_run_waits_for_start_then_follows_commits(db: Database) -> None:
         await asyncio.sleep(0)
     assert await unprocessed(db) == 1  # not before start(): hooks may still be registering
 
+    broken["on"] = False
     processor.start()
-    for uid in (2, 3):
-        assert await store.add_event(purchase(uid), body="{}", remote=None)
     for _ in range(250):
         if await unprocessed(db) == 0:
             break
         await asyncio.sleep(0.01)
     assert await unprocessed(db) == 0
+    assert await outbox_keys(db) == ["webhook:purchase:1"]
     assert woken
-    await store.close()
     await processor.close()
     await asyncio.wait_for(task, timeout=5)
+    await store.close()
 
 
 async def test_upgrade_marks_existing_rows_as_already_fanned_out(tmp_path: Path) -> None:
@@ -259,8 +291,10 @@ async def test_upgrade_marks_existing_rows_as_already_fanned_out(tmp_path: Path)
     async with open_db(path) as db:
         assert await unprocessed(db) == 0
         store, _ = wired_store(db)
-        assert (await EventProcessor(db, store.hooks).drain()).processed == 0
+        await store.start()
+        assert (await EventProcessor(store).drain()).processed == 0
         assert await outbox_keys(db) == ["webhook:purchase:7"]
+        await store.close()
 
 
 async def test_batch_writer_one_transaction_per_call(db: Database) -> None:
@@ -284,35 +318,3 @@ async def test_batch_writer_one_transaction_per_call(db: Database) -> None:
     await writer.close()
     with pytest.raises(BatchWriterClosed):
         await writer.run(lambda conn: insert(conn, 3, False))
-
-
-async def test_fanout_yields_to_ingest_but_never_lags_more_than_max_lag(db: Database) -> None:
-    """While ingest commits keep coming, the fan-out waits (ingest gets the write lock first); past
-    ``max_lag`` it processes ONE batch and yields again; once ingest is quiet it drains everything."""
-    store, _ = wired_store(db)
-    await store.start()
-    for uid in range(1, 12):
-        assert await store.add_event(purchase(uid), body="{}", remote=None)
-    busy = {"on": True}
-    loop = asyncio.get_running_loop()
-
-    def last_ingest() -> float:
-        return loop.time() if busy["on"] else 0.0  # "a batch was committed just now" while busy
-
-    processor = EventProcessor(db, store.hooks, batch_size=2, last_ingest=last_ingest, ingest_quiet=0.01, max_lag=0.2)
-    processor.start()
-    runner = asyncio.create_task(processor.run())
-    await asyncio.sleep(0.1)
-    assert await unprocessed(db) == 11, "no fan-out while ingest is active and max_lag has not passed"
-    await asyncio.sleep(0.2)
-    remaining = await unprocessed(db)
-    assert 0 < remaining < 11, "past max_lag one batch at a time goes through, not everything"
-    busy["on"] = False
-    for _ in range(300):
-        if await unprocessed(db) == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert await unprocessed(db) == 0
-    await processor.close()
-    await runner
-    await store.close()

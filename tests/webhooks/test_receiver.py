@@ -294,7 +294,7 @@ async def test_database_failure_is_503_and_the_retry_succeeds(db: Database, rece
     status, body = await receiver.post(purchase(1))
     assert status == 503
     assert "retry" in body["error"]
-    assert await receiver.outbox_rows(settle=False) == []  # nothing half-done (the events table is away)
+    assert await receiver.outbox_rows() == []  # nothing half-done (the events table is away)
     async with aiosqlite.connect(db.path) as other:
         await other.execute("ALTER TABLE webhook_events_away RENAME TO webhook_events")
         await other.commit()
