@@ -1,10 +1,18 @@
-"""A second, synchronous SQLite connection that runs a whole write transaction in ONE hop to its thread.
+"""A dedicated writer thread with its own SQLite connection: group commit without the event loop in the way.
 
 :class:`BatchWriter` owns a stdlib :mod:`sqlite3` connection (WAL, ``synchronous=FULL``, ``busy_timeout``,
-foreign keys) and a single-thread executor. ``await writer.run(fn)`` runs ``fn(conn)`` on that thread between
-``BEGIN IMMEDIATE`` and ``COMMIT`` (``ROLLBACK`` if ``fn`` raises) and returns its result, so a hot path that
-needs several statements pays for one round trip to the thread instead of one per statement, and never waits
-for a turn of a busy event loop between statements. ``fn`` must be quick, synchronous and touch only ``conn``.
+foreign keys) and ONE thread that serves a queue:
+
+- :meth:`BatchWriter.submit` hands over a job and waits for its result. The thread takes every job waiting
+  (up to ``max_batch``) and writes them in ONE ``BEGIN IMMEDIATE … COMMIT`` with the :class:`BatchHandler`, so
+  under load one fsync covers many jobs (group commit); a lone job is committed at once. Each future is
+  resolved only after the COMMIT returned. If a batch fails, each of its jobs is retried alone, so one bad
+  job cannot fail its neighbours.
+- :meth:`BatchWriter.run` runs any ``fn(conn)`` in a transaction of its own, between two batches.
+
+The thread starts the next transaction as soon as the previous one committed: the event loop only queues
+jobs and receives results (one ``call_soon_threadsafe`` per transaction), it is never a step of the pipeline.
+Work given to the thread must be quick, synchronous and touch only ``conn``.
 
 It lives beside the main :class:`~bot.storage.Database` connection on the same WAL file: SQLite serialises
 the two writers and ``busy_timeout`` covers the wait.
@@ -13,18 +21,25 @@ the two writers and ``busy_timeout`` covers the wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from bot.storage.database import BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+J = TypeVar("J")
+R = TypeVar("R")
+J_contra = TypeVar("J_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -44,43 +59,167 @@ class BatchWriterClosed(RuntimeError):
     """The writer was closed; nothing was written."""
 
 
-class BatchWriter:
+class BatchHandler(Protocol[J_contra, R_co]):
+    """What a :class:`BatchWriter` writes. Every method runs on the writer's thread."""
+
+    def write(self, conn: sqlite3.Connection, jobs: Sequence[J_contra]) -> Sequence[R_co]:
+        """Write ``jobs`` inside the open transaction; one result per job, in order. Raising rolls back."""
+        ...
+
+    def committed(self) -> None:
+        """The transaction of the last :meth:`write` committed (e.g. make its in-memory state current)."""
+        ...
+
+    def rolled_back(self) -> None:
+        """The transaction of the last :meth:`write` was rolled back (e.g. give back what it took)."""
+        ...
+
+
+@dataclass(slots=True)
+class _Job(Generic[J, R]):
+    payload: J
+    future: asyncio.Future[R] | None
+
+
+@dataclass(slots=True)
+class _Call:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+
+
+_STOP = object()
+
+
+class BatchWriter(Generic[J, R]):
     """One sqlite3 connection used only from its own thread; see the module docstring."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, handler: BatchHandler[J, R], *, max_batch: int = 512) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-batch-writer")
-        self._conn: sqlite3.Connection | None = None
+        self._handler = handler
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job[J, R] | _Call | object] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Future[None] | None = None
         self._closed = False
 
+    # ----------------------------------------------------------------- lifecycle
     @classmethod
-    async def open(cls, path: Path) -> BatchWriter:
-        """Connect (on the writer's thread: the connection is used only there)."""
-        writer = cls(path)
-        try:
-            await writer._call(writer._open)
-        except BaseException:
-            writer._executor.shutdown(wait=False)
-            raise
+    async def open(cls, path: Path, handler: BatchHandler[J, R], *, max_batch: int = 512) -> BatchWriter[J, R]:
+        """Start the thread and connect (on the thread: the connection is used only there)."""
+        writer = cls(path, handler, max_batch=max_batch)
+        loop = asyncio.get_running_loop()
+        writer._loop = loop
+        ready: asyncio.Future[None] = loop.create_future()
+        writer._stopped = loop.create_future()
+        writer._thread = threading.Thread(target=writer._serve, args=(ready,), name="sqlite-batch-writer", daemon=True)
+        writer._thread.start()
+        await ready
         log.info("batch writer opened path=%s", path)
         return writer
 
-    def _open(self) -> None:
-        self._conn = _connect(self.path)
+    async def close(self) -> None:
+        """Write everything already submitted, then close the connection and end the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+        log.info("batch writer closed path=%s", self.path)
 
-    async def _call(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+    @property
+    def running(self) -> bool:
+        return not self._closed and self._thread is not None and self._thread.is_alive()
+
+    # ----------------------------------------------------------------- submitting (event loop)
+    async def submit(self, payload: J) -> R:
+        """Write ``payload`` with the next batch; its result once that batch committed."""
+        loop = self._require_open()
+        future: asyncio.Future[R] = loop.create_future()
+        self._queue.put(_Job(payload, future))
+        # No shield needed: a cancelled caller cancels only its future; the job is still committed.
+        return await future
+
+    def submit_nowait(self, payload: J) -> None:
+        """Write ``payload`` with the next batch without waiting for it (its result is dropped)."""
+        self._require_open()
+        self._queue.put(_Job(payload, None))
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn(conn)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` on the writer's thread; its result."""
-        if self._closed:
-            raise BatchWriterClosed("batch writer is closed")
-        return await self._call(lambda: self._transaction(fn))
+        """``fn(conn)`` inside a ``BEGIN IMMEDIATE … COMMIT`` of its own on the writer's thread; its result."""
+        loop = self._require_open()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Call(fn, future))
+        return await future
 
-    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
+    def _require_open(self) -> asyncio.AbstractEventLoop:
+        if self._closed or self._loop is None or self._thread is None or not self._thread.is_alive():
             raise BatchWriterClosed("batch writer is closed")
+        return self._loop
+
+    # ----------------------------------------------------------------- the thread
+    def _serve(self, ready: asyncio.Future[None]) -> None:
+        try:
+            conn = _connect(self.path)
+        except BaseException as exc:
+            self._closed = True
+            self._resolve(ready, exc=exc)
+            self._resolve(self._stopped, None)
+            return
+        self._resolve(ready, None)
+        try:
+            self._loop_forever(conn)
+        finally:
+            conn.close()
+            self._fail_leftovers()
+            self._resolve(self._stopped, None)
+
+    def _loop_forever(self, conn: sqlite3.Connection) -> None:
+        carry: object | None = None
+        while True:
+            item = carry if carry is not None else self._queue.get()
+            carry = None
+            if item is _STOP:
+                return
+            if isinstance(item, _Call):
+                self._run_call(conn, item)
+                continue
+            jobs: list[_Job[J, R]] = [item]  # type: ignore[list-item]
+            while len(jobs) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(nxt, _Job):
+                    carry = nxt  # a call or the stop: after this batch
+                    break
+                jobs.append(nxt)
+            try:
+                self._run_batch(conn, jobs)
+            except BaseException as exc:  # not an error of the jobs: the writer cannot go on (rolled back)
+                log.critical("batch writer stopped error=%s", type(exc).__name__, exc_info=exc)
+                stopped = BatchWriterClosed(f"batch writer stopped: {type(exc).__name__}")
+                self._settle([(job.future, None, stopped) for job in jobs])
+                if carry is not None and carry is not _STOP:
+                    self._queue.put(carry)
+                return
+
+    def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> None:
+        try:
+            results = self._transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
+        except Exception as exc:
+            if len(jobs) > 1:
+                log.warning("batch failed, retrying one by one jobs=%d error=%s", len(jobs), type(exc).__name__)
+                for job in jobs:
+                    self._run_batch(conn, [job])
+                return
+            log.error("batch writer write failed error=%s", type(exc).__name__, exc_info=exc)
+            self._settle([(jobs[0].future, None, exc)])
+            return
+        self._settle([(job.future, result, None) for job, result in zip(jobs, results, strict=True)])
+
+    def _transaction(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
@@ -88,21 +227,55 @@ class BatchWriter:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._handler.rolled_back()
             raise
+        self._handler.committed()
         return result
 
-    async def close(self) -> None:
-        """Close the connection (after any transaction already submitted), then the thread."""
-        if self._closed:
-            return
-        self._closed = True
+    def _run_call(self, conn: sqlite3.Connection, call: _Call) -> None:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            await self._call(self._close)
-        finally:
-            self._executor.shutdown(wait=True)
-        log.info("batch writer closed path=%s", self.path)
+            result = call.fn(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._settle([(call.future, None, exc)])
+            return
+        self._settle([(call.future, result, None)])
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _fail_leftovers(self) -> None:
+        closed = BatchWriterClosed("batch writer is closed")
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Job | _Call):
+                self._settle([(item.future, None, closed)])
+
+    # ----------------------------------------------------------------- back to the event loop
+    def _settle(self, outcomes: list[tuple[asyncio.Future[Any] | None, object, BaseException | None]]) -> None:
+        """Resolve futures on their loop: ONE thread-safe call for a whole batch."""
+        waiting = [outcome for outcome in outcomes if outcome[0] is not None]
+        if not waiting or self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(_resolve_all, waiting)
+
+    def _resolve(
+        self, future: asyncio.Future[Any] | None, value: object = None, *, exc: BaseException | None = None
+    ) -> None:
+        if future is None:
+            return
+        self._settle([(future, value, exc)])
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[Any] | None, object, BaseException | None]]) -> None:
+    for future, value, exc in outcomes:
+        if future is None or future.done():  # e.g. the request was cancelled
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)

@@ -23,7 +23,6 @@ repeated failures with an audit alert).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import threading
@@ -35,7 +34,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from bot.storage import Database
-from bot.storage.batch_writer import BatchWriter
+from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
 from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -120,13 +119,22 @@ class FanoutHooks:
                 quarantine_hook(conn, quarantined)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Job:
-    future: asyncio.Future[bool] | None
+    """One write of the hot path; a job with neither event nor body only flushes the rejection counts."""
+
     event: WebhookEvent | None = None
     body: str = ""
     remote: str | None = None
     quarantined: QuarantinedBody | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A job's result: whether its row was new, and whether its batch's fan-out was deferred."""
+
+    new: bool
+    deferred: bool = False
 
 
 class _RejectionCounts:
@@ -137,9 +145,12 @@ class _RejectionCounts:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
-    def add(self, hour: str) -> None:
+    def add(self, hour: str) -> bool:
+        """Count one; ``True`` when it is the first since the counts were last taken (queue a flush)."""
         with self._lock:
+            first = not self._counts
             self._counts[hour] += 1
+            return first
 
     def take(self) -> Counter[str]:
         with self._lock:
@@ -161,28 +172,53 @@ class _RejectionCounts:
 
 @dataclass(slots=True)
 class _BatchState:
+    """What one transaction of the hot path changes besides the database."""
+
     maxes: dict[str, int | None]
     hooks: FanoutHooks
     stamp: str
-    rejections: _RejectionCounts
-    taken: Counter[str] | None = None
-    """The rejection counts this batch writes; given back if the transaction does not commit."""
     deferred: str | None = None
     """The error type when the batch's fan-out failed and was left to the processor."""
 
 
-def _write_batch(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState) -> list[bool]:
-    """The whole hot-path transaction of one batch (runs on the writer's thread, inside BEGIN … COMMIT)."""
-    state.taken = state.rejections.take()
-    try:
-        return _write_rows(conn, jobs, state, state.taken)
-    except BaseException:
-        state.rejections.restore(state.taken)
-        state.taken = None
-        raise
+class _IngestHandler:
+    """The hot path's :class:`~bot.storage.batch_writer.BatchHandler`: all of it runs on the writer's thread,
+    which alone owns the per-kind highest unique_ids (gap detection) between transactions."""
+
+    def __init__(
+        self,
+        hooks: FanoutHooks,
+        rejections: _RejectionCounts,
+        maxes: dict[str, int | None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._hooks = hooks
+        self._rejections = rejections
+        self._maxes = maxes
+        self._clock = clock
+        self._state: _BatchState | None = None
+        self._taken: Counter[str] = Counter()
+
+    def write(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Stored]:
+        state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=iso(self._clock()))
+        self._taken = self._rejections.take()
+        new = _write_rows(conn, jobs, state, self._taken)
+        return [_Stored(is_new, is_new and state.deferred is not None) for is_new in new]
+
+    def committed(self) -> None:
+        if self._state is not None:
+            self._maxes = self._state.maxes
+        self._state, self._taken = None, Counter()
+
+    def rolled_back(self) -> None:
+        self._rejections.restore(self._taken)
+        self._state, self._taken = None, Counter()
 
 
-def _write_rows(conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState, rejections: Counter[str]) -> list[bool]:
+def _write_rows(
+    conn: sqlite3.Connection, jobs: Sequence[_Job], state: _BatchState, rejections: Counter[str]
+) -> list[bool]:
+    """The whole hot-path transaction of one batch: rows, fan-out, counters; for each job, whether it was new."""
     new_events = _insert_events(conn, jobs, state)
     results: list[bool] = []
     new_quarantined: dict[int, QuarantinedBody] = {}
@@ -239,7 +275,7 @@ def _fan_out(
 
 
 def _insert_events(
-    conn: sqlite3.Connection, jobs: list[_Job], state: _BatchState
+    conn: sqlite3.Connection, jobs: Sequence[_Job], state: _BatchState
 ) -> dict[int, tuple[int, WebhookEvent]]:
     """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``), marked processed (the fan-out
     follows in the same transaction). For each job whose event was new: (row id, event), in arrival order.
@@ -348,12 +384,8 @@ class WebhookStore:
         self.hooks = FanoutHooks()
         self._commit_listeners: list[Callable[[], None]] = []
         self._deferred_listeners: list[Callable[[], None]] = []
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._writer_task: asyncio.Task[None] | None = None
-        self._batch_writer: BatchWriter | None = None
-        self._maxes: dict[str, int | None] = {}
+        self._writer: BatchWriter[_Job, _Stored] | None = None
         self._rejections = _RejectionCounts()
-        self._flush_queued = False
         self._closed = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -372,125 +404,71 @@ class WebhookStore:
         """Called after a commit whose fan-out failed and was deferred, e.g. ``processor.wake``."""
         self._deferred_listeners.append(listener)
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn(conn)`` in a transaction of its own on the writer's thread, between two ingest batches (the
-        event processor's retries). :class:`StoreUnavailable` when the store is not running."""
-        writer = self._batch_writer
-        if writer is None or self._closed:
-            raise StoreUnavailable("webhook store is not running")
-        return await writer.run(fn)
-
     async def start(self) -> None:
-        """Load each kind's highest unique_id (for gap detection), open the writer connection, start the writer."""
+        """Load each kind's highest unique_id (for gap detection), then start the writer thread."""
+        maxes: dict[str, int | None] = {}
         for kind in EVENT_KINDS:
             row = await self._db.fetchone("SELECT max(unique_id) FROM webhook_events WHERE kind = ?", (kind,))
-            self._maxes[kind] = None if row is None or row[0] is None else int(row[0])
-        self._batch_writer = await BatchWriter.open(self._db.path)
-        self._writer_task = asyncio.create_task(self._run(), name="webhook-store-writer")
+            maxes[kind] = None if row is None or row[0] is None else int(row[0])
+        handler = _IngestHandler(self.hooks, self._rejections, maxes, self._clock)
+        self._writer = await BatchWriter.open(self._db.path, handler, max_batch=self._max_batch)
 
     @property
     def running(self) -> bool:
-        return not self._closed and self._writer_task is not None and not self._writer_task.done()
+        return not self._closed and self._writer is not None and self._writer.running
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. Later writes raise :class:`StoreUnavailable`."""
         if self._closed:
             return
         self._closed = True
-        if self._rejections and not self._flush_queued:
-            self._queue.put_nowait(_Job(future=None))
-        self._queue.put_nowait(None)
-        if self._writer_task is not None:
-            await self._writer_task
-        if self._batch_writer is not None:
-            await self._batch_writer.close()
+        writer = self._writer
+        if writer is None:
+            return
+        if self._rejections and writer.running:
+            writer.submit_nowait(_Job())
+        await writer.close()
 
     # ----------------------------------------------------------------- writes
     async def add_event(self, event: WebhookEvent, *, body: str, remote: str | None) -> bool:
         """Commit ``event`` (durably) before returning; ``False`` when (kind, unique_id) was already stored."""
-        return await self._submit(_Job(future=None, event=event, body=body, remote=remote))
+        return await self._submit(_Job(event=event, body=body, remote=remote))
 
     async def quarantine(self, item: QuarantinedBody) -> bool:
         """Store a signed but invalid body once (by content hash); ``True`` when it was new."""
-        return await self._submit(_Job(future=None, quarantined=item))
+        return await self._submit(_Job(quarantined=item))
 
     def note_rejected_signature(self) -> None:
         """Count a request refused for its signature (persisted with the next batch, never awaited)."""
-        self._rejections.add(_hour(self._clock()))
-        if not self._flush_queued and not self._closed:
-            self._flush_queued = True
-            self._queue.put_nowait(_Job(future=None))
+        if self._rejections.add(_hour(self._clock())) and self.running and self._writer is not None:
+            self._writer.submit_nowait(_Job())  # make sure a batch comes, even if no event does
+
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` in a transaction of its own on the writer's thread, between two ingest batches (the
+        event processor's retries). :class:`StoreUnavailable` when the store is not running."""
+        if not self.running or self._writer is None:
+            raise StoreUnavailable("webhook store is not running")
+        try:
+            return await self._writer.run(fn)
+        except BatchWriterClosed as exc:
+            raise StoreUnavailable("webhook store closed") from exc
 
     async def _submit(self, job: _Job) -> bool:
-        if not self.running:
+        if not self.running or self._writer is None:
             raise StoreUnavailable("webhook store is not running")
-        job.future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(job)
-        # No shield needed: a cancelled request cancels only its future; the job is still committed.
-        return await job.future
-
-    # ----------------------------------------------------------------- writer
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                break
-            jobs = [first]
-            while len(jobs) < self._max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stopping = True
-                    break
-                jobs.append(nxt)
-            try:
-                await self._commit(jobs)
-            except Exception:  # never let the writer die: fail the jobs, keep serving
-                log.exception("webhook writer batch failed jobs=%d", len(jobs))
-                self._fail(jobs, StoreUnavailable("webhook store failed"))
-        # fail anything that raced in after close
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if job is not None:
-                self._fail([job], StoreUnavailable("webhook store closed"))
-
-    @staticmethod
-    def _fail(jobs: list[_Job], exc: Exception) -> None:
-        for job in jobs:
-            if job.future is not None and not job.future.done():
-                job.future.set_exception(exc)
-
-    async def _commit(self, jobs: list[_Job]) -> None:
-        self._flush_queued = False
-        state = _BatchState(
-            maxes=dict(self._maxes), hooks=self.hooks, stamp=iso(self._clock()), rejections=self._rejections
-        )
-        writer = self._batch_writer
         try:
-            if writer is None:
-                raise StoreUnavailable("webhook store is not started")
-            results = await writer.run(lambda conn: _write_batch(conn, jobs, state))
-        except Exception as exc:
-            if state.taken is not None:  # the transaction ran but its COMMIT failed
-                self._rejections.restore(state.taken)
-            if len(jobs) > 1:
-                log.warning("webhook batch failed, retrying one by one jobs=%d error=%s", len(jobs), type(exc).__name__)
-                for job in jobs:
-                    await self._commit([job])
-                return
-            log.error("webhook store write failed error=%s", type(exc).__name__, exc_info=exc)
-            self._fail(jobs, StoreUnavailable("database write failed"))
-            return
-        self._maxes = state.maxes
-        for job, result in zip(jobs, results, strict=True):
-            if job.future is not None and not job.future.done():
-                job.future.set_result(result)
-        if any(results):
+            stored = await self._writer.submit(job)
+        except BatchWriterClosed as exc:
+            raise StoreUnavailable("webhook store closed") from exc
+        except Exception as exc:  # a database failure (logged by the writer): the sender retries
+            raise StoreUnavailable("database write failed") from exc
+        if stored.new:
             for listener in self._commit_listeners:
                 listener()
-        if state.deferred is not None:
+        if stored.deferred:
             for listener in self._deferred_listeners:
                 listener()
+        return stored.new
 
     # ----------------------------------------------------------------- queries
     async def last_events(self) -> dict[EventKind, StoredEvent]:

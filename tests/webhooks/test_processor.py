@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from bot.webhooks.feature import event_notification_hook, quarantine_alert_hook
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor, ProcessResult
 from bot.webhooks.status import collect_status
-from bot.webhooks.store import WebhookStore
+from bot.webhooks.store import StoreUnavailable, WebhookStore
 from tests.webhooks.helpers import open_db
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -104,8 +105,9 @@ async def test_fanout_commits_with_the_event(db: Database) -> None:
 async def test_crash_inside_the_ingest_transaction_stores_nothing_and_the_redelivery_is_fanned_out_once(
     db: Database,
 ) -> None:
-    """The process dying while the hooks run (here a BaseException, as a kill would) commits nothing: the
-    event was not acknowledged, so Neverlose delivers it again, and then it is stored and announced once."""
+    """The writer dying while the hooks run (a BaseException, as when the process is killed) commits nothing:
+    the event is not acknowledged (503), so Neverlose delivers it again, and then it is stored and announced
+    once. The dead writer shows in ``running`` (the health probe)."""
     store, _ = wired_store(db)
 
     def dies(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
@@ -113,10 +115,16 @@ async def test_crash_inside_the_ingest_transaction_stores_nothing_and_the_redeli
 
     store.add_events_hook(dies)
     await store.start()
-    add = asyncio.ensure_future(store.add_event(purchase(1), body="{}", remote=None))
-    await asyncio.wait([add], timeout=5)
-    assert not add.done(), "a crashed process never answers"
-    add.cancel()
+    with pytest.raises(StoreUnavailable):
+        await store.add_event(purchase(1), body="{}", remote=None)
+    for _ in range(100):
+        if not store.running:
+            break
+        await asyncio.sleep(0.01)
+    assert not store.running
+    with pytest.raises(StoreUnavailable):
+        await store.add_event(purchase(2), body="{}", remote=None)
+    await store.close()
     assert await outbox_keys(db) == []
     assert (await db.fetchone("SELECT count(*) FROM webhook_events"))[0] == 0  # type: ignore[index]
 
@@ -297,24 +305,62 @@ async def test_upgrade_marks_existing_rows_as_already_fanned_out(tmp_path: Path)
         await store.close()
 
 
-async def test_batch_writer_one_transaction_per_call(db: Database) -> None:
-    writer = await BatchWriter.open(db.path)
+class Recorder:
+    """A batch handler that inserts one rejection row per job (``fail`` jobs raise) and records its calls."""
 
-    def insert(conn: object, value: int, fail: bool) -> int:
-        import sqlite3
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.events: list[str] = []
 
-        assert isinstance(conn, sqlite3.Connection)
+    def write(self, conn: sqlite3.Connection, jobs: Sequence[str]) -> list[int]:
         assert conn.in_transaction
-        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", (f"h{value}",))
-        if fail:
-            raise RuntimeError("boom")
-        return value * 2
+        self.batches.append(list(jobs))
+        for job in jobs:
+            if job == "fail":
+                raise RuntimeError("bad job")
+            conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", (job,))
+        return [len(job) for job in jobs]
 
-    assert await writer.run(lambda conn: insert(conn, 1, False)) == 2
-    with pytest.raises(RuntimeError):
-        await writer.run(lambda conn: insert(conn, 2, True))
+    def committed(self) -> None:
+        self.events.append("committed")
+
+    def rolled_back(self) -> None:
+        self.events.append("rolled back")
+
+
+async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(db: Database) -> None:
+    handler = Recorder()
+    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, handler, max_batch=3)
+    gate = threading.Event()
+    held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))  # the thread is busy meanwhile
+    jobs = [asyncio.ensure_future(writer.submit(job)) for job in ("a", "bb", "fail", "dddd", "eeeee")]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await held
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert results[:2] == [1, 2]
+    assert isinstance(results[2], RuntimeError)  # only the bad job fails...
+    assert results[3:] == [4, 5]  # ...its neighbours are committed
+    assert handler.batches[:2] == [["a", "bb", "fail"], ["a"]], "waiting jobs share one transaction (max 3)"
+    assert "rolled back" in handler.events
     rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
-    assert [str(r[0]) for r in rows] == ["h1"]  # committed; the failed call rolled back
+    assert [str(r[0]) for r in rows] == ["a", "bb", "dddd", "eeeee"]
+
+    def count(conn: sqlite3.Connection) -> int:
+        assert conn.in_transaction
+        return int(conn.execute("SELECT count(*) FROM webhook_rejections").fetchone()[0])
+
+    assert await writer.run(count) == 4
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES ('x', 1)")
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await writer.run(broken)
+    assert await writer.run(count) == 4  # the failed call rolled back
     await writer.close()
     with pytest.raises(BatchWriterClosed):
-        await writer.run(lambda conn: insert(conn, 3, False))
+        await writer.submit("late")
+    with pytest.raises(BatchWriterClosed):
+        await writer.run(count)
