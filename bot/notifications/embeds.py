@@ -93,6 +93,17 @@ def transfer_embed(*, username: str, amount: Decimal, unique_id: int, received_a
     }
 
 
+def event_embed(
+    kind: str, *, username: str, item_id: str | None, amount: Decimal, unique_id: int, received_at: datetime
+) -> Embed:
+    """The announcement of a stored webhook event: a purchase (with its item) or a transfer."""
+    if kind == "purchase" and item_id is not None:
+        return purchase_embed(
+            username=username, item_id=item_id, amount=amount, unique_id=unique_id, received_at=received_at
+        )
+    return transfer_embed(username=username, amount=amount, unique_id=unique_id, received_at=received_at)
+
+
 def alert_embed(title: str, description: str, *, problem: bool = True, fields: Sequence[tuple[str, str]] = ()) -> Embed:
     """An audit-channel alert (bounded to Discord's limits)."""
     embed: Embed = {

@@ -7,6 +7,11 @@ Targets (strings, stored as given):
 - ``channel:<id>`` — an explicit channel; ``dm:<user_id>`` — a direct message;
 - ``role:<guild_id>:<user_id>:<role_id>`` — grant a role (no embeds).
 
+A webhook event's announcement is a row that references the stored event (``event_id``, queued by
+:func:`queue_event_announcements` in the transaction that stores the event) and is rendered when it is read
+for delivery (:func:`~bot.notifications.embeds.event_embed`): the event row never changes, so every attempt
+renders the same message, and the busy ingest path writes a small row and renders nothing.
+
 Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
 (``nlo-<id>``; ids are AUTOINCREMENT so never reused), in its own committed transaction. The message is sent
 with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id. After
@@ -22,12 +27,14 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import aiosqlite
 
 from bot.guild_config import ChannelKind
-from bot.notifications.embeds import Embed, check_message
+from bot.notifications.embeds import Embed, check_message, event_embed
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -149,6 +156,20 @@ async def insert_rows(conn: aiosqlite.Connection, rows: Sequence[PreparedRow]) -
     return added
 
 
+_QUEUE_ANNOUNCEMENT = (
+    "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, embeds, event_id) "
+    "SELECT 'webhook:' || kind || ':' || unique_id, 'channel:' || kind, '[]', id FROM webhook_events "
+    "WHERE kind = ? AND unique_id = ?"
+)
+
+
+def queue_event_announcements(conn: sqlite3.Connection, events: Sequence[tuple[str, int]]) -> int:
+    """Queue the announcement of stored webhook events, given as (kind, unique_id), in their kind's channel
+    (``channel:<kind>``, dedupe key ``webhook:<kind>:<unique_id>``), inside the caller's transaction on a
+    synchronous connection; rows added. Rendered at delivery (see the module docstring)."""
+    return conn.executemany(_QUEUE_ANNOUNCEMENT, events).rowcount
+
+
 def nonce_for(first_row_id: int) -> str:
     return f"{NONCE_PREFIX}{first_row_id}"
 
@@ -173,6 +194,17 @@ class OutboxCounts:
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
     embeds: Any = json.loads(str(row["embeds"]))
+    if row["event_kind"] is not None:  # a webhook event's announcement: rendered now, from the event row
+        embeds = [
+            event_embed(
+                str(row["event_kind"]),
+                username=str(row["username"]),
+                item_id=None if row["item_id"] is None else str(row["item_id"]),
+                amount=Decimal(str(row["amount"])),
+                unique_id=int(row["unique_id"]),
+                received_at=datetime.fromisoformat(str(row["received_at"])),
+            )
+        ]
     return OutboxRow(
         id=int(row["id"]),
         dedupe_key=str(row["dedupe_key"]),
@@ -230,8 +262,10 @@ class Outbox:
     async def pending(self, *, limit: int = 2000) -> list[OutboxRow]:
         """Pending rows, oldest first (claimed ones included, with their nonce)."""
         rows = await self._db.fetchall(
-            "SELECT id, dedupe_key, target, content, embeds, nonce, attempts FROM notification_outbox "
-            "WHERE state = 'pending' ORDER BY id LIMIT ?",
+            "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
+            "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
+            "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id "
+            "WHERE o.state = 'pending' ORDER BY o.id LIMIT ?",
             (limit,),
         )
         return [_row(r) for r in rows]

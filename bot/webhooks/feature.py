@@ -1,7 +1,8 @@
 """Wiring of the webhook feature: store (with its fan-out hooks) + processor + dispatcher + route.
 
 :meth:`WebhookFeature.create` is what ``bot/core.py`` calls. The store commits each new valid event together
-with its outbox row for the purchase or transfer channel (dedupe key ``webhook:<kind>:<unique_id>``), and each
+with its announcement row for the purchase or transfer channel (dedupe key ``webhook:<kind>:<unique_id>``,
+rendered when delivered), and each
 new quarantined body with an audit-channel alert, then wakes the dispatcher. The
 :class:`~bot.webhooks.processor.EventProcessor` retries a fan-out that failed there; it starts when the web
 server starts (``on_startup``), i.e. after every feature registered its hooks.
@@ -19,8 +20,8 @@ from aiohttp import web
 
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
-from bot.notifications.embeds import alert_embed, purchase_embed, transfer_embed
-from bot.notifications.outbox import Outbox, OutboxMessage
+from bot.notifications.embeds import alert_embed
+from bot.notifications.outbox import Outbox, OutboxMessage, queue_event_announcements
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor
@@ -33,33 +34,12 @@ log = logging.getLogger(__name__)
 QUARANTINE_EXCERPT = 900
 
 
-def event_message(event: WebhookEvent) -> OutboxMessage:
-    """The outbox row announcing ``event`` in its kind's channel (dedupe key ``webhook:<kind>:<unique_id>``)."""
-    if event.kind == "purchase" and event.item_id is not None:
-        embed = purchase_embed(
-            username=event.username,
-            item_id=event.item_id,
-            amount=event.amount,
-            unique_id=event.unique_id,
-            received_at=event.received_at,
-        )
-    else:
-        embed = transfer_embed(
-            username=event.username,
-            amount=event.amount,
-            unique_id=event.unique_id,
-            received_at=event.received_at,
-        )
-    return OutboxMessage(
-        target=f"channel:{event.kind}", embeds=[embed], dedupe_key=f"webhook:{event.kind}:{event.unique_id}"
-    )
-
-
-def event_notification_hook(outbox: Outbox) -> EventsHook:
-    """Queue the purchase/transfer embeds of new events, in the transaction that stores them."""
+def event_notification_hook() -> EventsHook:
+    """Queue the announcement of new events in their kind's channel, in the transaction that stores them (a
+    reference to the event row, rendered when it is delivered: no rendering on the ingest path)."""
 
     def hook(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
-        outbox.enqueue_sync(conn, [event_message(event) for event in events])
+        queue_event_announcements(conn, [(event.kind, event.unique_id) for event in events])
 
     return hook
 
@@ -128,7 +108,7 @@ class WebhookFeature:
         outbox = Outbox(db)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
-        store.add_events_hook(event_notification_hook(outbox))
+        store.add_events_hook(event_notification_hook())
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
         processor = EventProcessor(store, alerts=outbox)
         store.add_commit_listener(dispatcher.wake)

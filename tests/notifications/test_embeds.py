@@ -10,6 +10,7 @@ from bot.notifications.embeds import (
     check_embed,
     check_message,
     embed_chars,
+    event_embed,
     format_nle,
     purchase_embed,
     transfer_embed,
@@ -82,3 +83,19 @@ def test_total_and_count_limits() -> None:
     with pytest.raises(ValueError, match="6000"):
         check_message([{"description": "d" * 4000}, {"description": "d" * 2001}])
     assert embed_chars({"title": "ab", "fields": [{"name": "c", "value": "de"}], "footer": {"text": "f"}}) == 6
+
+
+@pytest.mark.parametrize("kind", ["purchase", "transfer"])
+def test_the_largest_valid_event_renders_within_discords_limits(kind: str) -> None:
+    """Event announcements are rendered at delivery, without the enqueue-time check: the largest event the
+    strict validation lets through must still make a valid message."""
+    embed = event_embed(
+        kind,
+        username="u" * 64,
+        item_id="I" * 32 if kind == "purchase" else None,
+        amount=Decimal("999999999.123456789012345"),
+        unique_id=2**63 - 1,
+        received_at=WHEN,
+    )
+    check_message([embed], None)
+    assert embed["title"] == ("New market purchase" if kind == "purchase" else "NLE received")

@@ -83,7 +83,7 @@ async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterato
     fan-out retries running as wired in production (stopped on exit)."""
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_events_hook(event_notification_hook(outbox))
+    store.add_events_hook(event_notification_hook())
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     processor = EventProcessor(store, alerts=outbox, base_delay=0.001, max_delay=0.01)
     store.add_deferred_listener(processor.wake)

@@ -61,7 +61,7 @@ def quarantined(n: int) -> QuarantinedBody:
 def wired_store(db: Database) -> tuple[WebhookStore, Outbox]:
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_events_hook(event_notification_hook(outbox))
+    store.add_events_hook(event_notification_hook())
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     return store, outbox
 

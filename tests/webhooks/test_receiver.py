@@ -39,7 +39,8 @@ async def test_published_purchase_vector_is_accepted_and_queued(receiver: Receiv
     row = await receiver.db.fetchone("SELECT username, amount, item_id FROM webhook_events")
     assert row is not None
     assert (row["username"], row["amount"], row["item_id"]) == ("A49", "0.9", "E3yugw")
-    embeds = json.loads(str((await receiver.db.fetchone("SELECT embeds FROM notification_outbox"))[0]))
+    (pending,) = await receiver.outbox.pending()  # the announcement is rendered from the event row
+    embeds = pending.embeds
     assert "https://neverlose.cc/market/item?id=E3yugw" in json.dumps(embeds)
 
 
