@@ -63,6 +63,10 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return result
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+"""The standard ``json`` decoder, strict (no ``NaN``/``Infinity``, no duplicate keys), built once."""
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -96,7 +100,7 @@ def parse_body(raw: bytes) -> tuple[dict[str, object], str] | str:
     """(the JSON object, the decoded text) or a short reason why ``raw`` is not a JSON object."""
     try:
         text = raw.decode("utf-8")
-        parsed = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        parsed = _DECODER.decode(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return "body is not valid JSON"
     if not isinstance(parsed, dict):

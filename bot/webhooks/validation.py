@@ -65,12 +65,15 @@ def _amount(value: object) -> Decimal | str:
     return amount
 
 
+def _invalid(body: dict[str, object], reason: str) -> Invalid:
+    return Invalid(reason, kind_hint(body))
+
+
 def classify(body: dict[str, object], received_at: datetime) -> WebhookEvent | Invalid:
     """A :class:`WebhookEvent` when ``body`` (parsed JSON, signature verified) matches its kind exactly."""
-    hint = kind_hint(body)
     kind = body.get("kind")
     if kind not in FIELDS:
-        return Invalid("unknown kind", hint)
+        return _invalid(body, "unknown kind")
     event_kind: EventKind = "purchase" if kind == "purchase" else "transfer"
     keys = frozenset(body)
     expected = FIELDS[event_kind]
@@ -82,27 +85,27 @@ def classify(body: dict[str, object], received_at: datetime) -> WebhookEvent | I
             parts.append("missing " + ",".join(missing))
         if extra:
             parts.append(f"{len(extra)} unexpected field(s)")
-        return Invalid("; ".join(parts), hint)
+        return _invalid(body, "; ".join(parts))
 
     unique_id = body["unique_id"]
     if isinstance(unique_id, bool) or not isinstance(unique_id, int):
-        return Invalid("unique_id must be an integer", hint)
+        return _invalid(body, "unique_id must be an integer")
     if not 0 < unique_id <= MAX_UNIQUE_ID:
-        return Invalid("unique_id out of range", hint)
+        return _invalid(body, "unique_id out of range")
 
     amount = _amount(body["amount"])
     if isinstance(amount, str):
-        return Invalid(amount, hint)
+        return _invalid(body, amount)
 
     username = body["username"]
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
-        return Invalid("username is not a plausible login", hint)
+        return _invalid(body, "username is not a plausible login")
 
     item_id: str | None = None
     if event_kind == "purchase":
         code = body["item_id"]
         if not isinstance(code, str) or not ITEM_CODE.fullmatch(code):
-            return Invalid("item_id is not a plausible item code", hint)
+            return _invalid(body, "item_id is not a plausible item code")
         item_id = code
 
     return WebhookEvent(
