@@ -62,11 +62,14 @@ def _serve(
     from aiohttp import web
 
     from bot.http.server import error_middleware
+    from bot.logging_setup import configure_logging
     from bot.storage import Database
     from bot.webhooks.feature import WebhookFeature
 
     if os.getpid() == parent_pid:  # pragma: no cover - the whole point is a separate process
         raise RuntimeError("server must not run in the senders' process")
+    # Logging as `reseller-bot run` sets it up (INFO: one line per accepted event), written to /dev/null.
+    configure_logging("INFO", stream=open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives with the process
 
     class NoSink:
         async def send_message(self, channel_id: int, *, content: str | None, embeds: object, nonce: str) -> int:

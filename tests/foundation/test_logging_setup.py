@@ -1,0 +1,61 @@
+"""Logging: discord.py's one-line format, written by a listener thread (never by the logging caller)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logging_setup import configure_logging
+
+
+class ThreadRecordingStream(io.StringIO):
+    """A text stream that notes which threads wrote to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: set[str] = set()
+
+    def write(self, text: str) -> int:
+        self.writers.add(threading.current_thread().name)
+        return super().write(text)
+
+
+@pytest.fixture
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_lines_are_formatted_and_written_by_the_listener_thread() -> None:
+    stream = ThreadRecordingStream()
+    listener = configure_logging("INFO", stream=stream)
+    log = logging.getLogger("bot.webhooks.receiver")
+    log.info("webhook accepted kind=%s unique_id=%d", "purchase", 7)
+    log.debug("not at INFO")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("webhook store write failed")
+    logging.getLogger("aiosqlite").debug("executing INSERT ... ('pkce-verifier',)")
+    listener.stop()  # flushes the queue
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", stream.getvalue())  # discord.py colours when it detects Docker
+    words = [" ".join(line.translate(str.maketrans("[]:", "   ")).split()) for line in text.splitlines()]
+    assert any("INFO bot.webhooks.receiver webhook accepted kind=purchase unique_id=7" in line for line in words)
+    assert not any("not at INFO" in line for line in words)
+    assert any("ERROR bot.webhooks.receiver webhook store write failed" in line for line in words)
+    assert "ValueError: boom" in text  # the traceback follows its line
+    assert "pkce-verifier" not in stream.getvalue()
+    assert threading.current_thread().name not in stream.writers, "the logging caller never writes"
+    assert logging.getLogger("aiohttp.access").level == logging.WARNING
