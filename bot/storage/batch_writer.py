@@ -207,7 +207,11 @@ class BatchWriter(Generic[J, R]):
             if item is _STOP:
                 return
             if isinstance(item, _Call):
-                self._run_call(conn, item)
+                try:
+                    self._run_call(conn, item)
+                except BaseException as exc:
+                    log.critical("batch writer stopped error=%s", type(exc).__name__, exc_info=exc)
+                    return
                 continue
             jobs: list[_Job[J, R]] = [item]  # type: ignore[list-item]
             busy = self._gather > 0 and self._last_batch >= self._gather_min
@@ -272,15 +276,18 @@ class BatchWriter(Generic[J, R]):
         return result
 
     def _run_call(self, conn: sqlite3.Connection, call: _Call) -> None:
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             result = call.fn(conn)
             conn.execute("COMMIT")
-        except Exception as exc:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._settle([(call.future, None, exc)])
-            return
+            if isinstance(exc, Exception):
+                self._settle([(call.future, None, exc)])
+                return
+            self._settle([(call.future, None, BatchWriterClosed(f"batch writer stopped: {type(exc).__name__}"))])
+            raise  # not an error of the call: the writer cannot go on
         self._settle([(call.future, result, None)])
 
     def _fail_leftovers(self) -> None:

@@ -107,3 +107,30 @@ async def test_after_a_quiet_spell_a_lone_job_is_not_held_back(db: Database) -> 
     assert await asyncio.wait_for(writer.submit("a"), timeout=10) == 1  # previous batch empty: no gathering
     assert await asyncio.wait_for(writer.submit("b"), timeout=10) == 1  # previous batch of 1: still none
     await writer.close()
+
+
+class Crash(BaseException):
+    """Stands for something that must stop the writer (not an error of one job)."""
+
+
+async def test_a_crash_in_a_call_answers_every_waiter_and_stops_the_writer(db: Database) -> None:
+    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, Recorder())
+
+    def crash(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES ('x', 1)")
+        raise Crash
+
+    gate = threading.Event()
+    held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))
+    crashing = asyncio.ensure_future(writer.run(crash))
+    queued = asyncio.ensure_future(writer.submit("a"))  # behind the crash: never written
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await held
+    with pytest.raises(BatchWriterClosed, match="Crash"):
+        await crashing
+    with pytest.raises(BatchWriterClosed):
+        await queued
+    assert not writer.running
+    assert (await db.fetchone("SELECT count(*) FROM webhook_rejections"))[0] == 0  # type: ignore[index]
+    await writer.close()
