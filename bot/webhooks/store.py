@@ -1,10 +1,10 @@
 """Durable storage of webhook events: the hot path (one group-commit writer) with its fan-out, then queries.
 
-Every write goes through one writer task. A request hands its insert to the writer and waits; the writer takes
-every insert that is waiting and commits them in ONE ``BEGIN IMMEDIATE … COMMIT`` on a dedicated connection
-(:class:`~bot.storage.batch_writer.BatchWriter`: one hop to its thread per batch, WAL with
-``synchronous=FULL``, so a returned commit survives power loss). Only then is each request resolved. Under load
-one fsync covers many events (group commit); a lone event is committed at once, without waiting for company.
+Every write goes through one writer thread (:class:`~bot.storage.batch_writer.BatchWriter`, its own
+connection, WAL with ``synchronous=FULL``, so a returned commit survives power loss). A request queues its
+insert and waits; the thread takes every insert that is waiting (under load it waits up to
+:data:`GATHER_SECONDS` for more) and commits them in ONE ``BEGIN IMMEDIATE … COMMIT``. Only then is each
+request resolved. Under load one fsync covers many events (group commit); a lone event is committed at once.
 If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
 
 The transaction records the event row (``INSERT OR IGNORE`` on ``(kind, unique_id)``), the sequence gap
