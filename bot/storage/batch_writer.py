@@ -118,6 +118,7 @@ class BatchWriter(Generic[J, R]):
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._closed = False
+        self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -154,7 +155,7 @@ class BatchWriter(Generic[J, R]):
 
     @property
     def running(self) -> bool:
-        return not self._closed and self._thread is not None and self._thread.is_alive()
+        return not self._closed and not self._stopping and self._thread is not None and self._thread.is_alive()
 
     # ----------------------------------------------------------------- submitting (event loop)
     async def submit(self, payload: J) -> R:
@@ -178,7 +179,7 @@ class BatchWriter(Generic[J, R]):
         return await future
 
     def _require_open(self) -> asyncio.AbstractEventLoop:
-        if self._closed or self._loop is None or self._thread is None or not self._thread.is_alive():
+        if self._closed or self._stopping or self._loop is None or self._thread is None or not self._thread.is_alive():
             raise BatchWriterClosed("batch writer is closed")
         return self._loop
 
@@ -228,6 +229,7 @@ class BatchWriter(Generic[J, R]):
             try:
                 self._run_batch(conn, jobs)
             except BaseException as exc:  # not an error of the jobs: the writer cannot go on (rolled back)
+                self._stopping = True
                 log.critical("batch writer stopped error=%s", type(exc).__name__, exc_info=exc)
                 stopped = BatchWriterClosed(f"batch writer stopped: {type(exc).__name__}")
                 self._settle([(job.future, None, stopped) for job in jobs])
@@ -286,6 +288,7 @@ class BatchWriter(Generic[J, R]):
             if isinstance(exc, Exception):
                 self._settle([(call.future, None, exc)])
                 return
+            self._stopping = True
             self._settle([(call.future, None, BatchWriterClosed(f"batch writer stopped: {type(exc).__name__}"))])
             raise  # not an error of the call: the writer cannot go on
         self._settle([(call.future, result, None)])
