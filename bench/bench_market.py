@@ -17,7 +17,6 @@ import asyncio
 import json
 import multiprocessing
 import platform
-import re
 import statistics
 import sys
 import time
@@ -30,12 +29,12 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import write_section  # noqa: E402
 from bot.market.client import MarketClient  # noqa: E402
 from bot.market.models import Plan, Product  # noqa: E402
 from bot.market.retry import RetryPolicy  # noqa: E402
 from bot.market.signing import signed_body  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Market client"
 START_BALANCE = Decimal("100000000.00")
 GIFT_PRICE = Decimal("17.10")
@@ -180,19 +179,6 @@ def render(results: dict[str, dict[str, float]], requests: int, concurrency: int
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    if DOC.exists():
-        current = DOC.read_text(encoding="utf-8")
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(current):
-            updated = pattern.sub(lambda _: text + "\n", current, count=1)
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        updated = "# Benchmarks\n\nFigures recorded by the scripts in `bench/`; re-run them to refresh.\n\n" + text
-    DOC.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
@@ -204,8 +190,7 @@ def main() -> None:
     text = render(results, args.requests, args.concurrency, args.rounds)
     print(text)
     if not args.no_write:
-        write_section(text)
-        print(f"written to {DOC}")
+        print(f"written to {write_section(SECTION, text)}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -41,9 +40,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import write_section  # noqa: E402
 from bot.market.signing import signed_body  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Webhook ingest"
 SECRET = "bench-secret"  # noqa: S105 - a throwaway signing key for local events
 PATH = "/webhooks/market"
@@ -289,19 +288,6 @@ WHERE_THE_TIME_GOES = [
 ]
 
 
-def write_section(text: str) -> None:
-    if DOC.exists():
-        current = DOC.read_text(encoding="utf-8")
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(current):
-            updated = pattern.sub(lambda _: text + "\n", current, count=1)
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    else:
-        updated = "# Benchmarks\n\n" + text + "\n"
-    DOC.write_text(updated, encoding="utf-8")
-
-
 @dataclass
 class Result:
     bare: Round
@@ -380,7 +366,7 @@ def main() -> None:
     text = render(result, args.rounds, args.senders, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

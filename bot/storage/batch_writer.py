@@ -121,27 +121,16 @@ class BatchWriter(Generic[J, R]):
         self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
 
     # ----------------------------------------------------------------- lifecycle
-    @classmethod
-    async def open(
-        cls,
-        path: Path,
-        handler: BatchHandler[J, R],
-        *,
-        max_batch: int = 512,
-        gather: float = 0.0,
-        gather_min: int = 8,
-    ) -> BatchWriter[J, R]:
+    async def start(self) -> None:
         """Start the thread and connect (on the thread: the connection is used only there)."""
-        writer = cls(path, handler, max_batch=max_batch, gather=gather, gather_min=gather_min)
         loop = asyncio.get_running_loop()
-        writer._loop = loop
+        self._loop = loop
         ready: asyncio.Future[None] = loop.create_future()
-        writer._stopped = loop.create_future()
-        writer._thread = threading.Thread(target=writer._serve, args=(ready,), name="sqlite-batch-writer", daemon=True)
-        writer._thread.start()
+        self._stopped = loop.create_future()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="sqlite-batch-writer", daemon=True)
+        self._thread.start()
         await ready
-        log.info("batch writer opened path=%s", path)
-        return writer
+        log.info("batch writer opened path=%s", self.path)
 
     async def close(self) -> None:
         """Write everything already submitted, then close the connection and end the thread."""

@@ -31,13 +31,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
-from bot.webhooks.store import WebhookStore, iso, parse_iso, utc_now
+from bot.webhooks.store import EVENT_COLUMNS, WebhookStore, event_from_row, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -102,34 +101,23 @@ class _Pass:
     failures: list[_Failure] = field(default_factory=list)
 
 
-def _event(row: Sequence[Any]) -> WebhookEvent:
-    return WebhookEvent(
-        kind="purchase" if row[1] == "purchase" else "transfer",
-        unique_id=int(row[2]),
-        username=str(row[3]),
-        amount=Decimal(str(row[4])),
-        item_id=None if row[5] is None else str(row[5]),
-        received_at=parse_iso(str(row[6])),
-    )
-
-
 def _quarantined(row: Sequence[Any]) -> QuarantinedBody:
     return QuarantinedBody(
-        body=str(row[1]),
-        body_sha256=str(row[2]),
-        reason=str(row[3]),
-        kind=None if row[4] is None else str(row[4]),
-        remote=None if row[5] is None else str(row[5]),
-        received_at=parse_iso(str(row[6])),
+        body=str(row[0]),
+        body_sha256=str(row[1]),
+        reason=str(row[2]),
+        kind=None if row[3] is None else str(row[3]),
+        remote=None if row[4] is None else str(row[4]),
+        received_at=parse_iso(str(row[5])),
     )
 
 
 _READY_EVENTS = (
-    "SELECT id, kind, unique_id, username, amount, item_id, received_at, fanout_attempts FROM webhook_events "
+    f"SELECT {EVENT_COLUMNS}, id, fanout_attempts FROM webhook_events "  # noqa: S608 - fixed column list
     "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?"
 )
 _READY_QUARANTINED = (
-    "SELECT id, body, body_sha256, reason, kind, remote, received_at, fanout_attempts FROM webhook_quarantine "
+    "SELECT body, body_sha256, reason, kind, remote, received_at, id, fanout_attempts FROM webhook_quarantine "
     "WHERE processed_at IS NULL AND fanout_failed_at IS NULL ORDER BY id LIMIT ?"
 )
 
@@ -242,20 +230,20 @@ class EventProcessor:
         return outcome
 
     def _ready(self, conn: sqlite3.Connection, waiting: set[tuple[Table, int]]) -> list[_Item]:
-        # Rows waiting for a retry are skipped in Python, so fetch that many more: the rest always progress.
+        """Up to ``batch_size`` unprocessed rows of each table, oldest first, skipping those waiting for a retry
+        (fetched in excess by their number, so the rest always progress). Each row ends with (id, attempts)."""
         items: list[_Item] = []
-        for table, sql, build in ((EVENTS, _READY_EVENTS, "event"), (QUARANTINE, _READY_QUARANTINED, "quarantined")):
+        for table, sql in ((EVENTS, _READY_EVENTS), (QUARANTINE, _READY_QUARANTINED)):
             skip = sum(1 for kind, _ in waiting if kind == table)
             found: list[_Item] = []
             for row in conn.execute(sql, (self._batch_size + skip,)).fetchall():
-                if (table, int(row[0])) in waiting:
+                row_id, attempts = int(row[-2]), int(row[-1])
+                if (table, row_id) in waiting:
                     continue
-                item = _Item(table, int(row[0]), int(row[7]))
-                if build == "event":
-                    item.event = _event(row)
+                if table == EVENTS:
+                    found.append(_Item(table, row_id, attempts, event=event_from_row(row)))
                 else:
-                    item.quarantined = _quarantined(row)
-                found.append(item)
+                    found.append(_Item(table, row_id, attempts, quarantined=_quarantined(row)))
             items += found[: self._batch_size]
         return items
 

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.notifications.outbox import Outbox
-from bot.webhooks.models import EventKind
-from bot.webhooks.store import Gap, StoredEvent, WebhookStore
+from bot.webhooks.models import EventKind, WebhookEvent
+from bot.webhooks.store import Gap, WebhookStore
 
 MAX_GAPS_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookStatus:
-    last_events: dict[EventKind, StoredEvent]
+    last_events: dict[EventKind, WebhookEvent]
     events_24h: dict[str, int]
     pending_notifications: int
     undeliverable_notifications: int

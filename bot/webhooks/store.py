@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
@@ -94,14 +94,20 @@ class Gap:
         return self.last_missing - self.first_missing + 1
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    kind: EventKind
-    unique_id: int
-    username: str
-    amount: Decimal
-    item_id: str | None
-    received_at: datetime
+EVENT_COLUMNS = "kind, unique_id, username, amount, item_id, received_at"
+"""The ``webhook_events`` columns :func:`event_from_row` reads, in its order."""
+
+
+def event_from_row(row: Sequence[Any]) -> WebhookEvent:
+    """The event stored in a row that starts with :data:`EVENT_COLUMNS` (either connection kind)."""
+    return WebhookEvent(
+        kind="purchase" if row[0] == "purchase" else "transfer",
+        unique_id=int(row[1]),
+        username=str(row[2]),
+        amount=Decimal(str(row[3])),
+        item_id=None if row[4] is None else str(row[4]),
+        received_at=parse_iso(str(row[5])),
+    )
 
 
 @dataclass(slots=True)
@@ -415,7 +421,9 @@ class WebhookStore:
             row = await self._db.fetchone("SELECT max(unique_id) FROM webhook_events WHERE kind = ?", (kind,))
             maxes[kind] = None if row is None or row[0] is None else int(row[0])
         handler = _IngestHandler(self.hooks, self._rejections, maxes, self._clock)
-        self._writer = await BatchWriter.open(self._db.path, handler, max_batch=self._max_batch, gather=GATHER_SECONDS)
+        writer = BatchWriter(self._db.path, handler, max_batch=self._max_batch, gather=GATHER_SECONDS)
+        await writer.start()
+        self._writer = writer
 
     @property
     def running(self) -> bool:
@@ -475,24 +483,17 @@ class WebhookStore:
         return stored.new
 
     # ----------------------------------------------------------------- queries
-    async def last_events(self) -> dict[EventKind, StoredEvent]:
+    async def last_events(self) -> dict[EventKind, WebhookEvent]:
         """The event with the highest unique_id of each kind."""
-        found: dict[EventKind, StoredEvent] = {}
+        found: dict[EventKind, WebhookEvent] = {}
         for kind in EVENT_KINDS:
             row = await self._db.fetchone(
-                "SELECT unique_id, username, amount, item_id, received_at FROM webhook_events "
+                f"SELECT {EVENT_COLUMNS} FROM webhook_events "  # noqa: S608 - fixed column list
                 "WHERE kind = ? ORDER BY unique_id DESC LIMIT 1",
                 (kind,),
             )
             if row is not None:
-                found[kind] = StoredEvent(
-                    kind=kind,
-                    unique_id=int(row["unique_id"]),
-                    username=str(row["username"]),
-                    amount=Decimal(str(row["amount"])),
-                    item_id=None if row["item_id"] is None else str(row["item_id"]),
-                    received_at=parse_iso(str(row["received_at"])),
-                )
+                found[kind] = event_from_row(row)
         return found
 
     async def event_counts_since(self, since: datetime) -> dict[str, int]:

@@ -46,7 +46,8 @@ class Recorder:
 
 async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(db: Database) -> None:
     handler = Recorder()
-    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, handler, max_batch=3)
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler, max_batch=3)
+    await writer.start()
     gate = threading.Event()
     held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))  # the thread is busy meanwhile
     jobs = [asyncio.ensure_future(writer.submit(job)) for job in ("a", "bb", "fail", "dddd", "eeeee")]
@@ -84,7 +85,8 @@ async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
 
 async def test_under_load_the_writer_gathers_late_jobs_into_the_batch(db: Database) -> None:
     handler = Recorder()
-    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, handler, gather=5.0, gather_min=3)
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler, gather=5.0, gather_min=3)
+    await writer.start()
     gate = threading.Event()
     held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))
     busy = [asyncio.ensure_future(writer.submit(job)) for job in ("a", "b", "c")]  # a batch of 3: "load"
@@ -103,7 +105,8 @@ async def test_under_load_the_writer_gathers_late_jobs_into_the_batch(db: Databa
 
 async def test_after_a_quiet_spell_a_lone_job_is_not_held_back(db: Database) -> None:
     handler = Recorder()
-    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, handler, gather=30.0, gather_min=3)
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler, gather=30.0, gather_min=3)
+    await writer.start()
     assert await asyncio.wait_for(writer.submit("a"), timeout=10) == 1  # previous batch empty: no gathering
     assert await asyncio.wait_for(writer.submit("b"), timeout=10) == 1  # previous batch of 1: still none
     await writer.close()
@@ -114,7 +117,8 @@ class Crash(BaseException):
 
 
 async def test_a_crash_in_a_call_answers_every_waiter_and_stops_the_writer(db: Database) -> None:
-    writer: BatchWriter[str, int] = await BatchWriter.open(db.path, Recorder())
+    writer: BatchWriter[str, int] = BatchWriter(db.path, Recorder())
+    await writer.start()
 
     def crash(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES ('x', 1)")
