@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -72,6 +72,16 @@ async def unprocessed(db: Database) -> int:
     row = await db.fetchone("SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
     assert row is not None
     return int(row[0])
+
+
+def always_fails_for(unique_id: int) -> Callable[[sqlite3.Connection, Sequence[WebhookEvent]], None]:
+    """An events hook that raises whenever its batch holds ``unique_id``."""
+
+    def hook(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        if any(event.unique_id == unique_id for event in events):
+            raise ValueError("cannot render this one")
+
+    return hook
 
 
 @pytest.fixture
@@ -191,11 +201,7 @@ async def test_a_failing_row_does_not_hold_up_the_rows_retried_with_it(db: Datab
         )
     store, _ = wired_store(db)
 
-    def bad_two(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
-        if any(event.unique_id == 2 for event in events):
-            raise ValueError("cannot render this one")
-
-    store.add_events_hook(bad_two)
+    store.add_events_hook(always_fails_for(2))
     await store.start()
     result = await EventProcessor(store, clock=FakeClock()).drain()
     assert (result.processed, result.retrying) == (2, 1)
@@ -208,11 +214,7 @@ async def test_poisoned_event_is_given_up_reported_and_never_blocks_the_rest(
 ) -> None:
     store, outbox = wired_store(db)
 
-    def poisoned(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
-        if any(event.unique_id == 2 for event in events):
-            raise ValueError("cannot render this one")
-
-    store.add_events_hook(poisoned)
+    store.add_events_hook(always_fails_for(2))
     await store.start()
     for uid in (1, 2, 3):
         assert await store.add_event(transfer(uid), body="{}", remote=None)
