@@ -305,12 +305,14 @@ async def run(events: int, senders: int, rounds: int, bare_port: int, full_port:
     full_url = f"http://127.0.0.1:{full_port}{PATH}"
     settled_url = f"http://127.0.0.1:{full_port}/settled"
     warmup = 1000
-    await send_all("warmup-bare", bare_url, build_bodies(warmup, 10**9), senders)
-    await send_all("warmup-full", full_url, build_bodies(warmup, 10**9), senders)
+    warmup_bodies = build_bodies(warmup, 1)
+    await send_all("warmup-bare", bare_url, warmup_bodies, senders)
+    await send_all("warmup-full", full_url, warmup_bodies, senders)
     bares: list[Round] = []
     fulls: list[Round] = []
     for r in range(rounds):
-        bodies = build_bodies(events, 1 + r * events)
+        # unique_ids carry on from the warm-up, as Neverlose's increase: no gaps, no late events
+        bodies = build_bodies(events, 1 + (warmup + r * events) // 2)
         if r % 2 == 0:  # alternate which goes first: the machine's drift hits both alike
             bares.append(await send_all("bare", bare_url, bodies, senders, bare_url))
             fulls.append(await send_all("full", full_url, bodies, senders, bare_url))

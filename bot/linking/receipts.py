@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 import aiosqlite
 
-from bot.linking.links import Link, find_by_login, find_by_login_sync
+from bot.linking.links import Link, find_by_login, find_by_logins_sync
 from bot.linking.roles import RoleKey, RoleMapping, roles_for, roles_for_sync
 from bot.market.journal import Operation, OperationStatus
 from bot.market.models import Plan, Product
@@ -130,10 +130,10 @@ class ReceiptHooks:
 
     def on_events(self, conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
         """Webhook fan-out hook (synchronous, inside the transaction that stores the events)."""
-        for event in events:
-            if event.kind != "purchase":
-                continue
-            link = find_by_login_sync(conn, event.username)
+        purchases = [event for event in events if event.kind == "purchase"]
+        links = find_by_logins_sync(conn, (event.username for event in purchases)) if purchases else {}
+        for event in purchases:
+            link = links.get(event.username.lower())
             if link is None:
                 log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
                 continue

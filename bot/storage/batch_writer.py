@@ -10,9 +10,16 @@ foreign keys) and ONE thread that serves a queue:
   job cannot fail its neighbours.
 - :meth:`BatchWriter.run` runs any ``fn(conn)`` in a transaction of its own, between two batches.
 
-Under load (the previous batch had at least ``gather_min`` jobs) the thread waits up to ``gather`` seconds
-for more jobs before writing (as PostgreSQL's ``commit_delay``): bigger batches, fewer fsyncs and less CPU per
-job, for at most ``gather`` of extra latency. A lone job after a quiet spell is written at once.
+Under load (the previous batch had at least ``gather_min`` jobs) the thread waits ``gather`` seconds for more
+jobs before writing (as PostgreSQL's ``commit_delay``): bigger batches, fewer fsyncs and less CPU per job, for
+``gather`` of extra latency. It is one timed wait, not a wake-up per arriving job: each wake-up must take the
+GIL back from the busy event loop, which measured slower than the wait itself. A lone job after a quiet
+spell is written at once, and closing ends a wait at once.
+
+The GIL is also why the handlers write many rows per statement: every statement step releases it (SQLite
+works without it) and must take it back, so a batch should cost a few steps, not a few per job. For the same
+reason the connection caches :data:`CACHED_STATEMENTS` prepared statements, since multi-row statements
+differ by their row count.
 
 The thread starts the next transaction as soon as the previous one committed: the event loop only queues
 jobs and receives results (one ``call_soon_threadsafe`` per transaction), it is never a step of the pipeline.
@@ -30,7 +37,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +53,13 @@ J_contra = TypeVar("J_contra", contravariant=True)
 R_co = TypeVar("R_co", covariant=True)
 
 
+CACHED_STATEMENTS = 512
+"""Prepared statements kept by the writer's connection (the stdlib default is 128): multi-row statements
+differ by their row count, and a batch should not pay to prepare them again."""
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, cached_statements=CACHED_STATEMENTS)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -119,6 +130,7 @@ class BatchWriter(Generic[J, R]):
         self._stopped: asyncio.Future[None] | None = None
         self._closed = False
         self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
+        self._closing = threading.Event()  # ends a gathering wait at once
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -138,6 +150,7 @@ class BatchWriter(Generic[J, R]):
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._closing.set()
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
         log.info("batch writer closed path=%s", self.path)
@@ -204,11 +217,14 @@ class BatchWriter(Generic[J, R]):
                     return
                 continue
             jobs: list[_Job[J, R]] = [item]  # type: ignore[list-item]
-            busy = self._gather > 0 and self._last_batch >= self._gather_min
-            deadline = time.monotonic() + self._gather if busy else 0.0
+            if self._gather > 0 and self._last_batch >= self._gather_min:
+                # ONE timed wait (cut short by close), then take what came: a wake-up per arrival would cost
+                # the GIL back from the busy event loop each time
+                self._closing.wait(self._gather)
             while len(jobs) < self._max_batch:
-                nxt = self._next(deadline)
-                if nxt is None:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
                     break
                 if not isinstance(nxt, _Job):
                     carry = nxt  # a call or the stop: after this batch
@@ -225,19 +241,6 @@ class BatchWriter(Generic[J, R]):
                 if carry is not None and carry is not _STOP:
                     self._queue.put(carry)
                 return
-
-    def _next(self, deadline: float) -> object | None:
-        """The next queued item; waits until ``deadline`` (monotonic) for one; ``None`` when there is none."""
-        try:
-            return self._queue.get_nowait()
-        except queue.Empty:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-        try:
-            return self._queue.get(timeout=remaining)
-        except queue.Empty:
-            return None
 
     def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> None:
         try:

@@ -51,9 +51,10 @@ QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 DEFAULT_MAX_BATCH = 512
 GATHER_SECONDS = 0.0005
 """Under load the writer waits this long for more requests before a transaction (see BatchWriter)."""
-_EVENT_ROWS_PER_STATEMENT = 100  # 9 parameters each: far below SQLite's variable limit
+_ROWS_PER_STATEMENT = 256
+"""Rows per multi-row statement (9 parameters each for an event: far below SQLite's limit of 32,766)."""
 _INSERT_EVENTS = (
-    "INSERT OR IGNORE INTO webhook_events "
+    "INSERT INTO webhook_events "
     "(kind, unique_id, username, amount, item_id, received_at, remote, body, processed_at) VALUES "
 )
 
@@ -243,7 +244,7 @@ def _write_rows(
         else:
             results.append(False)
     if new_events or new_quarantined:
-        _fan_out(conn, state, dict(new_events.values()), new_quarantined)
+        _fan_out(conn, state, list(new_events.values()), new_quarantined)
     if rejections:
         conn.executemany(
             "INSERT INTO webhook_rejections (hour, count) VALUES (?, ?) "
@@ -256,22 +257,24 @@ def _write_rows(
 def _fan_out(
     conn: sqlite3.Connection,
     state: _BatchState,
-    events: dict[int, WebhookEvent],
+    events: list[WebhookEvent],
     quarantined: dict[int, QuarantinedBody],
 ) -> None:
     """Run the hooks for the batch's new rows inside a savepoint; if one raises, roll the fan-out back and
     leave the rows unprocessed (``processed_at`` NULL) for the processor. The rows themselves stay."""
     conn.execute("SAVEPOINT fanout")
     try:
-        state.hooks.run(conn, list(events.values()), list(quarantined.values()))
+        state.hooks.run(conn, events, list(quarantined.values()))
     except Exception as exc:
         conn.execute("ROLLBACK TO fanout")
         conn.execute("RELEASE fanout")
-        for table, ids in (("webhook_events", events), ("webhook_quarantine", quarantined)):
-            conn.executemany(
-                f"UPDATE {table} SET processed_at = NULL WHERE id = ?",  # noqa: S608 - fixed table names
-                [(row_id,) for row_id in ids],
-            )
+        conn.executemany(
+            "UPDATE webhook_events SET processed_at = NULL WHERE kind = ? AND unique_id = ?",
+            [(event.kind, event.unique_id) for event in events],
+        )
+        conn.executemany(
+            "UPDATE webhook_quarantine SET processed_at = NULL WHERE id = ?", [(row_id,) for row_id in quarantined]
+        )
         state.deferred = type(exc).__name__
         log.warning(
             "webhook fan-out deferred to the processor events=%d quarantined=%d error=%s",
@@ -284,13 +287,17 @@ def _fan_out(
     conn.execute("RELEASE fanout")
 
 
-def _insert_events(
-    conn: sqlite3.Connection, jobs: Sequence[_Job], state: _BatchState
-) -> dict[int, tuple[int, WebhookEvent]]:
-    """Insert the batch's events (multi-row ``INSERT OR IGNORE … RETURNING``), marked processed (the fan-out
-    follows in the same transaction). For each job whose event was new: (row id, event), in arrival order.
+def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _BatchState) -> dict[int, WebhookEvent]:
+    """Insert the batch's new events, marked processed (the fan-out follows in the same transaction). For each
+    job whose event was new: its event, keyed by ``id(job)``, in arrival order.
 
-    Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates.
+    Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates. Rows go in
+    with multi-row statements (:data:`_ROWS_PER_STATEMENT` each), not row by row: every statement step hands
+    the GIL to the busy event loop and waits to take it back, so a batch costs a few steps, not a few per
+    event. unique_ids increase, so only an event at or below its kind's highest stored unique_id (a redelivery
+    or a late event) is looked up first; the rest are new unless another connection wrote them, which the
+    unique constraint catches (the statement is undone and its rows are looked up). The writer holds the write
+    lock (``BEGIN IMMEDIATE``) throughout.
     """
     first: dict[tuple[str, int], _Job] = {}
     for job in jobs:
@@ -298,38 +305,71 @@ def _insert_events(
             first.setdefault((job.event.kind, job.event.unique_id), job)
     if not first:
         return {}
-    candidates = list(first.values())
-    inserted: dict[tuple[str, int], int] = {}
-    for start in range(0, len(candidates), _EVENT_ROWS_PER_STATEMENT):
-        chunk = candidates[start : start + _EVENT_ROWS_PER_STATEMENT]
-        params: list[object] = []
-        for job in chunk:
-            event = job.event
-            if event is None:  # pragma: no cover - filtered above
-                continue
-            params.extend(
-                (
-                    event.kind,
-                    event.unique_id,
-                    event.username,
-                    str(event.amount),
-                    event.item_id,
-                    iso(event.received_at),
-                    job.remote,
-                    job.body,
-                    state.stamp,
-                )
-            )
-        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-        rows = conn.execute(f"{_INSERT_EVENTS}{values} RETURNING id, kind, unique_id", params).fetchall()
-        inserted.update(((str(row[1]), int(row[2])), int(row[0])) for row in rows)
-    new_jobs: dict[int, tuple[int, WebhookEvent]] = {}
-    for key, job in first.items():
-        row_id = inserted.get(key)
-        if row_id is not None and job.event is not None:
-            new_jobs[id(job)] = (row_id, job.event)
-            _track_sequence(conn, job.event, state)
+    maxes = state.maxes
+    doubtful = [key for key in first if (top := maxes.get(key[0])) is not None and key[1] <= top]
+    stored = _already_stored(conn, doubtful) if doubtful else set()
+    pending = [(key, job) for key, job in first.items() if key not in stored]
+    new_jobs: dict[int, WebhookEvent] = {}
+    written_elsewhere: list[WebhookEvent] = []  # above the known highest unique_id, yet stored: in the sequence
+    while pending:
+        chunk = pending[:_ROWS_PER_STATEMENT]
+        try:
+            _insert_event_rows(conn, [job for _, job in chunk], state.stamp)
+        except sqlite3.IntegrityError:  # stored by someone else after all: undone, look them up
+            stored = _already_stored(conn, [key for key, _ in pending])
+            if not stored:
+                raise  # not a duplicate: a real constraint failure (the batch is retried job by job)
+            written_elsewhere += [job.event for key, job in pending if key in stored and job.event is not None]
+            pending = [(key, job) for key, job in pending if key not in stored]
+            continue
+        for _, job in chunk:
+            if job.event is not None:
+                new_jobs[id(job)] = job.event
+        pending = pending[len(chunk) :]
+    # In unique_id order: events of one batch that raced each other are not a gap opened and filled at once.
+    for event in sorted([*new_jobs.values(), *written_elsewhere], key=lambda e: (e.kind, e.unique_id)):
+        _track_sequence(conn, event, state)
     return new_jobs
+
+
+def _insert_event_rows(conn: sqlite3.Connection, jobs: Sequence[_Job], stamp: str) -> None:
+    params: list[object] = []
+    for job in jobs:
+        event = job.event
+        if event is None:  # pragma: no cover - only jobs with an event come here
+            continue
+        params.extend(
+            (
+                event.kind,
+                event.unique_id,
+                event.username,
+                str(event.amount),
+                event.item_id,
+                iso(event.received_at),
+                job.remote,
+                job.body,
+                stamp,
+            )
+        )
+    conn.execute(_INSERT_EVENTS + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(params) // 9)), params)
+
+
+def _already_stored(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which of these (kind, unique_id) are stored already (one indexed lookup each, one statement)."""
+    found: set[tuple[str, int]] = set()
+    for chunk in _chunks(keys):
+        values = ",".join(["(?, ?)"] * len(chunk))
+        rows = conn.execute(
+            f"SELECT e.kind, e.unique_id FROM (VALUES {values}) AS v "  # noqa: S608 - placeholders only
+            "JOIN webhook_events AS e ON e.kind = v.column1 AND e.unique_id = v.column2",
+            [part for key in chunk for part in key],
+        )
+        found.update((str(row[0]), int(row[1])) for row in rows)
+    return found
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
 
 
 def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _BatchState) -> None:

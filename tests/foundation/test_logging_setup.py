@@ -59,3 +59,60 @@ def test_lines_are_formatted_and_written_by_the_listener_thread() -> None:
     assert "pkce-verifier" not in stream.getvalue()
     assert threading.current_thread().name not in stream.writers, "the logging caller never writes"
     assert logging.getLogger("aiohttp.access").level == logging.WARNING
+
+
+class GatedStream(io.StringIO):
+    """A text stream whose first write waits for a gate (a slow log collector), counting the writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.writing = threading.Event()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        self.writing.set()
+        self.gate.wait(10)
+        return super().write(text)
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_lines_queued_meanwhile_are_written_in_one_burst_and_stop_writes_everything() -> None:
+    stream = GatedStream()
+    listener = configure_logging("INFO", stream=stream)
+    log = logging.getLogger("bot.webhooks.receiver")
+    log.info("line 0")
+    assert stream.writing.wait(10)  # the listener is stuck writing line 0
+    for n in range(1, 500):
+        log.info("line %d", n)  # the caller is never held up by the stuck stream
+    stream.gate.set()
+    listener.stop()  # writes everything still queued
+    lines = [line.rsplit(" ", 2)[-2:] for line in stream.getvalue().splitlines()]
+    assert lines == [["line", str(n)] for n in range(500)]  # all of them, in order
+    assert stream.writes == 2, "the 499 lines queued during the stall went out in one write"
+    listener.stop()  # a second stop (the exit hook) is harmless
+
+
+class FailingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "poison" in record.getMessage():
+            raise RuntimeError("a broken filter")
+        return True
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_a_line_that_cannot_be_written_costs_only_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    listener = configure_logging("INFO", stream=stream)
+    listener.handler.addFilter(FailingFilter())
+    log = logging.getLogger("bot.test")
+    log.info("before")
+    log.info("poison")
+    log.info("after")
+    listener.stop()
+    text = stream.getvalue()
+    assert "before" in text
+    assert "after" in text
+    assert "poison" not in text
+    assert "RuntimeError: a broken filter" in capsys.readouterr().err  # reported as logging.Handler does

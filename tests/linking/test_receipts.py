@@ -184,3 +184,21 @@ async def test_linking_through_the_flow_dms_the_member(harness: Harness, wakes: 
     status, _ = await harness.link(harness.browser(), BUYER + 1)
     assert status == 409
     assert len(await _outbox(harness.db)) == 1
+
+
+async def test_buyers_of_one_batch_are_looked_up_together(db: Database, store: WebhookStore) -> None:
+    from tests.webhooks.test_store_batches import one_batch
+
+    ticks = iter(range(60))
+    links = LinkRepository(db, clock=lambda: NOW.replace(second=next(ticks)))
+    await links.link(BUYER, "1001", "A49")
+    await links.link(43, "1002", "B7")
+    await links.link(44, "1003", "b7")  # the same login, verified later (renamed accounts): this link wins
+    events = [_purchase(1, "a49"), _purchase(2, "nobody"), _purchase(3, "B7"), _purchase(4, "A49")]
+    assert await one_batch(store, events) == [True, True, True, True]
+    keys = [(r["target"], r["dedupe_key"]) for r in await _outbox(db)]
+    assert keys == [
+        (f"dm:{BUYER}", "linking:receipt:purchase:1"),
+        ("dm:44", "linking:receipt:purchase:3"),
+        (f"dm:{BUYER}", "linking:receipt:purchase:4"),
+    ]

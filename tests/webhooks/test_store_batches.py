@@ -1,0 +1,120 @@
+"""The ingest transaction with many events at once: multi-row statements, duplicates, gaps, constraint errors.
+
+Each test holds the store's writer thread (a call that waits on a gate) while it queues events, so they are
+written as ONE batch, deterministically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.storage import Database
+from bot.webhooks.models import WebhookEvent
+from bot.webhooks.store import StoreUnavailable, WebhookStore
+from tests.webhooks.helpers import open_db
+from tests.webhooks.test_processor import outbox_keys, wired_store
+
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def purchase(uid: int) -> WebhookEvent:
+    return WebhookEvent("purchase", uid, f"buyer{uid}", Decimal("0.9"), "E3yugw", NOW)
+
+
+def transfer(uid: int) -> WebhookEvent:
+    return WebhookEvent("transfer", uid, f"sender{uid}", Decimal("12.5"), None, NOW)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_db(tmp_path / "bot.sqlite3") as database:
+        yield database
+
+
+@pytest.fixture
+async def store(db: Database) -> AsyncIterator[WebhookStore]:
+    store, _ = wired_store(db)
+    await store.start()
+    yield store
+    await store.close()
+
+
+async def one_batch(store: WebhookStore, events: list[WebhookEvent]) -> list[bool | BaseException]:
+    """Submit ``events`` while the writer is held, so that they are committed together; each one's outcome."""
+    gate = threading.Event()
+    held = asyncio.ensure_future(store.transaction(lambda conn: gate.wait(10)))
+    await asyncio.sleep(0.05)  # the writer thread is now inside the held call
+    pending: list[Awaitable[bool]] = [store.add_event(e, body="{}", remote="127.0.0.1") for e in events]
+    submitted = [asyncio.ensure_future(p) for p in pending]
+    await asyncio.sleep(0.05)  # every job is queued behind the held call
+    gate.set()
+    await held
+    return list(await asyncio.gather(*submitted, return_exceptions=True))
+
+
+async def stored_keys(db: Database) -> list[tuple[str, int]]:
+    rows = await db.fetchall("SELECT kind, unique_id FROM webhook_events ORDER BY kind, unique_id")
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+async def test_a_batch_larger_than_one_statement_is_stored_and_announced_whole(
+    db: Database, store: WebhookStore
+) -> None:
+    assert await store.add_event(purchase(1), body="{}", remote=None)  # stored before: a redelivery below
+    events = [purchase(uid) for uid in range(1, 301)] + [transfer(uid) for uid in range(1, 301)]
+    events += [purchase(150), transfer(299)]  # copies inside the batch itself
+    outcomes = await one_batch(store, events)  # 602 jobs: two batches of up to 512, statements of 256 rows
+    assert outcomes[0] is False  # purchase 1 was stored already
+    assert outcomes[1:600] == [True] * 599
+    assert outcomes[600:] == [False, False]  # the first delivery of a key wins
+    assert await stored_keys(db) == [("purchase", u) for u in range(1, 301)] + [("transfer", u) for u in range(1, 301)]
+    keys = await outbox_keys(db)
+    assert len(keys) == len(set(keys)) == 600  # one announcement per event, none twice
+    assert keys[:3] == ["webhook:purchase:1", "webhook:purchase:2", "webhook:purchase:3"]  # arrival order
+    assert await store.gaps() == []
+    row = await db.fetchone("SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
+    assert row is not None
+    assert row[0] == 0
+
+
+async def test_an_event_written_by_another_connection_is_a_duplicate_not_an_error(
+    db: Database, store: WebhookStore
+) -> None:
+    assert await store.add_event(purchase(1), body="{}", remote=None)
+    # Above the highest unique_id the writer knows, so it would not look it up first: the unique constraint
+    # undoes the statement and the batch is sorted out by looking its rows up.
+    await db.execute(
+        "INSERT INTO webhook_events (kind, unique_id, username, amount, item_id, received_at, body, processed_at) "
+        "VALUES ('purchase', 5, 'elsewhere', '1', 'E3yugw', '2025-01-01T12:00:00.000000Z', '{}', 'x')"
+    )
+    outcomes = await one_batch(store, [purchase(4), purchase(5), purchase(6)])
+    assert outcomes == [True, False, True]
+    assert await stored_keys(db) == [("purchase", u) for u in (1, 4, 5, 6)]
+    assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:4", "webhook:purchase:6"]
+    assert [(g.first_missing, g.last_missing) for g in await store.gaps()] == [(2, 3)]
+
+
+async def test_a_constraint_failure_is_not_mistaken_for_a_duplicate(db: Database, store: WebhookStore) -> None:
+    bad = WebhookEvent("purchase", 0, "A49", Decimal("1"), "E3yugw", NOW)  # unique_id must be > 0 (CHECK)
+    outcomes = await one_batch(store, [purchase(1), bad, purchase(2)])
+    assert outcomes[0] is True
+    assert outcomes[2] is True
+    assert isinstance(outcomes[1], StoreUnavailable)  # the sender gets a 503, never a false "duplicate"
+    assert await stored_keys(db) == [("purchase", 1), ("purchase", 2)]
+
+
+async def test_events_racing_within_one_batch_open_no_gap(
+    store: WebhookStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await one_batch(store, [purchase(3), purchase(1), purchase(2)]) == [True, True, True]
+    assert await store.gaps() == []
+    assert await one_batch(store, [purchase(7), purchase(5)]) == [True, True]
+    assert [(g.first_missing, g.last_missing) for g in await store.gaps()] == [(4, 4), (6, 6)]
+    assert not [r for r in caplog.records if "gap filled" in r.getMessage()]  # none opened, none filled
