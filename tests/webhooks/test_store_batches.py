@@ -11,14 +11,12 @@ import threading
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 from bot.webhooks.store import StoreUnavailable, WebhookStore
-from tests.webhooks.helpers import open_db
 from tests.webhooks.test_processor import outbox_keys, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -30,12 +28,6 @@ def purchase(uid: int) -> WebhookEvent:
 
 def transfer(uid: int) -> WebhookEvent:
     return WebhookEvent("transfer", uid, f"sender{uid}", Decimal("12.5"), None, NOW)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_db(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture
