@@ -10,13 +10,13 @@ foreign keys) and ONE thread that serves a queue:
   job cannot fail its neighbours.
 - :meth:`BatchWriter.run` runs any ``fn(conn)`` in a transaction of its own, between two batches.
 
-Under load (the previous batch had at least ``gather_min`` jobs) the thread waits ``gather`` seconds for more
-jobs before writing (as PostgreSQL's ``commit_delay``): bigger batches, fewer fsyncs and less CPU per job, for
-``gather`` of extra latency. It is one timed wait, not a wake-up per arriving job: each wake-up must take the
-GIL back from the busy event loop, which measured slower than the wait itself. A lone job after a quiet
-spell is written at once, and closing ends a wait at once.
+The batches form by themselves: whatever arrived while one transaction was being written and committed is
+the next one, so the slower the commit (a slow disk), the more jobs it covers. The thread never waits for
+more (as PostgreSQL's ``commit_delay`` would): measured with the webhook benchmark, a 0.5 ms wait made
+batches bigger but the pipeline slower, because each wake-up of this thread must also take the GIL back
+from the busy event loop.
 
-The GIL is also why the handlers write many rows per statement: every statement step releases it (SQLite
+The GIL is also why handlers should write many rows per statement: every statement step releases it (SQLite
 works without it) and must take it back, so a batch should cost a few steps, not a few per job. For the same
 reason the connection caches :data:`CACHED_STATEMENTS` prepared statements, since multi-row statements
 differ by their row count.
@@ -115,22 +115,16 @@ class BatchWriter(Generic[J, R]):
         handler: BatchHandler[J, R],
         *,
         max_batch: int = 512,
-        gather: float = 0.0,
-        gather_min: int = 8,
     ) -> None:
         self.path = path
         self._handler = handler
         self._max_batch = max_batch
-        self._gather = gather
-        self._gather_min = gather_min
-        self._last_batch = 0
         self._queue: queue.SimpleQueue[_Job[J, R] | _Call | object] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._closed = False
         self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
-        self._closing = threading.Event()  # ends a gathering wait at once
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -150,7 +144,6 @@ class BatchWriter(Generic[J, R]):
             return
         self._closed = True
         self._queue.put(_STOP)
-        self._closing.set()
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
         log.info("batch writer closed path=%s", self.path)
@@ -217,10 +210,6 @@ class BatchWriter(Generic[J, R]):
                     return
                 continue
             jobs: list[_Job[J, R]] = [item]  # type: ignore[list-item]
-            if self._gather > 0 and self._last_batch >= self._gather_min:
-                # ONE timed wait (cut short by close), then take what came: a wake-up per arrival would cost
-                # the GIL back from the busy event loop each time
-                self._closing.wait(self._gather)
             while len(jobs) < self._max_batch:
                 try:
                     nxt = self._queue.get_nowait()
@@ -230,7 +219,6 @@ class BatchWriter(Generic[J, R]):
                     carry = nxt  # a call or the stop: after this batch
                     break
                 jobs.append(nxt)
-            self._last_batch = len(jobs)
             try:
                 self._run_batch(conn, jobs)
             except BaseException as exc:  # not an error of the jobs: the writer cannot go on (rolled back)

@@ -2,8 +2,8 @@
 
 Every write goes through one writer thread (:class:`~bot.storage.batch_writer.BatchWriter`, its own
 connection, WAL with ``synchronous=FULL``, so a returned commit survives power loss). A request queues its
-insert and waits; the thread takes every insert that is waiting (under load it waits up to
-:data:`GATHER_SECONDS` for more) and commits them in ONE ``BEGIN IMMEDIATE … COMMIT``. Only then is each
+insert and waits; the thread takes every insert that is waiting and commits them in ONE
+``BEGIN IMMEDIATE … COMMIT``. Only then is each
 request resolved. Under load one fsync covers many events (group commit); a lone event is committed at once.
 If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
 
@@ -49,8 +49,6 @@ QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 """Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
 
 DEFAULT_MAX_BATCH = 512
-GATHER_SECONDS = 0.0005
-"""Under load the writer waits this long for more requests before a transaction (see BatchWriter)."""
 _ROWS_PER_STATEMENT = 256
 """Rows per multi-row statement (9 parameters each for an event: far below SQLite's limit of 32,766)."""
 _INSERT_EVENTS = (
@@ -461,7 +459,7 @@ class WebhookStore:
             row = await self._db.fetchone("SELECT max(unique_id) FROM webhook_events WHERE kind = ?", (kind,))
             maxes[kind] = None if row is None or row[0] is None else int(row[0])
         handler = _IngestHandler(self.hooks, self._rejections, maxes, self._clock)
-        writer = BatchWriter(self._db.path, handler, max_batch=self._max_batch, gather=GATHER_SECONDS)
+        writer = BatchWriter(self._db.path, handler, max_batch=self._max_batch)
         await writer.start()
         self._writer = writer
 

@@ -1,4 +1,4 @@
-"""The writer thread: group commit, a bad job isolated, calls alone, gathering under load, closing."""
+"""The writer thread: group commit, a bad job isolated, calls alone, batches forming by themselves, closing."""
 
 from __future__ import annotations
 
@@ -83,32 +83,36 @@ async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
         await writer.run(count)
 
 
-async def test_under_load_the_writer_gathers_late_jobs_into_the_batch(db: Database) -> None:
-    handler = Recorder()
-    writer: BatchWriter[str, int] = BatchWriter(db.path, handler, gather=5.0, gather_min=3)
-    await writer.start()
-    gate = threading.Event()
-    held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))
-    busy = [asyncio.ensure_future(writer.submit(job)) for job in ("a", "b", "c")]  # a batch of 3: "load"
-    await asyncio.sleep(0.05)
-    gate.set()
-    await held
-    await asyncio.gather(*busy)
-    first = asyncio.ensure_future(writer.submit("d"))
-    await asyncio.sleep(0.1)  # well within the 5 s gather window
-    second = asyncio.ensure_future(writer.submit("e"))
-    await asyncio.sleep(0.01)  # let it be queued
-    await writer.close()  # the stop ends the gathering at once; both are written first
-    assert await asyncio.gather(first, second) == [1, 1]
-    assert handler.batches == [["a", "b", "c"], ["d", "e"]]
+class SlowRecorder(Recorder):
+    """A recorder whose first batch waits for a gate (a slow commit), so that jobs pile up meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.writing = threading.Event()
+
+    def write(self, conn: sqlite3.Connection, jobs: Sequence[str]) -> list[int]:
+        if not self.batches:
+            self.writing.set()
+            self.gate.wait(5)
+        return super().write(conn, jobs)
 
 
-async def test_after_a_quiet_spell_a_lone_job_is_not_held_back(db: Database) -> None:
-    handler = Recorder()
-    writer: BatchWriter[str, int] = BatchWriter(db.path, handler, gather=30.0, gather_min=3)
+async def test_jobs_arriving_during_a_commit_are_the_next_batch_and_a_lone_job_is_not_held_back(
+    db: Database,
+) -> None:
+    handler = SlowRecorder()
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
     await writer.start()
-    assert await asyncio.wait_for(writer.submit("a"), timeout=10) == 1  # previous batch empty: no gathering
-    assert await asyncio.wait_for(writer.submit("b"), timeout=10) == 1  # previous batch of 1: still none
+    first = asyncio.ensure_future(writer.submit("a"))
+    assert await asyncio.to_thread(handler.writing.wait, 5)  # "a" is being written, alone
+    meanwhile = [asyncio.ensure_future(writer.submit(job)) for job in ("b", "c", "d")]
+    await asyncio.sleep(0.05)  # queued behind the slow transaction
+    handler.gate.set()
+    assert await first == 1
+    assert await asyncio.gather(*meanwhile) == [1, 1, 1]
+    assert await asyncio.wait_for(writer.submit("e"), timeout=10) == 1  # nothing waits for company
+    assert handler.batches == [["a"], ["b", "c", "d"], ["e"]]
     await writer.close()
 
 
