@@ -8,10 +8,10 @@ Checks, in order, each answered without touching the database unless stated:
    ``signature`` string → else 400 with a short JSON error;
 4. signature verified in constant time by :func:`bot.market.signing.verify_event` → else 401 (logged at
    WARNING with the source address and a sanitised kind; counted for ``/webhook status``);
-5. strict validation (:mod:`bot.webhooks.validation`): a valid event is committed durably BEFORE answering
-   200 (``accepted`` or ``duplicate``); its notifications are queued right after by the background
-   :class:`~bot.webhooks.processor.EventProcessor`. A signed but invalid body is stored raw once, reported to
-   the audit channel (by the same processor) and answered 200 ``quarantined`` (never acted upon);
+5. strict validation (:mod:`bot.webhooks.validation`): a valid event is committed durably, with its
+   notifications queued in the same transaction (:mod:`bot.webhooks.store`), BEFORE answering 200
+   (``accepted`` or ``duplicate``). A signed but invalid body is stored raw once, its audit-channel alert
+   queued with it, and answered 200 ``quarantined`` (never acted upon);
 6. if the database cannot commit: 503, so the sender retries. Bad input never produces a 5xx.
 """
 

@@ -2,12 +2,12 @@
 
 Every write goes through one writer thread (:class:`~bot.storage.batch_writer.BatchWriter`, its own
 connection, WAL with ``synchronous=FULL``, so a returned commit survives power loss). A request queues its
-insert and waits; the thread takes every insert that is waiting and commits them in ONE
-``BEGIN IMMEDIATE … COMMIT``. Only then is each
-request resolved. Under load one fsync covers many events (group commit); a lone event is committed at once.
-If a batch fails, each of its jobs is retried alone, so one bad job cannot fail its neighbours.
+insert and waits; the thread takes every insert that is waiting and commits them in ONE ``BEGIN IMMEDIATE …
+COMMIT``. Only then is each request resolved. Under load one fsync covers many events (group commit); a lone
+event is committed at once. If a batch fails, each of its jobs is retried alone, so one bad job cannot fail
+its neighbours.
 
-The transaction records the event row (``INSERT OR IGNORE`` on ``(kind, unique_id)``), the sequence gap
+The transaction records the event row (once per ``(kind, unique_id)``: see :func:`_insert_events`), the gap
 bookkeeping, quarantined bodies (once per content hash) and the rejected-signature counters (per UTC hour,
 flushed with the next batch; a flood of forgeries costs no transaction per request); and, in the SAME
 transaction, the fan-out of what is new: the hooks registered here (:class:`FanoutHooks`: the notification
