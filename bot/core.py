@@ -28,7 +28,8 @@ from bot.http.server import WebServer
 from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.market.client import MarketClient
 from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
-from bot.market.journal import SpendingJournal
+from bot.market.journal import Operation, SpendingJournal
+from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
@@ -173,6 +174,9 @@ class ResellerBot(commands.Bot):
         self._journal.begin_recovery()
         self.start_background(self._recover_journal(), name="journal-recovery")
         self.start_background(self._check_market(), name="market-check")
+        self.start_background(
+            recheck_forever(self._journal, on_resolved=self._record_rechecked), name="journal-recheck"
+        )
 
         self.extension_report = await load_extensions(self, self.extensions_package)
         await self.sync_commands()
@@ -187,6 +191,10 @@ class ResellerBot(commands.Bot):
             log.info("journal recovery done operations=%d outcomes=%s", len(redriven), outcomes)
         if redriven and self.staff is not None:
             await self.staff.spending.record_redriven(redriven)  # audited like any staff-triggered outcome
+
+    async def _record_rechecked(self, resolved: list[Operation]) -> None:
+        if self.staff is not None:
+            await self.staff.spending.record_redriven(resolved, how="re-checked automatically")
 
     async def _check_market(self) -> None:
         """One get-balance at start-up: log the balance, or one clear warning (the bot serves anyway)."""

@@ -10,8 +10,10 @@ Flow of one operation (``execute`` = ``create`` + ``run``):
 
 ``Invalid id.`` after an earlier attempt means that attempt went through: the operation is recorded as
 ``succeeded`` with ``confirmed_on_retry``. On a first attempt it is a plain failure. Operations still
-``pending`` at start-up (crash, kill, power loss) are re-driven by :meth:`SpendingJournal.redrive_pending`
-with their own id. A per-operation lock plus a status check make concurrent runs send once.
+``pending`` or ``unknown`` at start-up (crash, kill, power loss) are re-driven by
+:meth:`SpendingJournal.redrive_pending` with their own id; while the bot runs, ``unknown`` ones are sent
+again periodically (:meth:`SpendingJournal.recheck_unknown`). A per-operation lock plus a status check make
+concurrent runs send once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -212,10 +214,11 @@ class SpendingJournal:
         )
         return await self.run(operation)
 
-    async def run(self, operation: int | Operation) -> Operation:
+    async def run(self, operation: int | Operation, *, attempts: int | None = None) -> Operation:
         """Send (and retry) a pending or unknown operation with its own id; record and return the outcome.
 
-        A resolved operation is returned as it is. Concurrent runs of one operation send once.
+        ``attempts`` caps the attempts of this run (default: the retry policy's). A resolved operation is
+        returned as it is. Concurrent runs of one operation send once.
         """
         op_id = operation.id if isinstance(operation, Operation) else operation
         lock = self._locks.setdefault(op_id, asyncio.Lock())
@@ -223,7 +226,7 @@ class SpendingJournal:
             current = await self.get(op_id)
             if current.resolved:
                 return current
-            final = await self._drive(current)
+            final = await self._drive(current, attempts or self.retry.attempts)
         if final.resolved:
             self._locks.pop(op_id, None)
         return final
@@ -253,14 +256,29 @@ class SpendingJournal:
         finally:
             self._recovered.set()
 
+    async def recheck_unknown(self, *, quiet_for: timedelta, limit: int = 20) -> list[Operation]:
+        """Send once more, each with its own id and ONE attempt, the ``unknown`` operations that nothing
+        touched for ``quiet_for`` (oldest first, at most ``limit``); each as it is now.
+
+        The periodic re-check (:mod:`bot.market.recheck`): an outage that outlasted an operation's retries
+        need not wait for a restart or a staff retry. Unlike start-up recovery it holds nothing up; a staff
+        retry of the same operation at the same moment still sends once (per-operation lock).
+        """
+        cutoff = _ts(self._clock() - quiet_for)
+        rows = await self._db.fetchall(
+            "SELECT id FROM operations WHERE status = 'unknown' AND updated_at <= ? ORDER BY id LIMIT ?",
+            (cutoff, limit),
+        )
+        return [await self.run(int(row["id"]), attempts=1) for row in rows]
+
     @property
     def recovering(self) -> bool:
         return not self._recovered.is_set()
 
-    async def _drive(self, op: Operation) -> Operation:
+    async def _drive(self, op: Operation, attempts: int) -> Operation:
         earlier_attempts = op.attempts
         last_problem = op.error or "no answer"
-        for number in range(1, self.retry.attempts + 1):
+        for number in range(1, attempts + 1):
             attempt = earlier_attempts + 1
             await self._update(op.id, attempts=attempt)
             try:
@@ -276,7 +294,7 @@ class SpendingJournal:
                 earlier_attempts = attempt
                 last_problem = str(exc)
                 await self._update(op.id, error=last_problem)
-                if number < self.retry.attempts:
+                if number < attempts:
                     retry_after = exc.retry_after if isinstance(exc, MarketUnavailable) else None
                     waited = await self.retry.wait(number, retry_after)
                     log.warning(

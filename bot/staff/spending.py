@@ -323,14 +323,17 @@ class SpendingService:
             await self._run_hooks(op)
         return outcome
 
-    async def record_redriven(self, operations: Sequence[Operation]) -> list[Outcome]:
-        """Audit the outcomes of operations the journal re-drove at start-up (left open by a crash or kill), and
-        run the success hooks, so staff see them in the audit channel and ``/audit`` like any other outcome."""
+    async def record_redriven(
+        self, operations: Sequence[Operation], *, how: str = "re-sent after a restart"
+    ) -> list[Outcome]:
+        """Audit the outcomes of operations the journal sent again by itself (at start-up, left open by a crash
+        or kill; or by the periodic re-check of unknown ones: ``how`` says which), and run the success hooks,
+        so staff see them in the audit channel and ``/audit`` like any other outcome."""
         outcomes: list[Outcome] = []
         for op in operations:
             outcome = self._outcome(op)
             event = _AUDIT_EVENTS.get(outcome.status, AuditEvent.UNKNOWN)
-            result = f"re-sent after a restart: {outcome.text}"
+            result = f"{how}: {outcome.text}"
             await self._audit(None, event, op, staff_id=op.requested_by or 0, result=result)
             if outcome.status == OutcomeStatus.SUCCEEDED:
                 await self._run_hooks(op)

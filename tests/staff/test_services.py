@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ from bot.guild_config import ChannelKind
 from bot.market.client import MarketClient
 from bot.market.journal import Operation, OperationStatus
 from bot.market.models import Product
+from bot.market.recheck import recheck_once
 from bot.market.simulator.runner import RunningSimulator
 from bot.staff import inputs
 from bot.staff.approvals import ApprovalStatus
@@ -207,6 +209,26 @@ async def test_unknown_outcome_then_safe_retry(services: Services, market_sim: R
     again = await services.spending.retry(pending[0].id, staff_id=BOB.user_id)
     assert again.duplicate
     assert again.status == OutcomeStatus.SUCCEEDED
+
+
+async def test_unknown_outcome_resolved_by_the_periodic_recheck_is_audited(
+    services: Services, market_sim: RunningSimulator
+) -> None:
+    quote = await services.spending.quote_transfer(staff_id=ALICE.user_id, guild_id=GUILD, username="a49", amount="5")
+    market_sim.state.faults.drop_next("transfer-money", times=4)  # applied once, every answer lost
+    outcome = await services.spending.confirm(quote.id, staff_id=ALICE.user_id)
+    assert outcome.status == OutcomeStatus.UNKNOWN
+
+    async def audited(resolved: list[Operation]) -> None:  # as bot/core.py wires it
+        await services.spending.record_redriven(resolved, how="re-checked automatically")
+
+    resolved = await recheck_once(services.journal, quiet_for=timedelta(0), on_resolved=audited)
+    assert [op.id for op in resolved] == [outcome.operation.id]  # type: ignore[union-attr]
+    latest = (await services.audit.query(AuditQuery()))[0].entry
+    assert latest.result.startswith("re-checked automatically: Done:")
+    assert "nothing was spent twice" in latest.result
+    assert market_sim.state.user("a49").balance == Decimal("30.00")  # type: ignore[union-attr]
+    assert await services.spending.unresolved() == []
 
 
 # ---------------------------------------------------------------- limits
