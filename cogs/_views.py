@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.staff import rendering
+from bot.staff.approvals import Approval
 from bot.staff.audit import paginate
 from bot.staff.models import AuditRecord, Quote
-from bot.staff.permissions import check_staff_interaction, subject_of
+from bot.staff.permissions import StaffSubject, check_staff_interaction, subject_of
 from bot.staff.spending import OutcomeStatus
 from bot.tree import report_interaction_error, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.core import ResellerBot
+    from bot.staff.services import StaffServices
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,30 @@ class RetryButton(discord.ui.Button[RetryView]):
 
 
 APPROVE_PATTERN = r"staff:approve:(?P<id>[0-9]{1,18})"
+DENY_PATTERN = r"staff:deny:(?P<id>[0-9]{1,18})"
+
+Decision = Callable[["StaffServices", StaffSubject], Awaitable[tuple[Approval | None, str]]]
+
+
+async def _decide(interaction: Interaction, approval_id: int, what: str, decide: Decision, *, spending: bool) -> None:
+    """A press on an approval's button: decide, show the decision on the approval message, answer the presser."""
+    try:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot = reseller(interaction)
+        if bot.staff is None:
+            raise RuntimeError("staff services are not running")
+        subject = subject_of(interaction)
+        if subject is None:
+            raise RuntimeError("approval outside a guild")
+        approval, text = await decide(bot.staff, subject)
+        approval = approval or await bot.staff.approvals.get(approval_id)
+        if approval is not None and interaction.message is not None:
+            embed = rendering.approval_embed(approval)
+            embed.add_field(name="Result", value=text[:1024], inline=False)
+            await interaction.message.edit(embed=embed, view=None)
+        await interaction.followup.send(text, ephemeral=True)
+    except Exception as exc:
+        await report_interaction_error(interaction, exc, where=f"{what} #{approval_id}", spending=spending)
 
 
 class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=APPROVE_PATTERN):
@@ -196,26 +222,41 @@ class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         return await check_staff_interaction(interaction, what=f"approve #{self.approval_id}")
 
     async def callback(self, interaction: Interaction) -> None:
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            bot = reseller(interaction)
-            if bot.staff is None:
-                raise RuntimeError("staff services are not running")
-            subject = subject_of(interaction)
-            if subject is None:
-                raise RuntimeError("approval outside a guild")
-            outcome = await bot.staff.spending.approve(self.approval_id, subject)
-            approval = outcome.approval or await bot.staff.approvals.get(self.approval_id)
-            if approval is not None and interaction.message is not None:
-                embed = rendering.approval_embed(approval)
-                embed.add_field(name="Result", value=outcome.text[:1024], inline=False)
-                await interaction.message.edit(embed=embed, view=None)
-            await interaction.followup.send(outcome.text, ephemeral=True)
-        except Exception as exc:
-            await report_interaction_error(interaction, exc, where=f"approve #{self.approval_id}", spending=True)
+        async def approve(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, str]:
+            outcome = await staff.spending.approve(self.approval_id, subject)
+            return outcome.approval, outcome.text
+
+        await _decide(interaction, self.approval_id, "approve", approve, spending=True)
+
+
+class DenyButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=DENY_PATTERN):
+    """The persistent "Deny" button beside Approve: any staff member, the requester included (withdrawing it)."""
+
+    def __init__(self, approval_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(label="Deny", style=discord.ButtonStyle.danger, custom_id=f"staff:deny:{approval_id}")
+        )
+        self.approval_id = approval_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DenyButton:
+        return cls(int(match["id"]))
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        return await check_staff_interaction(interaction, what=f"deny #{self.approval_id}")
+
+    async def callback(self, interaction: Interaction) -> None:
+        async def deny(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, str]:
+            approval = await staff.spending.deny(self.approval_id, subject)
+            return approval, f"Transfer approval #{approval.id} denied: nothing was sent to `{approval.username}`."
+
+        await _decide(interaction, self.approval_id, "deny", deny, spending=False)
 
 
 def approval_view(approval_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(ApproveButton(approval_id))
+    view.add_item(DenyButton(approval_id))
     return view

@@ -25,7 +25,7 @@ from bot.staff.models import Quote, SpendKind
 from bot.staff.permissions import staff_only
 from bot.staff.services import StaffServices
 from bot.staff.spending import Outcome, OutcomeStatus
-from cogs._views import ApproveButton, ConfirmView, approval_view
+from cogs._views import ApproveButton, ConfirmView, DenyButton, approval_view
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,11 @@ class Gifting(commands.Cog):
         self._sweeper: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ApproveButton)
+        self.bot.add_dynamic_items(ApproveButton, DenyButton)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="staff-approval-expiry")
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ApproveButton)
+        self.bot.remove_dynamic_items(ApproveButton, DenyButton)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -112,6 +112,16 @@ class ApprovalStore:
         Raises :class:`ApprovalRefused` (with the reason) otherwise; an approval found past its expiry is
         marked expired on the way.
         """
+        return await self._decide(approval_id, approver_id, ApprovalStatus.APPROVED)
+
+    async def deny(self, approval_id: int, decider_id: int) -> Approval:
+        """Atomically deny a pending, unexpired approval; the requester may withdraw their own request.
+
+        Raises :class:`ApprovalRefused` as :meth:`claim` does. Nothing is sent for a denied approval.
+        """
+        return await self._decide(approval_id, decider_id, ApprovalStatus.DENIED)
+
+    async def _decide(self, approval_id: int, decider_id: int, decision: ApprovalStatus) -> Approval:
         now = self._clock()
         refusal: str | None = None
         async with self._db.transaction() as conn:
@@ -129,21 +139,21 @@ class ApprovalStore:
                     (to_iso(now), approval_id),
                 )
                 refusal = f"Approval #{approval_id} has expired; nothing was sent. Ask for a new /transfer."
-            elif approver_id == approval.requested_by:
+            elif decision is ApprovalStatus.APPROVED and decider_id == approval.requested_by:
                 refusal = "You cannot approve your own transfer; a different staff member must approve it."
             else:
                 await conn.execute(
-                    "UPDATE staff_approvals SET status = 'approved', decided_by = ?, decided_at = ? "
+                    "UPDATE staff_approvals SET status = ?, decided_by = ?, decided_at = ? "
                     "WHERE id = ? AND status = 'pending'",
-                    (approver_id, to_iso(now), approval_id),
+                    (decision.value, decider_id, to_iso(now), approval_id),
                 )
         if refusal is not None:
             raise ApprovalRefused(refusal)
-        claimed = await self.get(approval_id)
-        if claimed is None:  # pragma: no cover - just updated
+        decided = await self.get(approval_id)
+        if decided is None:  # pragma: no cover - just updated
             raise RuntimeError("approval vanished")
-        log.info("approval granted id=%s approver=%s", approval_id, approver_id)
-        return claimed
+        log.info("approval %s id=%s by=%s", decision.value, approval_id, decider_id)
+        return decided
 
     async def expire_due(self) -> list[Approval]:
         """Mark every pending approval past its expiry as expired; return them."""

@@ -82,6 +82,7 @@ class AuditEvent(enum.StrEnum):
     REFUSED = "refused"  # refused on our side (permission, limit, cooldown, pre-check, validation)
     APPROVAL_REQUESTED = "approval_requested"
     APPROVED = "approved"
+    APPROVAL_DENIED = "approval_denied"  # a staff member said no (or the requester withdrew it): nothing sent
     APPROVAL_REFUSED = "approval_refused"
     APPROVAL_EXPIRED = "approval_expired"
     RETRIED = "retried"

@@ -419,22 +419,48 @@ class SpendingService:
         return await asyncio.shield(task)
 
     async def _approve(self, approval_id: int, approver: StaffSubject) -> Outcome:
+        approval = await self._decide(approval_id, approver, self.approvals.claim)
+        return await self._execute_approved(approval, approver.user_id)
+
+    async def deny(self, approval_id: int, decider: StaffSubject) -> Approval:
+        """A staff member (the requester too: withdrawing it) denies a pending approval; nothing is sent.
+
+        Atomic like :meth:`approve`: whoever decides first wins, the other is refused with who decided.
+        """
+        approval = await self._decide(approval_id, decider, self.approvals.deny)
+        await self.audit.record(
+            AuditEntry(
+                action=SpendKind.TRANSFER.value,
+                event=AuditEvent.APPROVAL_DENIED,
+                staff_id=decider.user_id,
+                guild_id=approval.guild_id,
+                username=approval.username,
+                detail=f"{approval.amount:.2f} NLE, approval #{approval.id}, requested by <@{approval.requested_by}>",
+                amount_nle=approval.amount,
+                result="denied; nothing was sent",
+            )
+        )
+        return approval
+
+    async def _decide(
+        self, approval_id: int, decider: StaffSubject, decide: Callable[[int, int], Awaitable[Approval]]
+    ) -> Approval:
+        """Check the decider is staff, then ``decide`` atomically; a refusal (either) is audited and raised."""
         try:
-            if not await is_staff(approver, self._config):
+            if not await is_staff(decider, self._config):
                 raise NotStaff()
-            approval = await self.approvals.claim(approval_id, approver.user_id)
+            return await decide(approval_id, decider.user_id)
         except (ApprovalRefused, NotStaff) as exc:
             await self.audit.record(
                 AuditEntry(
                     action=SpendKind.TRANSFER.value,
                     event=AuditEvent.APPROVAL_REFUSED,
-                    staff_id=approver.user_id,
+                    staff_id=decider.user_id,
                     detail=f"approval #{approval_id}",
                     result=exc.message,
                 )
             )
             raise
-        return await self._execute_approved(approval, approver.user_id)
 
     async def _execute_approved(self, approval: Approval, approver_id: int) -> Outcome:
         quote = Quote(

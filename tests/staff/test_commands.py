@@ -196,6 +196,35 @@ async def test_two_person_approval(env: Env) -> None:
     assert "approved" in message["embeds"][0]["title"]
 
 
+async def test_a_transfer_approval_can_be_denied_or_withdrawn(env: Env) -> None:
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "150"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    posted = await env.fake.wait_for_message("audit", lambda m: bool(m.get("components")))
+    buttons = [c["custom_id"] for row in posted["components"] for c in row["components"]]
+    assert buttons == ["staff:approve:1", "staff:deny:1"]
+
+    stranger = await env.fake.click_button(posted, "staff:deny:1", user="member")
+    await stranger.wait_response()
+    assert NOT_STAFF in stranger.all_text()
+    deny = await env.fake.click_button(posted, "staff:deny:1", user="owner")
+    assert "nothing was sent" in await env.answered(deny, "denied")
+    message = env.fake.state_message(int(posted["id"]))
+    assert message is not None
+    assert message["components"] == []
+    assert "denied" in message["embeds"][0]["title"]
+    assert env.sim.state.effects() == []  # approving afterwards is refused: see the services tests
+
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "120"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    second = await env.fake.wait_for_message("audit", lambda m: "Transfer approval #2" in str(m.get("embeds")))
+    withdraw = await env.fake.click_button(second, "staff:deny:2", user="staff")  # the requester withdraws it
+    assert "denied" in await env.answered(withdraw, "denied")
+    await env.fake.wait_for_message("audit", lambda m: "transfer: approval denied" in str(m.get("embeds")))
+    assert env.sim.state.effects() == []
+
+
 async def test_approval_expiry(env: Env) -> None:
     env.staff.approvals.ttl = timedelta(seconds=0)
     rec = await env.confirmation("transfer", {"username": "a49", "amount": "150"})

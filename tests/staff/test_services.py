@@ -317,6 +317,39 @@ async def test_two_person_approval(services: Services, market_sim: RunningSimula
     assert events[-3:] == [AuditEvent.REQUESTED, AuditEvent.SUCCEEDED, AuditEvent.APPROVAL_REFUSED]
 
 
+async def test_denied_approval_sends_nothing_and_cannot_be_approved_later(
+    services: Services, clock: Clock, market_sim: RunningSimulator
+) -> None:
+    approval_id = await _awaiting(services)
+    with pytest.raises(NotStaff):
+        await services.spending.deny(approval_id, MALLORY)
+    denied = await services.spending.deny(approval_id, BOB)
+    assert (denied.status, denied.decided_by) == (ApprovalStatus.DENIED, BOB.user_id)
+    with pytest.raises(ApprovalRefused, match=f"already denied by <@{BOB.user_id}>"):
+        await services.spending.approve(approval_id, BOB)
+    with pytest.raises(ApprovalRefused, match="already denied"):
+        await services.spending.deny(approval_id, BOB)
+    assert market_sim.state.effects() == []
+    entries = [r.entry for r in reversed(await services.audit.query(AuditQuery()))]
+    assert [e.event for e in entries[-4:]] == [
+        AuditEvent.APPROVAL_REFUSED,  # Mallory is not staff
+        AuditEvent.APPROVAL_DENIED,
+        AuditEvent.APPROVAL_REFUSED,  # approve after the denial
+        AuditEvent.APPROVAL_REFUSED,  # a second denial
+    ]
+    denial = entries[-3]
+    assert (denial.staff_id, denial.amount_nle) == (BOB.user_id, Decimal(150))
+    assert denial.result == "denied; nothing was sent"
+
+    withdrawn = await services.spending.deny(await _awaiting(services, "120"), ALICE)  # the requester withdraws
+    assert withdrawn.status is ApprovalStatus.DENIED
+    late = await _awaiting(services, "130")
+    clock.advance(minutes=31)
+    with pytest.raises(ApprovalRefused, match="expired"):
+        await services.spending.deny(late, BOB)
+    assert market_sim.state.effects() == []
+
+
 async def test_approval_expiry(services: Services, clock: Clock, market_sim: RunningSimulator) -> None:
     approval_id = await _awaiting(services)
     clock.advance(minutes=31)
