@@ -429,15 +429,8 @@ class SpendingService:
         """
         approval = await self._decide(approval_id, decider, self.approvals.deny)
         await self.audit.record(
-            AuditEntry(
-                action=SpendKind.TRANSFER.value,
-                event=AuditEvent.APPROVAL_DENIED,
-                staff_id=decider.user_id,
-                guild_id=approval.guild_id,
-                username=approval.username,
-                detail=f"{approval.amount:.2f} NLE, approval #{approval.id}, requested by <@{approval.requested_by}>",
-                amount_nle=approval.amount,
-                result="denied; nothing was sent",
+            _closed_approval_entry(
+                approval, AuditEvent.APPROVAL_DENIED, staff_id=decider.user_id, result="denied; nothing was sent"
             )
         )
         return approval
@@ -491,18 +484,13 @@ class SpendingService:
         """Mark overdue approvals expired and audit each (nothing was sent for them)."""
         expired = await self.approvals.expire_due()
         for approval in expired:
-            await self.audit.record(
-                AuditEntry(
-                    action=SpendKind.TRANSFER.value,
-                    event=AuditEvent.APPROVAL_EXPIRED,
-                    staff_id=approval.requested_by,
-                    guild_id=approval.guild_id,
-                    username=approval.username,
-                    detail=f"{approval.amount:.2f} NLE, approval #{approval.id}",
-                    amount_nle=approval.amount,
-                    result="expired without a second approval; nothing was sent",
-                )
+            entry = _closed_approval_entry(
+                approval,
+                AuditEvent.APPROVAL_EXPIRED,
+                staff_id=approval.requested_by,
+                result="expired without a second approval; nothing was sent",
             )
+            await self.audit.record(entry)
         return expired
 
     # ------------------------------------------------------------------ unknown outcomes
@@ -559,3 +547,17 @@ def _detail_of(op: Operation) -> str:
     if kind is SpendKind.GIVE:
         return f"item {op.params.get('code')}"
     return f"{Decimal(str(op.params.get('amount', op.amount_nle))):.2f} NLE"
+
+
+def _closed_approval_entry(approval: Approval, event: AuditEvent, *, staff_id: int, result: str) -> AuditEntry:
+    """The audit entry of an approval that ended without sending anything (denied, expired)."""
+    return AuditEntry(
+        action=SpendKind.TRANSFER.value,
+        event=event,
+        staff_id=staff_id,
+        guild_id=approval.guild_id,
+        username=approval.username,
+        detail=f"{approval.amount:.2f} NLE, approval #{approval.id}, requested by <@{approval.requested_by}>",
+        amount_nle=approval.amount,
+        result=result,
+    )
