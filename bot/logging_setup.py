@@ -85,16 +85,17 @@ class LogListener:
                 handler.handleError(record)
         if not lines:
             return
+        handler.acquire()
         try:
-            with handler.lock or _NO_LOCK:
-                handler.stream.write("".join(lines))
-                handler.flush()
+            handler.stream.write("".join(lines))
+            handler.flush()
         except Exception:
             handler.handleError(records[-1])
+        finally:
+            handler.release()
 
 
 _STOP = object()
-_NO_LOCK = threading.Lock()
 
 
 def configure_logging(level: str, *, stream: TextIO | None = None) -> LogListener:

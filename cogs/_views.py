@@ -250,7 +250,7 @@ class DenyButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
     async def callback(self, interaction: Interaction) -> None:
         async def deny(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, str]:
             approval = await staff.spending.deny(self.approval_id, subject)
-            return approval, f"Transfer approval #{approval.id} denied: nothing was sent to `{approval.username}`."
+            return approval, rendering.denied_text(approval)
 
         await _decide(interaction, self.approval_id, "deny", deny, spending=False)
 

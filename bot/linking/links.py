@@ -19,6 +19,7 @@ import aiosqlite
 
 from bot.linking.sessions import Clock, from_text, to_text, utc_now
 from bot.storage import Database
+from bot.storage.multirow import chunked, row_marks
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,16 @@ def find_by_logins_sync(conn: sqlite3.Connection, logins: Iterable[str]) -> dict
     webhook fan-out runs on the batch writer, where every statement step costs a GIL hand-off."""
     wanted = sorted({login.lower() for login in logins})
     found: dict[str, Link] = {}
-    for start in range(0, len(wanted), _LOGINS_PER_STATEMENT):
-        chunk = wanted[start : start + _LOGINS_PER_STATEMENT]
-        marks = ", ".join("?" * len(chunk))
+    for chunk in chunked(wanted):
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM account_links "  # noqa: S608 - fixed columns and placeholders
-            f"WHERE neverlose_login COLLATE NOCASE IN ({marks}) ORDER BY linked_at",
+            f"WHERE neverlose_login COLLATE NOCASE IN ({row_marks('?', len(chunk))}) ORDER BY linked_at",
             chunk,
         )
         for row in rows:  # oldest first: the most recently verified link of a login wins
             link = _link(row)
             found[link.neverlose_login.lower()] = link
     return found
-
-
-_LOGINS_PER_STATEMENT = 500
 
 
 class LinkRepository:

@@ -145,3 +145,8 @@ def approval_embed(approval: Approval) -> discord.Embed:
     elif approval.decided_by is not None:
         embed.add_field(name="Decided by", value=f"<@{approval.decided_by}>")
     return embed
+
+
+def denied_text(approval: Approval) -> str:
+    """The answer to the staff member who denied an approval (also shown on the approval message)."""
+    return f"Transfer approval #{approval.id} denied: nothing was sent to `{approval.username}`."

@@ -232,7 +232,7 @@ class BatchWriter(Generic[J, R]):
 
     def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> None:
         try:
-            results = self._transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
+            results = self._write(conn, jobs)
         except Exception as exc:
             if len(jobs) > 1:
                 log.warning("batch failed, retrying one by one jobs=%d error=%s", len(jobs), type(exc).__name__)
@@ -244,27 +244,20 @@ class BatchWriter(Generic[J, R]):
             return
         self._settle([(job.future, result, None) for job, result in zip(jobs, results, strict=True)])
 
-    def _transaction(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn.execute("BEGIN IMMEDIATE")
+    def _write(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> Sequence[R]:
+        """The handler's write of ``jobs`` in one transaction; the handler hears whether it committed."""
         try:
-            result = fn(conn)
-            conn.execute("COMMIT")
+            results = _transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             self._handler.rolled_back()
             raise
         self._handler.committed()
-        return result
+        return results
 
     def _run_call(self, conn: sqlite3.Connection, call: _Call) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            result = call.fn(conn)
-            conn.execute("COMMIT")
+            result = _transaction(conn, call.fn)
         except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             if isinstance(exc, Exception):
                 self._settle([(call.future, None, exc)])
                 return
@@ -298,6 +291,19 @@ class BatchWriter(Generic[J, R]):
         if future is None:
             return
         self._settle([(future, value, exc)])
+
+
+def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(conn)`` between ``BEGIN IMMEDIATE`` and ``COMMIT``; rolled back if anything raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[Any] | None, object, BaseException | None]]) -> None:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
+from bot.storage.multirow import ROWS_PER_STATEMENT, chunked, row_marks
 from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 """Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
 
 DEFAULT_MAX_BATCH = 512
-_ROWS_PER_STATEMENT = 256
-"""Rows per multi-row statement (9 parameters each for an event: far below SQLite's limit of 32,766)."""
 _INSERT_EVENTS = (
     "INSERT INTO webhook_events "
     "(kind, unique_id, username, amount, item_id, received_at, remote, body, processed_at) VALUES "
@@ -290,39 +289,34 @@ def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _Batch
     job whose event was new: its event, keyed by ``id(job)``, in arrival order.
 
     Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates. Rows go in
-    with multi-row statements (:data:`_ROWS_PER_STATEMENT` each), not row by row: every statement step hands
-    the GIL to the busy event loop and waits to take it back, so a batch costs a few steps, not a few per
-    event. unique_ids increase, so only an event at or below its kind's highest stored unique_id (a redelivery
-    or a late event) is looked up first; the rest are new unless another connection wrote them, which the
-    unique constraint catches (the statement is undone and its rows are looked up). The writer holds the write
-    lock (``BEGIN IMMEDIATE``) throughout.
+    with multi-row statements (:mod:`bot.storage.multirow`), a few steps per batch rather than a few per event.
+    unique_ids increase, so only an event at or below its kind's highest stored unique_id (a redelivery or a
+    late event) is looked up first; the rest are new unless another connection wrote them, which the unique
+    constraint catches (the statement is undone and its rows are looked up). The writer holds the write lock
+    (``BEGIN IMMEDIATE``) throughout.
     """
-    first: dict[tuple[str, int], _Job] = {}
+    first: dict[tuple[str, int], tuple[_Job, WebhookEvent]] = {}
     for job in jobs:
         if job.event is not None:
-            first.setdefault((job.event.kind, job.event.unique_id), job)
-    if not first:
-        return {}
+            first.setdefault((job.event.kind, job.event.unique_id), (job, job.event))
     maxes = state.maxes
     doubtful = [key for key in first if (top := maxes.get(key[0])) is not None and key[1] <= top]
-    stored = _already_stored(conn, doubtful) if doubtful else set()
-    pending = [(key, job) for key, job in first.items() if key not in stored]
+    stored = _already_stored(conn, doubtful)
+    pending = [(key, job, event) for key, (job, event) in first.items() if key not in stored]
     new_jobs: dict[int, WebhookEvent] = {}
     written_elsewhere: list[WebhookEvent] = []  # above the known highest unique_id, yet stored: in the sequence
     while pending:
-        chunk = pending[:_ROWS_PER_STATEMENT]
+        chunk = pending[:ROWS_PER_STATEMENT]
         try:
-            _insert_event_rows(conn, [job for _, job in chunk], state.stamp)
+            _insert_event_rows(conn, [(job, event) for _, job, event in chunk], state.stamp)
         except sqlite3.IntegrityError:  # stored by someone else after all: undone, look them up
-            stored = _already_stored(conn, [key for key, _ in pending])
+            stored = _already_stored(conn, [key for key, _, _ in pending])
             if not stored:
                 raise  # not a duplicate: a real constraint failure (the batch is retried job by job)
-            written_elsewhere += [job.event for key, job in pending if key in stored and job.event is not None]
-            pending = [(key, job) for key, job in pending if key not in stored]
+            written_elsewhere += [event for key, _, event in pending if key in stored]
+            pending = [item for item in pending if item[0] not in stored]
             continue
-        for _, job in chunk:
-            if job.event is not None:
-                new_jobs[id(job)] = job.event
+        new_jobs.update((id(job), event) for _, job, event in chunk)
         pending = pending[len(chunk) :]
     # In unique_id order: events of one batch that raced each other are not a gap opened and filled at once.
     for event in sorted([*new_jobs.values(), *written_elsewhere], key=lambda e: (e.kind, e.unique_id)):
@@ -330,12 +324,9 @@ def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _Batch
     return new_jobs
 
 
-def _insert_event_rows(conn: sqlite3.Connection, jobs: Sequence[_Job], stamp: str) -> None:
+def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, WebhookEvent]], stamp: str) -> None:
     params: list[object] = []
-    for job in jobs:
-        event = job.event
-        if event is None:  # pragma: no cover - only jobs with an event come here
-            continue
+    for job, event in rows:
         params.extend(
             (
                 event.kind,
@@ -349,25 +340,20 @@ def _insert_event_rows(conn: sqlite3.Connection, jobs: Sequence[_Job], stamp: st
                 stamp,
             )
         )
-    conn.execute(_INSERT_EVENTS + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(params) // 9)), params)
+    conn.execute(_INSERT_EVENTS + row_marks("(?, ?, ?, ?, ?, ?, ?, ?, ?)", len(rows)), params)
 
 
 def _already_stored(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
     """Which of these (kind, unique_id) are stored already (one indexed lookup each, one statement)."""
     found: set[tuple[str, int]] = set()
-    for chunk in _chunks(keys):
-        values = ",".join(["(?, ?)"] * len(chunk))
+    for chunk in chunked(keys):
         rows = conn.execute(
-            f"SELECT e.kind, e.unique_id FROM (VALUES {values}) AS v "  # noqa: S608 - placeholders only
+            f"SELECT e.kind, e.unique_id FROM (VALUES {row_marks('(?, ?)', len(chunk))}) AS v "  # noqa: S608
             "JOIN webhook_events AS e ON e.kind = v.column1 AND e.unique_id = v.column2",
             [part for key in chunk for part in key],
         )
         found.update((str(row[0]), int(row[1])) for row in rows)
     return found
-
-
-def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
-    return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
 
 
 def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _BatchState) -> None:
