@@ -14,6 +14,7 @@ class ChannelKind(StrEnum):
     PURCHASE = "purchase"
     TRANSFER = "transfer"
     AUDIT = "audit"
+    ORDERS = "orders"
 
 
 class GuildConfig:
@@ -46,7 +47,7 @@ class GuildConfig:
             ChannelKind.TRANSFER: channels.transfer_channel_id,
             ChannelKind.AUDIT: channels.audit_channel_id,
         }
-        return defaults[kind]
+        return defaults.get(kind)
 
     async def set_channel(self, kind: ChannelKind, channel_id: int, *, updated_by: int | None) -> None:
         await self._set(f"channel.{kind.value}", str(channel_id), updated_by)

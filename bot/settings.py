@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -49,6 +50,41 @@ def _id_list(value: object) -> object:
     return value
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: object) -> object:
+    """``90s``, ``5m``, ``1h``, ``7d`` or a plain number of seconds (what operators write in ``.env``)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        unit = _DURATION_UNITS.get(text[-1:]) if text else None
+        number = text[:-1] if unit is not None else text
+        if not number.isascii() or not number.isdigit():
+            raise ValueError("must be a duration such as 90s, 5m, 1h or 7d")
+        return timedelta(seconds=int(number) * (unit or 1))
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    """The compact form :func:`_duration` reads back: ``1h``, ``5m``, ``90s``."""
+    seconds = int(value.total_seconds())
+    for suffix, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{suffix}"
+    return f"{seconds}s"
+
+
+def _asset_list(value: object) -> object:
+    """``USDT, TON,BTC`` → ``["USDT", "TON", "BTC"]``: upper-case letters and digits, at least one."""
+    if isinstance(value, str):
+        assets = [part.strip().upper() for part in value.split(",") if part.strip()]
+        if not assets or not all(a.isascii() and a.isalnum() and len(a) <= 10 for a in assets):
+            raise ValueError("must be a comma-separated list of asset codes, e.g. USDT,TON,BTC")
+        return assets
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Snowflake = Annotated[int, Field(gt=0, lt=2**64)]
 OptionalSnowflake = Annotated[Snowflake | None, BeforeValidator(_blank_to_none)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
@@ -137,6 +173,55 @@ class OAuthSettings(_Section):
         return self.client_id is not None
 
 
+class ShopSettings(_Section):
+    """The reseller integration (issue 13): without an integration id every shop feature is off."""
+
+    integration_id: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, validation_alias="MARKET_INTEGRATION_ID", gt=0
+    )
+    prices_refresh: Duration = Field(
+        default=timedelta(hours=1),
+        validation_alias="RESELLER_PRICES_REFRESH",
+        ge=timedelta(minutes=5),
+        le=timedelta(hours=12),
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.integration_id is not None
+
+
+class CheckoutSettings(_Section):
+    """Orders and checkout pages (issue 14)."""
+
+    checkout_path: Annotated[str, AfterValidator(_url_path)] = Field(
+        default="/checkout", validation_alias="CHECKOUT_PATH"
+    )
+    order_ttl: Duration = Field(
+        default=timedelta(minutes=60), validation_alias="ORDER_TTL", ge=timedelta(minutes=5), le=timedelta(days=7)
+    )
+    support_url: OptionalHttpUrl = Field(default=None, validation_alias="SHOP_SUPPORT_URL")
+
+
+class CryptoPaySettings(_Section):
+    """The Crypto Pay payment method (issue 15): enabled when ``CRYPTOPAY_TOKEN`` is set."""
+
+    token: Annotated[SecretStr | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, validation_alias="CRYPTOPAY_TOKEN"
+    )
+    api_base: HttpUrl = Field(default="https://pay.crypt.bot/api", validation_alias="CRYPTOPAY_API_BASE")
+    assets: Annotated[list[str], NoDecode, BeforeValidator(_asset_list)] = Field(
+        default_factory=lambda: ["USDT", "TON", "BTC"], validation_alias="CRYPTOPAY_ASSETS"
+    )
+    webhook_path: Annotated[str, AfterValidator(_url_path)] = Field(
+        default="/hooks/cryptopay", validation_alias="CRYPTOPAY_WEBHOOK_PATH"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -163,10 +248,13 @@ SECTIONS: dict[str, type[_Section]] = {
     "channels": ChannelSettings,
     "staff": StaffSettings,
     "oauth": OAuthSettings,
+    "shop": ShopSettings,
+    "checkout": CheckoutSettings,
+    "cryptopay": CryptoPaySettings,
     "logging": LoggingSettings,
 }
 
-SECRET_VARIABLES = frozenset({"DISCORD_TOKEN", "MARKET_SECRET", "OAUTH_CLIENT_SECRET"})
+SECRET_VARIABLES = frozenset({"DISCORD_TOKEN", "MARKET_SECRET", "OAUTH_CLIENT_SECRET", "CRYPTOPAY_TOKEN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +266,9 @@ class Settings:
     channels: ChannelSettings
     staff: StaffSettings
     oauth: OAuthSettings
+    shop: ShopSettings
+    checkout: CheckoutSettings
+    cryptopay: CryptoPaySettings
     logging: LoggingSettings
 
 

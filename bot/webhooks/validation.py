@@ -72,7 +72,7 @@ def _invalid(body: dict[str, object], reason: str) -> Invalid:
 def classify(body: dict[str, object], received_at: datetime) -> WebhookEvent | Invalid:
     """A :class:`WebhookEvent` when ``body`` (parsed JSON, signature verified) matches its kind exactly."""
     kind = body.get("kind")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:  # an object or array is unhashable: check the type first
         return _invalid(body, "unknown kind")
     event_kind: EventKind = "purchase" if kind == "purchase" else "transfer"
     keys = frozenset(body)

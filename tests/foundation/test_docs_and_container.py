@@ -8,6 +8,7 @@ import re
 import shlex
 import sys
 import tomllib
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from bot.cli import build_parser
 from bot.http.health import HealthCheck
 from bot.http.server import WebServer
-from bot.settings import ServerSettings, iter_variables, load_settings
+from bot.settings import ServerSettings, format_duration, iter_variables, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,6 +32,10 @@ def _readme_table() -> dict[str, str]:
 def _render_default(default: object) -> str:
     if default is None or default == []:
         return "—"
+    if isinstance(default, timedelta):
+        return f"`{format_duration(default)}`"
+    if isinstance(default, list):
+        return f"`{','.join(str(item) for item in default)}`"
     if isinstance(default, Decimal | int | Path | str):
         return f"`{default}`"
     raise AssertionError(f"no README rendering for {default!r}")

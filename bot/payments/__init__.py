@@ -1,0 +1,1 @@
+"""Payment methods: providers behind one small interface (:mod:`bot.payments.provider`)."""

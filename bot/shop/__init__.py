@@ -1,0 +1,1 @@
+"""The shop: the reseller's price table, its push to Neverlose's checkout, and the catalogue it sells."""
