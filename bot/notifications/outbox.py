@@ -221,6 +221,13 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
     )
 
 
+_PENDING = (
+    "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
+    "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
+    "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id"
+)
+
+
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
@@ -264,16 +271,27 @@ class Outbox:
             return await self.enqueue(conn, target=target, embeds=embeds, content=content, dedupe_key=dedupe_key)
 
     # ----------------------------------------------------------------- delivery side
-    async def pending(self, *, limit: int = 2000) -> list[OutboxRow]:
-        """Pending rows, oldest first (claimed ones included, with their nonce)."""
-        rows = await self._db.fetchall(
-            "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
-            "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
-            "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id "
-            "WHERE o.state = 'pending' ORDER BY o.id LIMIT ?",
-            (limit,),
-        )
+    async def pending(
+        self, *, limit: int = 2000, exclude: Sequence[str] = (), target: str | None = None
+    ) -> list[OutboxRow]:
+        """Pending rows, oldest first (claimed ones included, with their nonce); without the rows of the
+        ``exclude`` targets (those that wait, so they never hide the rows behind them), or only ``target``'s."""
+        where = "o.state = 'pending'"
+        params: list[object] = []
+        if target is not None:
+            where += " AND o.target = ?"
+            params.append(target)
+        if exclude:
+            where += f" AND o.target NOT IN ({_placeholders(len(exclude))})"
+            params.extend(exclude)
+        sql = f"{_PENDING} WHERE {where} ORDER BY o.id LIMIT ?"
+        rows = await self._db.fetchall(sql, (*params, limit))
         return [_row(r) for r in rows]
+
+    async def pending_count(self) -> int:
+        """How many rows are pending (read through the partial index of pending rows, not the whole table)."""
+        row = await self._db.fetchone("SELECT count(*) FROM notification_outbox WHERE state = 'pending'")
+        return 0 if row is None else int(row[0])
 
     async def claim(self, row_ids: Sequence[int]) -> str:
         """Bind unclaimed pending rows into one message; returns its nonce (committed before sending)."""
