@@ -116,7 +116,8 @@ class PassResult:
     progressed: bool = False
     remaining: int = 0
     more: bool = False
-    """More rows may be deliverable now (the page was full, or a refused batch was split): pass again."""
+    """Pass again at once: the page was full and the pass delivered something or found a target that now
+    waits (the next page skips its rows), or a refused batch was split."""
 
 
 @dataclass(slots=True)
@@ -202,7 +203,7 @@ class NotificationDispatcher:
             try:
                 result = await self.run_once()
                 failures = 0
-                if result.progressed and result.more:
+                if result.more:
                     await asyncio.sleep(0)  # let the webhook route run between two pages
                     continue
                 timeout = self._next_retry_in()
@@ -220,9 +221,9 @@ class NotificationDispatcher:
         result = PassResult()
         for _ in range(max_passes):
             result = await self.run_once()
-            if result.remaining == 0 or result.progressed:
-                if result.remaining == 0:
-                    return result
+            if result.remaining == 0:
+                return result
+            if result.progressed or result.more:
                 continue
             wait = self._next_retry_in(backoff_only=True)
             if wait is None:
@@ -236,7 +237,6 @@ class NotificationDispatcher:
         async with self._pass_lock:
             result = PassResult()
             rows = await self._outbox.pending(limit=self._page_size, exclude=self._waiting_targets())
-            result.more = len(rows) >= self._page_size
             groups: dict[str, list[OutboxRow]] = {}
             for row in rows:
                 groups.setdefault(row.target, []).append(row)
@@ -244,6 +244,12 @@ class NotificationDispatcher:
                 if self._stopping:
                     break
                 await self._deliver_target(target, target_rows, result)
+            if len(rows) >= self._page_size and not self._stopping:
+                now = self._clock()
+                newly_waiting = any(
+                    until > now and target not in self._excluded for target, until in self._wait_untils().items()
+                )
+                result.more = result.more or result.progressed or newly_waiting
             result.remaining = await self._outbox.pending_count()
             return result
 
