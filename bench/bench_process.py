@@ -437,6 +437,7 @@ def main() -> None:
     parser.add_argument("--no-split", dest="split", action="store_false", help="skip the ingest / notify split")
     parser.add_argument("--repo", type=Path, default=ROOT, help="run the bot from this checkout")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--py-spy", nargs=2, metavar=("PY_SPY", "OUT"), help="profile the bot with py-spy")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -444,7 +445,17 @@ def main() -> None:
         return
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, processes(Path(tmp), args.repo.resolve()) as procs:
-        results = asyncio.run(run(args, procs))
+        spy = None
+        if args.py_spy:  # sample the bot process (all threads, idle frames left out) into a collapsed-stacks file
+            binary, out = args.py_spy
+            command = [binary, "record", "--pid", str(procs.bot.pid), "--format", "raw", "--output", out]
+            spy = subprocess.Popen([*command, "--threads", "--rate", "200"], stdout=subprocess.DEVNULL)  # noqa: S603
+        try:
+            results = asyncio.run(run(args, procs))
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=30)
     text = render(results, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:

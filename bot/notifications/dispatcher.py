@@ -5,7 +5,8 @@ their order) and, per target, sends one message after the other:
 
 - rows already claimed by an earlier (possibly crashed) pass are re-sent exactly as claimed, same nonce;
 - unclaimed rows are packed greedily into messages of at most 10 embeds and 6000 characters, so a backlog of
-  1,000 events becomes about 100 messages; a lone event goes out alone, immediately;
+  1,000 events becomes about 100 messages; a lone event goes out alone, immediately. The messages planned for
+  a target in one pass are claimed together, in one transaction committed before the first is sent;
 - failures: ``retry`` (network, 5xx, 401, rate limited) → capped, jittered exponential backoff for that target;
   ``blocked`` (missing permissions or access, unknown channel) → the channel waits (re-checked after
   ``blocked_delay`` or at once after ``/setup``), reported once to the audit channel and in the log; for a DM
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import secrets
 import time
@@ -170,6 +172,7 @@ class NotificationDispatcher:
         self._stopping = False
         self._pass_lock = asyncio.Lock()
         self._excluded: frozenset[str] = frozenset()
+        self._pass_started = -math.inf
 
     # ----------------------------------------------------------------- control
     def wake(self) -> None:
@@ -269,7 +272,7 @@ class NotificationDispatcher:
 
     def _waiting_targets(self) -> list[str]:
         """Targets not to be tried now (remembered: :meth:`_next_retry_in` knows they were left out)."""
-        now = self._clock()
+        now = self._pass_started = self._clock()
         self._excluded = frozenset(target for target, until in self._wait_untils().items() if until > now)
         return sorted(self._excluded)
 
@@ -277,13 +280,13 @@ class NotificationDispatcher:
         """Seconds until a target left out of the last pass may be tried (``None``: none waits on a time);
         ``backoff_only``: only targets in backoff count (not blocked or unconfigured channels).
 
-        A target whose wait ended during the pass is due at once (0); one whose wait ended before the pass was
-        tried in it and is not counted (else a target without rows would keep the loop spinning)."""
+        A wait that ended after the last pass started is due at once (0); one that had ended before it was
+        tried in that pass and is not counted (else a target without rows would keep the loop spinning)."""
         now = self._clock()
         due = [
             max(0.0, until - now)
-            for target, until in self._wait_untils(backoff_only=backoff_only).items()
-            if until > now or target in self._excluded
+            for until in self._wait_untils(backoff_only=backoff_only).values()
+            if until > self._pass_started
         ]
         return min(due) if due else None
 
@@ -316,10 +319,14 @@ class NotificationDispatcher:
         channel_id = await self._destination(target, parsed, result)
         if channel_id is None:
             return
-        for message in plan_messages(rows):
+        plan = plan_messages(rows)
+        unclaimed = [[row.id for row in message.rows] for message in plan if message.nonce is None]
+        # the page's new messages are claimed in one transaction, committed before the first is sent
+        claimed = iter(await self._outbox.claim_many(unclaimed) if unclaimed else [])
+        for message in plan:
             if self._stopping:
                 return
-            nonce = message.nonce or await self._outbox.claim([row.id for row in message.rows])
+            nonce = message.nonce or next(claimed)
             try:
                 message_id = await self._sink.send_message(
                     channel_id, content=message.content, embeds=message.embeds, nonce=nonce

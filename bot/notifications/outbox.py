@@ -306,6 +306,19 @@ class Outbox:
                 raise RuntimeError("outbox rows were claimed concurrently")
         return nonce
 
+    async def claim_many(self, messages: Sequence[Sequence[int]]) -> list[str]:
+        """:meth:`claim` for several messages (lists of row ids) in ONE transaction; their nonces, in order."""
+        nonces = [nonce_for(min(row_ids)) for row_ids in messages]
+        params = [(nonce, row_id) for nonce, row_ids in zip(nonces, messages, strict=True) for row_id in row_ids]
+        async with self._db.transaction() as conn:
+            cursor = await conn.executemany(
+                "UPDATE notification_outbox SET nonce = ? WHERE id = ? AND state = 'pending' AND nonce IS NULL",
+                params,
+            )
+            if cursor.rowcount != len(params):
+                raise RuntimeError("outbox rows were claimed concurrently")
+        return nonces
+
     async def split(self, nonce: str) -> None:
         """Give every row of a refused multi-row message a message of its own (nonce from its own id)."""
         await self._db.execute(
