@@ -198,8 +198,10 @@ class OutboxCounts:
 
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
-    embeds: Any = json.loads(str(row["embeds"]))
-    if row["event_kind"] is not None:  # a webhook event's announcement: rendered now, from the event row
+    embeds: Any
+    if row["event_kind"] is None:
+        embeds = json.loads(str(row["embeds"]))
+    else:  # a webhook event's announcement (its own embeds column is empty): rendered now, from the event row
         embeds = [
             event_embed(
                 str(row["event_kind"]),
