@@ -405,6 +405,10 @@ def render(results: Results, args: argparse.Namespace, load: tuple[float, float]
     lines = [
         SECTION,
         "",
+        "`bench/bench_process.py`: the bot as an operator runs it (`python -m bot run`, INFO logging to a file)",
+        "against the project's fake Discord run as a separate process (no rate limits), beside a bare aiohttp",
+        "server (reads the body, answers 200) in the same run; the senders run in the benchmark's own process.",
+        "",
         f"Run {today} on {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"{args.warmup} warm-up then {args.events} purchase events x {args.rounds} round(s), {args.senders} senders; "
         f"load average {load[0]:.2f} before, {load[1]:.2f} after (1 min).",
@@ -424,8 +428,14 @@ def render(results: Results, args: argparse.Namespace, load: tuple[float, float]
         f"- RSS of the bot process: **{results.rss_idle:.0f} MB** idle after start-up (target < 60 MB), "
         f"{results.rss_after:.0f} MB idle after the run; {results.log_lines_per_event:.2f} log lines per event.",
         "",
+        *NOTES,
+        "",
     ]
     return "\n".join(lines)
+
+
+NOTES = (Path(__file__).resolve().parent / "bench_process_notes.md").read_text(encoding="utf-8").splitlines()
+"""What the figures mean and where the time goes (kept beside the script, written under the figures)."""
 
 
 def main() -> None:
