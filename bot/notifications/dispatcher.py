@@ -271,7 +271,8 @@ class NotificationDispatcher:
         return untils
 
     def _waiting_targets(self) -> list[str]:
-        """Targets not to be tried now (remembered: :meth:`_next_retry_in` knows they were left out)."""
+        """Targets not to be tried in the pass starting now; the pass's start and these targets are remembered
+        (:meth:`_next_retry_in` and the pass's ``more`` look at them)."""
         now = self._pass_started = self._clock()
         self._excluded = frozenset(target for target, until in self._wait_untils().items() if until > now)
         return sorted(self._excluded)

@@ -13,7 +13,8 @@ for delivery (:func:`~bot.notifications.embeds.event_embed`): the event row neve
 renders the same message, and the busy ingest path writes a small row and renders nothing.
 
 Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
-(``nlo-<id>``; ids are AUTOINCREMENT so never reused), in its own committed transaction. The message is sent
+(``nlo-<id>``; ids are AUTOINCREMENT so never reused), in a committed transaction (the dispatcher claims all
+the messages it planned for a target in one pass together: :meth:`Outbox.claim_many`). The message is sent
 with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id. After
 a crash between the two, the same rows are sent again with the same nonce, and Discord answers with the
 message it already created instead of posting it twice.
