@@ -450,3 +450,46 @@ async def test_run_loop_waits_instead_of_spinning_on_rows_that_wait(db: Database
     assert (await outbox.counts()).pending == 50
     await dispatcher.close()
     await asyncio.wait_for(task, timeout=5)
+
+
+async def test_claim_many_claims_messages_together_and_refuses_a_second_claim(db: Database) -> None:
+    outbox = Outbox(db)
+    await enqueue(outbox, 5)
+    ids = [row.id for row in await outbox.pending()]
+    nonces = await outbox.claim_many([ids[:3], ids[3:]])
+    assert nonces == [f"nlo-{ids[0]}", f"nlo-{ids[3]}"]
+    rows = await outbox.pending()
+    assert [row.nonce for row in rows] == [nonces[0]] * 3 + [nonces[1]] * 2
+    with pytest.raises(RuntimeError, match="claimed concurrently"):
+        await outbox.claim_many([ids[4:]])
+    assert [row.nonce for row in await outbox.pending()] == [nonces[0]] * 3 + [nonces[1]] * 2  # rolled back
+
+
+def test_a_429_wait_is_read_from_discord_headers() -> None:
+    from bot.notifications.discord_sink import _retry_after
+
+    assert _retry_after({"X-RateLimit-Reset-After": "0.250", "Retry-After": "1"}) == 0.25
+    assert _retry_after({"Retry-After": "3"}) == 3.0
+    assert _retry_after({"X-RateLimit-Reset-After": "soon", "Retry-After": "2"}) == 2.0
+    assert _retry_after({"X-RateLimit-Reset-After": "nan", "Retry-After": "-1"}) is None
+    assert _retry_after({"X-RateLimit-Reset-After": "inf"}) is None
+    assert _retry_after({"X-RateLimit-Reset-After": "0"}) == 0.0
+    assert _retry_after({}) is None
+
+
+async def test_a_retry_after_longer_than_the_backoff_is_waited(db: Database) -> None:
+    from bot.notifications.discord_sink import DeliveryError
+
+    now = [100.0]
+    limited = DeliveryError("retry", status=429, code=0, text="rate limited", retry_after=7.5)
+    sink = RecordingSink(failures=[limited, retry_error()])
+    outbox = Outbox(db)
+    dispatcher = NotificationDispatcher(
+        outbox, sink, Channels({ChannelKind.PURCHASE: PURCHASES}), base_delay=1.0, clock=lambda: now[0]
+    )
+    await enqueue(outbox, 1)
+    await dispatcher.run_once()
+    assert dispatcher._state.retry["channel:purchase"].until == 107.5  # retry_after, not the 0.5-1 s backoff
+    now[0] = 107.5
+    await dispatcher.run_once()  # an ordinary failure: the backoff alone (failure 2: 1-2 s)
+    assert 108.5 <= dispatcher._state.retry["channel:purchase"].until <= 109.5
