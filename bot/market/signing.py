@@ -58,7 +58,10 @@ def _legacy_form(body: Mapping[str, object]) -> dict[str, object] | None:
         amount = legacy["amount"]
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             return None
-        legacy["amount"] = str(float(amount))
+        try:
+            legacy["amount"] = str(float(amount))
+        except OverflowError:  # an integer beyond a float's range: no float was signed
+            return None
     return legacy
 
 

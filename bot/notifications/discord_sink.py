@@ -9,6 +9,8 @@ message it already created. The dispatcher depends only on the :class:`DiscordSi
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -37,14 +39,24 @@ class DeliveryError(Exception):
 
     ``disposition``: ``retry`` (network, 5xx, 429 past discord.py's own handling, 401: try again later),
     ``blocked`` (403, unknown channel/user/member/role, closed DMs: the destination refuses us), ``refused``
-    (any other 4xx: this payload will never be accepted).
+    (any other 4xx: this payload will never be accepted). ``retry_after``: the seconds Discord asked us to
+    wait (a 429), the least the dispatcher backs off.
     """
 
-    def __init__(self, disposition: Disposition, *, status: int | None, code: int | None, text: str) -> None:
+    def __init__(
+        self,
+        disposition: Disposition,
+        *,
+        status: int | None,
+        code: int | None,
+        text: str,
+        retry_after: float | None = None,
+    ) -> None:
         self.disposition = disposition
         self.status = status
         self.code = code
         self.text = text
+        self.retry_after = retry_after
         super().__init__(f"{disposition} status={status} code={code} {text}")
 
     @property
@@ -78,12 +90,27 @@ _BLOCKED_CODES = frozenset(
 )
 
 
-def classify_http_error(status: int, code: int, text: str) -> DeliveryError:
+def classify_http_error(status: int, code: int, text: str, *, retry_after: float | None = None) -> DeliveryError:
     if status >= 500 or status in (401, 408, 429):
-        return DeliveryError("retry", status=status, code=code, text=text)
+        return DeliveryError("retry", status=status, code=code, text=text, retry_after=retry_after)
     if status == 403 or code in _BLOCKED_CODES:
         return DeliveryError("blocked", status=status, code=code, text=text)
     return DeliveryError("refused", status=status, code=code, text=text)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """A 429's wait in seconds (``X-RateLimit-Reset-After``, else ``Retry-After``), ``None`` if unreadable.
+
+    Read only after discord.py gave up on a route still answering 429 (it sleeps ``retry_after`` itself first).
+    """
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        try:
+            value = float(headers.get(name, ""))
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            return value
+    return None
 
 
 class DiscordHttpSink:
@@ -96,9 +123,11 @@ class DiscordHttpSink:
         try:
             return await self._http.request(route, **kwargs)
         except discord.RateLimited as exc:
-            raise DeliveryError("retry", status=429, code=None, text="rate limited") from exc
+            limited = exc.retry_after
+            raise DeliveryError("retry", status=429, code=None, text="rate limited", retry_after=limited) from exc
         except discord.HTTPException as exc:
-            raise classify_http_error(exc.status, exc.code, exc.text[:200]) from exc
+            wait = _retry_after(exc.response.headers) if exc.status == 429 else None
+            raise classify_http_error(exc.status, exc.code, exc.text[:200], retry_after=wait) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryError("retry", status=None, code=None, text=type(exc).__name__) from exc
 

@@ -5,7 +5,8 @@ their order) and, per target, sends one message after the other:
 
 - rows already claimed by an earlier (possibly crashed) pass are re-sent exactly as claimed, same nonce;
 - unclaimed rows are packed greedily into messages of at most 10 embeds and 6000 characters, so a backlog of
-  1,000 events becomes about 100 messages; a lone event goes out alone, immediately;
+  1,000 events becomes about 100 messages; a lone event goes out alone, immediately. The messages planned for
+  a target in one pass are claimed together, in one transaction committed before the first is sent;
 - failures: ``retry`` (network, 5xx, 401, rate limited) → capped, jittered exponential backoff for that target;
   ``blocked`` (missing permissions or access, unknown channel) → the channel waits (re-checked after
   ``blocked_delay`` or at once after ``/setup``), reported once to the audit channel and in the log; for a DM
@@ -13,8 +14,17 @@ their order) and, per target, sends one message after the other:
   4xx) → a multi-row message is split into single rows, a single row is marked undeliverable and reported;
 - a channel kind with no channel configured waits, reported once.
 
-Other targets are not held up by a failing one. Discord's rate limits are applied by discord.py's HTTP client
-inside the sink.
+Other targets are not held up by a failing one: a pass reads only the rows of targets that may be tried now
+(a target in backoff, on a blocked channel or on an unconfigured channel kind is left out of the query), so
+the rows of a waiting target at the head of the outbox never hide deliverable rows behind them.
+
+:meth:`NotificationDispatcher.run` passes again at once while the last pass delivered something and more may
+be deliverable (its page was full, or a refused batch was split): a backlog larger than one page drains at
+the rate Discord allows, never waiting for the poll interval with work in hand. When nothing can be sent it
+waits for :meth:`~NotificationDispatcher.wake`, the earliest backoff or block to end, or the poll interval:
+rows that wait never make it spin. Discord's rate limits are applied by discord.py's HTTP client inside the
+sink (it sleeps a 429's ``retry_after`` and tries again); a 429 that still comes back puts the target in
+backoff for at least its ``retry_after``.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import secrets
 import time
@@ -106,6 +117,9 @@ class PassResult:
     undeliverable_rows: int = 0
     progressed: bool = False
     remaining: int = 0
+    more: bool = False
+    """Pass again at once: the page was full and the pass delivered something or found a target that now
+    waits (the next page skips its rows), or a refused batch was split."""
 
 
 @dataclass(slots=True)
@@ -118,6 +132,10 @@ class _Retry:
 class _State:
     retry: dict[str, _Retry] = field(default_factory=dict)
     blocked_channels: dict[int, float] = field(default_factory=dict)
+    blocked_targets: dict[str, int] = field(default_factory=dict)
+    """target → the channel it was blocked on (its rows are left out while that channel is blocked)."""
+    unconfigured: dict[str, float] = field(default_factory=dict)
+    """channel-kind target → when to look at its configuration again (or at once after ``forget_problems``)."""
     dm_channels: dict[int, int] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
 
@@ -153,6 +171,8 @@ class NotificationDispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pass_lock = asyncio.Lock()
+        self._excluded: frozenset[str] = frozenset()
+        self._pass_started = -math.inf
 
     # ----------------------------------------------------------------- control
     def wake(self) -> None:
@@ -168,6 +188,7 @@ class NotificationDispatcher:
     def forget_problems(self) -> None:
         """Re-check blocked and unconfigured channels now (after the configuration changed)."""
         self._state.blocked_channels.clear()
+        self._state.unconfigured.clear()
         self._state.reported = {key for key in self._state.reported if not key.startswith(("blocked:", "unconf"))}
         self._state.retry.clear()
         self.wake()
@@ -183,8 +204,11 @@ class NotificationDispatcher:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.run_once()
+                result = await self.run_once()
                 failures = 0
+                if result.more:
+                    await asyncio.sleep(0)  # let the webhook route run between two pages
+                    continue
                 timeout = self._next_retry_in()
                 timeout = self._poll_interval if timeout is None else min(timeout, self._poll_interval)
             except Exception:
@@ -200,11 +224,11 @@ class NotificationDispatcher:
         result = PassResult()
         for _ in range(max_passes):
             result = await self.run_once()
-            if result.remaining == 0 or result.progressed:
-                if result.remaining == 0:
-                    return result
+            if result.remaining == 0:
+                return result
+            if result.progressed or result.more:
                 continue
-            wait = self._next_retry_in()
+            wait = self._next_retry_in(backoff_only=True)
             if wait is None:
                 return result
             await asyncio.sleep(wait)
@@ -215,7 +239,7 @@ class NotificationDispatcher:
         """One pass over the pending rows (see the module docstring)."""
         async with self._pass_lock:
             result = PassResult()
-            rows = await self._outbox.pending(limit=self._page_size)
+            rows = await self._outbox.pending(limit=self._page_size, exclude=self._waiting_targets())
             groups: dict[str, list[OutboxRow]] = {}
             for row in rows:
                 groups.setdefault(row.target, []).append(row)
@@ -223,14 +247,49 @@ class NotificationDispatcher:
                 if self._stopping:
                     break
                 await self._deliver_target(target, target_rows, result)
-            result.remaining = (await self._outbox.counts()).pending
+            if len(rows) >= self._page_size and not self._stopping:
+                now = self._clock()
+                newly_waiting = any(
+                    until > now and target not in self._excluded for target, until in self._wait_untils().items()
+                )
+                result.more = result.more or result.progressed or newly_waiting
+            result.remaining = await self._outbox.pending_count()
             return result
 
-    def _next_retry_in(self) -> float | None:
-        if not self._state.retry:
-            return None
+    def _wait_untils(self, *, backoff_only: bool = False) -> dict[str, float]:
+        """Every target that waits on a time (backoff, blocked channel, unconfigured kind) → until when."""
+        state = self._state
+        untils = {target: retry.until for target, retry in state.retry.items()}
+        if backoff_only:
+            return untils
+        for target, channel_id in state.blocked_targets.items():
+            blocked_until = state.blocked_channels.get(channel_id)
+            if blocked_until is not None:
+                untils[target] = max(untils.get(target, blocked_until), blocked_until)
+        for target, until in state.unconfigured.items():
+            untils[target] = max(untils.get(target, until), until)
+        return untils
+
+    def _waiting_targets(self) -> list[str]:
+        """Targets not to be tried in the pass starting now; the pass's start and these targets are remembered
+        (:meth:`_next_retry_in` and the pass's ``more`` look at them)."""
+        now = self._pass_started = self._clock()
+        self._excluded = frozenset(target for target, until in self._wait_untils().items() if until > now)
+        return sorted(self._excluded)
+
+    def _next_retry_in(self, *, backoff_only: bool = False) -> float | None:
+        """Seconds until a target left out of the last pass may be tried (``None``: none waits on a time);
+        ``backoff_only``: only targets in backoff count (not blocked or unconfigured channels).
+
+        A wait that ended after the last pass started is due at once (0); one that had ended before it was
+        tried in that pass and is not counted (else a target without rows would keep the loop spinning)."""
         now = self._clock()
-        return max(0.0, min(r.until for r in self._state.retry.values()) - now)
+        due = [
+            max(0.0, until - now)
+            for until in self._wait_untils(backoff_only=backoff_only).values()
+            if until > self._pass_started
+        ]
+        return min(due) if due else None
 
     def _delay(self, failures: int) -> float:
         delay: float = min(self._max_delay, self._base_delay * (2 ** min(failures - 1, 30)))
@@ -239,7 +298,7 @@ class NotificationDispatcher:
     def _retry_later(self, target: str, exc: DeliveryError) -> None:
         previous = self._state.retry.get(target)
         failures = (previous.failures if previous else 0) + 1
-        delay = self._delay(failures)
+        delay = max(self._delay(failures), exc.retry_after or 0.0)
         self._state.retry[target] = _Retry(failures, self._clock() + delay)
         log.warning(
             "notification delivery failed, will retry target=%s status=%s code=%s failures=%d delay=%.2f",
@@ -261,10 +320,14 @@ class NotificationDispatcher:
         channel_id = await self._destination(target, parsed, result)
         if channel_id is None:
             return
-        for message in plan_messages(rows):
+        plan = plan_messages(rows)
+        unclaimed = [[row.id for row in message.rows] for message in plan if message.nonce is None]
+        # the page's new messages are claimed in one transaction, committed before the first is sent
+        claimed = iter(await self._outbox.claim_many(unclaimed) if unclaimed else [])
+        for message in plan:
             if self._stopping:
                 return
-            nonce = message.nonce or await self._outbox.claim([row.id for row in message.rows])
+            nonce = message.nonce or next(claimed)
             try:
                 message_id = await self._sink.send_message(
                     channel_id, content=message.content, embeds=message.embeds, nonce=nonce
@@ -276,6 +339,7 @@ class NotificationDispatcher:
                 continue
             await self._outbox.mark_sent(nonce, message_id)
             self._state.retry.pop(target, None)
+            self._state.blocked_targets.pop(target, None)
             self._state.reported.discard(f"blocked:{channel_id}")
             result.sent_messages += 1
             result.sent_rows += len(message.rows)
@@ -296,6 +360,7 @@ class NotificationDispatcher:
             channel_id = await self._channels.channel_id(parsed.channel_kind)
             key = f"unconfigured:{parsed.channel_kind.value}"
             if channel_id is None:
+                self._state.unconfigured[target] = self._clock() + self._poll_interval
                 await self._report(
                     key,
                     target,
@@ -305,6 +370,7 @@ class NotificationDispatcher:
                 )
                 return None
             self._state.reported.discard(key)
+            self._state.unconfigured.pop(target, None)
         elif isinstance(parsed, ChannelTarget):
             channel_id = parsed.channel_id
         elif isinstance(parsed, DmTarget):
@@ -323,6 +389,7 @@ class NotificationDispatcher:
             return None
         blocked_until = self._state.blocked_channels.get(channel_id)
         if blocked_until is not None and blocked_until > self._clock():
+            self._state.blocked_targets[target] = channel_id
             return None
         return channel_id
 
@@ -342,6 +409,7 @@ class NotificationDispatcher:
             return False
         if exc.disposition == "blocked" and not isinstance(parsed, DmTarget):
             self._state.blocked_channels[channel_id] = self._clock() + self._blocked_delay
+            self._state.blocked_targets[target] = channel_id
             await self._report(
                 f"blocked:{channel_id}",
                 target,
@@ -355,6 +423,7 @@ class NotificationDispatcher:
             log.warning("notification batch refused, splitting nonce=%s rows=%d", nonce, len(message.rows))
             await self._outbox.split(nonce)
             result.progressed = True
+            result.more = True
             return False
         result.undeliverable_rows += await self._outbox.mark_undeliverable(nonce, exc.describe)
         result.progressed = True
@@ -382,7 +451,7 @@ class NotificationDispatcher:
         )
 
     async def _rows_of(self, target: str) -> list[OutboxRow]:
-        return [row for row in await self._outbox.pending(limit=self._page_size) if row.target == target]
+        return await self._outbox.pending(limit=self._page_size, target=target)
 
     async def _grant_roles(self, target: str, parsed: RoleTarget, rows: list[OutboxRow], result: PassResult) -> None:
         for row in rows:

@@ -58,15 +58,16 @@ def purchase_embed(*, username: str, item_id: str, amount: Decimal, unique_id: i
     """One market purchase: buyer, item (with its link), amount, unique_id and when we received it."""
     iso, discord_time = _timestamp_fields(received_at)
     link = item_url(item_id)
+    nle = format_nle(amount)
     return {
         "title": "New market purchase",
         "url": link,
-        "description": f"`{username}` bought [{item_id}]({link}) for **{format_nle(amount)}**.",
+        "description": f"`{username}` bought [{item_id}]({link}) for **{nle}**.",
         "color": COLOR_PURCHASE,
         "fields": [
             {"name": "Buyer", "value": f"`{username}`", "inline": True},
             {"name": "Item", "value": f"[{item_id}]({link})", "inline": True},
-            {"name": "Amount", "value": format_nle(amount), "inline": True},
+            {"name": "Amount", "value": nle, "inline": True},
             {"name": "Unique ID", "value": str(unique_id), "inline": True},
             {"name": "Received", "value": discord_time, "inline": True},
         ],
@@ -78,13 +79,14 @@ def purchase_embed(*, username: str, item_id: str, amount: Decimal, unique_id: i
 def transfer_embed(*, username: str, amount: Decimal, unique_id: int, received_at: datetime) -> Embed:
     """One NLE transfer to the reseller's account: sender, amount, unique_id and when we received it."""
     iso, discord_time = _timestamp_fields(received_at)
+    nle = format_nle(amount)
     return {
         "title": "NLE received",
-        "description": f"`{username}` sent **{format_nle(amount)}** to the reseller account.",
+        "description": f"`{username}` sent **{nle}** to the reseller account.",
         "color": COLOR_TRANSFER,
         "fields": [
             {"name": "Sender", "value": f"`{username}`", "inline": True},
-            {"name": "Amount", "value": format_nle(amount), "inline": True},
+            {"name": "Amount", "value": nle, "inline": True},
             {"name": "Unique ID", "value": str(unique_id), "inline": True},
             {"name": "Received", "value": discord_time, "inline": True},
         ],

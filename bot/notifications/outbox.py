@@ -13,7 +13,8 @@ for delivery (:func:`~bot.notifications.embeds.event_embed`): the event row neve
 renders the same message, and the busy ingest path writes a small row and renders nothing.
 
 Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
-(``nlo-<id>``; ids are AUTOINCREMENT so never reused), in its own committed transaction. The message is sent
+(``nlo-<id>``; ids are AUTOINCREMENT so never reused), in a committed transaction (the dispatcher claims all
+the messages it planned for a target in one pass together: :meth:`Outbox.claim_many`). The message is sent
 with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id. After
 a crash between the two, the same rows are sent again with the same nonce, and Discord answers with the
 message it already created instead of posting it twice.
@@ -198,8 +199,10 @@ class OutboxCounts:
 
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
-    embeds: Any = json.loads(str(row["embeds"]))
-    if row["event_kind"] is not None:  # a webhook event's announcement: rendered now, from the event row
+    embeds: Any
+    if row["event_kind"] is None:
+        embeds = json.loads(str(row["embeds"]))
+    else:  # a webhook event's announcement (its own embeds column is empty): rendered now, from the event row
         embeds = [
             event_embed(
                 str(row["event_kind"]),
@@ -219,6 +222,13 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
         nonce=None if row["nonce"] is None else str(row["nonce"]),
         attempts=int(row["attempts"]),
     )
+
+
+_PENDING = (
+    "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
+    "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
+    "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id"
+)
 
 
 def _placeholders(count: int) -> str:
@@ -264,16 +274,27 @@ class Outbox:
             return await self.enqueue(conn, target=target, embeds=embeds, content=content, dedupe_key=dedupe_key)
 
     # ----------------------------------------------------------------- delivery side
-    async def pending(self, *, limit: int = 2000) -> list[OutboxRow]:
-        """Pending rows, oldest first (claimed ones included, with their nonce)."""
-        rows = await self._db.fetchall(
-            "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
-            "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
-            "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id "
-            "WHERE o.state = 'pending' ORDER BY o.id LIMIT ?",
-            (limit,),
-        )
+    async def pending(
+        self, *, limit: int = 2000, exclude: Sequence[str] = (), target: str | None = None
+    ) -> list[OutboxRow]:
+        """Pending rows, oldest first (claimed ones included, with their nonce); without the rows of the
+        ``exclude`` targets (those that wait, so they never hide the rows behind them), or only ``target``'s."""
+        where = "o.state = 'pending'"
+        params: list[object] = []
+        if target is not None:
+            where += " AND o.target = ?"
+            params.append(target)
+        if exclude:
+            where += f" AND o.target NOT IN ({_placeholders(len(exclude))})"
+            params.extend(exclude)
+        sql = f"{_PENDING} WHERE {where} ORDER BY o.id LIMIT ?"
+        rows = await self._db.fetchall(sql, (*params, limit))
         return [_row(r) for r in rows]
+
+    async def pending_count(self) -> int:
+        """How many rows are pending (read through the partial index of pending rows, not the whole table)."""
+        row = await self._db.fetchone("SELECT count(*) FROM notification_outbox WHERE state = 'pending'")
+        return 0 if row is None else int(row[0])
 
     async def claim(self, row_ids: Sequence[int]) -> str:
         """Bind unclaimed pending rows into one message; returns its nonce (committed before sending)."""
@@ -287,6 +308,19 @@ class Outbox:
             if cursor.rowcount != len(row_ids):
                 raise RuntimeError("outbox rows were claimed concurrently")
         return nonce
+
+    async def claim_many(self, messages: Sequence[Sequence[int]]) -> list[str]:
+        """:meth:`claim` for several messages (lists of row ids) in ONE transaction; their nonces, in order."""
+        nonces = [nonce_for(min(row_ids)) for row_ids in messages]
+        params = [(nonce, row_id) for nonce, row_ids in zip(nonces, messages, strict=True) for row_id in row_ids]
+        async with self._db.transaction() as conn:
+            cursor = await conn.executemany(
+                "UPDATE notification_outbox SET nonce = ? WHERE id = ? AND state = 'pending' AND nonce IS NULL",
+                params,
+            )
+            if cursor.rowcount != len(params):
+                raise RuntimeError("outbox rows were claimed concurrently")
+        return nonces
 
     async def split(self, nonce: str) -> None:
         """Give every row of a refused multi-row message a message of its own (nonce from its own id)."""

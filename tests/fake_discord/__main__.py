@@ -8,6 +8,9 @@ and serves a small control API next to the fake REST API, so you can act as Disc
     POST /_control/click   {"interaction": "<id>", "custom_id": "confirm", "user": "staff"}
     GET  /_control/interactions/<id>
     GET  /_control/messages/<channel>        (purchases, transfers, audit, general)
+    GET  /_control/posted/<channel>[?ids=1]  counts: messages, embeds, last post (distinct unique_ids)
+    POST /_control/hold    /_control/release hold the bot's message posts unanswered until released
+                                             (benchmarks: ingest alone, then the notification drain alone)
 
 ``user`` is ``owner``, ``staff`` or ``member``. In ``options``, ``"#name"`` is a channel and ``"@name"`` a
 member (or role). Invoke and click wait (up to 10 s) for the bot's answer and return what it shows.
@@ -78,13 +81,62 @@ def _summary(message: dict[str, Any] | None) -> dict[str, Any] | None:
 class ControlledFakeDiscord(FakeDiscord):
     """The fake plus ``/_control/*`` routes (the fake's REST API lives under ``/api/v10``)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._released = asyncio.Event()
+        self._released.set()
+
     def make_app(self) -> web.Application:
         app = super().make_app()
         app.router.add_post("/_control/invoke", self._control_invoke)
         app.router.add_post("/_control/click", self._control_click)
         app.router.add_get("/_control/interactions/{interaction_id}", self._control_interaction)
         app.router.add_get("/_control/messages/{channel}", self._control_messages)
+        app.router.add_get("/_control/posted/{channel}", self._control_posted)
+        app.router.add_post("/_control/hold", self._control_hold)
+        app.router.add_post("/_control/release", self._control_release)
+        app.middlewares.insert(0, self._hold_posts)
         return app
+
+    @web.middleware
+    async def _hold_posts(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """While held, a message post waits (unanswered) until ``/_control/release``."""
+        if request.method == "POST" and request.path.endswith("/messages"):
+            await self._released.wait()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _control_hold(self, _request: web.Request) -> web.Response:
+        self._released.clear()
+        return web.json_response({"held": True})
+
+    async def _control_release(self, _request: web.Request) -> web.Response:
+        self._released.set()
+        return web.json_response({"held": False})
+
+    async def _control_posted(self, request: web.Request) -> web.Response:
+        try:
+            channel = self.channels[request.match_info["channel"]]
+        except KeyError:
+            return web.json_response({"error": "unknown channel"}, status=404)
+        messages = self.messages(channel)
+        unique_ids = {  # only on request (?ids=1): the cheap counts are polled while the bot drains
+            f.get("value")
+            for m in (messages if request.query.get("ids") else [])
+            for e in m.get("embeds") or []
+            for f in e.get("fields") or []
+            if f.get("name") == "Unique ID"
+        }
+        posts = [c for c in self.calls_to("POST", f"/channels/{channel.id}/messages") if c.status == 200]
+        return web.json_response(
+            {
+                "messages": len(messages),
+                "embeds": sum(len(m.get("embeds") or []) for m in messages),
+                "distinct_unique_ids": len(unique_ids),
+                "posts": len(posts),
+                "last_post_at": posts[-1].at if posts else None,  # time.monotonic(): the same clock system-wide
+            }
+        )
 
     def _option(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith("#"):

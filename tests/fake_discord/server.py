@@ -724,7 +724,13 @@ class FakeDiscord:
         )
 
     def _rate_limited(self, request: web.Request, rl: RateLimitInjection) -> web.Response:
-        body = {"message": "You are being rate limited.", "retry_after": rl.retry_after, "global": rl.is_global}
+        # Discord's documented 429 body (RatelimitedResponse: Error's code and message, retry_after, global)
+        body = {
+            "message": "You are being rate limited.",
+            "code": 0,
+            "retry_after": rl.retry_after,
+            "global": rl.is_global,
+        }
         headers = {
             "Retry-After": str(math.ceil(rl.retry_after)),
             "X-RateLimit-Limit": "5",

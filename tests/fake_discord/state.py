@@ -264,6 +264,8 @@ class RecordedCall:
     status: int
     query: dict[str, str] = field(default_factory=dict)
     response: Any = None
+    at: float = field(default_factory=time.monotonic)
+    """When the fake answered (``time.monotonic()``), e.g. to check that a 429's ``retry_after`` was waited."""
 
     def __repr__(self) -> str:
         return f"<RecordedCall {self.method} {self.path} -> {self.status}>"

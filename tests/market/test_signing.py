@@ -88,6 +88,12 @@ def test_legacy_form_requires_numeric_amount() -> None:
     assert not verify_event({**TRANSFER, "amount": True}, "key")
 
 
+def test_an_amount_beyond_a_float_is_no_legacy_form_and_no_crash() -> None:
+    fields = {"kind": "transfer", "amount": 10**400, "username": "A49", "unique_id": 1}
+    assert not verify_event({**fields, "signature": "0" * 64}, "key")  # was OverflowError (a 500 upstream)
+    assert verify_event(signed_body(fields, "key"), "key")  # the documented form still signs it
+
+
 def test_request_form_signs_python_str_of_values() -> None:
     body = signed_body({"user_id": 1, "id": "x1", "username": "a49", "amount": 2.0}, "key")
     assert canonical_string(body) == "amount2.0idx1user_id1usernamea49"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -325,3 +326,170 @@ async def test_recheck_blocked_retries_without_a_second_alert(db: Database) -> N
     dispatcher.recheck_blocked()  # fixed now
     await dispatcher.drain()
     assert titles(sink, PURCHASES) == ["event 0", "event 1"]
+
+
+# ------------------------------------------------------------------------------------------ draining (issue 17)
+class CountingOutbox(Outbox):
+    """The real outbox, counting the pending-row queries (one per pass) and what they asked for."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.queries: list[tuple[str, ...]] = []
+
+    async def pending(self, *, limit: int = 2000, exclude: Any = (), target: str | None = None) -> list[OutboxRow]:
+        self.queries.append(tuple(exclude))
+        return await super().pending(limit=limit, exclude=exclude, target=target)
+
+
+def loop_dispatcher(
+    db: Database, sink: RecordingSink, channels: Channels | None = None, *, page_size: int = 20
+) -> tuple[CountingOutbox, NotificationDispatcher]:
+    outbox = CountingOutbox(db)
+    resolver = channels or Channels(
+        {ChannelKind.PURCHASE: PURCHASES, ChannelKind.TRANSFER: TRANSFERS, ChannelKind.AUDIT: AUDIT}
+    )
+    dispatcher = NotificationDispatcher(
+        outbox,
+        sink,
+        resolver,
+        base_delay=0.001,
+        max_delay=0.004,
+        blocked_delay=3600.0,
+        poll_interval=3600.0,  # never reached: the loop must not depend on it
+        page_size=page_size,
+        jitter=lambda: 0.0,
+    )
+    return outbox, dispatcher
+
+
+async def wait_until(predicate: Any, *, guard: float = 30.0) -> None:
+    """Poll ``predicate`` until true; the guard only catches a hang (it is no timing assertion)."""
+    async with asyncio.timeout(guard):
+        while not await predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_run_loop_drains_a_backlog_many_pages_long_without_a_wake_up(db: Database) -> None:
+    sink = RecordingSink()
+    outbox, dispatcher = loop_dispatcher(db, sink, page_size=20)
+    await enqueue(outbox, 250)  # 12.5 pages of 20 rows
+    task = asyncio.create_task(dispatcher.run())
+
+    async def drained() -> bool:
+        return (await outbox.counts()).pending == 0
+
+    await wait_until(drained)
+    await dispatcher.close()
+    await asyncio.wait_for(task, timeout=5)
+    assert titles(sink, PURCHASES) == [f"event {i}" for i in range(250)]
+    assert len(sink.to(PURCHASES)) == 25  # still packed 10 embeds per message
+    assert len(outbox.queries) >= 13
+
+
+async def test_rows_of_waiting_targets_never_hide_the_rows_behind_them(db: Database) -> None:
+    sink = RecordingSink(failures=[blocked_error()])
+    channels = Channels({ChannelKind.TRANSFER: TRANSFERS, ChannelKind.AUDIT: AUDIT})  # purchase: unconfigured
+    outbox, dispatcher = loop_dispatcher(db, sink, channels, page_size=10)
+    await enqueue(outbox, 30, "channel:444")  # blocked: three pages at the head of the outbox
+    await enqueue(outbox, 30, "channel:purchase")  # unconfigured: three more pages
+    await enqueue(outbox, 4, "channel:transfer")  # deliverable, behind six pages of waiting rows
+    await dispatcher.drain()
+    assert titles(sink, TRANSFERS) == ["event 0", "event 1", "event 2", "event 3"]
+    assert sink.to(444) == []
+    assert sink.to(PURCHASES) == []
+    assert sorted(e["title"] for s in sink.to(AUDIT) for e in s.embeds) == [
+        "Cannot post notifications",
+        "Notification channel not configured",
+    ]
+    assert {"channel:444", "channel:purchase"} <= set(outbox.queries[-1])
+    assert (await outbox.counts()).pending == 60
+
+
+async def test_a_target_in_backoff_does_not_hide_the_rows_behind_it(db: Database) -> None:
+    now = [0.0]
+
+    class FailingChannel(RecordingSink):
+        async def send_message(self, channel_id: int, **kwargs: Any) -> int:
+            if channel_id == 444:
+                raise retry_error()
+            return await super().send_message(channel_id, **kwargs)
+
+    sink = FailingChannel()
+    outbox = CountingOutbox(db)
+    dispatcher = NotificationDispatcher(
+        outbox, sink, Channels({ChannelKind.TRANSFER: TRANSFERS}), page_size=10, clock=lambda: now[0]
+    )
+    await enqueue(outbox, 25, "channel:444")
+    await enqueue(outbox, 3, "channel:transfer")
+    first = await dispatcher.run_once()  # the page holds only channel:444 rows: it fails and backs off
+    assert (first.sent_rows, first.progressed) == (0, False)
+    second = await dispatcher.run_once()  # now left out of the query: the transfers come through
+    assert outbox.queries[-1] == ("channel:444",)
+    assert second.sent_rows == 3
+    assert titles(sink, TRANSFERS) == ["event 0", "event 1", "event 2"]
+    now[0] += 3600.0  # backoff over: tried again (and failing again)
+    await dispatcher.run_once()
+    assert outbox.queries[-1] == ()
+
+
+async def test_run_loop_waits_instead_of_spinning_on_rows_that_wait(db: Database) -> None:
+    sink = RecordingSink(failures=[blocked_error()])
+    channels = Channels({ChannelKind.AUDIT: AUDIT})  # purchase and transfer: unconfigured
+    outbox, dispatcher = loop_dispatcher(db, sink, channels, page_size=10)
+    await enqueue(outbox, 25, "channel:444")  # blocked
+    await enqueue(outbox, 25, "channel:purchase")  # unconfigured
+    task = asyncio.create_task(dispatcher.run())
+
+    async def alerted() -> bool:
+        return len(titles(sink, AUDIT)) == 2
+
+    await wait_until(alerted)
+    passes = len(outbox.queries)
+    await asyncio.sleep(0.3)  # nothing can be sent: the loop must sleep, not pass again and again
+    assert len(outbox.queries) == passes
+    assert (await outbox.counts()).pending == 50
+    await dispatcher.close()
+    await asyncio.wait_for(task, timeout=5)
+
+
+async def test_claim_many_claims_messages_together_and_refuses_a_second_claim(db: Database) -> None:
+    outbox = Outbox(db)
+    await enqueue(outbox, 5)
+    ids = [row.id for row in await outbox.pending()]
+    nonces = await outbox.claim_many([ids[:3], ids[3:]])
+    assert nonces == [f"nlo-{ids[0]}", f"nlo-{ids[3]}"]
+    rows = await outbox.pending()
+    assert [row.nonce for row in rows] == [nonces[0]] * 3 + [nonces[1]] * 2
+    with pytest.raises(RuntimeError, match="claimed concurrently"):
+        await outbox.claim_many([ids[4:]])
+    assert [row.nonce for row in await outbox.pending()] == [nonces[0]] * 3 + [nonces[1]] * 2  # rolled back
+
+
+def test_a_429_wait_is_read_from_discord_headers() -> None:
+    from bot.notifications.discord_sink import _retry_after
+
+    assert _retry_after({"X-RateLimit-Reset-After": "0.250", "Retry-After": "1"}) == 0.25
+    assert _retry_after({"Retry-After": "3"}) == 3.0
+    assert _retry_after({"X-RateLimit-Reset-After": "soon", "Retry-After": "2"}) == 2.0
+    assert _retry_after({"X-RateLimit-Reset-After": "nan", "Retry-After": "-1"}) is None
+    assert _retry_after({"X-RateLimit-Reset-After": "inf"}) is None
+    assert _retry_after({"X-RateLimit-Reset-After": "0"}) == 0.0
+    assert _retry_after({}) is None
+
+
+async def test_a_retry_after_longer_than_the_backoff_is_waited(db: Database) -> None:
+    from bot.notifications.discord_sink import DeliveryError
+
+    now = [100.0]
+    limited = DeliveryError("retry", status=429, code=0, text="rate limited", retry_after=7.5)
+    sink = RecordingSink(failures=[limited, retry_error()])
+    outbox = Outbox(db)
+    dispatcher = NotificationDispatcher(
+        outbox, sink, Channels({ChannelKind.PURCHASE: PURCHASES}), base_delay=1.0, clock=lambda: now[0]
+    )
+    await enqueue(outbox, 1)
+    await dispatcher.run_once()
+    assert dispatcher._state.retry["channel:purchase"].until == 107.5  # retry_after, not the 0.5-1 s backoff
+    now[0] = 107.5
+    await dispatcher.run_once()  # an ordinary failure: the backoff alone (failure 2: 1-2 s)
+    assert 108.5 <= dispatcher._state.retry["channel:purchase"].until <= 109.5

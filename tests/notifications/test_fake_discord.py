@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -133,12 +134,14 @@ async def test_restart_mid_backlog_notifies_every_event_exactly_once(
         with pytest.raises(Crash):
             await dispatcher_for(db, settings, CrashAfterPosting(http, crash_on=7)).drain()
     assert len(fake.messages("purchases")) + len(fake.messages("transfers")) == 7
-    # The 7th message is on Discord but not recorded: its rows are still pending, claimed with its nonce.
-    pending = await db.fetchone(
-        "SELECT count(*) FROM notification_outbox WHERE state = 'pending' AND nonce IS NOT NULL"
-    )
-    assert pending is not None
-    assert pending[0] == 10
+    # The 7th message is on Discord but not recorded: its rows are still pending, claimed with its nonce (the
+    # messages planned after it in that pass are claimed too, each with its own nonce, not yet sent).
+    seventh = (fake.messages("purchases") + fake.messages("transfers"))[-1]
+    pending = await db.fetchall("SELECT state FROM notification_outbox WHERE nonce = ?", (seventh["nonce"],))
+    assert [r[0] for r in pending] == ["pending"] * 10
+    sent = await db.fetchone("SELECT count(*) FROM notification_outbox WHERE state = 'sent'")
+    assert sent is not None
+    assert sent[0] == 60
 
     # more events arrive while the bot is down; then a new process starts on the same database
     async with running_receiver(db) as receiver:
@@ -208,3 +211,107 @@ async def test_missing_permissions_and_closed_dms(
     audit = fake.messages("audit")
     assert len(audit) == 1
     assert "could not be delivered" in audit[0]["embeds"][0]["title"]
+
+
+# ------------------------------------------------------------------------------------------ issue 17
+def loop_dispatcher_for(db: Database, settings: Settings, sink: Any, *, page_size: int) -> NotificationDispatcher:
+    """As wired in production but with a small page and a poll interval never reached."""
+    return NotificationDispatcher(
+        Outbox(db),
+        sink,
+        GuildConfig(db, settings),
+        base_delay=0.001,
+        max_delay=0.01,
+        poll_interval=3600.0,
+        page_size=page_size,
+    )
+
+
+async def wait_drained(db: Database, *, guard: float = 60.0) -> None:
+    """Until no row is pending; the guard only catches a hang (no timing assertion)."""
+    outbox = Outbox(db)
+    async with asyncio.timeout(guard):
+        while (await outbox.counts()).pending:
+            await asyncio.sleep(0.02)
+
+
+async def test_run_loop_drains_a_backlog_of_many_pages_through_discord_py(
+    db: Database, settings: Settings, discord_py_at_fake: FakeDiscord
+) -> None:
+    fake = discord_py_at_fake
+    async with running_receiver(db) as receiver:
+        await post_all(receiver, [purchase(uid) for uid in range(1, 601)])
+    async with discord_http(fake) as http:
+        dispatcher = loop_dispatcher_for(db, settings, DiscordHttpSink(http), page_size=100)  # six pages
+        task = asyncio.create_task(dispatcher.run())
+        await wait_drained(db)
+        await dispatcher.close()
+        await asyncio.wait_for(task, timeout=5)
+    assert sorted(unique_ids(fake, "purchases")) == list(range(1, 601))
+    assert len(fake.messages("purchases")) == 60
+    fake.assert_no_violations()
+
+
+def message_posts(fake: FakeDiscord, channel: int) -> list[Any]:
+    return fake.calls_to("POST", f"/channels/{channel}/messages")
+
+
+def assert_waited(posts: list[Any], retry_after: float) -> None:
+    """After every 429, the next request on the route came only once ``retry_after`` had passed: no request was
+    made during the wait."""
+    for limited in (c for c in posts if c.status == 429):
+        during = [c for c in posts if limited.at < c.at < limited.at + retry_after - 0.02]
+        assert during == [], f"{len(during)} request(s) during a {retry_after} s rate limit"
+
+
+async def test_a_429_retry_after_is_waited_without_spinning(
+    db: Database, settings: Settings, discord_py_at_fake: FakeDiscord
+) -> None:
+    fake = discord_py_at_fake
+    channel = fake.channels["purchases"].id
+    async with running_receiver(db) as receiver:
+        await post_all(receiver, [purchase(uid) for uid in range(1, 101)])
+    fake.inject_rate_limit(f"/channels/{channel}/messages", count=1, retry_after=0.5)
+    async with discord_http(fake) as http:
+        dispatcher = loop_dispatcher_for(db, settings, DiscordHttpSink(http), page_size=30)
+        task = asyncio.create_task(dispatcher.run())
+        await wait_drained(db)
+        await dispatcher.close()
+        await asyncio.wait_for(task, timeout=5)
+    posts = message_posts(fake, channel)
+    assert [c.status for c in posts] == [429] + [200] * 10
+    assert posts[0].response == {
+        "message": "You are being rate limited.",
+        "code": 0,
+        "retry_after": 0.5,
+        "global": False,
+    }
+    assert_waited(posts, 0.5)
+    assert sorted(unique_ids(fake, "purchases")) == list(range(1, 101))
+
+
+async def test_a_429_that_outlasts_discord_py_retries_backs_off_for_retry_after(
+    db: Database, settings: Settings, discord_py_at_fake: FakeDiscord
+) -> None:
+    fake = discord_py_at_fake
+    channel = fake.channels["purchases"].id
+    async with running_receiver(db) as receiver:
+        await post_all(receiver, [purchase(uid) for uid in range(1, 21)])
+    # discord.py tries a request 5 times (sleeping retry_after after each 429), then gives up: the dispatcher
+    # must then back off for retry_after (its own backoff here is 1-10 ms), not hammer the route
+    fake.inject_rate_limit(f"/channels/{channel}/messages", count=7, retry_after=0.2)
+    async with discord_http(fake) as http:
+        dispatcher = loop_dispatcher_for(db, settings, DiscordHttpSink(http), page_size=100)
+        first = await dispatcher.run_once()
+        assert (first.sent_rows, first.progressed) == (0, False)
+        backoff = dispatcher._state.retry["channel:purchase"]
+        assert backoff.until - time.monotonic() > 0.1  # at least retry_after (0.2 s) from the 5th 429
+        task = asyncio.create_task(dispatcher.run())
+        await wait_drained(db)
+        await dispatcher.close()
+        await asyncio.wait_for(task, timeout=5)
+    posts = message_posts(fake, channel)
+    assert [c.status for c in posts] == [429] * 7 + [200] * 2
+    assert_waited(posts, 0.2)
+    assert sorted(unique_ids(fake, "purchases")) == list(range(1, 21))
+    assert len({m["nonce"] for m in fake.messages("purchases")}) == 2
