@@ -57,7 +57,7 @@ def export_methods(enabled: Sequence[PaymentMethod]) -> list[PaymentMethod]:
 def export_json(entries: Iterable[PriceEntry], enabled: Sequence[PaymentMethod]) -> bytes:
     """The export file: Neverlose's prices object, indented, with a final newline."""
     derived = derive_prices(entries, export_methods(enabled))
-    return (json.dumps(to_json_object(derived), indent=2, ensure_ascii=True) + "\n").encode("utf-8")
+    return (json.dumps(to_json_object(derived), indent=2) + "\n").encode()
 
 
 def entry_key(entry: PriceEntry) -> EntryKey:
@@ -140,20 +140,22 @@ def _decode(raw: bytes) -> object:
         raise ImportRejected([f"the file cannot be read: {reason}."]) from None
 
 
-def _value(path: str, value: object) -> PriceValue | None:
-    """A price or a (low, high) range from the file, or raise ShopInputError naming ``path``."""
+def _value(value: object) -> PriceValue:
+    """A price or a (low, high) range from the file, or raise ShopInputError saying the rule."""
     if isinstance(value, str):
         return parse_price(value)
     if isinstance(value, list):
         if len(value) != 2 or not all(isinstance(v, str) for v in value):
-            raise ShopInputError(path, 'a range must be a list of exactly 2 price strings, e.g. ["30.50", "31.30"].')
+            raise ShopInputError("price", 'a range must be a list of exactly 2 price strings, e.g. ["30.50", "31.30"].')
         low, high = parse_price(value[0]), parse_price(value[1])
         if not low < high:
             raise ShopInputError(
-                path, f"the first price of a range ({value[0]}) must be less than the second ({value[1]})."
+                "price", f"the first price of a range ({value[0]}) must be less than the second ({value[1]})."
             )
         return (low, high)
-    raise ShopInputError(path, 'a price must be a string such as "12.50" (numbers lose precision) or a 2-price range.')
+    raise ShopInputError(
+        "price", 'a price must be a string such as "12.50" (numbers lose precision) or a 2-price range.'
+    )
 
 
 def parse_import(raw: bytes, current: Sequence[PriceEntry], enabled: Sequence[PaymentMethod]) -> ImportPlan:
@@ -188,7 +190,7 @@ def parse_import(raw: bytes, current: Sequence[PriceEntry], enabled: Sequence[Pa
             path = f"{raw_key} → {currency}"
             try:
                 parse_currency(currency)
-                parsed = _value(path, value)
+                parsed = _value(value)
             except ShopInputError as exc:
                 problems.append(f"`{path}`: {exc.rule}")
                 continue
@@ -200,8 +202,8 @@ def parse_import(raw: bytes, current: Sequence[PriceEntry], enabled: Sequence[Pa
                     f"`{path}`: a range can only be imported as exported (it stands for per-method prices); "
                     "give one price, or set per-method prices with `/shop price set … method:`."
                 )
-            elif parsed is not None:
-                new.append(PriceEntry(key, currency, parsed, None))
+            else:
+                new.append(PriceEntry(key, currency, parsed))
     if problems:
         raise ImportRejected(problems)
     return diff(current, new)

@@ -71,7 +71,7 @@ def to_json_object(prices: Mapping[str, Mapping[str, PriceValue]]) -> dict[str, 
 
 def encode_prices(prices: Mapping[str, Mapping[str, PriceValue]]) -> str:
     """The exact JSON text of the prices object (compact, stable order, ASCII)."""
-    return json.dumps(to_json_object(prices), separators=(",", ":"), ensure_ascii=True)
+    return json.dumps(to_json_object(prices), separators=(",", ":"))
 
 
 def describe(value: PriceValue) -> str:

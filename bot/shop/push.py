@@ -227,7 +227,6 @@ class PricePusher:
 
     async def _nothing(self, now: datetime) -> PushOutcome:
         self.failures = 0
-        self._retry_at = None
         self._next_refresh = now + self.refresh
         await self._state.set_many({LAST_ATTEMPT_AT: to_iso(now), LAST_ERROR: None, LAST_ERROR_AT: None})
         log.info("shop prices not pushed reason=nothing_to_push")
@@ -235,7 +234,6 @@ class PricePusher:
 
     async def _succeeded(self, now: datetime, text: str) -> PushOutcome:
         self.failures = 0
-        self._retry_at = None
         self._next_refresh = now + self.refresh
         self.last_success = now
         self.expires_at = now + PRICES_TTL
@@ -277,13 +275,12 @@ class PricePusher:
             self.alert_active = True
             await self._state.set(ALERT_ACTIVE, "true")
         elif problem is None and self.alert_active and self.last_outcome is not PushOutcome.FAILED:
-            if self.last_outcome is PushOutcome.PUSHED:
-                expires = (
-                    "" if self.expires_at is None else f" They expire at {to_iso(self.expires_at)} unless renewed."
-                )
+            if self.last_outcome is PushOutcome.PUSHED and self.last_success is not None:
+                expires = self.last_success + PRICES_TTL
                 await self._alert(
                     "Neverlose checkout prices are live again",
-                    f"The prices were pushed at {to_iso(self.last_success or now)}.{expires}",
+                    f"The prices were pushed at {to_iso(self.last_success)}; they expire at {to_iso(expires)} "
+                    "unless renewed.",
                     problem=False,
                 )
             self.alert_active = False
@@ -313,10 +310,9 @@ class PricePusher:
         return None
 
     def _retry_note(self) -> str:
-        if self.failures and self._retry_at is not None:
-            return (
-                f"{self.failures} attempt(s) failed; the next one is at {to_iso(self._retry_at)}. See `/shop status`."
-            )
+        retry = self._retry_at if self.failures else None
+        if retry is not None:
+            return f"{self.failures} attempt(s) failed; the next one is at {to_iso(retry)}. See `/shop status`."
         return "See `/shop status`."
 
     async def _alert(self, title: str, description: str, *, problem: bool) -> None:

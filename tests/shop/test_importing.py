@@ -133,6 +133,42 @@ def test_same_single_price_keeps_method_entries() -> None:
     assert plan.entries == [table[1], table[0]]  # stable order: key, currency, method name
 
 
+def test_export_exact_bytes() -> None:
+    assert export_json([e("cs2-30", "EUR", "1"), e("cs2-30", "USD", "2", C)], [M, C]) == (
+        b'{\n  "cs2-30": {\n    "EUR": "1",\n    "USD": "2"\n  }\n}\n'
+    )
+
+
+def test_a_different_range_is_refused_even_with_the_same_low() -> None:
+    problems = rejected(b'{"cs2-30": {"EUR": ["30.50", "32"]}}', TABLE)
+    assert problems == [
+        "`cs2-30 → EUR`: a range can only be imported as exported (it stands for per-method prices); give one "
+        "price, or set per-method prices with `/shop price set … method:`."
+    ]
+    problems = rejected(b'{"cs2-30": {"EUR": ["30", "31.30"]}}', TABLE)
+    assert len(problems) == 1
+
+
+def test_problems_after_a_duplicate_are_listed_too() -> None:
+    problems = rejected(b'{"cs2-30": {"EUR": "1"}, "cs2": {"EUR": "1"}, "csgo-30": {"EUR": "0"}}')
+    assert problems == [
+        "`cs2`: the same product as `cs2-30` (both mean cs2-30).",
+        "`csgo-30 → EUR`: 0 must be positive (more than 0).",
+    ]
+
+
+def test_value_errors_name_the_price_field() -> None:
+    from bot.shop.importing import _value
+    from bot.shop.validation import ShopInputError
+
+    for bad in (1, ["1"], ["2", "1"], None):
+        with pytest.raises(ShopInputError) as info:
+            _value(bad)
+        assert info.value.field == "price"
+    assert _value(["1", "2"]) == (D("1"), D("2"))
+    assert _value("3.5") == D("3.5")
+
+
 def test_describe_and_diff() -> None:
     assert describe_entry(e("cs2-30", "EUR", "1")) == "cs2-30 EUR 1 (every method)"
     assert describe_entry(e("cs2-30", "EUR", "1", C)) == "cs2-30 EUR 1 (cryptopay)"

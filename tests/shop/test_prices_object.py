@@ -70,6 +70,7 @@ def test_stable_order_and_exact_text() -> None:
         '"marketplace":{"EUR":"1.1","USD":"1.15"}}'
     )
     assert encode_prices(derive_prices(reversed(entries), BOTH)) == text  # input order does not matter
+    assert list(derive_prices(entries, BOTH)) == ["csgo-180", "cs2-30", "marketplace"]  # catalogue order
     assert json.loads(text)["cs2-30"]["EUR"] == ["30.50", "31.30"]
 
 

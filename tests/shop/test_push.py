@@ -387,3 +387,207 @@ async def test_run_loop_wakes_on_change_and_stops_on_close(
     await asyncio.wait_for(task, timeout=2)
     assert task.done()
     assert task.exception() is None
+
+
+async def test_a_failure_at_start_is_retried_after_the_base_backoff(
+    pusher: PricePusher, market: Market, clock: Clock
+) -> None:
+    market.failing = [MarketError("x", method="m")]
+    await pusher.tick()
+    assert pusher.failures == 1
+    assert pusher.next_push_at() == clock.now + timedelta(seconds=10)
+    clock.advance(seconds=10)
+    await pusher.tick()
+    assert market.sent == ['{"cs2-30":{"EUR":"1"}}']
+
+
+async def test_a_failure_after_nothing_to_push_backs_off_from_the_start(
+    pusher: PricePusher, market: Market, clock: Clock
+) -> None:
+    market.text = None
+    await pusher.tick()
+    market.text = '{"x":1}'
+    market.failing = [MarketError("x", method="m")]
+    pusher.changed()
+    clock.advance(seconds=3)
+    await pusher.tick()
+    assert pusher.failures == 1
+    assert pusher.next_push_at() == clock.now + timedelta(seconds=10)
+
+
+async def test_custom_backoff_and_short_waits(
+    market: Market, shop_state: ShopState, alerts: Alerts, clock: Clock
+) -> None:
+    pusher = PricePusher(
+        build=market.build,
+        send=market.send,
+        state=shop_state,
+        alerts=alerts,
+        refresh=REFRESH,
+        clock=clock,
+        backoff_base=timedelta(seconds=1),
+        backoff_cap=timedelta(seconds=3),
+    )
+    market.failing = [MarketError("x", method="m")] * 5
+    waits = []
+    for _ in range(4):
+        waits.append(await pusher.tick())
+        due = pusher.next_push_at()
+        assert due is not None
+        clock.now = due
+    assert waits == [1.0, 2.0, 3.0, 3.0]
+    clock.now -= timedelta(seconds=0.5)
+    assert await pusher.tick() == 0.5  # no push due yet: half a second to go
+
+
+async def test_log_lines(pusher: PricePusher, market: Market, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bot.shop.push")
+    await pusher.tick()
+    start = clock.now
+    market.failing = [MarketError("nope", method="m")] * 100
+    clock.advance(hours=1)
+    await pusher.tick()
+    clock.advance(hours=2)
+    await pusher.tick()
+    market.failing = []
+    market.text = None
+    pusher.changed()
+    clock.advance(seconds=3)
+    await pusher.tick()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.shop.push"]
+    assert lines == [
+        ("INFO", f"shop prices pushed bytes=22 expires_at={to_iso(start + PRICES_TTL)}"),
+        ("WARNING", "shop prices push failed attempt=1 retry_in_s=10 error=Neverlose refused: nope"),
+        ("WARNING", "shop prices push failed attempt=2 retry_in_s=20 error=Neverlose refused: nope"),
+        ("WARNING", f"shop prices alert title='{AT_RISK}'"),
+        ("INFO", "shop prices not pushed reason=nothing_to_push"),
+    ]
+
+
+async def test_recovery_log_and_message(
+    pusher: PricePusher, market: Market, clock: Clock, alerts: Alerts, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot.shop.push")
+    await pusher.tick()
+    market.failing = [MarketError("nope", method="m")] * 2
+    clock.advance(hours=2, seconds=1)
+    await pusher.tick()
+    assert alerts.titles == [AT_RISK]
+    assert alerts.posted[0][1] == (
+        f"No price push has succeeded for more than twice the refresh interval (last success: "
+        f"{to_iso(clock.now - timedelta(hours=2, seconds=1))}). 1 attempt(s) failed; the next one is at "
+        f"{to_iso(clock.now + timedelta(seconds=10))}. See `/shop status`."
+    )
+    clock.advance(seconds=10)
+    await pusher.tick()
+    clock.advance(seconds=20)
+    await pusher.tick()
+    assert alerts.posted[1] == (
+        LIVE,
+        f"The prices were pushed at {to_iso(clock.now)}; they expire at {to_iso(clock.now + PRICES_TTL)} "
+        "unless renewed.",
+        False,
+    )
+    assert ("INFO", "shop prices recovered") in [(r.levelname, r.getMessage()) for r in caplog.records]
+
+
+async def test_problem_text_without_failures(pusher: PricePusher, clock: Clock) -> None:
+    await pusher.tick()
+    assert pusher.problem(clock.now + timedelta(hours=2, seconds=1)) == (
+        f"No price push has succeeded for more than twice the refresh interval (last success: {to_iso(clock.now)}). "
+        "See `/shop status`."
+    )
+    expiry = clock.now + PRICES_TTL
+    assert pusher.problem(expiry - timedelta(hours=1)) == (
+        f"The prices pushed to Neverlose expire at {to_iso(expiry)}, in less than 2 hours, and no push has "
+        f"succeeded since {to_iso(clock.now)}. See `/shop status`."
+    )
+    assert pusher.problem(expiry) == (
+        f"The prices pushed to Neverlose expired at {to_iso(expiry)}: the bot is not listed on Neverlose's "
+        f"checkout until a push succeeds. Last success: {to_iso(clock.now)}. See `/shop status`."
+    )
+
+
+async def test_nothing_after_an_earlier_success_ends_an_alert_without_live_again(
+    pusher: PricePusher, market: Market, clock: Clock, alerts: Alerts
+) -> None:
+    await pusher.tick()
+    market.failing = [MarketError("x", method="m")] * 1000
+    clock.advance(hours=2, seconds=1)
+    await pusher.tick()
+    assert alerts.titles == [AT_RISK]
+    market.text = None
+    pusher.changed()
+    clock.advance(seconds=3)
+    await pusher.tick()
+    assert pusher.last_outcome is PushOutcome.NOTHING
+    assert alerts.titles == [AT_RISK]
+    assert pusher.alert_active is False
+
+
+async def test_a_database_failure_while_recording_a_failure_is_survived(
+    market: Market, shop_db: object, alerts: Alerts, clock: Clock
+) -> None:
+    class BrokenState(ShopState):
+        async def set_many(self, values: dict[str, str | None]) -> None:
+            raise RuntimeError("disk full")
+
+    pusher = PricePusher(
+        build=market.build,
+        send=market.send,
+        state=BrokenState(shop_db),  # type: ignore[arg-type]
+        alerts=alerts,
+        refresh=REFRESH,
+        clock=clock,
+    )
+    market.failing = [MarketError("x", method="m")]
+    assert await pusher.push() is PushOutcome.FAILED
+    assert pusher.failures == 1
+
+
+async def test_the_loop_survives_a_crashing_tick(
+    market: Market, shop_state: ShopState, alerts: Alerts, caplog: pytest.LogCaptureFixture
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.Event().wait()
+
+    pusher = PricePusher(
+        build=market.build, send=market.send, state=shop_state, alerts=alerts, refresh=REFRESH, sleep=sleep
+    )
+
+    async def crash() -> float:
+        raise RuntimeError("boom")
+
+    pusher.tick = crash  # type: ignore[method-assign]
+    task = asyncio.create_task(pusher.run())
+    for _ in range(200):
+        if slept:
+            break
+        await asyncio.sleep(0.01)
+    assert slept == [300.0]  # waits the backoff cap, then tries again
+    assert "shop price pusher tick failed" in [r.getMessage() for r in caplog.records]
+    await pusher.close()
+    await asyncio.wait_for(task, timeout=2)
+
+
+async def test_outbox_alert_colour_and_dedupe_key(shop_db: object) -> None:
+    from bot.notifications.embeds import alert_embed
+    from bot.notifications.outbox import Outbox
+    from bot.shop.push import OutboxAlerts
+
+    outbox = Outbox(shop_db)  # type: ignore[arg-type]
+    alerts = OutboxAlerts(outbox)
+    await alerts("t1", "d1", problem=True)
+    await alerts("t2", "d2", problem=False)
+    rows = await outbox.pending()
+    assert [r.embeds[0]["color"] for r in rows] == [  # type: ignore[index]
+        alert_embed("t1", "d1", problem=True)["color"],
+        alert_embed("t2", "d2", problem=False)["color"],
+    ]
+    assert rows[0].embeds[0]["color"] != rows[1].embeds[0]["color"]  # type: ignore[index]
+    import re
+
+    assert all(re.fullmatch(r"shop:prices:[0-9a-f]{12}", r.dedupe_key) for r in rows)

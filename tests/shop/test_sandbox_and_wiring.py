@@ -36,7 +36,10 @@ async def test_a_change_is_pushed_by_the_running_bot(
     )
     await rec.wait_until(lambda r: "enabled" in r.all_text())
     rec = await fake_discord.invoke_command(
-        "shop", {"product": "cs2", "plan": 90, "currency": "EUR", "price": "44.10"}, user="staff", subcommand="price set"
+        "shop",
+        {"product": "cs2", "plan": 90, "currency": "EUR", "price": "44.10"},
+        user="staff",
+        subcommand="price set",
     )
     await rec.wait_until(lambda r: "Price set" in r.all_text())
     integration = market_sim.state.integrations["1"]

@@ -116,10 +116,22 @@ def test_price_refused(bad: object, message: str) -> None:
     assert error.message == message
 
 
+def test_price_length_and_sign_boundaries() -> None:
+    longest = "+" + "1" * 12 + "." + "1" * 8  # 22 characters: the longest text accepted
+    assert len(longest) == 22
+    assert parse_price(longest) == Decimal("1" * 12 + "." + "1" * 8)
+    error = refused(parse_price, "+" + longest)
+    assert error.field == "price"
+    assert error.message == "Invalid price: '++111111111111.11111111'... is too long to be a price."
+    assert refused(parse_price, "X5").message.startswith("Invalid price: 'X5' is not a number")
+    assert refused(parse_price, "5X").message.startswith("Invalid price: '5X' is not a number")
+    assert parse_price("7") == Decimal(7)
+
+
 def test_price_boundaries() -> None:
     assert parse_price("000000000000000001") == Decimal(1)  # leading zeros are not digits of the value
     too_long = "1" * 25
-    assert "is too long to be a price" in refused(parse_price, too_long).message
+    assert refused(parse_price, too_long).message == f"Invalid price: '{'1' * 24}'... is too long to be a price."
     assert parse_price("1" * 12 + "." + "1" * 8) == Decimal("1" * 12 + "." + "1" * 8)  # exactly 21 characters
     assert parse_price(" " + "1" * 12 + "." + "1" * 8) == Decimal("1" * 12 + "." + "1" * 8)  # a space too
     assert "is too long" in refused(parse_price, "1" * 12 + "." + "1" * 8 + "00").message
