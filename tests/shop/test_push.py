@@ -325,7 +325,12 @@ async def test_alert_state_survives_a_restart(
 
 
 async def test_alert_failure_and_build_failure_do_not_stop_the_schedule(
-    pusher: PricePusher, market: Market, clock: Clock, alerts: Alerts, shop_state: ShopState
+    pusher: PricePusher,
+    market: Market,
+    clock: Clock,
+    alerts: Alerts,
+    shop_state: ShopState,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def broken_build() -> str | None:
         raise RuntimeError("database is locked")
@@ -341,6 +346,17 @@ async def test_alert_failure_and_build_failure_do_not_stop_the_schedule(
     clock.advance(hours=3)
     await pusher.tick()
     assert pusher.alert_active is True  # the alert could not be queued, but it is not retried every tick
+    assert "could not queue shop prices alert" in [r.getMessage() for r in caplog.records]
+
+
+async def test_stored_state_is_read_once(pusher: PricePusher, shop_state: ShopState, clock: Clock) -> None:
+    await pusher.tick()
+    await shop_state.set(ALERT_ACTIVE, "true")  # changed behind its back: the pusher keeps its own view
+    await shop_state.set(LAST_SUCCESS_AT, "2020-01-01T00:00:00Z")
+    clock.advance(minutes=1)
+    await pusher.tick()
+    assert pusher.alert_active is False
+    assert pusher.last_success == clock.now - timedelta(minutes=1)
 
 
 async def test_long_error_text_is_cut(pusher: PricePusher, market: Market, shop_state: ShopState) -> None:
