@@ -29,7 +29,7 @@ from bot import __version__
 from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
 from bot.market.simulator.runner import RunningSimulator, running_simulator
-from bot.market.simulator.state import SimulatorState
+from bot.market.simulator.state import SANDBOX_INTEGRATION_ID, Integration, SimulatorState
 from bot.settings import (
     ServerSettings,
     Settings,
@@ -202,7 +202,13 @@ async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, R
             update={"base_url": sim.base_url, "user_id": sim.user_id, "secret": SecretStr(sim.secret)}
         )
         log.info("sandbox market simulator running url=%s", sim.base_url)
-        yield dataclasses.replace(settings, market=market), sim
+        shop = settings.shop
+        if shop.integration_id is None:  # the shop works in sandbox mode without any configuration
+            shop = shop.model_copy(update={"integration_id": SANDBOX_INTEGRATION_ID})
+            log.info("sandbox shop integration_id=%d (MARKET_INTEGRATION_ID not set)", SANDBOX_INTEGRATION_ID)
+        assert shop.integration_id is not None  # noqa: S101 - set just above
+        sim.state.integrations.setdefault(str(shop.integration_id), Integration())
+        yield dataclasses.replace(settings, market=market, shop=shop), sim
 
 
 async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:

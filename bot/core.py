@@ -35,6 +35,7 @@ from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
+from bot.shop.service import ShopService, shop_disabled_reason
 from bot.staff.services import StaffServices
 from bot.storage import Database
 from bot.tree import BotCommandTree
@@ -92,6 +93,7 @@ class ResellerBot(commands.Bot):
         self.webhooks: WebhookFeature | None = None  # webhook store, notifications outbox and dispatcher
         self.staff: StaffServices | None = None
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
+        self.shop: ShopService | None = None  # None unless MARKET_INTEGRATION_ID is set
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -248,6 +250,18 @@ class ResellerBot(commands.Bot):
             receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
+        # --- shop: the price table and its push to Neverlose's checkout (issue 13) ---
+        if shop_disabled_reason(self.settings.shop.integration_id) is None:
+            self.shop = ShopService.create(
+                db=self.db,
+                market=self.market,
+                settings=self.settings,
+                audit=self.staff.audit,
+                outbox=self.webhooks.outbox,
+                wake=self.webhooks.dispatcher.wake,
+            )
+            self.start_background(self.shop.pusher.run(), name="shop-prices")
+            self.on_close(self.shop.pusher.close)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

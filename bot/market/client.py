@@ -162,6 +162,16 @@ class MarketClient:
         }
         await self._read("set-reseller-prices", fields)
 
+    async def push_reseller_prices(self, integration_id: int | str, prices_json: str) -> None:
+        """``set-reseller-prices`` with an already encoded prices object (``bot.shop.prices_object``).
+
+        ``prices_json`` is sent exactly as given, and the signature covers exactly that text.
+        """
+        if not isinstance(prices_json, str) or not prices_json.startswith("{"):
+            raise MarketValidationError("prices", "must be the JSON text of the prices object")
+        fields = {"integration_id": validate_integration_id(integration_id), "prices": prices_json}
+        await self._read("set-reseller-prices", fields)
+
     async def integration_visibility(self, integration_id: int | str, is_public: bool) -> None:
         """``integration-visibility``: show or hide the integration in Neverlose's checkout. Idempotent."""
         if not isinstance(is_public, bool):

@@ -35,6 +35,7 @@ USER = 6
 CHANNEL = 7
 ROLE = 8
 MENTIONABLE = 9
+ATTACHMENT = 11
 
 
 @dataclass(eq=False)
@@ -164,6 +165,9 @@ def _option_value(option_type: int, value: Any, resolved: dict[str, dict[str, An
         ch["permissions"] = str((1 << 51) - 1)
         resolved.setdefault("channels", {})[str(value.id)] = ch
         return str(value.id)
+    if option_type == ATTACHMENT and isinstance(value, dict):  # from FakeDiscord.upload()
+        resolved.setdefault("attachments", {})[str(value["id"])] = value
+        return str(value["id"])
     if option_type in (USER, ROLE, CHANNEL, MENTIONABLE) and isinstance(value, int):
         return str(value)
     return value

@@ -115,6 +115,7 @@ class FakeDiscord:
         self.interactions: dict[int, InteractionRecord] = {}
         self.gateway = Gateway(self)
 
+        self.uploads: dict[str, bytes] = {}  # attachment id -> content (files the bot sent, files "users" upload)
         self._messages: dict[int, list[dict[str, Any]]] = {}  # channel id -> visible messages, oldest first
         self._message_index: dict[int, dict[str, Any]] = {}  # every message incl. ephemeral ones
         self._dm_channels: dict[int, FakeChannel] = {}  # user id -> DM channel
@@ -154,6 +155,7 @@ class FakeDiscord:
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/attachments/{attachment_id}/{filename}", self._get_attachment)
         r = app.router
         a = API_PREFIX
         routes: list[tuple[str, str, Handler]] = [
@@ -419,6 +421,29 @@ class FakeDiscord:
         ch = self._require_channel(self._channel_id(channel))
         author = self._resolve_member(user)
         return await self._create_message(ch, {"content": content}, author=author.user)
+
+    def upload(self, filename: str, content: bytes, content_type: str = "application/json") -> dict[str, Any]:
+        """Store a file as Discord's CDN would; the attachment payload (pass it as an attachment option)."""
+        attachment_id = str(self.new_id())
+        self.uploads[attachment_id] = content
+        url = f"{self.base_url}/attachments/{attachment_id}/{filename}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    def attachment_content(self, attachment: dict[str, Any]) -> bytes:
+        return self.uploads[str(attachment["id"])]
+
+    async def _get_attachment(self, request: web.Request) -> web.Response:
+        content = self.uploads.get(request.match_info["attachment_id"])
+        if content is None:
+            return web.Response(status=404, text="404: Not Found")
+        return web.Response(body=content, content_type="application/octet-stream")
 
     async def invoke_command(
         self,
@@ -693,7 +718,9 @@ class FakeDiscord:
                     payload = json.loads(await part.text())
                 else:
                     content = await part.read()
-                    files.append({"field": part.name, "filename": part.filename, "size": len(content)})
+                    files.append(
+                        {"field": part.name, "filename": part.filename, "size": len(content), "content": content}
+                    )
             request[FILES] = files
             request[JSON_BODY] = payload
             return payload
@@ -915,16 +942,7 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": mentions,
             "mention_roles": [],
-            "attachments": [
-                {
-                    "id": str(self.new_id()),
-                    "filename": f["filename"],
-                    "size": f["size"],
-                    "url": f"{self.base_url}/attachments/{f['filename']}",
-                    "proxy_url": f"{self.base_url}/attachments/{f['filename']}",
-                }
-                for f in files
-            ],
+            "attachments": [self.upload(f["filename"], f.get("content", b"")) for f in files],
             "embeds": [{"type": "rich"} | e for e in embeds or []],
             "pinned": False,
             "type": 0,
@@ -980,7 +998,7 @@ class FakeDiscord:
             kept = {str(a.get("id")) for a in body["attachments"] or []}
             message["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
         for f in files:
-            message["attachments"].append({"id": str(self.new_id()), "filename": f["filename"], "size": f["size"]})
+            message["attachments"].append(self.upload(f["filename"], f.get("content", b"")))
         flags = int(message.get("flags") or 0) & ~limits.FLAG_LOADING
         if "flags" in body and body["flags"] is not None:
             flags |= int(body["flags"]) & (1 << 2)  # SUPPRESS_EMBEDS is the only editable flag

@@ -54,8 +54,12 @@ async def post(
         ("transfer-money", {"id": "a", "username": "ghost", "amount": 1.0}, "User doesn't exist"),
         ("give-for-free", {"id": "a", "username": "a49", "code": 5}, "Invalid field type: code"),
         ("get-prices", {}, "Missing field: product"),
-        ("set-reseller-prices", {"integration_id": 1, "prices": "{"}, "Invalid prices"),
-        ("set-reseller-prices", {"integration_id": 1, "prices": '{"cs2-30": {"EUR": 5}}'}, "Invalid prices"),
+        ("set-reseller-prices", {"integration_id": 1, "prices": "{"}, "Invalid prices format: prices is not JSON"),
+        (
+            "set-reseller-prices",
+            {"integration_id": 1, "prices": '{"cs2-30": {"EUR": 5}}'},
+            "Invalid prices format: cs2-30.EUR decimal values must be passed as strings",
+        ),
         ("integration-visibility", {"integration_id": 1, "is_public": 1}, "Invalid field type: is_public"),
     ],
 )

@@ -16,7 +16,9 @@ import asyncio
 import json
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -53,7 +55,12 @@ INVALID_AMOUNT = "Invalid amount"
 INVALID_ID_FORMAT = "Invalid id format"
 NOT_INVITED = "User is not invited to this product"
 INVALID_INTEGRATION = "Invalid integration_id"
-INVALID_PRICES = "Invalid prices"
+INVALID_PRICES = "Invalid prices format"
+TOO_MANY_CURRENCIES = "Too many currencies"
+PRICES_TTL = timedelta(hours=24)
+MAX_PRICE_CURRENCIES = 3
+SANDBOX_INTEGRATION_ID = 1
+"""The integration the demo account has (``reseller-bot sandbox`` uses it when none is configured)."""
 UNKNOWN_METHOD = "Unknown method"
 
 SANDBOX_SECRET = "sandbox-secret"  # noqa: S105 - public sandbox credential, same as the settings default
@@ -62,6 +69,8 @@ SANDBOX_SECRET = "sandbox-secret"  # noqa: S105 - public sandbox credential, sam
 _CNT_VALUES = frozenset(int(plan) for plan in Plan)
 _ID = re.compile(r"[A-Za-z0-9._-]{1,80}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_PLAN_DAYS = {str(plan.days) for plan in Plan}
 
 
 class Refusal(Exception):
@@ -97,8 +106,20 @@ class CatalogueItem:
 
 @dataclass(slots=True)
 class Integration:
+    """A reseller integration: its visibility and the prices last pushed (they expire after 24 hours)."""
+
     is_public: bool = False
     prices: dict[str, Any] | None = None
+    prices_text: str | None = None
+    """The ``prices`` string exactly as received."""
+    pushed_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def live_prices(self, now: datetime) -> dict[str, Any] | None:
+        """The pushed prices while they have not expired (what Neverlose's checkout shows)."""
+        if self.prices is None or self.expires_at is None or self.expires_at <= now:
+            return None
+        return self.prices
 
 
 @dataclass(slots=True)
@@ -143,6 +164,8 @@ class SimulatorState:
     strict_content_type: bool = True
     """Refuse ``Content-Type`` other than exactly ``application/json`` (a charset suffix was reported refused)."""
     next_unique_id: dict[str, int] = field(default_factory=lambda: {"transfer": 1, "purchase": 1})
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    """The simulator's time (pushed prices expire 24 hours after the push)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     """Set while the simulator shuts down: injected delays end at once."""
 
@@ -157,7 +180,7 @@ class SimulatorState:
         state.add_user("newbie")
         state.add_item("E3yugw", "Demo config", Decimal("0.90"))
         state.add_item("Lua777", "Demo script", Decimal("2.50"))
-        state.integrations["1"] = Integration()
+        state.integrations[str(SANDBOX_INTEGRATION_ID)] = Integration()
         return state
 
     # ------------------------------------------------------------------ setup helpers
@@ -321,13 +344,10 @@ class SimulatorState:
     def _set_reseller_prices(self, body: dict[str, Any]) -> dict[str, Any]:
         integration = self._integration(body)
         text = _field(body, "prices", str)
-        try:
-            prices = json.loads(text)
-        except ValueError:
-            raise Refusal(INVALID_PRICES) from None
-        if not isinstance(prices, dict) or not prices or not all(_valid_price_row(k, v) for k, v in prices.items()):
-            raise Refusal(INVALID_PRICES)
-        integration.prices = prices
+        integration.prices = parse_reseller_prices(text)
+        integration.prices_text = text
+        integration.pushed_at = self.clock()
+        integration.expires_at = integration.pushed_at + PRICES_TTL
         return {}
 
     def _integration_visibility(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -356,22 +376,63 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _valid_price_row(key: object, row: object) -> bool:
-    if not isinstance(key, str) or not isinstance(row, dict) or not 1 <= len(row) <= 3:
-        return False
-    product, _, days = key.partition("-")
-    if key != "marketplace" and (product not in {p.value for p in Product} or days not in {"30", "90", "180", "365"}):
-        return False
-    for currency, value in row.items():
-        if not _CURRENCY.fullmatch(currency):
-            return False
-        values = value if isinstance(value, list) and len(value) == 2 else [value]
-        for item in values:
-            if not isinstance(item, str):
-                return False
-            try:
-                if not Decimal(item) > 0:
-                    return False
-            except InvalidOperation:
-                return False
-    return True
+def parse_reseller_prices(text: str) -> dict[str, Any]:
+    """Check a ``prices`` string against every rule of the docs; the object with canonical keys.
+
+    Keys ``<product>-<days>`` of an existing plan (``cs2`` alone = ``cs2-30``) or ``marketplace``; per key
+    1 to 3 currencies of exactly 3 upper-case Latin letters; each value a positive decimal string, or a list
+    of exactly 2 of them with the first less than the second. Refusals are :class:`Refusal`.
+    """
+    try:
+        prices = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        raise Refusal(f"{INVALID_PRICES}: prices is not JSON") from None
+    if not isinstance(prices, dict) or not prices:
+        raise Refusal(f"{INVALID_PRICES}: prices must be a non-empty JSON object")
+    result: dict[str, Any] = {}
+    for key, row in prices.items():
+        canonical = _price_key(key)
+        if canonical in result:
+            raise Refusal(f"{INVALID_PRICES}: {key} duplicates {canonical}")
+        if not isinstance(row, dict) or not row:
+            raise Refusal(f"{INVALID_PRICES}: {key} must be an object of currencies")
+        if len(row) > MAX_PRICE_CURRENCIES:
+            raise Refusal(f"{TOO_MANY_CURRENCIES}: {key} has {len(row)}, at most {MAX_PRICE_CURRENCIES}")
+        for currency, value in row.items():
+            if not _CURRENCY.fullmatch(currency):
+                raise Refusal(f"{INVALID_PRICES}: currency {currency!r} must be 3 uppercase latin letters")
+            _price_value(f"{key}.{currency}", value)
+        result[canonical] = row
+    return result
+
+
+def _price_key(key: str) -> str:
+    if key == "marketplace":
+        return key
+    product, sep, days = key.partition("-")
+    if product not in {p.value for p in Product}:
+        raise Refusal(f"{INVALID_PRICES}: unknown product in key {key!r}")
+    if not sep:
+        return f"{product}-30"
+    if days not in _PLAN_DAYS:
+        raise Refusal(f"{INVALID_PRICES}: no {days!r}-day plan in key {key!r}")
+    return key
+
+
+def _price_value(where: str, value: object) -> None:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise Refusal(f"{INVALID_PRICES}: {where} range must have exactly 2 elements")
+        low, high = (_decimal_string(where, item) for item in value)
+        if not low < high:
+            raise Refusal(f"{INVALID_PRICES}: {where} range first price must be less than the second")
+        return
+    _decimal_string(where, value)
+
+
+def _decimal_string(where: str, value: object) -> Decimal:
+    if not isinstance(value, str):
+        raise Refusal(f"{INVALID_PRICES}: {where} decimal values must be passed as strings")
+    if not _DECIMAL.fullmatch(value) or not Decimal(value) > 0:
+        raise Refusal(f"{INVALID_PRICES}: {where} {value!r} is not a positive decimal number")
+    return Decimal(value)
