@@ -102,6 +102,11 @@ def test_bad_amounts_are_refused_with_their_reason(amount: object, reason: str) 
     assert classify(purchase(amount=amount), AT) == Invalid(reason, "purchase")
 
 
+def test_an_integer_amount_is_read_exactly_however_long() -> None:
+    # Longer than str() may convert (4300 digits): still a number, and far too large.
+    assert classify(transfer(amount=10**5000), AT) == Invalid("amount is implausibly large", "transfer")
+
+
 @pytest.mark.parametrize("unique_id", [1, 2, MAX_UNIQUE_ID])
 def test_unique_ids_within_bounds_are_accepted(unique_id: int) -> None:
     event = classify(transfer(unique_id=unique_id), AT)
