@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -157,13 +158,37 @@ async def test_timestamps_follow_the_clock(
     assert (done.created_at, done.updated_at) == (T0, T0 + timedelta(minutes=5, microseconds=7))
 
 
+async def test_timestamps_are_stored_in_utc_whatever_the_local_zone(
+    market_db: Database,
+    market_client: MarketClient,
+    market_ids: RequestIdFactory,
+    market_retry: RetryPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "JST-9")  # the host's local time is UTC+9
+    time.tzset()
+    try:
+        at_plus_two = datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+        journal = SpendingJournal(
+            market_db, market_client, id_factory=market_ids, retry=market_retry, clock=lambda: at_plus_two
+        )
+        op = await journal.create(GIFT[0], GIFT[1], requested_by=1, amount_nle=PRICE)
+        row = await market_db.fetchone("SELECT created_at FROM operations WHERE id = ?", (op.id,))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert row is not None
+    assert row["created_at"] == "2026-03-01T12:00:00.000000Z"
+    assert op.created_at == T0
+
+
 async def test_a_naive_clock_is_refused(
     market_db: Database, market_client: MarketClient, market_ids: RequestIdFactory, market_retry: RetryPolicy
 ) -> None:
     journal = SpendingJournal(
         market_db, market_client, id_factory=market_ids, retry=market_retry, clock=lambda: datetime(2026, 1, 1)
     )
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
         await journal.create(GIFT[0], GIFT[1], requested_by=1, amount_nle=PRICE)
 
 
@@ -384,6 +409,9 @@ async def test_a_resolved_operation_keeps_no_lock(
     await market_journal.run(op)  # already resolved: returned as it is
     with pytest.raises(OperationNotFound):
         await market_journal.run(op.id + 100)
+    # two runs of a missing operation at once: both told it is missing
+    missing = await asyncio.gather(*(market_journal.run(op.id + 101) for _ in range(2)), return_exceptions=True)
+    assert [type(e) for e in missing] == [OperationNotFound, OperationNotFound]
     assert market_journal._locks == {}
 
 
@@ -395,7 +423,7 @@ async def test_run_refuses_fewer_than_one_attempt(
     market_journal: SpendingJournal, market_state: SimulatorState, attempts: int
 ) -> None:
     op = await market_journal.create(GIFT[0], GIFT[1], requested_by=1, amount_nle=PRICE)
-    with pytest.raises(ValueError, match="attempts must be at least 1"):
+    with pytest.raises(ValueError, match=r"^attempts must be at least 1$"):
         await market_journal.run(op, attempts=attempts)
     assert len(market_state.request_log) == 0
     assert (await market_journal.get(op.id)).attempts == 0
