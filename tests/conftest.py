@@ -6,12 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.settings import Settings, iter_variables, load_settings
 
 pytest_plugins: list[str] = ["tests.plugins.market", "tests.plugins.fake_discord", "tests.plugins.bot"]
 
 SETTING_VARIABLES = [row[0] for row in iter_variables()]
+
+# Mutation testing (docs/testing.md) runs the tests through mutmut's trampolines on shared cores: no
+# per-example deadline there (pyproject: [tool.mutmut] pytest_add_cli_args).
+settings.register_profile("mutmut", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ def canonical_string(fields: Mapping[str, object]) -> str:
 
 def sign(fields: Mapping[str, object], secret: str) -> str:
     """Hex sha256 over every key except ``signature`` (sorted, ``key + str(value)``) followed by the secret."""
-    return hashlib.sha256((canonical_string(fields) + secret).encode("utf-8")).hexdigest()
+    return hashlib.sha256((canonical_string(fields) + secret).encode()).hexdigest()  # UTF-8
 
 
 def signed_body(fields: dict[str, object], secret: str) -> dict[str, object]:
@@ -43,7 +43,8 @@ def signed_body(fields: dict[str, object], secret: str) -> dict[str, object]:
 def _same(expected: str, given: object) -> bool:
     if not isinstance(given, str):
         return False
-    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
+    # UTF-8 both; a lone surrogate (JSON can carry "\ud800") becomes "?" and simply does not match.
+    return hmac.compare_digest(expected.encode(), given.encode(errors="replace"))
 
 
 def verify(body: Mapping[str, object], secret: str) -> bool:

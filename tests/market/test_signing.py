@@ -122,3 +122,49 @@ def test_any_signed_json_body_verifies_after_a_json_round_trip(fields: dict[str,
     parsed = json.loads(json.dumps(body))
     assert verify(parsed, secret)
     assert verify_event(parsed, secret)
+
+
+@pytest.mark.parametrize("signature", ["\ud800", "\udfff" * 64, TRANSFER["signature"][:-1] + "\ud800"])
+def test_a_signature_with_a_lone_surrogate_is_refused_not_raised(signature: str) -> None:
+    # JSON can carry "\ud800"; Python parses it into a str that UTF-8 cannot encode strictly.
+    body = json.loads(json.dumps({**TRANSFER, "signature": signature}))
+    assert body["signature"] == signature
+    assert verify_event(body, "key") is False
+    assert verify(body, "key") is False
+
+
+def test_verify_is_the_request_form_only() -> None:
+    # verify() checks every field as sent: the published-vector form (no kind, float amount) is not enough.
+    assert verify({k: v for k, v in TRANSFER.items() if k != "kind"}, "key") is False
+    assert verify(TRANSFER, "key") is False
+    body = signed_body({"kind": "transfer", "amount": 1, "username": "A49", "unique_id": 22}, "key")
+    assert verify(body, "key") is True
+    assert verify(body, "kez") is False
+
+
+def test_legacy_form_signs_the_amount_as_a_float_and_leaves_out_kind() -> None:
+    # Signed over "amount1.0unique_id22usernameA49": the JSON may show 1 or 1.0, kind or not.
+    legacy = {k: v for k, v in TRANSFER.items() if k != "kind"}
+    assert verify_event(legacy, "key") is True
+    assert verify_event({**legacy, "amount": 1.0}, "key") is True
+    assert verify_event({**legacy, "kind": "anything"}, "key") is True
+    assert verify_event({**legacy, "amount": 1.5}, "key") is False
+    assert verify_event({**legacy, "amount": None}, "key") is False
+    assert verify_event({**legacy, "amount": [1]}, "key") is False
+
+
+def test_legacy_form_without_an_amount_is_signed_over_the_other_fields() -> None:
+    fields = {"unique_id": 5, "username": "A49"}
+    body = {**fields, "kind": "transfer", "signature": sign(fields, "key")}
+    assert verify_event(body, "key") is True
+    assert verify_event({**body, "username": "A48"}, "key") is False
+
+
+def test_sign_is_sha256_hex_of_the_canonical_text_and_the_secret() -> None:
+    import hashlib
+
+    fields = {"b": 2, "a": "x", "signature": "ignored"}
+    assert canonical_string(fields) == "axb2"
+    assert sign(fields, "s") == hashlib.sha256(b"axb2s").hexdigest()
+    assert sign({"b": 2, "a": "x"}, "s") == sign(fields, "s")
+    assert signed_body({"a": "é"}, "s")["signature"] == hashlib.sha256("aés".encode()).hexdigest()

@@ -314,3 +314,9 @@ async def test_malformed_content_type_is_never_a_5xx(receiver: Receiver, content
     status, _ = await receiver.post(purchase(1), content_type=content_type)
     expected = 200 if content_type.lower().startswith("application/json") else 415
     assert status == expected
+
+
+async def test_a_signature_with_a_lone_surrogate_is_401_not_a_5xx(receiver: Receiver) -> None:
+    body = dict(purchase(14), signature="\ud800" * 64)  # JSON text "\ud800…": valid JSON, not valid UTF-8
+    assert (await receiver.post(body))[0] == 401
+    assert await receiver.events() == []
