@@ -156,7 +156,9 @@ async def checkout(
         limiter=limiter,
     )
     pages.setup(app)
-    client = TestClient(TestServer(app))
+    server = TestServer(app)
+    await server.start_server(access_log=None)  # as bot/http/server.py: no access log
+    client = TestClient(server)
     await client.start_server()
     try:
         yield client
