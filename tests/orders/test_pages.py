@@ -19,7 +19,7 @@ from bot.orders.service import OrderService
 from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_origin
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from tests.orders.conftest import INSTRUCTIONS, purchase_claims, sign
+from tests.orders.conftest import purchase_claims, sign
 
 Client = TestClient[web.Request, web.Application]
 HEADERS = {
@@ -138,7 +138,7 @@ async def test_nothing_secret_is_logged(
 
 # ---------------------------------------------------------------------------------------------- the page
 async def test_the_order_page(checkout: Client, orders: OrderService) -> None:
-    order_id, html = await open_order(checkout, orders)
+    _order_id, html = await open_order(checkout, orders)
     assert "CS2, 30 days" in html
     assert "darth" in html
     assert "d•••@e•••.com" in html
@@ -326,7 +326,7 @@ async def test_csrf(
 
 
 async def test_a_token_of_another_order_is_refused(checkout: Client, orders: OrderService) -> None:
-    first, html = await open_order(checkout, orders)
+    _first, html = await open_order(checkout, orders)
     second, _ = await open_order(checkout, orders, email="other@example.com")
     response = await checkout.post(
         f"/orders/{second}/paid", data={"form_token": form_token(html)}, headers=same_site(checkout)
@@ -401,10 +401,10 @@ def test_rate_limiter_bounds_its_memory() -> None:
         limiter.allow(key)
     now[0] = 10.0  # everyone refilled: pruned
     limiter.allow("d")
-    assert len(limiter._buckets) == 1  # noqa: SLF001
+    assert len(limiter._buckets) == 1
     for key in "efg":
         limiter.allow(key)
-    assert len(limiter._buckets) <= 3  # noqa: SLF001
+    assert len(limiter._buckets) <= 3
 
 
 async def test_the_page_states(checkout: Client, orders: OrderService) -> None:
