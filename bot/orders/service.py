@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -107,7 +108,8 @@ class OrderService:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._base_url = base_url
         self.repo = OrderRepository(db, self._clock)
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One lock per order being worked on; an entry goes away once nobody holds or waits for it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._checking: set[str] = set()
 
@@ -144,7 +146,10 @@ class OrderService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _lock(self, order_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(order_id, asyncio.Lock())
+        lock = self._locks.get(order_id)
+        if lock is None:
+            lock = self._locks[order_id] = asyncio.Lock()
+        return lock
 
     def order_url(self, order_id: str) -> str:
         """The order page's address (absolute when the bot knows its public address)."""
