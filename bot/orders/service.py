@@ -273,9 +273,9 @@ class OrderService:
 
     # ------------------------------------------------------------------ pre-checks
     async def check(self, order_id: str) -> Order:
-        """Run the pre-checks for an order awaiting payment and record the result (an event). A newly failing
-        reason queues ONE staff alert in the audit channel. With a single offered method it is chosen at once
-        ("straight to confirmation"). Other states are returned untouched."""
+        """Run the pre-checks for an order awaiting payment and record the result (an event, only when something
+        changed). A newly failing reason queues ONE staff alert in the audit channel. With a single offered
+        method it is chosen at once ("straight to confirmation"). Other states are returned untouched."""
         async with self._lock(order_id):
             order = await self.repo.get(order_id)
             if order.state is not OrderState.AWAITING_PAYMENT:
@@ -305,6 +305,8 @@ class OrderService:
                 sets.update(method=method, amount=amount)
             elif order.method is not None and order.method in result.offer.prices:
                 sets["amount"] = result.offer.prices[order.method]
+        if all(getattr(order, name) == value for name, value in sets.items()):
+            return order  # nothing new: no history entry, no write
         alert = None
         if not result.ok and result.reason is not None and result.reason.value != order.check_reason:
             alert = self._block_alert(result.reason, result.detail)

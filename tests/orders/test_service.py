@@ -666,3 +666,27 @@ async def test_find_by_login_state_and_since(orders: OrderService, clock: Clock)
     assert [o.id for o in await orders.find(since=clock.now)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1, offset=1)] == [a.id]
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_confirmed_through_another_method_charges_that_method(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("19.00"), PaymentMethod.CRYPTOPAY), updated_by=None)
+    order = await checked(orders)
+    assert (order.method, order.amount) == (None, None)
+    chosen = await orders.choose_method(order.id, MANUAL)
+    assert chosen.amount == Decimal("20.00")
+    again = await orders.choose_method(order.id, MANUAL)
+    assert again.seq == chosen.seq  # the same choice records nothing
+    status = PaymentStatus(PaymentOutcome.PAID, reference="inv-1")
+    paid_order = await orders.confirm_payment(order.id, PaymentMethod.CRYPTOPAY, status, "provider:cryptopay")
+    assert (paid_order.method, paid_order.amount, paid_order.payment_reference) == (
+        PaymentMethod.CRYPTOPAY,
+        Decimal("19.00"),
+        "inv-1",
+    )
+    await orders.drain()
