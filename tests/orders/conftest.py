@@ -84,6 +84,7 @@ class RedirectProvider:
 
     def __init__(self) -> None:
         self.cancelled: list[str] = []
+        self.requests: list[Any] = []
 
     @property
     def method(self) -> PaymentMethod:
@@ -93,6 +94,7 @@ class RedirectProvider:
         return True
 
     async def start(self, request: Any) -> PaymentStart:
+        self.requests.append(request)
         return PaymentStart(
             reference=f"inv-{request.order_id[:4]}", redirect_url=f"https://pay.example/{request.amount}"
         )

@@ -690,3 +690,81 @@ async def test_confirmed_through_another_method_charges_that_method(
         "inv-1",
     )
     await orders.drain()
+
+
+async def test_order_url_forms(orders: OrderService, market_db: Database) -> None:
+    assert orders.order_url("abc") == "https://shop.example/orders/abc"
+    bare = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+    )
+    assert bare.order_url("abc") == "/orders/abc"
+    slashed = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+        base_url=lambda: "/https://shop.example//",
+    )
+    assert slashed.order_url("abc") == "/https://shop.example/orders/abc"
+
+
+async def test_discord_nle_below_one_and_the_refusal_text(orders: OrderService) -> None:
+    order = await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0.50"))
+    assert order.nle == Decimal("0.50")
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0"))
+    assert str(info.value) == "choose an NLE amount above 0 with at most two decimal places"
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "cs2-30", Decimal("1"))
+    assert str(info.value) == "an NLE amount applies to the marketplace only"
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_payment_start_asks_the_chosen_provider(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    provider = RedirectProvider()
+    orders.providers.add(provider)
+    order = await checked(orders)
+    assert await orders.payment_start(order) is None  # two methods: nothing chosen yet
+    chosen = await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    start = await orders.payment_start(chosen)
+    assert start is not None
+    assert start.redirect_url == "https://pay.example/20.00"
+    (request,) = provider.requests
+    assert (request.order_id, request.amount, request.currency, request.description) == (
+        order.id,
+        Decimal("20.00"),
+        "EUR",
+        "CS2, 30 days",
+    )
+    assert request.expires_at == chosen.expires_at
+    assert request.return_url == f"https://shop.example/orders/{order.id}"
+    from dataclasses import replace
+
+    assert await orders.payment_start(replace(chosen, amount=None)) is None
+    assert await orders.payment_start(replace(chosen, currency=None)) is None
+    assert await orders.payment_start(replace(chosen, check_status="blocked")) is None
+    assert await orders.payment_start(replace(chosen, state=S.PAID)) is None
+    assert len(provider.requests) == 1
+
+
+async def test_refund_note_and_refusal_text(orders: OrderService) -> None:
+    order = await paid(orders)
+    await orders.drain()
+    with pytest.raises(OrderRefused) as info:
+        await orders.refund(order.id, "staff:1", "\n")
+    assert str(info.value) == "say how the money was refunded"
+    await orders.refund(order.id, "staff:1", "n" * 400)
+    assert (await orders.history(order.id))[-1].note == "n" * 300
