@@ -974,3 +974,81 @@ async def test_the_alert_text(orders: OrderService, market_db: Database, market_
     assert json.loads(rows[1]["embeds"])[0]["description"] == (
         f"Order `{other.id}` for `ghost` (CS:GO, 30 days) cannot be offered: the login does not exist on Neverlose."
     )
+
+
+async def test_run_forever_resumes_then_maintains(
+    orders: OrderService, market_sim: RunningSimulator, clock: Clock
+) -> None:
+    paid_order = await checked(orders)
+    await orders.repo.move(paid_order.id, S.PAID, actor="staff:1")
+    waiting = await checked(orders, email="w@example.com")
+    task = asyncio.ensure_future(orders.run_forever(timedelta(milliseconds=10)))
+    try:
+        async with asyncio.timeout(10):
+            while (await orders.get(paid_order.id)).state is not S.DELIVERED:  # resume
+                await asyncio.sleep(0.01)
+            clock.advance(timedelta(hours=2))
+            while (await orders.get(waiting.id)).state is not S.EXPIRED:  # a maintenance pass
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert gifts(market_sim) == 1
+
+
+async def test_run_forever_survives_a_failing_pass(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    calls: list[str] = []
+
+    async def broken() -> None:
+        calls.append("x")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(orders, "resume", broken)
+    monkeypatch.setattr(orders, "maintain", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        task = asyncio.ensure_future(orders.run_forever(timedelta(milliseconds=5)))
+        async with asyncio.timeout(10):
+            while len(calls) < 3:
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "order resume failed"
+    assert messages[1] == "order maintenance pass failed"
+
+
+async def test_close_cancels_background_work(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    market_sim.state.faults.delay_next("gift-product", seconds=30)
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await asyncio.sleep(0.2)
+    async with asyncio.timeout(5):
+        await orders.close()
+    assert (await orders.get(order.id)).state is S.FULFILLING  # resumed at the next start
+    await orders.drain()
+
+
+async def test_a_failing_background_task_is_logged(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    order = await checked(orders)
+
+    async def broken(order_id: str) -> Order:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(orders, "fulfil", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+        await orders.drain()
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == f"order task failed name=order-fulfil-{order.id}"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "boom"
