@@ -462,7 +462,8 @@ class OrderService:
         await self.confirm_payment(order_id, method, status, actor)
 
     async def reject_payment(self, order_id: str, actor: str, reason: str) -> Order:
-        """Staff found no payment for a (claimed) order: it is cancelled with ``reason`` (shown to the customer)."""
+        """Staff found no payment for a (claimed) order: it is cancelled, ``reason`` in its history (staff see it;
+        the customer's page says the order was cancelled and to contact support if they paid)."""
         return await self.cancel(order_id, actor, reason or "payment not received")
 
     # ------------------------------------------------------------------ fulfilling
