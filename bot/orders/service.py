@@ -612,7 +612,7 @@ class OrderService:
         for order_id in await self.repo.ids(OrderState.PAID, OrderState.FULFILLING):
             await self.fulfil(order_id)
         passing = [reason.value for reason in BlockReason if reason.shop_wide]
-        for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, check_status="blocked", check_reasons=passing):
+        for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, check_reasons=passing):  # blocked for them
             await self.check(order_id)
 
     async def run_forever(self, interval: timedelta = MAINTENANCE_INTERVAL) -> None:

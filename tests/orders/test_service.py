@@ -1052,3 +1052,23 @@ async def test_a_failing_background_task_is_logged(
     assert record.getMessage() == f"order task failed name=order-fulfil-{order.id}"
     assert record.exc_info is not None
     assert str(record.exc_info[1]) == "boom"
+
+
+async def test_maintenance_delivers_paid_orders_too(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    await orders.repo.move(order.id, S.PAID, actor="staff:1")  # paid, its delivery never started (a crash)
+    await orders.maintain()
+    assert (await orders.get(order.id)).state is S.DELIVERED
+    assert gifts(market_sim) == 1
+
+
+async def test_find_defaults_and_state_filter(orders: OrderService, clock: Clock) -> None:
+    ids = []
+    for n in range(26):
+        order, _ = await orders.create_from_token(claims_for(email=f"f{n}@example.com"))
+        ids.append(order.id)
+        clock.advance(timedelta(seconds=1))
+    assert [o.id for o in await orders.find()] == ids[::-1][:25]
+    await orders.cancel(ids[0], "staff:1", "x")
+    assert [o.id for o in await orders.find(state=S.CANCELLED)] == [ids[0]]
+    assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, offset=24)] == [ids[1]]
