@@ -199,17 +199,17 @@ class OrderService:
         replay, whatever its state. Returns (order, created). The pre-checks start when the order page is first
         shown (:meth:`start_check`); until they are done ``check_status`` is ``pending``."""
         order, created = await self.repo.insert(
-            {
-                "id": new_order_id(),
-                "token_hash": claims.token_hash,
-                "form_token": secrets.token_urlsafe(16),
-                "login": claims.login,
-                "email": claims.email,
-                "product_key": str(claims.product_key),
-                "nle": claims.nle,
-                "nle_cost": _initial_cost(claims.product_key, claims.nle),
-                "expires_at": self._clock() + self.order_ttl,
-            },
+            dict(  # noqa: C408 - keyword arguments: no column name in a string literal
+                id=new_order_id(),
+                token_hash=claims.token_hash,
+                form_token=secrets.token_urlsafe(16),
+                login=claims.login,
+                email=claims.email,
+                product_key=str(claims.product_key),
+                nle=claims.nle,
+                nle_cost=_initial_cost(claims.product_key, claims.nle),
+                expires_at=self._clock() + self.order_ttl,
+            ),
             actor="customer",
         )
         if created:
@@ -259,16 +259,16 @@ class OrderService:
         elif nle is not None:
             raise OrderRefused("an NLE amount applies to the marketplace only")
         order, _ = await self.repo.insert(
-            {
-                "id": new_order_id(),
-                "form_token": secrets.token_urlsafe(16),
-                "login": login,
-                "product_key": str(key),
-                "nle": nle,  # None unless marketplace (checked above)
-                "nle_cost": _initial_cost(key, nle),
-                "discord_user_id": user_id,
-                "expires_at": self._clock() + self.order_ttl,
-            },
+            dict(  # noqa: C408 - keyword arguments: no column name in a string literal
+                id=new_order_id(),
+                form_token=secrets.token_urlsafe(16),
+                login=login,
+                product_key=str(key),
+                nle=nle,  # None unless marketplace (checked above)
+                nle_cost=_initial_cost(key, nle),
+                discord_user_id=user_id,
+                expires_at=self._clock() + self.order_ttl,
+            ),
             actor=f"discord:{user_id}",
         )
         log.info("order created order_id=%s source=discord product=%s", order.id, order.product_key)
@@ -362,8 +362,7 @@ class OrderService:
         if order.state is not OrderState.AWAITING_PAYMENT:
             raise IllegalTransition(order.id, order.state, OrderState.AWAITING_PAYMENT)
         if order.check_status != "ok":
-            reason = BlockReason(order.check_reason) if order.check_reason else BlockReason.MARKET_UNAVAILABLE
-            raise OrderRefused(reason.customer_text)
+            raise OrderRefused(BlockReason(str(order.check_reason)).customer_text)  # checked: blocked has a reason
         if order.payment_claimed_at is not None and order.method is not method:
             raise OrderRefused("You already told us you paid; please wait for the confirmation.")
         offer = await self.offer(order)

@@ -1072,3 +1072,53 @@ async def test_find_defaults_and_state_filter(orders: OrderService, clock: Clock
     await orders.cancel(ids[0], "staff:1", "x")
     assert [o.id for o in await orders.find(state=S.CANCELLED)] == [ids[0]]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, offset=24)] == [ids[1]]
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_method_choice_is_recorded_with_its_actor(orders: OrderService, cryptopay_enabled: bool) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    order = await checked(orders)
+    await orders.choose_method(order.id, MANUAL)
+    await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY, actor="discord:5")
+    history = await orders.history(order.id)
+    choices = [(t.actor, t.note) for t in history if t.note and t.note.startswith("method")]
+    assert choices == [("customer", "method manual"), ("discord:5", "method cryptopay")]
+
+
+async def test_withdrawing_nothing_logs_nothing(orders: OrderService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    blocked = await checked(orders, login="ghost")
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        await orders.cancel(blocked.id, "staff:1", "x")
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_resume_checks_only_pending_orders(orders: OrderService, clock: Clock) -> None:
+    done = await checked(orders)
+    pending, _ = await orders.create_from_token(claims_for(email="pending@example.com"))
+    resumed = await orders.resume()
+    assert [o.id for o in resumed] == [pending.id]
+    assert (await orders.get(done.id)).seq == done.seq
+
+
+async def test_low_balance_skips_a_big_order_for_a_smaller_one(
+    orders: OrderService, market_sim: RunningSimulator, clock: Clock
+) -> None:
+    big = await checked(orders, login="a49", product="marketplace", market=True, cnt=None, days=None, nle="50")
+    clock.advance(timedelta(seconds=1))
+    small = await checked(
+        orders, login="a49", product="marketplace", market=True, cnt=None, days=None, nle="10", email="s@example.com"
+    )
+    market_sim.state.balance = Decimal("5.00")
+    for order in (big, small):
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    market_sim.state.balance = Decimal("20.00")
+    retried = await orders.retry_low_balance()
+    assert [(o.id, o.state) for o in retried] == [(small.id, S.DELIVERED)]
+    assert (await orders.get(big.id)).state is S.NEEDS_ATTENTION
+    retry_entries = [(t.actor, t.note) for t in await orders.history(small.id) if t.note == "retry"]
+    assert retry_entries == [("system", "retry")]
