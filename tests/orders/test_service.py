@@ -66,6 +66,7 @@ async def test_create_from_token_is_idempotent(orders: OrderService, clock: Cloc
     assert (created, created_again) == (True, False)
     assert again.id == first.id
     assert len(first.id) == 22
+    assert len(first.form_token) == 22
     assert first.state is S.AWAITING_PAYMENT
     assert first.check_status == "pending"
     assert first.expires_at == clock.now + timedelta(minutes=60)
@@ -1193,3 +1194,52 @@ async def test_expiry_goes_on_past_an_order_paid_meanwhile(
     clock.advance(timedelta(hours=2))
     assert [o.id for o in await orders.expire_due()] == [second.id]
     assert (await orders.get(first.id)).state is S.DELIVERED
+
+
+async def test_a_failed_check_can_start_again(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    order, _ = await orders.create_from_token(claims_for())
+    real_check = orders.check
+
+    async def broken(order_id: str) -> Order:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(orders, "check", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        assert orders.start_check(order)
+        await orders.drain()
+    assert [r.getMessage() for r in caplog.records] == [f"order task failed name=order-check-{order.id}"]
+    monkeypatch.setattr(orders, "check", real_check)
+    assert orders.start_check(order)  # not stuck as "running"
+    await orders.drain()
+    assert (await orders.get(order.id)).check_status == "ok"
+
+
+def test_initial_cost_needs_the_nle_amount() -> None:
+    from bot.orders.service import _initial_cost
+
+    with pytest.raises(ValueError, match=r"^a marketplace order needs its NLE amount$"):
+        _initial_cost(ProductKey.marketplace(), None)
+    assert _initial_cost(ProductKey.marketplace(), Decimal("2.50")) == Decimal("2.50")
+    assert _initial_cost(ProductKey.parse("csgo-365"), None) == Decimal("134.10")
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_a_chosen_method_that_went_away(orders: OrderService, cryptopay_enabled: bool) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    order = await checked(orders)
+    chosen = await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    orders.providers._providers.pop(PaymentMethod.CRYPTOPAY)
+    rechecked = await orders.check(order.id)
+    assert (rechecked.method, rechecked.amount, rechecked.check_status) == (
+        PaymentMethod.CRYPTOPAY,
+        chosen.amount,
+        "ok",
+    )
+    switched = await orders.choose_method(order.id, MANUAL)
+    assert (switched.method, switched.amount) == (MANUAL, Decimal("20.00"))
