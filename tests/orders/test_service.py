@@ -926,8 +926,11 @@ async def test_withdrawing_a_payment(orders: OrderService, caplog: pytest.LogCap
     unregistered = await checked(orders, email="un@example.com")
     orders.providers._providers.pop(MANUAL)  # the method's provider went away since
     clock.advance(timedelta(hours=2))
-    assert [o.id for o in await orders.expire_due()] == [unregistered.id]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        assert [o.id for o in await orders.expire_due()] == [unregistered.id]
     assert failing.calls == [order.id]
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []  # nothing to withdraw, nothing failed
 
 
 async def test_choosing_again_after_a_price_change(orders: OrderService, shop: PriceTable) -> None:
@@ -1031,6 +1034,7 @@ async def test_close_cancels_background_work(orders: OrderService, market_sim: R
     await asyncio.sleep(0.2)
     async with asyncio.timeout(5):
         await orders.close()
+    assert not orders._tasks  # cancelled AND finished when close returns
     assert (await orders.get(order.id)).state is S.FULFILLING  # resumed at the next start
     await orders.drain()
 
