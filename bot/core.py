@@ -33,6 +33,7 @@ from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
+from bot.orders.feature import OrdersFeature
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.shop.service import ShopService, shop_disabled_reason
@@ -94,6 +95,7 @@ class ResellerBot(commands.Bot):
         self.staff: StaffServices | None = None
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
         self.shop: ShopService | None = None  # None unless MARKET_INTEGRATION_ID is set
+        self.orders: OrdersFeature | None = None  # None unless MARKET_INTEGRATION_ID is set (the shop)
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -262,6 +264,20 @@ class ResellerBot(commands.Bot):
             )
             self.start_background(self.shop.pusher.run(), name="shop-prices")
             self.on_close(self.shop.pusher.close)
+        # --- orders and checkout (issue 14) ---
+        if self.settings.shop.enabled:
+            self.orders = OrdersFeature.create(
+                self.db,
+                self.settings,
+                market=self.market,
+                journal=self.journal,
+                app=self.web.app,
+                outbox=self.webhooks.outbox,
+                wake=self.webhooks.dispatcher.wake,
+                base_url=lambda: str(self.settings.server.public_base_url or self.web.local_url),
+            )
+            self.start_background(self.orders.service.run_forever(), name="orders")
+            self.on_close(self.orders.service.close)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

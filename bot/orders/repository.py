@@ -1,0 +1,338 @@
+"""The ``orders`` and ``order_transitions`` tables (migration 0009): guarded moves, history, look-ups.
+
+Every change of an order happens in ONE SQLite transaction (shared with the other changes waiting at that
+moment, each in its own savepoint: :mod:`bot.orders.group_commit`) that (1) moves the row with
+``UPDATE ... WHERE id = ? AND state = ?`` (so of two racing actors exactly one wins), (2) appends the history
+entry and (3) awaits the registered hooks with the same connection, so whatever a hook writes (an outbox row)
+commits or rolls back with the change. A history entry whose ``from_state`` equals its ``to_state`` is an
+*event* that did not move the state (method chosen, payment claimed, pre-check result).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from bot.orders.group_commit import GroupCommit
+from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderState, Transition, is_legal
+from bot.shop.catalog import PaymentMethod
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+TransitionHook = Callable[[aiosqlite.Connection, Order, Transition], Awaitable[None]]
+"""Awaited inside the transaction of every change: ``hook(conn, order_after, transition)``.
+
+Write with ``conn`` only (never through ``Database``: its lock is held); raising rolls the change back.
+"""
+
+_UPDATABLE = frozenset(
+    {
+        "currency",
+        "method",
+        "amount",
+        "nle_cost",
+        "check_status",
+        "check_reason",
+        "payment_reference",
+        "payment_claimed_at",
+        "claim_reference",
+        "paid_by",
+        "fulfil_attempt",
+        "request_id",
+        "auto_retry",
+        "last_error",
+    }
+)
+
+
+def iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """The inverse of :func:`iso` (``fromisoformat`` reads the ``Z``; much faster than ``strptime``)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"not an aware timestamp: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def _column(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, PaymentMethod):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _opt_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def order_from_row(row: aiosqlite.Row) -> Order:
+    return Order(
+        id=row["id"],
+        login=row["login"],
+        email=row["email"],
+        product_key=row["product_key"],
+        nle=_opt_decimal(row["nle"]),
+        currency=row["currency"],
+        method=PaymentMethod(row["method"]) if row["method"] else None,
+        amount=_opt_decimal(row["amount"]),
+        nle_cost=Decimal(row["nle_cost"]),
+        state=OrderState(row["state"]),
+        check_status=row["check_status"],
+        check_reason=row["check_reason"],
+        payment_reference=row["payment_reference"],
+        payment_claimed_at=_opt_time(row["payment_claimed_at"]),
+        claim_reference=row["claim_reference"],
+        paid_by=row["paid_by"],
+        fulfil_attempt=int(row["fulfil_attempt"]),
+        request_id=row["request_id"],
+        auto_retry=bool(row["auto_retry"]),
+        last_error=row["last_error"],
+        discord_user_id=row["discord_user_id"],
+        created_at=parse_iso(row["created_at"]),
+        updated_at=parse_iso(row["updated_at"]),
+        expires_at=parse_iso(row["expires_at"]),
+        form_token=row["form_token"],
+        seq=int(row["seq"]),
+    )
+
+
+def _transition_from_row(row: aiosqlite.Row) -> Transition:
+    return Transition(
+        order_id=row["order_id"],
+        seq=int(row["seq"]),
+        from_state=OrderState(row["from_state"]) if row["from_state"] else None,
+        to_state=OrderState(row["to_state"]),
+        at=parse_iso(row["at"]),
+        actor=row["actor"],
+        note=row["note"],
+    )
+
+
+class OrderRepository:
+    """SQL for orders; the service decides, this stores. Hooks are shared with the service."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+        self.hooks: list[TransitionHook] = []
+        self._writes = GroupCommit(db)
+
+    # ------------------------------------------------------------------ writing
+    async def insert(self, fields: Mapping[str, object], *, actor: str) -> tuple[Order, bool]:
+        """Insert a new order (``state`` awaiting_payment) with its creation entry, or find the one with the same
+        ``token_hash``. Returns (order, created)."""
+        now = self._clock()
+        values = {key: _column(value) for key, value in fields.items()}
+        values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=iso(now), updated_at=iso(now))
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+
+        async def op(conn: aiosqlite.Connection) -> tuple[Order, bool]:
+            # One statement inserts and returns the row; a replayed token inserts nothing and is looked up.
+            rows = list(
+                await conn.execute_fetchall(
+                    f"INSERT INTO orders ({columns}) VALUES ({marks}) ON CONFLICT (token_hash) DO NOTHING"  # noqa: S608  # pragma: no mutate
+                    " RETURNING *",  # pragma: no mutate
+                    tuple(values.values()),
+                )
+            )
+            if not rows:
+                existing = list(
+                    await conn.execute_fetchall(
+                        "SELECT * FROM orders WHERE token_hash = ?", (values["token_hash"],)
+                    )  # pragma: no mutate
+                )
+                return order_from_row(existing[0]), False
+            order = order_from_row(rows[0])
+            transition = Transition(order.id, 1, None, OrderState.AWAITING_PAYMENT, now, actor, None)
+            await self._append(conn, transition)
+            for hook in self.hooks:
+                await hook(conn, order, transition)
+            return order, True
+
+        return await self._writes.run(op)
+
+    async def move(
+        self,
+        order_id: str,
+        to_state: OrderState,
+        *,
+        actor: str,
+        note: str | None = None,
+        expect: OrderState | Sequence[OrderState] | None = None,
+        sets: Mapping[str, object] | None = None,
+        also: Callable[[aiosqlite.Connection, Order], Awaitable[None]] | None = None,
+    ) -> Order:
+        """Move the order to ``to_state`` if that is legal from its state (and its state is in ``expect``, when
+        given); store ``sets`` with it. :class:`IllegalTransition` otherwise, nothing written.
+
+        ``to_state`` equal to the current state records an event (allowed only when ``expect`` names it).
+        ``also(conn, order_after)`` is awaited in the same transaction, before the hooks.
+        """
+        expected = (expect,) if isinstance(expect, OrderState) else tuple(expect or ())
+        changes = dict(sets or {})
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        now = self._clock()
+
+        async def op(conn: aiosqlite.Connection) -> tuple[Order, OrderState]:
+            current = await self._read(conn, order_id)
+            event = to_state is current.state
+            allowed = (current.state in expected) if event else is_legal(current.state, to_state)
+            if not allowed or (expected and current.state not in expected):
+                raise IllegalTransition(order_id, current.state, to_state)
+            assignments = ["state = ?", "seq = seq + 1", "updated_at = ?"]  # pragma: no mutate
+            params: list[object] = [to_state.value, iso(now)]
+            for name, value in changes.items():
+                assignments.append(f"{name} = ?")  # pragma: no mutate
+                params.append(_column(value))
+            rows = list(
+                await conn.execute_fetchall(
+                    f"UPDATE orders SET {', '.join(assignments)} WHERE id = ? AND state = ? AND seq = ?"  # noqa: S608  # pragma: no mutate
+                    " RETURNING *",  # pragma: no mutate
+                    (*params, order_id, current.state.value, current.seq),
+                )
+            )
+            if len(rows) != 1:  # pragma: no cover - one writer at a time makes this unreachable
+                raise IllegalTransition(order_id, current.state, to_state)
+            order = order_from_row(rows[0])
+            transition = Transition(order_id, current.seq + 1, current.state, to_state, now, actor, note)
+            await self._append(conn, transition)
+            if also is not None:
+                await also(conn, order)
+            for hook in self.hooks:
+                await hook(conn, order, transition)
+            return order, current.state
+
+        order, previous = await self._writes.run(op)
+        event = previous is to_state
+        log.info(
+            "order %s order_id=%s from=%s to=%s actor=%s",
+            "event" if event else "transition",
+            order_id,
+            previous,
+            to_state,
+            actor,
+        )
+        return order
+
+    @staticmethod
+    async def _append(conn: aiosqlite.Connection, t: Transition) -> None:
+        await conn.execute(
+            "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"  # pragma: no mutate
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+            (
+                t.order_id,
+                t.seq,
+                t.from_state.value if t.from_state else None,
+                t.to_state.value,
+                iso(t.at),
+                t.actor,
+                t.note,
+            ),
+        )
+
+    @staticmethod
+    async def _read(conn: aiosqlite.Connection, order_id: str) -> Order:
+        rows = list(await conn.execute_fetchall("SELECT * FROM orders WHERE id = ?", (order_id,)))  # pragma: no mutate
+        if not rows:
+            raise OrderNotFound(order_id)
+        return order_from_row(rows[0])
+
+    # ------------------------------------------------------------------ reading
+    async def get(self, order_id: str) -> Order:
+        row = await self._db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))  # pragma: no mutate
+        if row is None:
+            raise OrderNotFound(order_id)
+        return order_from_row(row)
+
+    async def history(self, order_id: str) -> list[Transition]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq", (order_id,)
+        )  # pragma: no mutate
+        return [_transition_from_row(row) for row in rows]
+
+    async def find(
+        self,
+        *,
+        state: OrderState | Sequence[OrderState] | None = None,
+        login: str | None = None,
+        since: datetime | None = None,
+        discord_user_id: int | None = None,
+        check_status: str | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Order]:
+        clauses: list[str] = []
+        values: list[object] = []
+        if state is not None:
+            states = (state,) if isinstance(state, OrderState) else tuple(state)
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")  # pragma: no mutate
+            values.extend(s.value for s in states)
+        if login is not None:
+            clauses.append("login = ? COLLATE NOCASE")  # pragma: no mutate
+            values.append(login.strip())
+        if since is not None:
+            clauses.append("created_at >= ?")  # pragma: no mutate
+            values.append(iso(since))
+        if discord_user_id is not None:
+            clauses.append("discord_user_id = ?")  # pragma: no mutate
+            values.append(discord_user_id)
+        if check_status is not None:
+            clauses.append("check_status = ?")  # pragma: no mutate
+            values.append(check_status)
+        if expires_before is not None:
+            clauses.append("expires_at <= ?")  # pragma: no mutate
+            values.append(iso(expires_before))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""  # pragma: no mutate
+        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608  # pragma: no mutate
+        rows = await self._db.fetchall(sql, (*values, max(0, limit), max(0, offset)))
+        return [order_from_row(row) for row in rows]
+
+    async def ids(
+        self,
+        *states: OrderState,
+        check_status: str | None = None,
+        check_reasons: Sequence[str] = (),
+        expires_before: datetime | None = None,
+        auto_retry: bool | None = None,
+    ) -> list[str]:
+        """Every order id in one of ``states`` matching the filters, oldest first (no limit: for the background
+        passes, which must miss none)."""
+        clauses = [f"state IN ({', '.join('?' for _ in states)})"]  # pragma: no mutate
+        values: list[object] = [s.value for s in states]
+        if check_status is not None:
+            clauses.append("check_status = ?")  # pragma: no mutate
+            values.append(check_status)
+        if check_reasons:
+            clauses.append(f"check_reason IN ({', '.join('?' for _ in check_reasons)})")  # pragma: no mutate
+            values.extend(check_reasons)
+        if expires_before is not None:
+            clauses.append("expires_at <= ?")  # pragma: no mutate
+            values.append(iso(expires_before))
+        if auto_retry is not None:
+            clauses.append("auto_retry = ?")  # pragma: no mutate
+            values.append(int(auto_retry))
+        sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608  # pragma: no mutate
+        return [str(row["id"]) for row in await self._db.fetchall(sql, values)]
