@@ -39,7 +39,9 @@ class EnabledMethods:
         return methods
 
     async def manual_instructions(self) -> str | None:
-        return await self._state.get(MANUAL_INSTRUCTIONS)
+        """The instructions, or ``None`` when unset or blank (blank text enables nothing)."""
+        text = await self._state.get(MANUAL_INSTRUCTIONS)
+        return (text.strip() or None) if text is not None else None
 
     async def set_manual_instructions(self, text: str | None, by: int | None) -> str | None:
         """Store the instructions (``None`` or blank: disable manual payments); returns the previous text."""
