@@ -1247,3 +1247,41 @@ async def test_a_chosen_method_that_went_away(orders: OrderService, cryptopay_en
     )
     switched = await orders.choose_method(order.id, MANUAL)
     assert (switched.method, switched.amount) == (MANUAL, Decimal("20.00"))
+
+
+async def test_a_new_alert_wakes_the_dispatcher_and_notes_the_reason(
+    orders: OrderService, market_sim: RunningSimulator, market_db: Database, clock: Clock
+) -> None:
+    woken: list[int] = []
+    orders._wake = lambda: woken.append(1)
+    order = await checked(orders)
+    assert woken == []  # checks passed: no alert, no wake
+    market_sim.state.balance = Decimal("1.00")
+    blocked = await orders.check(order.id)
+    assert woken == [1]
+    assert (await orders.history(order.id))[-1].note == "blocked: low_balance"
+    assert blocked.check_reason == "low_balance"
+
+
+async def test_a_check_updates_the_price_of_the_chosen_method(orders: OrderService, shop: PriceTable) -> None:
+    order = await checked(orders)
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("18.00")), updated_by=None)
+    assert (await orders.check(order.id)).amount == Decimal("18.00")
+
+
+async def test_the_default_clock_is_utc_now(market_db: Database) -> None:
+    from datetime import UTC, datetime
+
+    service = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+    )
+    before = datetime.now(UTC)
+    order, _ = await service.create_from_token(claims_for())
+    assert before <= order.created_at <= datetime.now(UTC)
+    assert abs(order.expires_at - order.created_at - timedelta(hours=1)) < timedelta(seconds=1)
