@@ -34,6 +34,7 @@ from bot.settings import (
     ServerSettings,
     Settings,
     SettingsError,
+    ShopSettings,
     StorageSettings,
     load_section,
     load_settings,
@@ -202,7 +203,33 @@ async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, R
             update={"base_url": sim.base_url, "user_id": sim.user_id, "secret": SecretStr(sim.secret)}
         )
         log.info("sandbox market simulator running url=%s", sim.base_url)
-        yield dataclasses.replace(settings, market=market), sim
+        sandbox_settings = dataclasses.replace(settings, market=market, shop=_sandbox_shop(settings))
+        _out(f"Sample checkout link (valid 1 h): {_sample_link(sandbox_settings)}")
+        yield sandbox_settings, sim
+
+
+def _sandbox_shop(settings: Settings) -> ShopSettings:
+    """The shop is on in sandbox mode: the simulator's integration unless MARKET_INTEGRATION_ID names one."""
+    from bot.orders.sandbox_link import SANDBOX_INTEGRATION_ID
+
+    if settings.shop.integration_id is not None:
+        return settings.shop
+    return settings.shop.model_copy(update={"integration_id": SANDBOX_INTEGRATION_ID})
+
+
+def _sample_link(settings: Settings) -> str:
+    """A checkout link signed like Neverlose's (see bot/orders/sandbox_link.py), to the bot's own address."""
+    from bot.orders.sandbox_link import SANDBOX_INTEGRATION_ID, sample_checkout_link
+
+    server = settings.server
+    host = "127.0.0.1" if server.host in {"0.0.0.0", "::", ""} else server.host  # noqa: S104
+    base = str(server.public_base_url or f"http://{host}:{server.port}")
+    return sample_checkout_link(
+        base,
+        settings.checkout.checkout_path,
+        settings.market.secret.get_secret_value(),
+        settings.shop.integration_id or SANDBOX_INTEGRATION_ID,
+    )
 
 
 async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:
