@@ -79,7 +79,12 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         return cls(match["action"], match["id"])
 
     async def interaction_check(self, interaction: Interaction) -> bool:
-        return await check_staff_interaction(interaction, what=f"order {self.action} {self.order_id}")
+        if await check_staff_interaction(interaction, what=f"order {self.action} {self.order_id}"):
+            return True
+        await order_discord(interaction).staff.record_refusal(
+            self.action, interaction.user.id, self.order_id, "not staff", interaction.guild_id
+        )
+        return False
 
     async def callback(self, interaction: Interaction) -> None:
         try:

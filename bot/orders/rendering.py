@@ -198,20 +198,18 @@ def order_line(order: Order) -> str:
     )
 
 
-def list_embed(
-    orders: Sequence[Order], *, title: str, page: int, has_more: bool, filters: str = "", per_page: int = 10
-) -> Embed:
-    """A page of orders (``page`` 0-based)."""
-    lines = [order_line(o) for o in orders]
-    description = "\n".join(lines) if lines else "No orders match."
-    footer = f"Page {page + 1}" + (" — more on the next page" if has_more else "")
+def list_embed(orders: Sequence[Order], *, title: str, page: int, has_more: bool, filters: str = "") -> Embed:
+    """A page of orders (``page`` 0-based): title ``<title> — page N``, one line per order."""
+    lines = [order_line(o) for o in orders] or ["No orders match."]
     if filters:
-        footer += f" — {filters}"
+        lines.insert(0, f"Filters: {filters}")
+    if has_more:
+        lines.append("More on the next page.")
     return {
-        "title": _clip(title, 256),
-        "description": _clip(description, MAX_LIST_DESCRIPTION),
+        "title": _clip(f"{title} — page {page + 1}", 256),
+        "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
-        "footer": {"text": _clip(footer, 2048)},
+        "footer": FOOTER,
     }
 
 

@@ -143,6 +143,13 @@ class OrderStaffActions:
         log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
         return OrderRefusal(text)
 
+    async def record_refusal(self, action: str, user_id: int, order_id: str, reason: str, guild_id: int | None) -> None:
+        """Audit an order action refused before it reached these rules (a non-staff member pressed a button)."""
+        subject = StaffSubject(user_id, frozenset(), manage_guild=False)
+        await self._audit(
+            action, AuditEvent.REFUSED, subject, order=None, order_id=order_id, result=reason, guild_id=guild_id
+        )
+
     async def _get(self, action: str, staff: StaffSubject, order_id: str, guild_id: int | None) -> Order:
         if not await is_staff(staff, self._config):
             await self._audit(action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff")
