@@ -256,14 +256,18 @@ async def test_orders_list_filters_and_pagination(shop: Shop) -> None:
     await nxt.wait_response()
     await shop.fake.wait_for(lambda: "page 2" in str(shop.fake.state_message(int(message["id"]))))
     page_two = str(shop.fake.state_message(int(message["id"])))
-    assert ids[0] in page_two and "More on the next page" not in page_two
+    assert ids[0] in page_two
+    assert "More on the next page" not in page_two
 
     by_login = await shop.run("orders", {"login": "a49"}, subcommand="list")
     text = await shop.answered(by_login, "page 1")
-    assert other.id in text and ids[1] not in text
+    assert other.id in text
+    assert ids[1] not in text
     by_state = await shop.run("orders", {"state": "cancelled", "days": 1}, subcommand="list")
     text = await shop.answered(by_state, "page 1")
-    assert ids[0] in text and ids[1] not in text and "Filters: state cancelled, last 1 day(s)" in text
+    assert ids[0] in text
+    assert ids[1] not in text
+    assert "Filters: state cancelled, last 1 day(s)" in text
 
     refused = await shop.run("orders", {}, user="member", subcommand="list")
     await shop.answered(refused, NOT_STAFF)
@@ -273,7 +277,8 @@ async def test_order_show_cancel_refund_commands(shop: Shop) -> None:
     order = await shop.claimed_order()
     show = await shop.run("order", {"id": order.id}, subcommand="show")
     text = await shop.answered(show, "Timeline")
-    assert "payment claimed" in text and "awaiting_payment" in text
+    assert "payment claimed" in text
+    assert "awaiting_payment" in text
     missing = await shop.run("order", {"id": "nope"}, subcommand="show")
     await shop.answered(missing, "No order `nope`")
     refund_early = await shop.run("order", {"id": order.id, "note": "paid back"}, subcommand="refund")
@@ -300,7 +305,8 @@ async def test_buy_for_linked_and_unlinked_members_and_orders_mine(shop: Shop) -
     text = await shop.answered(rec, f"{BASE}/orders/")
     assert rec.ephemeral
     (order,) = await shop.feature.service.find()
-    assert order.login == "darth" and order.discord_user_id == shop.fake.member.id
+    assert order.login == "darth"
+    assert order.discord_user_id == shop.fake.member.id
     assert f"{BASE}/orders/{order.id}" in text
 
     nle = await shop.run("buy", {"amount": "12,50"}, user="member", subcommand="nle")
