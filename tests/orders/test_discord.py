@@ -336,3 +336,36 @@ async def test_receipt_by_dm_when_delivered(shop: Shop) -> None:
     assert order.id in str(dm["embeds"])
     assert f"{BASE}/orders/{order.id}" in str(dm["embeds"])
     assert len(shop.fake.dm_messages("member")) == 1
+
+
+async def test_a_deleted_card_is_posted_again(shop: Shop) -> None:
+    order = await shop.claimed_order()
+    card = await shop.card(order.id, "order:confirm:")
+    await shop.bot.http.delete_message(shop.channel_id, int(card["id"]))  # someone deleted the card
+    assert shop.cards(order.id) == []
+    await shop.feature.service.cancel(order.id, "customer", "changed my mind")
+    again = await shop.card(order.id, "Cancelled")
+    assert again["id"] != card["id"]
+    assert len(shop.cards(order.id)) == 1
+
+
+async def test_cards_and_buttons_survive_a_restart(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator
+) -> None:
+    variables = {"MARKET_INTEGRATION_ID": "1", "PUBLIC_BASE_URL": BASE}
+    first = await start_bot(**variables)
+    await PriceTable(first.db).put(PriceEntry("cs2-30", "EUR", Decimal("20.00")), updated_by=None)
+    await set_manual_instructions(first.db, "IBAN DE00 1234")
+    await first.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
+    shop = Shop(fake_discord, first, market_sim)
+    order = await shop.claimed_order()
+    card = await shop.card(order.id, "order:confirm:")
+    await first.close()  # the bot restarts between the card and the press
+
+    shop.bot = await start_bot(**variables)  # same database file
+    press = await fake_discord.click_button(card, f"order:confirm:{order.id}", user="staff")
+    await shop.answered(press, "confirmed")
+    await shop.state(order.id, OrderState.DELIVERED)
+    card = await shop.card(order.id, "Delivered")
+    assert len(shop.cards(order.id)) == 1  # edited after the restart, not posted again
+    assert len(market_sim.state.effects("gift-product")) == 1
