@@ -369,3 +369,12 @@ async def test_cards_and_buttons_survive_a_restart(
     card = await shop.card(order.id, "Delivered")
     assert len(shop.cards(order.id)) == 1  # edited after the restart, not posted again
     assert len(market_sim.state.effects("gift-product")) == 1
+
+
+async def test_buy_says_why_an_order_cannot_be_paid(shop: Shop) -> None:
+    await LinkRepository(shop.bot.db).link(shop.fake.member.id, "sub-ghost", "ghost")
+    rec = await shop.run("buy", {"product": "cs2", "plan": 30}, user="member", subcommand="product")
+    text = await shop.answered(rec, "cannot be paid right now")
+    assert "We could not find this Neverlose account." in text
+    (order,) = await shop.feature.service.find()
+    assert order.check_status == "blocked"

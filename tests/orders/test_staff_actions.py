@@ -292,3 +292,52 @@ async def test_retry_texts(actions: OrderStaffActions, orders: OrderService, mar
     done = await actions.retry(order.id, BOB)
     assert done.text == f"Order `{order.id}` retried: delivered."
     await actions.record_refusal("retry", 99, order.id, "not staff", 5)
+
+
+async def test_what_counts_toward_the_limit(
+    orders: OrderService, market_db: Database, market_journal: SpendingJournal, clock: Clock
+) -> None:
+    spending = OrderSpending(market_db, market_journal)
+    since = clock() - timedelta(minutes=1)
+
+    async def paid_by(staff_id: int, login: str = "darth") -> Order:
+        order = await claimed(orders, login)
+        return await orders.repo.move(
+            order.id,
+            OrderState.PAID,
+            actor=f"staff:{staff_id}",
+            expect=OrderState.AWAITING_PAYMENT,
+            sets={"paid_by": staff_id},
+        )
+
+    first = await paid_by(1)
+    assert await spending.spent_since(1, since) == Decimal("17.10")
+    assert await spending.spent_since(1, clock() + timedelta(seconds=1)) == Decimal(0)  # paid before ``since``
+    assert await spending.spent_since(2, since) == Decimal(0)
+    fulfilling = await orders.repo.move(
+        first.id, OrderState.FULFILLING, actor="system", expect=OrderState.PAID, sets={"request_id": "ord-test-1"}
+    )
+    assert await spending.spent_since(1, since) == Decimal("17.10")  # not journaled yet: the order counts
+    await market_journal.create(
+        "gift-product",
+        {"username": "darth", "product": "cs2", "cnt": 0},
+        requested_by=1,
+        amount_nle=fulfilling.nle_cost,
+        request_id="ord-test-1",
+    )
+    assert await spending.spent_since(1, since) == Decimal("17.10")  # journaled: the journal counts it, once
+    await paid_by(1)
+    assert await spending.spent_since(1, since) == Decimal("34.20")
+    await orders.repo.move(first.id, OrderState.DELIVERED, actor="system", expect=OrderState.FULFILLING)
+    assert await spending.spent_since(1, since) == Decimal("34.20")
+
+
+async def test_a_confirmation_racing_a_cancellation_is_refused(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog
+) -> None:
+    order = await claimed(orders)
+    cancelled = await orders.cancel(order.id, "customer", "changed my mind")
+    with pytest.raises(OrderRefusal, match=r"^Refused: order .* is cancelled; it cannot become paid\.$"):
+        await actions._confirm(cancelled, "staff:1", "confirm", ALICE, None)
+    (entry,) = await audit.query(AuditQuery())
+    assert entry.entry.event is AuditEvent.REFUSED
