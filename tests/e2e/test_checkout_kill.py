@@ -128,6 +128,8 @@ async def test_kill_9_between_paid_and_delivered(
             ) as r:
                 assert r.status == 303, await r.text()
                 order_id = r.headers["Location"].rsplit("/", 1)[1]
+            async with http.get(f"{bot.base_url}/orders/{order_id}") as r:  # the page starts the pre-checks
+                assert r.status == 200
             await bot.wait_for_line(rf"order event order_id={order_id} .*actor=system", timeout=10)
             await bot.terminate()
 

@@ -98,6 +98,7 @@ def orders(
         outbox=Outbox(market_db),
         clock=clock,
         base_url=lambda: "https://shop.example",
+        shared_reads_for=0.0,  # every check asks the simulator (sharing is tested on its own)
     )
 
 

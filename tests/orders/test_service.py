@@ -37,6 +37,8 @@ def claims_for(**overrides: Any) -> Any:
 async def checked(orders: OrderService, **overrides: Any) -> Order:
     order, created = await orders.create_from_token(claims_for(**overrides))
     assert created
+    assert orders.start_check(order)
+    assert not orders.start_check(order)  # once
     await orders.drain()
     return await orders.get(order.id)
 
@@ -74,6 +76,9 @@ async def test_create_from_token_is_idempotent(orders: OrderService, clock: Cloc
         None,
     )
     assert len(await orders.find()) == 1
+    await orders.drain()
+    assert (await orders.get(first.id)).check_status == "pending"  # nobody opened the page yet: no Market call
+    assert orders.start_check(first)
     await orders.drain()
     await orders.confirm_payment(first.id, MANUAL, None, "staff:1")
     await orders.drain()
@@ -223,8 +228,11 @@ async def test_user_not_found_is_not_rechecked_by_maintenance(
 async def test_check_leaves_other_states_alone(orders: OrderService) -> None:
     order = await paid(orders)
     await orders.drain()
-    seq = (await orders.get(order.id)).seq
-    assert (await orders.check(order.id)).seq == seq
+    done = await orders.get(order.id)
+    assert (await orders.check(order.id)).seq == done.seq
+    assert not orders.start_check(done)
+    blocked = await checked(orders, login="ghost", email="g@example.com")
+    assert not orders.start_check(blocked)
 
 
 # ---------------------------------------------------------------------------------------------- method and claim

@@ -253,3 +253,45 @@ def test_registry(market_db: Database) -> None:
     other = ManualProvider(market_db)
     registry.add(other)
     assert registry.get(M) is other
+
+
+# ---------------------------------------------------------------------------------------------- shared reads
+async def test_shared_market_reads(market_client: Any, market_sim: Any) -> None:
+    import asyncio
+
+    from bot.market.models import Product
+    from bot.orders.market_cache import SharedMarketReads
+
+    now = [0.0]
+    reads = SharedMarketReads(market_client, ttl=10.0, clock=lambda: now[0])
+    first = await asyncio.gather(*(reads.get_balance() for _ in range(5)))
+    assert first == [Decimal("1000.00")] * 5
+    assert len(market_sim.state.requests_for("get-balance")) == 1
+    market_sim.state.balance = Decimal("5.00")
+    now[0] = 9.99
+    assert await reads.get_balance() == Decimal("1000.00")
+    now[0] = 10.0
+    assert await reads.get_balance() == Decimal("5.00")
+    assert len(market_sim.state.requests_for("get-balance")) == 2
+    await reads.get_prices(Product.CS2)
+    await reads.get_prices("cs2")
+    await reads.get_prices(Product.CSGO)
+    assert len(market_sim.state.requests_for("get-prices")) == 2
+    for _ in range(2):
+        assert await reads.is_user_exists("darth") is True
+        assert (await reads.is_user_invited("darth", Product.CS2)).can_receive_gift
+    assert len(market_sim.state.requests_for("is-user-exists")) == 2
+    assert len(market_sim.state.requests_for("is-user-invited")) == 2
+
+
+async def test_shared_reads_do_not_keep_failures(market_client: Any, market_sim: Any) -> None:
+    import asyncio
+
+    from bot.market.errors import MarketUnavailable
+    from bot.orders.market_cache import SharedMarketReads
+
+    reads = SharedMarketReads(market_client, ttl=10.0, clock=lambda: 0.0)
+    market_sim.state.faults.fail_next("get-balance", times=4)
+    results = await asyncio.gather(reads.get_balance(), reads.get_balance(), return_exceptions=True)
+    assert all(isinstance(r, MarketUnavailable) for r in results)
+    assert await reads.get_balance() == Decimal("1000.00")
