@@ -271,7 +271,6 @@ class ResellerBot(commands.Bot):
                 self.orders.service,
                 db=self.db,
                 journal=self.journal,
-                outbox=self.webhooks.outbox,
                 wake=self.webhooks.dispatcher.wake,
                 audit=self.staff.audit,
                 config=self.guild_config,

@@ -21,7 +21,7 @@ import aiosqlite
 
 from bot.guild_config import ChannelKind
 from bot.linking.links import find_by_login
-from bot.notifications.outbox import Outbox, OutboxMessage, card_row
+from bot.notifications.outbox import OutboxMessage, card_row, insert_rows, prepare_rows
 from bot.orders import rendering
 from bot.orders.models import Order, OrderState, Transition, staff_id
 from bot.orders.repository import parse_iso
@@ -76,31 +76,37 @@ async def has_card(conn: aiosqlite.Connection, order_id: str) -> bool:
 class OrderCards:
     """The transition hook (:meth:`on_transition`) and the dispatcher's wake after commit."""
 
-    def __init__(self, outbox: Outbox, *, order_url: Callable[[str], str], wake: Callable[[], None] = lambda: None):
-        self._outbox = outbox
+    def __init__(self, *, order_url: Callable[[str], str], wake: Callable[[], None] = lambda: None) -> None:
         self._order_url = order_url
         self._wake = wake
 
     async def on_transition(self, conn: aiosqlite.Connection, order: Order, transition: Transition) -> None:
         """``OrderService.add_transition_hook``: queue the card (and the receipt) in the change's transaction."""
         rows: list[OutboxMessage] = []
-        if rendering.wants_card(order) or await has_card(conn, order.id):
-            requested_by = pending_approval(await history_on(conn, order.id))
-            rows.append(
-                card_row(
-                    ChannelKind.ORDERS,
-                    order.id,
-                    version=str(transition.seq),
-                    embeds=[rendering.card_embed(order, requested_by=requested_by)],
-                    components=rendering.card_components(order, requested_by=requested_by),
+        try:
+            if rendering.wants_card(order) or await has_card(conn, order.id):
+                requested_by = pending_approval(await history_on(conn, order.id))
+                rows.append(
+                    card_row(
+                        ChannelKind.ORDERS,
+                        order.id,
+                        version=str(transition.seq),
+                        embeds=[rendering.card_embed(order, requested_by=requested_by)],
+                        components=rendering.card_components(order, requested_by=requested_by),
+                    )
                 )
-            )
-        if transition.to_state is OrderState.DELIVERED and transition.from_state is not OrderState.DELIVERED:
-            receipt = await self._receipt(conn, order)
-            if receipt is not None:
-                rows.append(receipt)
-        if rows:
-            await self._outbox.enqueue_many(conn, rows)
+            if transition.to_state is OrderState.DELIVERED and transition.from_state is not OrderState.DELIVERED:
+                receipt = await self._receipt(conn, order)
+                if receipt is not None:
+                    rows.append(receipt)
+            prepared = prepare_rows(rows)  # Discord's limits, checked before anything is written
+        except ValueError:
+            # A message Discord would refuse must never hold the order back (the hook's failure would roll
+            # the change back): the change goes on without its Discord output, and the log says so.
+            log.exception("order card not queued order_id=%s seq=%d", order.id, transition.seq)
+            return
+        if prepared:
+            await insert_rows(conn, prepared)
             self._wake()  # early is harmless: the dispatcher only sees committed rows, and polls
 
     async def _receipt(self, conn: aiosqlite.Connection, order: Order) -> OutboxMessage | None:

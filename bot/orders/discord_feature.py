@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.market.journal import SpendingJournal
-from bot.notifications.outbox import Outbox
 from bot.orders.discord_cards import OrderCards
 from bot.orders.service import OrderService
 from bot.orders.staff_actions import OrderSpending, OrderStaffActions, StaffConfig
@@ -32,13 +31,12 @@ class OrdersDiscord:
         *,
         db: Database,
         journal: SpendingJournal,
-        outbox: Outbox,
         wake: Callable[[], None],
         audit: AuditLog,
         config: StaffConfig,
         clock: Clock = utc_now,
     ) -> OrdersDiscord:
-        cards = OrderCards(outbox, order_url=service.order_url, wake=wake)
+        cards = OrderCards(order_url=service.order_url, wake=wake)
         service.add_transition_hook(cards.on_transition)
         staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db, journal), clock=clock)
         return cls(service, cards, staff)

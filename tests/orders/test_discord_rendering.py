@@ -12,7 +12,6 @@ import pytest
 from bot.linking.links import LinkRepository
 from bot.notifications.cards import check_components
 from bot.notifications.embeds import check_message
-from bot.notifications.outbox import Outbox
 from bot.orders import rendering
 from bot.orders.discord_cards import OrderCards, has_card
 from bot.orders.models import Order, OrderState, Transition
@@ -218,7 +217,7 @@ async def card_rows(db: Database, order_id: str) -> list[str]:
 
 async def test_cards_start_at_the_claim_and_follow_every_change(orders: OrderService, market_db: Database) -> None:
     woken: list[int] = []
-    cards = OrderCards(Outbox(market_db), order_url=orders.order_url, wake=lambda: woken.append(1))
+    cards = OrderCards(order_url=orders.order_url, wake=lambda: woken.append(1))
     orders.add_transition_hook(cards.on_transition)
     abandoned = await orders.create_for_discord_user(9, "darth", "cs2-30")
     await orders.cancel(abandoned.id, "customer", "changed my mind")
@@ -241,7 +240,7 @@ async def test_cards_start_at_the_claim_and_follow_every_change(orders: OrderSer
 
 
 async def test_receipts_go_to_the_linked_recipient_or_nobody(orders: OrderService, market_db: Database) -> None:
-    cards = OrderCards(Outbox(market_db), order_url=orders.order_url)
+    cards = OrderCards(order_url=orders.order_url)
     orders.add_transition_hook(cards.on_transition)
     await LinkRepository(market_db).link(555, "sub-a49", "A49")
     for login in ("a49", "darth"):
@@ -272,3 +271,15 @@ def test_the_sandbox_link_verifies_as_neverlose_would() -> None:
     assert payload["exp"] - payload["iat"] == 3600
     assert payload["iat"] == int(now.timestamp())
     assert jwt.get_unverified_header(link.removeprefix(prefix))["alg"] == "HS256"
+
+
+async def test_a_card_discord_would_refuse_never_holds_the_order_back(
+    orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    orders.add_transition_hook(OrderCards(order_url=orders.order_url).on_transition)
+    monkeypatch.setattr(rendering, "card_embed", lambda order, requested_by=None: {"title": "x" * 300})
+    order = await orders.create_for_discord_user(9, "darth", "cs2-30")
+    claimed = await orders.claim_manual_payment(order.id, None)
+    assert claimed.payment_claimed_at is not None  # the change happened
+    assert await card_rows(market_db, order.id) == []
+    assert f"order card not queued order_id={order.id}" in caplog.text
