@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,15 +94,22 @@ class OrderStaffActions:
         self.audit = audit
         self._config = config
         self.limit = DailyLimit(spent, config, clock=clock)
-        self._staff_locks: dict[int, asyncio.Lock] = {}
-        self._order_locks: dict[str, asyncio.Lock] = {}
+        # held while in use only (weak values): no lock is kept for every order or member ever seen
+        self._staff_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._order_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # ------------------------------------------------------------------ helpers
     def _staff_lock(self, staff_id: int) -> asyncio.Lock:
-        return self._staff_locks.setdefault(staff_id, asyncio.Lock())
+        lock = self._staff_locks.get(staff_id)
+        if lock is None:
+            lock = self._staff_locks[staff_id] = asyncio.Lock()
+        return lock
 
     def _order_lock(self, order_id: str) -> asyncio.Lock:
-        return self._order_locks.setdefault(order_id, asyncio.Lock())
+        lock = self._order_locks.get(order_id)
+        if lock is None:
+            lock = self._order_locks[order_id] = asyncio.Lock()
+        return lock
 
     async def _audit(
         self,

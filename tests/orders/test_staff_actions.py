@@ -341,3 +341,14 @@ async def test_a_confirmation_racing_a_cancellation_is_refused(
         await actions._confirm(cancelled, "staff:1", "confirm", ALICE, None)
     (entry,) = await audit.query(AuditQuery())
     assert entry.entry.event is AuditEvent.REFUSED
+
+
+async def test_locks_are_kept_only_while_in_use(actions: OrderStaffActions, orders: OrderService) -> None:
+    import gc
+
+    order = await claimed(orders)
+    await actions.confirm(order.id, ALICE)
+    await orders.drain()
+    gc.collect()
+    assert len(actions._order_locks) == 0
+    assert len(actions._staff_locks) == 0
