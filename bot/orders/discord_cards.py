@@ -21,6 +21,7 @@ import aiosqlite
 
 from bot.guild_config import ChannelKind
 from bot.linking.links import find_by_login
+from bot.notifications.cards import card_key_range, card_target
 from bot.notifications.outbox import OutboxMessage, card_row, insert_rows, prepare_rows
 from bot.orders import rendering
 from bot.orders.models import Order, OrderState, Transition, staff_id
@@ -65,10 +66,10 @@ async def history_on(conn: aiosqlite.Connection, order_id: str) -> list[Transiti
 
 
 async def has_card(conn: aiosqlite.Connection, order_id: str) -> bool:
-    target = f"card:{ChannelKind.ORDERS.value}:{order_id}"
+    """Whether the order's card was ever queued (through the outbox's dedupe-key index)."""
     async with conn.execute(
         "SELECT 1 FROM notification_outbox WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT 1",
-        (f"{target}:", f"{target};"),
+        card_key_range(card_target(ChannelKind.ORDERS.value, order_id)),
     ) as cur:
         return await cur.fetchone() is not None
 

@@ -246,3 +246,16 @@ async def test_retry_blocked_refused_and_unconfigured(db: Database) -> None:
     await queue(outbox, "5")
     await dispatcher.drain()
     assert shown(sink2, message_id)[0] == "Order order-1: 5"
+
+
+async def test_keys_that_share_a_prefix_are_different_cards(db: Database) -> None:
+    sink = RecordingSink()
+    outbox, dispatcher = make(db, sink)
+    for key in ("a", "a-b", "a_b", "ab"):
+        await queue(outbox, "1", "confirm", key=key)
+    await dispatcher.drain()
+    ids = [await outbox.card_message_id(f"card:orders:{key}") for key in ("a", "a-b", "a_b", "ab")]
+    assert len(set(ids)) == 4
+    await queue(outbox, "2", key="a")
+    await dispatcher.drain()
+    assert sink.card_edits == [(ORDERS, ids[0])]
