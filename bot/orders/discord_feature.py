@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from bot.market.journal import SpendingJournal
 from bot.orders.discord_cards import OrderCards
 from bot.orders.service import OrderService
-from bot.orders.staff_actions import OrderSpending, OrderStaffActions, StaffConfig
+from bot.orders.staff_actions import OrderStaffActions, StaffConfig
+from bot.orders.staff_spending import OrderSpending
 from bot.staff.audit import AuditLog
 from bot.staff.limits import Clock, utc_now
 from bot.storage import Database

@@ -20,22 +20,19 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from bot.market.journal import SpendingJournal
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
-from bot.orders.repository import iso
 from bot.orders.service import OrderService
+from bot.orders.staff_spending import OrderSpending
 from bot.shop.catalog import PaymentMethod
 from bot.staff.audit import AuditLog
 from bot.staff.errors import NotStaff, StaffError
 from bot.staff.limits import Clock, DailyLimit, utc_now
 from bot.staff.models import AuditEntry, AuditEvent
 from bot.staff.permissions import StaffSubject, is_staff
-from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +55,6 @@ class OrderRefusal(StaffError):
 class ActionResult:
     order: Order
     text: str
-
-
-class OrderSpending:
-    """The daily-limit source for staff: what the journal counts (``/gift``, ``/transfer``, delivered orders)
-    plus orders they confirmed whose delivery is not journaled yet (paid, or fulfilling before the journal
-    row exists), so two confirmations in a row cannot both slip under the limit."""
-
-    def __init__(self, db: Database, journal: SpendingJournal) -> None:
-        self._db = db
-        self._journal = journal
-
-    async def spent_since(self, requested_by: int, since: datetime) -> Decimal:
-        spent = await self._journal.spent_since(requested_by, since)
-        rows = await self._db.fetchall(
-            "SELECT nle_cost FROM orders WHERE paid_by = ? AND updated_at >= ? AND (state = 'paid' OR "
-            "(state = 'fulfilling' AND NOT EXISTS "
-            "(SELECT 1 FROM operations AS o WHERE o.request_id = orders.request_id)))",
-            (requested_by, iso(since)),
-        )
-        return spent + sum((Decimal(str(r[0])) for r in rows), Decimal(0))
 
 
 class OrderStaffActions:

@@ -17,7 +17,8 @@ from bot.market.retry import RetryPolicy
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.service import OrderService
-from bot.orders.staff_actions import OrderRefusal, OrderSpending, OrderStaffActions
+from bot.orders.staff_actions import OrderRefusal, OrderStaffActions
+from bot.orders.staff_spending import OrderSpending
 from bot.settings import Settings
 from bot.staff.audit import AuditLog, AuditQuery
 from bot.staff.errors import NotStaff
