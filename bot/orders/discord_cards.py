@@ -2,9 +2,9 @@
 
 * The **card** in the orders channel (``/setup notifications kind:orders``): one message per order, queued as
   a card row of the outbox (``card:orders:<order id>``, version = the change's ``seq``), so the dispatcher
-  posts it once and edits it on every later change (see :mod:`bot.notifications.cards`). An order gets its
-  first card when it deserves staff attention (:func:`~bot.orders.rendering.wants_card`); afterwards every
-  change updates it.
+  posts it once and edits it on every later change (see :mod:`bot.notifications.cards`). An order has a card
+  from the moment it deserves staff attention (:func:`~bot.orders.rendering.wants_card`, which stays true
+  from then on); every change from then on updates it.
 * The **DM receipt** to the customer when the order is delivered: to the Discord member who ordered it with
   ``/buy``, or else to the member whose linked Neverlose account is the recipient (``bot.linking``).
 
@@ -21,7 +21,6 @@ import aiosqlite
 
 from bot.guild_config import ChannelKind
 from bot.linking.links import find_by_login
-from bot.notifications.cards import card_key_range, card_target
 from bot.notifications.outbox import OutboxMessage, card_row, insert_rows, prepare_rows
 from bot.orders import rendering
 from bot.orders.models import Order, OrderState, Transition, staff_id
@@ -65,15 +64,6 @@ async def history_on(conn: aiosqlite.Connection, order_id: str) -> list[Transiti
     ]
 
 
-async def has_card(conn: aiosqlite.Connection, order_id: str) -> bool:
-    """Whether the order's card was ever queued (through the outbox's dedupe-key index)."""
-    async with conn.execute(
-        "SELECT 1 FROM notification_outbox WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT 1",
-        card_key_range(card_target(ChannelKind.ORDERS.value, order_id)),
-    ) as cur:
-        return await cur.fetchone() is not None
-
-
 class OrderCards:
     """The transition hook (:meth:`on_transition`) and the dispatcher's wake after commit."""
 
@@ -85,8 +75,10 @@ class OrderCards:
         """``OrderService.add_transition_hook``: queue the card (and the receipt) in the change's transaction."""
         rows: list[OutboxMessage] = []
         try:
-            if rendering.wants_card(order) or await has_card(conn, order.id):
-                requested_by = pending_approval(await history_on(conn, order.id))
+            if rendering.wants_card(order):
+                requested_by = None
+                if transition.from_state is transition.to_state:  # an event: an approval may be waiting
+                    requested_by = pending_approval(await history_on(conn, order.id))
                 rows.append(
                     card_row(
                         ChannelKind.ORDERS,

@@ -182,12 +182,12 @@ def card_components(order: Order, *, requested_by: int | None = None) -> list[Co
 
 
 def wants_card(order: Order) -> bool:
-    """Whether an order deserves a card before it has one: once the customer says they paid, or once it moved
-    past awaiting payment other than by expiring or being cancelled unpaid (links opened and abandoned stay
-    out of the channel)."""
-    if order.state is OrderState.AWAITING_PAYMENT:
-        return order.payment_claimed_at is not None
-    return order.state not in (OrderState.EXPIRED, OrderState.CANCELLED)
+    """Whether the order has a card: from the moment the customer says they paid, or once it is paid (by a
+    provider) or beyond. Links opened and abandoned (unpaid, never claimed, then expired or cancelled) stay
+    out of the channel. Decided from the order alone, so the hook needs no query to know."""
+    if order.payment_claimed_at is not None:
+        return True
+    return order.state not in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED, OrderState.CANCELLED)
 
 
 def order_line(order: Order) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from bot.linking.links import LinkRepository
 from bot.notifications.cards import check_components
 from bot.notifications.embeds import check_message
 from bot.orders import rendering
-from bot.orders.discord_cards import OrderCards, has_card
+from bot.orders.discord_cards import OrderCards
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.sandbox_link import SANDBOX_INTEGRATION_ID, sample_checkout_link
 from bot.orders.service import OrderService
@@ -66,9 +67,12 @@ def fields(embed: dict[str, object]) -> dict[str, str]:
     [
         (S.AWAITING_PAYMENT, False, False),
         (S.AWAITING_PAYMENT, True, True),
-        (S.EXPIRED, True, False),
+        (S.EXPIRED, False, False),
+        (S.EXPIRED, True, True),
         (S.CANCELLED, False, False),
+        (S.CANCELLED, True, True),
         (S.PAID, False, True),
+        (S.PAID, True, True),
         (S.FULFILLING, False, True),
         (S.DELIVERED, False, True),
         (S.NEEDS_ATTENTION, False, True),
@@ -222,8 +226,6 @@ async def test_cards_start_at_the_claim_and_follow_every_change(orders: OrderSer
     abandoned = await orders.create_for_discord_user(9, "darth", "cs2-30")
     await orders.cancel(abandoned.id, "customer", "changed my mind")
     assert await card_rows(market_db, abandoned.id) == []
-    async with market_db.transaction() as conn:
-        assert not await has_card(conn, abandoned.id)
 
     order = await orders.create_for_discord_user(9, "darth", "cs2-30")
     assert await card_rows(market_db, order.id) == []
@@ -283,3 +285,18 @@ async def test_a_card_discord_would_refuse_never_holds_the_order_back(
     assert claimed.payment_claimed_at is not None  # the change happened
     assert await card_rows(market_db, order.id) == []
     assert f"order card not queued order_id={order.id}" in caplog.text
+
+
+async def test_a_claimed_order_keeps_its_card_when_it_expires_or_is_cancelled(
+    orders: OrderService, market_db: Database, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    orders.add_transition_hook(OrderCards(order_url=orders.order_url).on_transition)
+    expiring = await orders.claim_manual_payment((await orders.create_for_discord_user(9, "darth", "cs2-30")).id, None)
+    cancelled = await orders.claim_manual_payment((await orders.create_for_discord_user(9, "darth", "cs2-30")).id, None)
+    await orders.cancel(cancelled.id, "staff:1", "no money")
+    clock.advance(timedelta(hours=2))
+    await orders.expire_due()
+    assert len(await card_rows(market_db, expiring.id)) == 2  # claimed, expired
+    assert len(await card_rows(market_db, cancelled.id)) == 2  # claimed, cancelled
