@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import aiosqlite
@@ -38,6 +39,9 @@ from bot.settings import (
     load_section,
     load_settings,
 )
+
+if TYPE_CHECKING:
+    from bot.core import ResellerBot
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +215,22 @@ async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, R
         yield dataclasses.replace(settings, market=market, shop=shop), sim
 
 
+async def _print_sample_link(settings: Settings, bot: ResellerBot) -> None:
+    """Sandbox: once the bot is ready (its embedded server listens), print a checkout link signed like Neverlose's (see
+    bot/orders/sandbox_link.py) to the bot's own address, for an operator to click through an order."""
+    from bot.orders.sandbox_link import sample_checkout_link
+
+    await bot.wait_until_ready()
+    base = str(settings.server.public_base_url or bot.web.local_url)
+    link = sample_checkout_link(
+        base,
+        settings.checkout.checkout_path,
+        settings.market.secret.get_secret_value(),
+        settings.shop.integration_id or SANDBOX_INTEGRATION_ID,
+    )
+    _out(f"Sample checkout link (valid 1 h, buys CS2 30 days for the demo customer darth): {link}")
+
+
 async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:
     from bot.core import ResellerBot
 
@@ -219,8 +239,11 @@ async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator)
+    announce: asyncio.Task[None] | None = None
     try:
         async with bot:
+            if sandbox_simulator is not None:
+                announce = asyncio.create_task(_print_sample_link(settings, bot), name="sandbox-link")
             runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()), name="bot")
             stopper = asyncio.create_task(stop.wait(), name="signal")
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -243,6 +266,8 @@ async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | No
         log.error("discord refused the requested intents; see README 'Create the Discord application'")
         return await _halted(settings, "Discord refused the requested gateway intents", stop)
     finally:
+        if announce is not None:
+            announce.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 

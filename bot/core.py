@@ -33,6 +33,7 @@ from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
+from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.feature import OrdersFeature
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
@@ -96,6 +97,7 @@ class ResellerBot(commands.Bot):
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
         self.shop: ShopService | None = None  # None unless MARKET_INTEGRATION_ID is set
         self.orders: OrdersFeature | None = None  # None unless MARKET_INTEGRATION_ID is set (the shop)
+        self.order_discord: OrdersDiscord | None = None  # orders channel cards, receipts, staff actions (with orders)
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -278,6 +280,15 @@ class ResellerBot(commands.Bot):
             )
             self.start_background(self.orders.service.run_forever(), name="orders")
             self.on_close(self.orders.service.close)
+            # --- orders in Discord (issue 14): the card in the orders channel, DM receipts, staff actions ---
+            self.order_discord = OrdersDiscord.attach(
+                self.orders.service,
+                db=self.db,
+                journal=self.journal,
+                wake=self.webhooks.dispatcher.wake,
+                audit=self.staff.audit,
+                config=self.guild_config,
+            )
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

@@ -1,4 +1,4 @@
-"""``/setup notifications kind:<purchase|transfer|audit> channel:<#channel>`` (Manage Server only)."""
+"""``/setup notifications kind:<purchase|transfer|audit|orders> channel:<#channel>`` (Manage Server only)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ KINDS = [
     app_commands.Choice(name="purchases of your market items", value=ChannelKind.PURCHASE.value),
     app_commands.Choice(name="NLE transfers to your account", value=ChannelKind.TRANSFER.value),
     app_commands.Choice(name="audit (staff actions, delivery problems, quarantined webhooks)", value="audit"),
+    app_commands.Choice(name="orders (one card per shop order; staff confirm payments there)", value="orders"),
 ]
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Discord JSON error codes we act upon.
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_GUILD = 10004
+UNKNOWN_MESSAGE = 10008
 UNKNOWN_MEMBER = 10007
 UNKNOWN_ROLE = 10011
 UNKNOWN_USER = 10013
@@ -74,6 +75,18 @@ class DiscordSink(Protocol):
         ...
 
     async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
+
+    async def post_card(
+        self, channel_id: int, *, embeds: list[Embed], components: list[dict[str, Any]], nonce: str
+    ) -> int:
+        """Post a card (a message with components); return its id (the existing one for a used nonce)."""
+        ...
+
+    async def edit_card(
+        self, channel_id: int, message_id: int, *, embeds: list[Embed], components: list[dict[str, Any]]
+    ) -> None:
+        """Replace a card's embeds and components."""
+        ...
 
 
 _BLOCKED_CODES = frozenset(
@@ -140,12 +153,35 @@ class DiscordHttpSink:
         }
         if content:
             payload["content"] = content
+        return await self._post(channel_id, payload)
+
+    async def _post(self, channel_id: int, payload: dict[str, Any]) -> int:
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
         data = await self._call(route, json=payload)
         try:
             return int(data["id"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DeliveryError("retry", status=200, code=None, text="answer without message id") from exc
+
+    async def post_card(
+        self, channel_id: int, *, embeds: list[Embed], components: list[dict[str, Any]], nonce: str
+    ) -> int:
+        payload: dict[str, Any] = {
+            "embeds": embeds,
+            "components": components,
+            "nonce": nonce,
+            "enforce_nonce": True,
+            "allowed_mentions": {"parse": []},
+        }
+        return await self._post(channel_id, payload)
+
+    async def edit_card(
+        self, channel_id: int, message_id: int, *, embeds: list[Embed], components: list[dict[str, Any]]
+    ) -> None:
+        route = Route(
+            "PATCH", "/channels/{channel_id}/messages/{message_id}", channel_id=channel_id, message_id=message_id
+        )
+        await self._call(route, json={"embeds": embeds, "components": components, "allowed_mentions": {"parse": []}})
 
     async def open_dm(self, user_id: int) -> int:
         data = await self._call(Route("POST", "/users/@me/channels"), json={"recipient_id": str(user_id)})

@@ -12,7 +12,9 @@ their order) and, per target, sends one message after the other:
   ``blocked_delay`` or at once after ``/setup``), reported once to the audit channel and in the log; for a DM
   or role grant the row is marked undeliverable instead (reported once, never retried); ``refused`` (another
   4xx) → a multi-row message is split into single rows, a single row is marked undeliverable and reported;
-- a channel kind with no channel configured waits, reported once.
+- a channel kind with no channel configured waits, reported once;
+- a card target (``card:<kind>:<key>``) is one message posted once and edited afterwards: only its newest
+  row is delivered (see :mod:`bot.notifications.cards`).
 
 Other targets are not held up by a failing one: a pass reads only the rows of targets that may be tried now
 (a target in backoff, on a blocked channel or on an unconfigured channel kind is left out of the query), so
@@ -41,9 +43,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.guild_config import ChannelKind
-from bot.notifications.discord_sink import DeliveryError, DiscordSink
+from bot.notifications.cards import decode_components
+from bot.notifications.discord_sink import UNKNOWN_MESSAGE, DeliveryError, DiscordSink
 from bot.notifications.embeds import MAX_EMBEDS_PER_MESSAGE, MAX_TOTAL_CHARS, Embed, alert_embed, embed_chars
 from bot.notifications.outbox import (
+    CardTarget,
     ChannelKindTarget,
     ChannelTarget,
     DmTarget,
@@ -317,6 +321,9 @@ class NotificationDispatcher:
         if isinstance(parsed, RoleTarget):
             await self._grant_roles(target, parsed, rows, result)
             return
+        if isinstance(parsed, CardTarget):
+            await self._deliver_card(target, parsed, rows, result)
+            return
         channel_id = await self._destination(target, parsed, result)
         if channel_id is None:
             return
@@ -352,6 +359,78 @@ class NotificationDispatcher:
                 len(message.rows),
                 nonce,
             )
+
+    async def _deliver_card(self, target: str, parsed: CardTarget, rows: list[OutboxRow], result: PassResult) -> None:
+        """Post the card once, or edit it, to show its newest row; older pending rows are superseded."""
+        channel_id = await self._destination(target, ChannelKindTarget(parsed.channel_kind), result)
+        if channel_id is None:
+            return
+        newest = rows[-1]
+        try:
+            message_id = await self._outbox.card_message_id(target)
+            if message_id is not None:
+                try:
+                    await self._sink.edit_card(
+                        channel_id, message_id, embeds=newest.embeds, components=decode_components(newest.content)
+                    )
+                except DeliveryError as exc:
+                    if exc.code != UNKNOWN_MESSAGE:
+                        raise
+                    log.warning("card message gone, posting it again target=%s message=%d", target, message_id)
+                    message_id = None
+            if message_id is None:
+                message_id = await self._post_card(target, channel_id, rows)
+        except DeliveryError as exc:
+            await self._card_failed(target, channel_id, newest, exc, result)
+            return
+        await self._outbox.finish_card(target, newest.id, message_id)
+        self._state.retry.pop(target, None)
+        self._state.reported.discard(f"blocked:{channel_id}")
+        result.sent_messages += 1
+        result.sent_rows += len(rows)
+        result.progressed = True
+        log.info("card delivered target=%s channel=%d message=%d rows=%d", target, channel_id, message_id, len(rows))
+
+    async def _post_card(self, target: str, channel_id: int, rows: list[OutboxRow]) -> int:
+        """POST the card; a row claimed by an interrupted attempt goes first (same nonce: same message), and
+        the message is then edited to the newest row."""
+        newest = rows[-1]
+        first = next((row for row in rows if row.nonce is not None), newest)
+        nonce = first.nonce or await self._outbox.claim([first.id])
+        message_id = await self._sink.post_card(
+            channel_id, embeds=first.embeds, components=decode_components(first.content), nonce=nonce
+        )
+        if first is not newest:
+            await self._outbox.finish_card(target, first.id, message_id)
+            await self._sink.edit_card(
+                channel_id, message_id, embeds=newest.embeds, components=decode_components(newest.content)
+            )
+        return message_id
+
+    async def _card_failed(
+        self, target: str, channel_id: int, newest: OutboxRow, exc: DeliveryError, result: PassResult
+    ) -> None:
+        if exc.disposition == "retry":
+            self._retry_later(target, exc)
+            return
+        if exc.disposition == "blocked":
+            self._state.blocked_channels[channel_id] = self._clock() + self._blocked_delay
+            await self._report(
+                f"blocked:{channel_id}",
+                target,
+                "Cannot post notifications",
+                f"Discord refuses messages to <#{channel_id}> ({exc.describe}). Cards wait; give the bot View "
+                "Channel, Send Messages and Embed Links there, or choose another channel with `/setup notifications`.",
+            )
+            return
+        result.undeliverable_rows += await self._outbox.drop_card(target, newest.id, exc.describe)
+        result.progressed = True
+        await self._report(
+            f"undeliverable:{target}:{newest.id}",
+            target,
+            "Card could not be delivered",
+            f"`{target}`: {exc.describe}. It will not be retried; its next change is posted again.",
+        )
 
     async def _destination(self, target: str, parsed: Target, result: PassResult) -> int | None:
         """The channel to post to now, or ``None`` when the target has to wait (or failed for good)."""

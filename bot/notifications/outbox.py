@@ -5,7 +5,9 @@ Targets (strings, stored as given):
 - ``channel:purchase`` / ``channel:transfer`` / ``channel:audit`` — resolved through ``GuildConfig`` when
   delivered, so ``/setup notifications`` applies to what is already waiting;
 - ``channel:<id>`` — an explicit channel; ``dm:<user_id>`` — a direct message;
-- ``role:<guild_id>:<user_id>:<role_id>`` — grant a role (no embeds).
+- ``role:<guild_id>:<user_id>:<role_id>`` — grant a role (no embeds);
+- ``card:<kind>:<key>`` — a *card*: ONE message in the channel of ``<kind>`` (e.g. ``card:orders:<order id>``),
+  posted by its first row and EDITED by every later row of the same target (see :mod:`bot.notifications.cards`).
 
 A webhook event's announcement is a row that references the stored event (``event_id``, queued by
 :func:`queue_event_announcements` in the transaction that stores the event) and is rendered when it is read
@@ -35,6 +37,14 @@ from typing import Any, NamedTuple
 import aiosqlite
 
 from bot.guild_config import ChannelKind
+from bot.notifications.cards import (
+    Component,
+    card_dedupe_key,
+    card_key_range,
+    card_target,
+    check_card,
+    encode_components,
+)
 from bot.notifications.embeds import Embed, check_message, event_embed
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
@@ -49,6 +59,7 @@ _SNOWFLAKE = r"[1-9][0-9]{0,19}"
 _CHANNEL_ID = re.compile(rf"channel:({_SNOWFLAKE})")
 _DM = re.compile(rf"dm:({_SNOWFLAKE})")
 _ROLE = re.compile(rf"role:({_SNOWFLAKE}):({_SNOWFLAKE}):({_SNOWFLAKE})")
+_CARD = re.compile(r"card:([a-z]+):([A-Za-z0-9_-]{1,64})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +86,15 @@ class RoleTarget:
     role_id: int
 
 
-Target = ChannelKindTarget | ChannelTarget | DmTarget | RoleTarget
+@dataclass(frozen=True, slots=True)
+class CardTarget:
+    """``card:<kind>:<key>``: one message per key in the channel of ``channel_kind``, edited as it changes."""
+
+    channel_kind: ChannelKind
+    key: str
+
+
+Target = ChannelKindTarget | ChannelTarget | DmTarget | RoleTarget | CardTarget
 
 
 def parse_target(text: str) -> Target:
@@ -90,6 +109,8 @@ def parse_target(text: str) -> Target:
     if match := _ROLE.fullmatch(text):
         guild_id, user_id, role_id = (int(x) for x in match.groups())
         return RoleTarget(guild_id, user_id, role_id)
+    if (match := _CARD.fullmatch(text)) and match.group(1) in _CHANNEL_KINDS:
+        return CardTarget(_CHANNEL_KINDS[match.group(1)], match.group(2))
     raise ValueError(f"unknown notification target {text[:40]!r}")
 
 
@@ -119,6 +140,8 @@ def prepare_row(target: str, embeds: Sequence[Embed], content: str | None, dedup
     if isinstance(parsed, RoleTarget):
         if embeds or content:
             raise ValueError("a role grant carries no message")
+    elif isinstance(parsed, CardTarget):
+        check_card(embeds, content)
     else:
         if not embeds and not content:
             raise ValueError("a message needs content or embeds")
@@ -126,6 +149,19 @@ def prepare_row(target: str, embeds: Sequence[Embed], content: str | None, dedup
     if not dedupe_key:
         raise ValueError("dedupe_key must not be empty")
     return PreparedRow(dedupe_key, target, content, json.dumps(list(embeds), separators=(",", ":"), ensure_ascii=False))
+
+
+def card_row(
+    kind: ChannelKind, key: str, *, version: str, embeds: list[Embed], components: Sequence[Component]
+) -> OutboxMessage:
+    """The outbox row showing a card (see :mod:`bot.notifications.cards`) as of ``version``."""
+    target = card_target(kind.value, key)
+    return OutboxMessage(
+        target=target,
+        embeds=embeds,
+        dedupe_key=card_dedupe_key(target, version),
+        content=encode_components(components),
+    )
 
 
 def prepare_rows(messages: Sequence[OutboxMessage]) -> list[PreparedRow]:
@@ -358,6 +394,35 @@ class Outbox:
             pending=by_state.get("pending", 0),
             sent=by_state.get("sent", 0),
             undeliverable=by_state.get("undeliverable", 0),
+        )
+
+    # ----------------------------------------------------------------- cards (bot.notifications.cards)
+    async def card_message_id(self, target: str) -> int | None:
+        """The message of a card: that of its newest delivered row (looked up through the dedupe-key index)."""
+        low, high = card_key_range(target)
+        row = await self._db.fetchone(
+            "SELECT message_id FROM notification_outbox WHERE dedupe_key >= ? AND dedupe_key < ? "
+            "AND state = 'sent' AND message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (low, high),
+        )
+        return None if row is None else int(row[0])
+
+    async def finish_card(self, target: str, up_to_id: int, message_id: int) -> int:
+        """Mark the card's pending rows up to ``up_to_id`` sent as ``message_id`` (the newest shown, the older
+        ones superseded by it); rows marked."""
+        return await self._db.execute(
+            "UPDATE notification_outbox SET state = 'sent', message_id = ?, attempts = attempts + 1, "
+            "last_error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+            "WHERE target = ? AND id <= ? AND state = 'pending'",
+            (message_id, target, up_to_id),
+        )
+
+    async def drop_card(self, target: str, up_to_id: int, error: str) -> int:
+        """Mark the card's pending rows up to ``up_to_id`` undeliverable (Discord refuses them for good)."""
+        return await self._db.execute(
+            "UPDATE notification_outbox SET state = 'undeliverable', attempts = attempts + 1, last_error = ?, "
+            "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE target = ? AND id <= ? AND state = 'pending'",
+            (error[:500], target, up_to_id),
         )
 
     async def message_ids(self, dedupe_key: str) -> int | None:

@@ -29,6 +29,10 @@ class RecordingSink:
     role_failures: list[DeliveryError] = field(default_factory=list)
     by_nonce: dict[str, int] = field(default_factory=dict)
     next_id: int = 1000
+    cards: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = field(default_factory=dict)
+    card_posts: list[tuple[int, str, int]] = field(default_factory=list)  # (channel, nonce, message id)
+    card_edits: list[tuple[int, int]] = field(default_factory=list)  # (channel, message id)
+    card_failures: list[DeliveryError] = field(default_factory=list)
 
     async def send_message(
         self, channel_id: int, *, content: str | None, embeds: list[dict[str, Any]], nonce: str
@@ -51,6 +55,29 @@ class RecordingSink:
         if self.role_failures:
             raise self.role_failures.pop(0)
         self.roles.append((guild_id, user_id, role_id))
+
+    async def post_card(
+        self, channel_id: int, *, embeds: list[dict[str, Any]], components: list[dict[str, Any]], nonce: str
+    ) -> int:
+        if self.card_failures:
+            raise self.card_failures.pop(0)
+        if nonce in self.by_nonce:
+            return self.by_nonce[nonce]
+        self.next_id += 1
+        self.by_nonce[nonce] = self.next_id
+        self.cards[self.next_id] = (embeds, components)
+        self.card_posts.append((channel_id, nonce, self.next_id))
+        return self.next_id
+
+    async def edit_card(
+        self, channel_id: int, message_id: int, *, embeds: list[dict[str, Any]], components: list[dict[str, Any]]
+    ) -> None:
+        if self.card_failures:
+            raise self.card_failures.pop(0)
+        if message_id not in self.cards:
+            raise DeliveryError("refused", status=404, code=10008, text="Unknown Message")
+        self.cards[message_id] = (embeds, components)
+        self.card_edits.append((channel_id, message_id))
 
     def to(self, channel_id: int) -> list[Sent]:
         return [s for s in self.sent if s.channel_id == channel_id]

@@ -15,11 +15,11 @@ from typing import Any
 import jwt
 import pytest
 
+from bot.guild_config import ChannelKind
 from bot.market.simulator.runner import RunningSimulator
 from bot.market.simulator.state import SimulatorState
 from bot.orders.models import OrderState
 from bot.payments.enabled import set_manual_instructions
-from bot.shop.catalog import PaymentMethod
 from bot.shop.price_table import PriceEntry, PriceTable
 from tests.fake_discord import FakeDiscord
 from tests.orders.browser import DESKTOP, IMAGES, PHONE, browser
@@ -70,6 +70,7 @@ async def test_checkout_to_delivered_in_chromium(
     await prices.put(PriceEntry("cs2-30", "EUR", Decimal("19.90")), updated_by=None)
     await prices.put(PriceEntry("cs2-30", "USD", Decimal("21.50")), updated_by=None)
     await set_manual_instructions(bot.db, INSTRUCTIONS)
+    await bot.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
     url = f"{bot.web.local_url}/checkout?nl_purchase={checkout_token()}"
 
     IMAGES.mkdir(parents=True, exist_ok=True)
@@ -97,8 +98,14 @@ async def test_checkout_to_delivered_in_chromium(
     order = await bot.orders.service.get(order_id)
     assert (order.claim_reference, order.state) == ("SEPA 4471", OrderState.AWAITING_PAYMENT)
 
-    # The staff confirmation (the orders channel's Confirm payment button calls exactly this).
-    await bot.orders.service.confirm_payment(order_id, PaymentMethod.MANUAL, None, f"staff:{fake_discord.staff.id}")
+    # The staff confirmation: a real press of the card's Confirm payment button in the fake Discord's orders channel.
+    def card() -> dict[str, Any] | None:
+        found = [m for m in fake_discord.messages("general") if order_id in str(m["embeds"])]
+        return found[0] if found and f"order:confirm:{order_id}" in str(found[0]["components"]) else None
+
+    message = await fake_discord.wait_for(card, timeout=10)
+    press = await fake_discord.click_button(message, f"order:confirm:{order_id}", user="staff")
+    await press.wait_until(lambda r: "confirmed" in r.all_text(), timeout=10)
     await expect(page.get_by_role("status")).to_have_text("Delivered", timeout=20_000)
     await expect(page.get_by_text("is on the Neverlose account")).to_be_visible()
     await page.screenshot(path=str(IMAGES / "checkout-delivered-phone.png"), full_page=True)
@@ -106,6 +113,8 @@ async def test_checkout_to_delivered_in_chromium(
 
     assert len(market_sim.state.effects("gift-product")) == 1
     assert (await bot.orders.service.get(order_id)).state is OrderState.DELIVERED
+    await fake_discord.wait_for(lambda: "Delivered" in str(fake_discord.messages("general")[-1]["embeds"]))
+    assert len([m for m in fake_discord.messages("general") if order_id in str(m["embeds"])]) == 1  # edited card
 
 
 async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot) -> None:

@@ -1,0 +1,43 @@
+"""Wiring of the orders feature's Discord side: the card and receipt hook, and the staff actions.
+
+Built by ``ResellerBot.setup_features`` right after :class:`~bot.orders.feature.OrdersFeature` (so only when
+the shop is enabled); the cogs in ``cogs/orders.py`` use it as ``bot.order_discord``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.market.journal import SpendingJournal
+from bot.orders.discord_cards import OrderCards
+from bot.orders.service import OrderService
+from bot.orders.staff_actions import OrderStaffActions, StaffConfig
+from bot.orders.staff_spending import OrderSpending
+from bot.staff.audit import AuditLog
+from bot.staff.limits import Clock, utc_now
+from bot.storage import Database
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersDiscord:
+    service: OrderService
+    cards: OrderCards
+    staff: OrderStaffActions
+
+    @classmethod
+    def attach(
+        cls,
+        service: OrderService,
+        *,
+        db: Database,
+        journal: SpendingJournal,
+        wake: Callable[[], None],
+        audit: AuditLog,
+        config: StaffConfig,
+        clock: Clock = utc_now,
+    ) -> OrdersDiscord:
+        cards = OrderCards(order_url=service.order_url, wake=wake)
+        service.add_transition_hook(cards.on_transition)
+        staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db, journal), clock=clock)
+        return cls(service, cards, staff)

@@ -1,0 +1,325 @@
+"""What staff do to orders from Discord, with the same rules as the spending commands, every step audited.
+
+* **Confirm payment** (manual method; awaiting payment or just expired): counts the order's Market cost
+  (``nle_cost``) toward the confirming staff member's daily limit (the fulfilment is journaled in their name,
+  see :mod:`bot.orders.service`). Above ``TRANSFER_APPROVAL_THRESHOLD`` it needs a second staff member: the
+  first confirmation is recorded as an order event (:data:`~bot.orders.discord_cards.APPROVAL_NOTE`) and the
+  card shows **Approve payment**; a *different* staff member's approval then confirms the payment in the
+  first one's name (their limit is checked again), as an approved ``/transfer`` runs for its requester.
+* **Reject** (no money came), **cancel**, **retry** (needs attention), **refund** (recorded with a note).
+
+Every refusal (limit, state, self-approval, unknown order) raises :class:`~bot.staff.errors.StaffError` with a
+sentence for staff, after an audit entry. Confirmations of the same staff member run one at a time (their
+daily limit cannot be overrun by two quick presses); actions on one order run one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
+from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
+from bot.orders.service import OrderService
+from bot.orders.staff_spending import OrderSpending
+from bot.shop.catalog import PaymentMethod
+from bot.staff.audit import AuditLog
+from bot.staff.errors import NotStaff, StaffError
+from bot.staff.limits import Clock, DailyLimit, utc_now
+from bot.staff.models import AuditEntry, AuditEvent
+from bot.staff.permissions import StaffSubject, is_staff
+
+log = logging.getLogger(__name__)
+
+CONFIRMABLE = (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED)
+
+
+class StaffConfig(Protocol):
+    """The part of ``GuildConfig`` the actions read."""
+
+    async def staff_role_ids(self) -> frozenset[int]: ...
+    async def daily_limit(self) -> Decimal: ...
+    async def transfer_approval_threshold(self) -> Decimal: ...
+
+
+class OrderRefusal(StaffError):
+    """An order action refused on our side; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    order: Order
+    text: str
+
+
+class OrderStaffActions:
+    def __init__(
+        self,
+        orders: OrderService,
+        *,
+        audit: AuditLog,
+        config: StaffConfig,
+        spent: OrderSpending,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.orders = orders
+        self.audit = audit
+        self._config = config
+        self.limit = DailyLimit(spent, config, clock=clock)
+        # held while in use only (weak values): no lock is kept for every order or member ever seen
+        self._staff_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._order_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # ------------------------------------------------------------------ helpers
+    def _staff_lock(self, staff_id: int) -> asyncio.Lock:
+        lock = self._staff_locks.get(staff_id)
+        if lock is None:
+            lock = self._staff_locks[staff_id] = asyncio.Lock()
+        return lock
+
+    def _order_lock(self, order_id: str) -> asyncio.Lock:
+        lock = self._order_locks.get(order_id)
+        if lock is None:
+            lock = self._order_locks[order_id] = asyncio.Lock()
+        return lock
+
+    async def _audit(
+        self,
+        action: str,
+        event: AuditEvent,
+        staff: StaffSubject,
+        *,
+        order: Order | None,
+        order_id: str,
+        result: str,
+        guild_id: int | None = None,
+    ) -> None:
+        await self.audit.record(
+            AuditEntry(
+                action=f"order {action}",
+                event=event,
+                staff_id=staff.user_id,
+                guild_id=guild_id,
+                username=None if order is None else order.login,
+                detail=f"order {order_id}" + ("" if order is None else f": {order.description}"),
+                amount_nle=None if order is None else order.nle_cost,
+                request_id=None if order is None else order.request_id,
+                result=result,
+            )
+        )
+
+    async def _refuse(
+        self,
+        action: str,
+        staff: StaffSubject,
+        order_id: str,
+        text: str,
+        *,
+        order: Order | None = None,
+        guild_id: int | None = None,
+        event: AuditEvent = AuditEvent.REFUSED,
+    ) -> OrderRefusal:
+        await self._audit(action, event, staff, order=order, order_id=order_id, result=text, guild_id=guild_id)
+        log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
+        return OrderRefusal(text)
+
+    async def record_refusal(self, action: str, user_id: int, order_id: str, reason: str, guild_id: int | None) -> None:
+        """Audit an order action refused before it reached these rules (a non-staff member pressed a button)."""
+        subject = StaffSubject(user_id, frozenset(), manage_guild=False)
+        await self._audit(
+            action, AuditEvent.REFUSED, subject, order=None, order_id=order_id, result=reason, guild_id=guild_id
+        )
+
+    async def _get(self, action: str, staff: StaffSubject, order_id: str, guild_id: int | None) -> Order:
+        if not await is_staff(staff, self._config):
+            await self._audit(action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff")
+            raise NotStaff()
+        try:
+            return await self.orders.get(order_id)
+        except OrderNotFound:
+            raise await self._refuse(
+                action, staff, order_id, f"No order `{order_id[:64]}`.", guild_id=guild_id
+            ) from None
+
+    async def _checked_limit(
+        self, action: str, staff: StaffSubject, order: Order, limit_of: int, guild_id: int | None
+    ) -> None:
+        try:
+            await self.limit.check(limit_of, order.nle_cost)
+        except StaffError as exc:
+            raise await self._refuse(action, staff, order.id, exc.message, order=order, guild_id=guild_id) from None
+
+    # ------------------------------------------------------------------ confirm / approve
+    async def confirm(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
+        """A staff member confirms a manual payment (see the module docstring)."""
+        order = await self._get("confirm", staff, order_id, guild_id)
+        async with self._order_lock(order.id), self._staff_lock(staff.user_id):
+            order = await self.orders.get(order.id)
+            if order.method is not PaymentMethod.MANUAL or order.state not in CONFIRMABLE:
+                text = f"Order `{order.id}` is {order.state.value}" + (
+                    "; only manual payments are confirmed by staff."
+                    if order.state in CONFIRMABLE
+                    else "; nothing to confirm."
+                )
+                raise await self._refuse("confirm", staff, order.id, text, order=order, guild_id=guild_id)
+            await self._checked_limit("confirm", staff, order, staff.user_id, guild_id)
+            threshold = await self._config.transfer_approval_threshold()
+            if order.nle_cost > threshold:
+                return await self._request_approval(order, staff, threshold, guild_id)
+            return await self._confirm(order, f"staff:{staff.user_id}", "confirm", staff, guild_id)
+
+    async def _request_approval(
+        self, order: Order, staff: StaffSubject, threshold: Decimal, guild_id: int | None
+    ) -> ActionResult:
+        waiting = pending_approval(await self.orders.history(order.id))
+        text = (
+            f"The Market cost {order.nle_cost:.2f} NLE is above the approval threshold ({threshold:.2f} NLE): a "
+            "different staff member must press **Approve payment** on the order's card. Nothing is delivered yet."
+        )
+        if waiting is not None:
+            return ActionResult(order, f"Already waiting for a second staff member (<@{waiting}> confirmed). " + text)
+        order = await self.orders.repo.move(
+            order.id, order.state, actor=f"staff:{staff.user_id}", note=APPROVAL_NOTE, expect=order.state
+        )
+        await self._audit(
+            "confirm",
+            AuditEvent.APPROVAL_REQUESTED,
+            staff,
+            order=order,
+            order_id=order.id,
+            result=text,
+            guild_id=guild_id,
+        )
+        return ActionResult(order, text)
+
+    async def _confirm(
+        self,
+        order: Order,
+        actor: str,
+        action: str,
+        staff: StaffSubject,
+        guild_id: int | None,
+        event: AuditEvent = AuditEvent.REQUESTED,
+    ) -> ActionResult:
+        try:
+            order = await self.orders.confirm_payment(order.id, PaymentMethod.MANUAL, None, actor)
+        except OrderError as exc:
+            raise await self._refuse(
+                action, staff, order.id, f"Refused: {exc}.", order=order, guild_id=guild_id
+            ) from None
+        text = f"Payment of order `{order.id}` confirmed; delivering {order.description} to `{order.login}`."
+        await self._audit(action, event, staff, order=order, order_id=order.id, result=text, guild_id=guild_id)
+        return ActionResult(order, text)
+
+    async def approve(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
+        """A second staff member approves a confirmation above the threshold."""
+        order = await self._get("approve", staff, order_id, guild_id)
+        async with self._order_lock(order.id):
+            order = await self.orders.get(order.id)
+            requester = pending_approval(await self.orders.history(order.id)) if order.state in CONFIRMABLE else None
+            if requester is None:
+                text = f"No confirmation of order `{order.id}` waits for approval (it is {order.state.value})."
+                raise await self._refuse(
+                    "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
+                )
+            if requester == staff.user_id:
+                text = "You cannot approve your own confirmation; a different staff member must approve it."
+                raise await self._refuse(
+                    "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
+                )
+            async with self._staff_lock(requester):
+                await self._checked_limit("approve", staff, order, requester, guild_id)
+                result = await self._confirm(
+                    order, f"staff:{requester}", "approve", staff, guild_id, event=AuditEvent.APPROVED
+                )
+        return ActionResult(result.order, result.text + f" Approved; confirmed by <@{requester}>.")
+
+    # ------------------------------------------------------------------ the others
+    async def _simple(
+        self,
+        action: str,
+        order_id: str,
+        staff: StaffSubject,
+        guild_id: int | None,
+        run: Callable[[str], Awaitable[Order]],
+        done: Callable[[Order], str],
+        event: AuditEvent = AuditEvent.SUCCEEDED,
+    ) -> ActionResult:
+        order = await self._get(action, staff, order_id, guild_id)
+        async with self._order_lock(order.id):
+            try:
+                order = await run(order.id)
+            except IllegalTransition as exc:
+                text = f"Order `{exc.order_id}` is {exc.current.value}; it cannot be {_PAST[action]}."
+                raise await self._refuse(action, staff, order.id, text, order=order, guild_id=guild_id) from None
+            except OrderError as exc:
+                raise await self._refuse(
+                    action, staff, order.id, f"Refused: {exc}.", order=order, guild_id=guild_id
+                ) from None
+        text = done(order)
+        await self._audit(action, event, staff, order=order, order_id=order.id, result=text, guild_id=guild_id)
+        return ActionResult(order, text)
+
+    async def reject(
+        self, order_id: str, staff: StaffSubject, reason: str | None = None, *, guild_id: int | None = None
+    ) -> ActionResult:
+        why = reason or "payment not received"
+        return await self._simple(
+            "reject",
+            order_id,
+            staff,
+            guild_id,
+            lambda oid: self.orders.reject_payment(oid, f"staff:{staff.user_id}", why),
+            lambda o: f"Order `{o.id}` rejected ({why}); the customer's page says so. Nothing was delivered.",
+        )
+
+    async def cancel(
+        self, order_id: str, staff: StaffSubject, reason: str | None = None, *, guild_id: int | None = None
+    ) -> ActionResult:
+        why = reason or "cancelled by staff"
+        return await self._simple(
+            "cancel",
+            order_id,
+            staff,
+            guild_id,
+            lambda oid: self.orders.cancel(oid, f"staff:{staff.user_id}", why),
+            lambda o: f"Order `{o.id}` cancelled ({why}). Nothing was delivered.",
+        )
+
+    async def retry(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
+        def done(order: Order) -> str:
+            if order.state is OrderState.DELIVERED:
+                return f"Order `{order.id}` retried: delivered."
+            if order.state is OrderState.NEEDS_ATTENTION:
+                return f"Order `{order.id}` retried: Neverlose refused again ({order.last_error or 'no reason given'})."
+            return f"Order `{order.id}` retried: {order.state.value}; Neverlose gave no definite answer yet."
+
+        return await self._simple(
+            "retry",
+            order_id,
+            staff,
+            guild_id,
+            lambda oid: self.orders.retry(oid, f"staff:{staff.user_id}"),
+            done,
+            event=AuditEvent.RETRIED,
+        )
+
+    async def refund(
+        self, order_id: str, staff: StaffSubject, note: str, *, guild_id: int | None = None
+    ) -> ActionResult:
+        return await self._simple(
+            "refund",
+            order_id,
+            staff,
+            guild_id,
+            lambda oid: self.orders.refund(oid, f"staff:{staff.user_id}", note),
+            lambda o: f"Order `{o.id}` marked refunded: {note.strip()[:300]}",
+        )
+
+
+_PAST = {"reject": "rejected", "cancel": "cancelled", "retry": "retried", "refund": "marked refunded"}

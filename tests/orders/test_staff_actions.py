@@ -1,0 +1,355 @@
+"""Staff actions on orders (bot/orders/staff_actions.py) against the real service, simulator and SQLite:
+exact limits and thresholds, the two-person rule, every refusal audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.guild_config import GuildConfig
+from bot.market.client import MarketClient
+from bot.market.journal import SpendingJournal
+from bot.market.request_ids import RequestIdFactory
+from bot.market.retry import RetryPolicy
+from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
+from bot.orders.models import Order, OrderState, Transition
+from bot.orders.service import OrderService
+from bot.orders.staff_actions import OrderRefusal, OrderStaffActions
+from bot.orders.staff_spending import OrderSpending
+from bot.settings import Settings
+from bot.staff.audit import AuditLog, AuditQuery
+from bot.staff.errors import NotStaff
+from bot.staff.models import AuditEvent
+from bot.staff.permissions import StaffSubject
+from bot.storage import Database
+from tests.orders.conftest import Clock
+
+ROLE = 77
+ALICE = StaffSubject(1, frozenset({ROLE}), manage_guild=False)
+BOB = StaffSubject(2, frozenset({ROLE}), manage_guild=False)
+MALLORY = StaffSubject(3, frozenset(), manage_guild=False)
+OWNER = StaffSubject(4, frozenset(), manage_guild=True)
+
+
+@pytest.fixture
+def market_journal(
+    market_db: Database,
+    market_client: MarketClient,
+    market_ids: RequestIdFactory,
+    market_retry: RetryPolicy,
+    clock: Clock,
+) -> SpendingJournal:
+    """The journal on the orders' clock, so the daily limit's day is the same for both."""
+    return SpendingJournal(market_db, market_client, id_factory=market_ids, retry=market_retry, clock=clock)
+
+
+@pytest.fixture
+def config(market_db: Database, make_settings: Callable[..., Settings]) -> GuildConfig:
+    settings = make_settings(STAFF_ROLE_IDS=str(ROLE), STAFF_DAILY_LIMIT="500", TRANSFER_APPROVAL_THRESHOLD="100")
+    return GuildConfig(market_db, settings)
+
+
+@pytest.fixture
+def audit(market_db: Database, clock: Clock) -> AuditLog:
+    return AuditLog(market_db, clock=clock)
+
+
+@pytest.fixture
+def actions(
+    orders: OrderService,
+    market_db: Database,
+    market_journal: SpendingJournal,
+    audit: AuditLog,
+    config: GuildConfig,
+    clock: Clock,
+) -> OrderStaffActions:
+    return OrderStaffActions(
+        orders, audit=audit, config=config, spent=OrderSpending(market_db, market_journal), clock=clock
+    )
+
+
+async def claimed(orders: OrderService, login: str = "darth", nle: Decimal | None = None) -> Order:
+    order = await orders.create_for_discord_user(9, login, "marketplace" if nle else "cs2-30", nle)
+    assert order.check_status == "ok", order.check_reason
+    return await orders.claim_manual_payment(order.id, None)
+
+
+async def events(audit: AuditLog) -> list[tuple[str, AuditEvent, int, str]]:
+    """Oldest first: (action, event, staff, result)."""
+    return [
+        (r.entry.action, r.entry.event, r.entry.staff_id, r.entry.result)
+        for r in reversed(await audit.query(AuditQuery()))
+    ]
+
+
+# ---------------------------------------------------------------- confirm
+async def test_confirm_delivers_in_the_staff_members_name(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_journal: SpendingJournal, clock: Clock
+) -> None:
+    order = await claimed(orders)
+    result = await actions.confirm(order.id, ALICE, guild_id=5)
+    assert result.text == f"Payment of order `{order.id}` confirmed; delivering CS2, 30 days to `darth`."
+    assert result.order.state is OrderState.PAID
+    assert result.order.paid_by == ALICE.user_id
+    since = clock() - timedelta(hours=1)
+    spending = OrderSpending(actions.orders._db, market_journal)
+    assert await spending.spent_since(ALICE.user_id, since) == Decimal("17.10")  # paid, not journaled yet
+    await orders.drain()
+    assert (await orders.get(order.id)).state is OrderState.DELIVERED
+    assert await spending.spent_since(ALICE.user_id, since) == Decimal("17.10")  # journaled now, counted once
+    assert await spending.spent_since(BOB.user_id, since) == Decimal(0)
+    (entry,) = await audit.query(AuditQuery())
+    assert entry.entry.action == "order confirm"
+    assert entry.entry.event is AuditEvent.REQUESTED
+    assert entry.entry.guild_id == 5
+    assert entry.entry.username == "darth"
+    assert entry.entry.detail == f"order {order.id}: CS2, 30 days"
+    assert entry.entry.amount_nle == Decimal("17.10")
+
+
+async def test_the_daily_limit_counts_confirmed_orders_exactly(
+    actions: OrderStaffActions, orders: OrderService, config: GuildConfig, audit: AuditLog
+) -> None:
+    await config.set_daily_limit(Decimal("34.20"), updated_by=None)  # exactly two 17.10 orders
+    first, second, third = await claimed(orders), await claimed(orders), await claimed(orders)
+    await actions.confirm(first.id, ALICE)
+    await actions.confirm(second.id, ALICE)  # before the first is journaled: still counted
+    with pytest.raises(OrderRefusal, match=r"you have used 34\.20 of 34\.20 NLE today"):
+        await actions.confirm(third.id, ALICE)
+    assert (await orders.get(third.id)).state is OrderState.AWAITING_PAYMENT
+    await actions.confirm(third.id, BOB)  # another staff member's limit is their own
+    await orders.drain()
+    assert [e[1] for e in await events(audit)] == [
+        AuditEvent.REQUESTED,
+        AuditEvent.REQUESTED,
+        AuditEvent.REFUSED,
+        AuditEvent.REQUESTED,
+    ]
+
+
+async def test_refusals_before_anything_happens(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog
+) -> None:
+    order = await claimed(orders)
+    with pytest.raises(NotStaff):
+        await actions.confirm(order.id, MALLORY)
+    with pytest.raises(OrderRefusal, match=r"^No order `nope`\.$"):
+        await actions.confirm("nope", ALICE)
+    blocked = await orders.create_for_discord_user(9, "ghost", "cs2-30")
+    with pytest.raises(OrderRefusal, match="is awaiting_payment; only manual payments are confirmed by staff"):
+        await actions.confirm(blocked.id, ALICE)
+    await actions.confirm(order.id, OWNER)  # Manage Server is staff
+    await orders.drain()
+    with pytest.raises(OrderRefusal, match=f"^Order `{order.id}` is delivered; nothing to confirm.$"):
+        await actions.confirm(order.id, ALICE)
+    assert [(e[0], e[1], e[3]) for e in (await events(audit))[:2]] == [
+        ("order confirm", AuditEvent.REFUSED, "not staff"),
+        ("order confirm", AuditEvent.REFUSED, "No order `nope`."),
+    ]
+
+
+async def test_expired_orders_can_still_be_confirmed(
+    actions: OrderStaffActions, orders: OrderService, clock: Clock
+) -> None:
+    order = await claimed(orders)
+    clock.advance(timedelta(hours=2))
+    await orders.expire_due()
+    assert (await orders.get(order.id)).state is OrderState.EXPIRED
+    result = await actions.confirm(order.id, ALICE)
+    assert result.order.state is OrderState.PAID
+    await orders.drain()
+
+
+# ---------------------------------------------------------------- the two-person rule
+async def test_at_the_threshold_one_staff_member_is_enough(actions: OrderStaffActions, orders: OrderService) -> None:
+    order = await claimed(orders, "a49", Decimal("100"))
+    result = await actions.confirm(order.id, ALICE)
+    assert result.order.state is OrderState.PAID
+    await orders.drain()
+
+
+async def test_above_the_threshold_a_second_staff_member_must_approve(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, config: GuildConfig
+) -> None:
+    order = await claimed(orders, "a49", Decimal("100.01"))
+    with pytest.raises(OrderRefusal, match=r"No confirmation of order .* waits for approval"):
+        await actions.approve(order.id, BOB)
+    result = await actions.confirm(order.id, ALICE)
+    assert "above the approval threshold (100.00 NLE)" in result.text
+    assert "The Market cost 100.01 NLE" in result.text
+    assert result.order.state is OrderState.AWAITING_PAYMENT
+    assert pending_approval(await orders.history(order.id)) == ALICE.user_id
+    again = await actions.confirm(order.id, ALICE)
+    assert again.text.startswith(f"Already waiting for a second staff member (<@{ALICE.user_id}> confirmed).")
+    assert [t.note for t in await orders.history(order.id)].count(APPROVAL_NOTE) == 1
+
+    with pytest.raises(OrderRefusal, match="cannot approve your own confirmation"):
+        await actions.approve(order.id, ALICE)
+    with pytest.raises(NotStaff):
+        await actions.approve(order.id, MALLORY)
+    await config.set_daily_limit(Decimal("100.00"), updated_by=None)  # the requester's limit is checked again
+    with pytest.raises(OrderRefusal, match="Daily limit reached"):
+        await actions.approve(order.id, BOB)
+    await config.set_daily_limit(Decimal("100.01"), updated_by=None)
+    approved = await actions.approve(order.id, BOB)
+    assert approved.order.state is OrderState.PAID
+    assert approved.order.paid_by == ALICE.user_id
+    assert approved.text.endswith(f"Approved; confirmed by <@{ALICE.user_id}>.")
+    await orders.drain()
+    assert (await orders.get(order.id)).state is OrderState.DELIVERED
+    with pytest.raises(OrderRefusal, match=r"No confirmation .* waits for approval .*delivered"):
+        await actions.approve(order.id, BOB)
+    assert [(e[0], e[1], e[2]) for e in await events(audit)] == [
+        ("order approve", AuditEvent.APPROVAL_REFUSED, BOB.user_id),
+        ("order confirm", AuditEvent.APPROVAL_REQUESTED, ALICE.user_id),
+        ("order approve", AuditEvent.APPROVAL_REFUSED, ALICE.user_id),
+        ("order approve", AuditEvent.REFUSED, MALLORY.user_id),
+        ("order approve", AuditEvent.REFUSED, BOB.user_id),
+        ("order approve", AuditEvent.APPROVED, BOB.user_id),
+        ("order approve", AuditEvent.APPROVAL_REFUSED, BOB.user_id),
+    ]
+
+
+def _t(
+    seq: int, before: OrderState | None, after: OrderState, actor: str = "system", note: str | None = None
+) -> Transition:
+    return Transition("o", seq, before, after, datetime(2026, 1, 1, tzinfo=UTC), actor, note)
+
+
+def test_pending_approval_is_the_newest_request_since_the_last_move() -> None:
+    a, p = OrderState.AWAITING_PAYMENT, OrderState.PAID
+    assert pending_approval([]) is None
+    assert pending_approval([_t(1, None, a)]) is None
+    assert pending_approval([_t(1, None, a), _t(2, a, a, "staff:5", APPROVAL_NOTE)]) == 5
+    later_event = [_t(1, None, a), _t(2, a, a, "staff:5", APPROVAL_NOTE), _t(3, a, a, "system", "checks passed")]
+    assert pending_approval(later_event) == 5
+    two = [_t(1, None, a), _t(2, a, a, "staff:5", APPROVAL_NOTE), _t(3, a, a, "staff:6", APPROVAL_NOTE)]
+    assert pending_approval(two) == 6
+    moved = [_t(1, None, a), _t(2, a, a, "staff:5", APPROVAL_NOTE), _t(3, a, p, "staff:5")]
+    assert pending_approval(moved) is None
+    assert pending_approval([_t(1, None, a), _t(2, a, a, "customer", APPROVAL_NOTE)]) is None
+
+
+# ---------------------------------------------------------------- the other actions
+async def test_reject_cancel_retry_refund(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: object
+) -> None:
+    order = await claimed(orders)
+    rejected = await actions.reject(order.id, ALICE)
+    assert (
+        rejected.text
+        == f"Order `{order.id}` rejected (payment not received); the customer's page says so. Nothing was delivered."
+    )
+    assert rejected.order.state is OrderState.CANCELLED
+    assert (await orders.history(order.id))[-1].note == "payment not received"
+    with pytest.raises(OrderRefusal, match=f"^Order `{order.id}` is cancelled; it cannot be rejected.$"):
+        await actions.reject(order.id, ALICE)
+
+    other = await claimed(orders)
+    cancelled = await actions.cancel(other.id, BOB, "duplicate")
+    assert cancelled.text == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
+    default = await actions.cancel((await claimed(orders)).id, BOB)
+    assert "(cancelled by staff)" in default.text
+
+    with pytest.raises(OrderRefusal, match="it cannot be retried"):
+        await actions.retry(other.id, ALICE)
+    with pytest.raises(OrderRefusal, match="it cannot be marked refunded"):
+        await actions.refund(other.id, ALICE, "sent back")
+    paid = await claimed(orders)
+    await actions.confirm(paid.id, ALICE)
+    await orders.drain()
+    with pytest.raises(OrderRefusal, match=r"^Refused: say how the money was refunded\.$"):
+        await actions.refund(paid.id, ALICE, "   ")
+    refunded = await actions.refund(paid.id, BOB, "  bank transfer back  ")
+    assert refunded.text == f"Order `{paid.id}` marked refunded: bank transfer back"
+    assert refunded.order.state is OrderState.REFUNDED
+    kinds = [(e[0], e[1]) for e in await events(audit)]
+    assert ("order reject", AuditEvent.SUCCEEDED) in kinds
+    assert ("order cancel", AuditEvent.SUCCEEDED) in kinds
+    assert ("order retry", AuditEvent.REFUSED) in kinds
+    assert ("order refund", AuditEvent.SUCCEEDED) in kinds
+    with pytest.raises(NotStaff):
+        await actions.refund(paid.id, MALLORY, "x")
+
+
+async def test_retry_texts(actions: OrderStaffActions, orders: OrderService, market_sim: object) -> None:
+    from bot.market.models import Product
+    from bot.market.simulator.runner import RunningSimulator
+
+    assert isinstance(market_sim, RunningSimulator)
+    order = await claimed(orders)
+    user = market_sim.state.user("darth")
+    assert user is not None
+    user.invited.discard(Product.CS2)
+    await actions.confirm(order.id, ALICE)
+    await orders.drain()
+    assert (await orders.get(order.id)).state is OrderState.NEEDS_ATTENTION
+    again = await actions.retry(order.id, BOB)
+    assert again.text.startswith(f"Order `{order.id}` retried: Neverlose refused again (")
+    user.invited.add(Product.CS2)
+    done = await actions.retry(order.id, BOB)
+    assert done.text == f"Order `{order.id}` retried: delivered."
+    await actions.record_refusal("retry", 99, order.id, "not staff", 5)
+
+
+async def test_what_counts_toward_the_limit(
+    orders: OrderService, market_db: Database, market_journal: SpendingJournal, clock: Clock
+) -> None:
+    spending = OrderSpending(market_db, market_journal)
+    since = clock() - timedelta(minutes=1)
+
+    async def paid_by(staff_id: int, login: str = "darth") -> Order:
+        order = await claimed(orders, login)
+        return await orders.repo.move(
+            order.id,
+            OrderState.PAID,
+            actor=f"staff:{staff_id}",
+            expect=OrderState.AWAITING_PAYMENT,
+            sets={"paid_by": staff_id},
+        )
+
+    first = await paid_by(1)
+    assert await spending.spent_since(1, since) == Decimal("17.10")
+    assert await spending.spent_since(1, clock() + timedelta(seconds=1)) == Decimal(0)  # paid before ``since``
+    assert await spending.spent_since(2, since) == Decimal(0)
+    fulfilling = await orders.repo.move(
+        first.id, OrderState.FULFILLING, actor="system", expect=OrderState.PAID, sets={"request_id": "ord-test-1"}
+    )
+    assert await spending.spent_since(1, since) == Decimal("17.10")  # not journaled yet: the order counts
+    await market_journal.create(
+        "gift-product",
+        {"username": "darth", "product": "cs2", "cnt": 0},
+        requested_by=1,
+        amount_nle=fulfilling.nle_cost,
+        request_id="ord-test-1",
+    )
+    assert await spending.spent_since(1, since) == Decimal("17.10")  # journaled: the journal counts it, once
+    await paid_by(1)
+    assert await spending.spent_since(1, since) == Decimal("34.20")
+    await orders.repo.move(first.id, OrderState.DELIVERED, actor="system", expect=OrderState.FULFILLING)
+    assert await spending.spent_since(1, since) == Decimal("34.20")
+
+
+async def test_a_confirmation_racing_a_cancellation_is_refused(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog
+) -> None:
+    order = await claimed(orders)
+    cancelled = await orders.cancel(order.id, "customer", "changed my mind")
+    with pytest.raises(OrderRefusal, match=r"^Refused: order .* is cancelled; it cannot become paid\.$"):
+        await actions._confirm(cancelled, "staff:1", "confirm", ALICE, None)
+    (entry,) = await audit.query(AuditQuery())
+    assert entry.entry.event is AuditEvent.REFUSED
+
+
+async def test_locks_are_kept_only_while_in_use(actions: OrderStaffActions, orders: OrderService) -> None:
+    import gc
+
+    order = await claimed(orders)
+    await actions.confirm(order.id, ALICE)
+    await orders.drain()
+    gc.collect()
+    assert len(actions._order_locks) == 0
+    assert len(actions._staff_locks) == 0
