@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (the default)", description="Connect to Discord and serve.")
     sub.add_parser(
         "check-config",
-        help="validate settings and call get-balance on the Market API",
-        description="Validate every setting, then ask the Market API for the balance. "
-        "Exit 0 when both work, 1 when the Market API refuses or cannot be reached, 2 when settings are invalid.",
+        help="validate settings and call get-balance on the Market API (and getMe on Crypto Pay)",
+        description="Validate every setting, then ask the Market API for the balance and, when CRYPTOPAY_TOKEN "
+        "is set, Crypto Pay for the app's name. Exit 0 when they work, 1 when an API refuses or cannot be "
+        "reached, 2 when settings are invalid.",
     )
     sub.add_parser(
         "sandbox",
@@ -136,6 +137,22 @@ async def _check_config(settings: Settings) -> int:
             _err(f"Market API answered unexpectedly: {exc}")
             return EXIT_FAILURE
     _out(f"Market API OK: balance {balance:.2f} NLE.")
+    if settings.cryptopay.enabled:
+        return await _check_cryptopay(settings)
+    return EXIT_OK
+
+
+async def _check_cryptopay(settings: Settings) -> int:
+    from bot.payments.cryptopay.errors import CryptoPayFailure
+    from bot.payments.cryptopay.health_check import check_app, describe_app, describe_failure
+
+    async with aiohttp.ClientSession() as session:
+        try:
+            app = await check_app(session, settings.cryptopay)
+        except CryptoPayFailure as exc:
+            _err(describe_failure(exc, settings.cryptopay))
+            return EXIT_FAILURE
+    _out(describe_app(app, settings.cryptopay))
     return EXIT_OK
 
 
