@@ -33,6 +33,7 @@ from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
+from bot.orders.feature import OrdersFeature
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.staff.services import StaffServices
@@ -92,6 +93,7 @@ class ResellerBot(commands.Bot):
         self.webhooks: WebhookFeature | None = None  # webhook store, notifications outbox and dispatcher
         self.staff: StaffServices | None = None
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
+        self.orders: OrdersFeature | None = None  # None unless MARKET_INTEGRATION_ID is set (the shop)
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -248,6 +250,20 @@ class ResellerBot(commands.Bot):
             receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
+        # --- orders and checkout (issue 14) ---
+        if self.settings.shop.enabled:
+            self.orders = OrdersFeature.create(
+                self.db,
+                self.settings,
+                market=self.market,
+                journal=self.journal,
+                app=self.web.app,
+                outbox=self.webhooks.outbox,
+                wake=self.webhooks.dispatcher.wake,
+                base_url=lambda: str(self.settings.server.public_base_url or self.web.local_url),
+            )
+            self.start_background(self.orders.service.run_forever(), name="orders")
+            self.on_close(self.orders.service.close)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

@@ -40,7 +40,7 @@ from bot.market.errors import (
 from bot.market.models import quantize_money
 from bot.market.request_ids import RequestIdFactory
 from bot.market.retry import RetryPolicy
-from bot.market.validation import SPENDING_METHODS, normalize_spending_params
+from bot.market.validation import SPENDING_METHODS, normalize_spending_params, validate_request_id
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,13 @@ class SpendingJournal:
         requested_by: int | None,
         amount_nle: Decimal | None,
         guild_id: int | None = None,
+        request_id: str | None = None,
     ) -> Operation:
         """Validate, take a new request id and commit a ``pending`` row; nothing is sent yet.
 
         ``amount_nle`` is what the operation spends (plan price, item price); for ``transfer-money`` it
-        defaults to the amount. Raises :class:`MarketValidationError` for bad parameters.
+        defaults to the amount. ``request_id`` (orders: derived from the order) replaces the factory's new
+        id; it must be unused in this journal. Raises :class:`MarketValidationError` for bad parameters.
         """
         normalized = normalize_spending_params(method, params)
         await self._recovered.wait()
@@ -168,7 +170,7 @@ class SpendingJournal:
             if not isinstance(amount_nle, Decimal) or not amount_nle.is_finite() or amount_nle < 0:
                 raise MarketValidationError("amount_nle", "must be a non-negative Decimal")
             amount_nle = quantize_money(amount_nle)
-        request_id = self._ids.next()
+        request_id = self._ids.next() if request_id is None else validate_request_id(request_id)
         now = _ts(self._clock())
         async with self._db.transaction() as conn:
             cursor = await conn.execute(

@@ -1,1 +1,1 @@
-"""Orders: Neverlose's ``nl_purchase`` checkout redirect to a delivered subscription, exactly once."""
+"""Orders and checkout: Neverlose's ``nl_purchase`` redirect to a delivered subscription (issue 14)."""

@@ -1,0 +1,284 @@
+"""The ``orders`` and ``order_transitions`` tables (migration 0009): guarded moves, history, look-ups.
+
+Every change of an order happens in ONE SQLite transaction that (1) moves the row with
+``UPDATE ... WHERE id = ? AND state = ?`` (so of two racing actors exactly one wins), (2) appends the history
+entry and (3) awaits the registered hooks with the same connection, so whatever a hook writes (an outbox row)
+commits or rolls back with the change. A history entry whose ``from_state`` equals its ``to_state`` is an
+*event* that did not move the state (method chosen, payment claimed, pre-check result).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderState, Transition, is_legal
+from bot.shop.catalog import PaymentMethod
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+TransitionHook = Callable[[aiosqlite.Connection, Order, Transition], Awaitable[None]]
+"""Awaited inside the transaction of every change: ``hook(conn, order_after, transition)``.
+
+Write with ``conn`` only (never through ``Database``: its lock is held); raising rolls the change back.
+"""
+
+_UPDATABLE = frozenset(
+    {
+        "currency",
+        "method",
+        "amount",
+        "nle_cost",
+        "check_status",
+        "check_reason",
+        "payment_reference",
+        "payment_claimed_at",
+        "claim_reference",
+        "paid_by",
+        "fulfil_attempt",
+        "request_id",
+        "auto_retry",
+        "last_error",
+    }
+)
+
+
+def iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _column(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, PaymentMethod):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _opt_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def order_from_row(row: aiosqlite.Row) -> Order:
+    return Order(
+        id=row["id"],
+        login=row["login"],
+        email=row["email"],
+        product_key=row["product_key"],
+        nle=_opt_decimal(row["nle"]),
+        currency=row["currency"],
+        method=PaymentMethod(row["method"]) if row["method"] else None,
+        amount=_opt_decimal(row["amount"]),
+        nle_cost=Decimal(row["nle_cost"]),
+        state=OrderState(row["state"]),
+        check_status=row["check_status"],
+        check_reason=row["check_reason"],
+        payment_reference=row["payment_reference"],
+        payment_claimed_at=_opt_time(row["payment_claimed_at"]),
+        claim_reference=row["claim_reference"],
+        paid_by=row["paid_by"],
+        fulfil_attempt=int(row["fulfil_attempt"]),
+        request_id=row["request_id"],
+        auto_retry=bool(row["auto_retry"]),
+        last_error=row["last_error"],
+        discord_user_id=row["discord_user_id"],
+        created_at=parse_iso(row["created_at"]),
+        updated_at=parse_iso(row["updated_at"]),
+        expires_at=parse_iso(row["expires_at"]),
+        form_token=row["form_token"],
+        seq=int(row["seq"]),
+    )
+
+
+def _transition_from_row(row: aiosqlite.Row) -> Transition:
+    return Transition(
+        order_id=row["order_id"],
+        seq=int(row["seq"]),
+        from_state=OrderState(row["from_state"]) if row["from_state"] else None,
+        to_state=OrderState(row["to_state"]),
+        at=parse_iso(row["at"]),
+        actor=row["actor"],
+        note=row["note"],
+    )
+
+
+class OrderRepository:
+    """SQL for orders; the service decides, this stores. Hooks are shared with the service."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+        self.hooks: list[TransitionHook] = []
+
+    # ------------------------------------------------------------------ writing
+    async def insert(self, fields: Mapping[str, object], *, actor: str) -> tuple[Order, bool]:
+        """Insert a new order (``state`` awaiting_payment) with its creation entry, or find the one with the same
+        ``token_hash``. Returns (order, created)."""
+        now = self._clock()
+        values = {key: _column(value) for key, value in fields.items()}
+        values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=iso(now), updated_at=iso(now))
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        async with self._db.transaction() as conn:
+            token_hash = values.get("token_hash")
+            if token_hash is not None:
+                async with conn.execute("SELECT * FROM orders WHERE token_hash = ?", (token_hash,)) as cur:
+                    existing = await cur.fetchone()
+                if existing is not None:
+                    return order_from_row(existing), False
+            await conn.execute(f"INSERT INTO orders ({columns}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
+            transition = Transition(str(values["id"]), 1, None, OrderState.AWAITING_PAYMENT, now, actor, None)
+            await self._append(conn, transition)
+            order = await self._read(conn, str(values["id"]))
+            for hook in self.hooks:
+                await hook(conn, order, transition)
+        return order, True
+
+    async def move(
+        self,
+        order_id: str,
+        to_state: OrderState,
+        *,
+        actor: str,
+        note: str | None = None,
+        expect: OrderState | Sequence[OrderState] | None = None,
+        sets: Mapping[str, object] | None = None,
+        also: Callable[[aiosqlite.Connection, Order], Awaitable[None]] | None = None,
+    ) -> Order:
+        """Move the order to ``to_state`` if that is legal from its state (and its state is in ``expect``, when
+        given); store ``sets`` with it. :class:`IllegalTransition` otherwise, nothing written.
+
+        ``to_state`` equal to the current state records an event (allowed only when ``expect`` names it).
+        ``also(conn, order_after)`` is awaited in the same transaction, before the hooks.
+        """
+        expected = (expect,) if isinstance(expect, OrderState) else tuple(expect or ())
+        changes = dict(sets or {})
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            current = await self._read(conn, order_id)
+            event = to_state is current.state
+            allowed = (current.state in expected) if event else is_legal(current.state, to_state)
+            if not allowed or (expected and current.state not in expected):
+                raise IllegalTransition(order_id, current.state, to_state)
+            assignments = ["state = ?", "seq = seq + 1", "updated_at = ?"]
+            params: list[object] = [to_state.value, iso(now)]
+            for name, value in changes.items():
+                assignments.append(f"{name} = ?")
+                params.append(_column(value))
+            cursor = await conn.execute(
+                f"UPDATE orders SET {', '.join(assignments)} WHERE id = ? AND state = ? AND seq = ?",  # noqa: S608
+                (*params, order_id, current.state.value, current.seq),
+            )
+            if cursor.rowcount != 1:  # pragma: no cover - the transaction lock makes this unreachable
+                raise IllegalTransition(order_id, current.state, to_state)
+            transition = Transition(order_id, current.seq + 1, current.state, to_state, now, actor, note)
+            await self._append(conn, transition)
+            order = await self._read(conn, order_id)
+            if also is not None:
+                await also(conn, order)
+            for hook in self.hooks:
+                await hook(conn, order, transition)
+        log.info(
+            "order %s order_id=%s from=%s to=%s actor=%s",
+            "event" if event else "transition",
+            order_id,
+            current.state,
+            to_state,
+            actor,
+        )
+        return order
+
+    @staticmethod
+    async def _append(conn: aiosqlite.Connection, t: Transition) -> None:
+        await conn.execute(
+            "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                t.order_id,
+                t.seq,
+                t.from_state.value if t.from_state else None,
+                t.to_state.value,
+                iso(t.at),
+                t.actor,
+                t.note,
+            ),
+        )
+
+    @staticmethod
+    async def _read(conn: aiosqlite.Connection, order_id: str) -> Order:
+        async with conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise OrderNotFound(order_id)
+        return order_from_row(row)
+
+    # ------------------------------------------------------------------ reading
+    async def get(self, order_id: str) -> Order:
+        row = await self._db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+        if row is None:
+            raise OrderNotFound(order_id)
+        return order_from_row(row)
+
+    async def history(self, order_id: str) -> list[Transition]:
+        rows = await self._db.fetchall("SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq", (order_id,))
+        return [_transition_from_row(row) for row in rows]
+
+    async def find(
+        self,
+        *,
+        state: OrderState | Sequence[OrderState] | None = None,
+        login: str | None = None,
+        since: datetime | None = None,
+        discord_user_id: int | None = None,
+        check_status: str | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Order]:
+        clauses: list[str] = []
+        values: list[object] = []
+        if state is not None:
+            states = (state,) if isinstance(state, OrderState) else tuple(state)
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+            values.extend(s.value for s in states)
+        if login is not None:
+            clauses.append("login = ? COLLATE NOCASE")
+            values.append(login.strip())
+        if since is not None:
+            clauses.append("created_at >= ?")
+            values.append(iso(since))
+        if discord_user_id is not None:
+            clauses.append("discord_user_id = ?")
+            values.append(discord_user_id)
+        if check_status is not None:
+            clauses.append("check_status = ?")
+            values.append(check_status)
+        if expires_before is not None:
+            clauses.append("expires_at <= ?")
+            values.append(iso(expires_before))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608
+        rows = await self._db.fetchall(sql, (*values, max(0, limit), max(0, offset)))
+        return [order_from_row(row) for row in rows]

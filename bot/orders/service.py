@@ -1,0 +1,618 @@
+"""The order service: every way an order is created, paid, delivered, refused, cancelled or refunded.
+
+Callers: the checkout pages (:mod:`bot.orders.web`), the Discord cogs (staff buttons, ``/order``, ``/buy``) and
+payment providers (as :class:`~bot.payments.provider.PaymentListener`). Every change goes through
+:class:`~bot.orders.repository.OrderRepository.move`: a guarded update plus its history entry plus the
+transition hooks, in one SQLite transaction; an illegal move raises
+:class:`~bot.orders.models.IllegalTransition` and writes nothing.
+
+Actors are strings (see :mod:`bot.orders.models`): ``customer``, ``system``, ``staff:<id>``,
+``discord:<id>``, ``provider:<method>``. A payment confirmed by ``staff:<id>`` is spent in that staff member's
+name in the spending journal (``requested_by``), so it counts toward their daily limit like ``/gift``.
+
+Background work (pre-checks after a checkout link, fulfilment after a payment) runs in tasks the service
+owns; :meth:`OrderService.drain` waits for them (tests, shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+
+from bot.market.errors import MarketFailure, MarketValidationError
+from bot.market.journal import SpendingJournal
+from bot.market.models import DOCUMENTED_PLAN_PRICES, MAX_AMOUNT
+from bot.market.validation import validate_username
+from bot.notifications.embeds import alert_embed
+from bot.notifications.outbox import Outbox
+from bot.orders import fulfilment
+from bot.orders.models import (
+    IllegalTransition,
+    Order,
+    OrderRefused,
+    OrderState,
+    Transition,
+    staff_id,
+)
+from bot.orders.prechecks import BlockReason, MarketReader, Offer, PrecheckResult, choose_offer, run_prechecks
+from bot.orders.repository import OrderRepository, TransitionHook
+from bot.orders.token import PurchaseClaims
+from bot.payments.enabled import EnabledMethods
+from bot.payments.provider import PaymentOutcome, PaymentRequest, PaymentStart, PaymentStatus
+from bot.payments.registry import PaymentRegistry
+from bot.shop.catalog import PaymentMethod, ProductKey
+from bot.shop.price_table import PriceTable
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+AUDIT_TARGET = "channel:audit"
+CLAIM_REFERENCE_MAX = 100
+NOTE_MAX = 300
+ORDER_ID_BYTES = 16  # 128 bits
+MAINTENANCE_INTERVAL = timedelta(minutes=3)
+"""How often expiry, balance retries, re-checks and re-drives run."""
+
+
+def new_order_id() -> str:
+    """128 random bits, URL-safe base64 (22 characters of ``A-Za-z0-9_-``)."""
+    return secrets.token_urlsafe(ORDER_ID_BYTES)
+
+
+def clean_text(text: str | None, limit: int) -> str | None:
+    """Printable, single-line, trimmed to ``limit`` characters; ``None`` when nothing is left."""
+    if text is None:
+        return None
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return cleaned[:limit] or None
+
+
+class OrderService:
+    """See the module docstring. Build one per bot; share it between the web pages and the cogs."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        market: MarketReader,
+        journal: SpendingJournal,
+        prices: PriceTable,
+        methods: EnabledMethods,
+        providers: PaymentRegistry,
+        order_ttl: timedelta,
+        outbox: Outbox | None = None,
+        wake: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        base_url: Callable[[], str] | None = None,
+    ) -> None:
+        self._db = db
+        self._market = market
+        self._journal = journal
+        self._prices = prices
+        self._methods = methods
+        self.providers = providers
+        self.order_ttl = order_ttl
+        self._outbox = outbox
+        self._wake = wake
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._base_url = base_url
+        self.repo = OrderRepository(db, self._clock)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ hooks, background
+    def add_transition_hook(self, hook: TransitionHook) -> None:
+        """``await hook(conn, order, transition)`` inside the transaction of every change (creation included).
+
+        ``transition.from_state == transition.to_state`` marks an event that did not move the state (method
+        chosen, payment claimed, pre-check result). Write only with ``conn`` (e.g. ``Outbox.enqueue(conn, ...)``);
+        raising rolls the change back.
+        """
+        self.repo.hooks.append(hook)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("order task failed name=%s", task.get_name(), exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait until the background work started so far (and what it started) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _lock(self, order_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(order_id, asyncio.Lock())
+
+    def order_url(self, order_id: str) -> str:
+        """The order page's address (absolute when the bot knows its public address)."""
+        base = self._base_url() if self._base_url is not None else ""
+        return f"{base.rstrip('/')}/orders/{order_id}"
+
+    # ------------------------------------------------------------------ reading
+    async def get(self, order_id: str) -> Order:
+        """The order; :class:`OrderNotFound` for an unknown id."""
+        return await self.repo.get(order_id)
+
+    async def history(self, order_id: str) -> list[Transition]:
+        """Its transitions and events, oldest first (``seq`` 1 is the creation)."""
+        return await self.repo.history(order_id)
+
+    async def find(
+        self,
+        *,
+        state: OrderState | Sequence[OrderState] | None = None,
+        login: str | None = None,
+        since: datetime | None = None,
+        discord_user_id: int | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Order]:
+        """Newest first, every given filter applied (login case-insensitive), paginated."""
+        return await self.repo.find(
+            state=state, login=login, since=since, discord_user_id=discord_user_id, limit=limit, offset=offset
+        )
+
+    async def offer(self, order: Order) -> Offer | None:
+        """The order's currency and each offered method's price (registered and enabled methods only)."""
+        enabled = [m for m in await self._methods.methods() if m in self.providers]
+        offer = choose_offer(await self._prices.entries(), order.key, enabled, order.nle)
+        if offer is None or not offer.prices:
+            return None
+        if order.currency is not None and offer.currency != order.currency:
+            return None  # the price table changed currency since the order was checked: check it again
+        return offer
+
+    # ------------------------------------------------------------------ creating
+    async def create_from_token(self, claims: PurchaseClaims) -> tuple[Order, bool]:
+        """The order for a verified checkout token: created once per token (sha256), found again on a reload or
+        replay, whatever its state. Returns (order, created). Pre-checks then run in the background; the page
+        shows ``check_status`` ``pending`` until they are done."""
+        order, created = await self.repo.insert(
+            {
+                "id": new_order_id(),
+                "token_hash": claims.token_hash,
+                "form_token": secrets.token_urlsafe(16),
+                "login": claims.login,
+                "email": claims.email,
+                "product_key": str(claims.product_key),
+                "nle": claims.nle,
+                "nle_cost": _initial_cost(claims.product_key, claims.nle),
+                "expires_at": self._clock() + self.order_ttl,
+            },
+            actor="customer",
+        )
+        if created:
+            log.info("order created order_id=%s source=checkout product=%s", order.id, order.product_key)
+            self._spawn(self.check(order.id), name=f"order-check-{order.id}")
+        return order, created
+
+    async def create_for_discord_user(
+        self, user_id: int, login: str, product_key: ProductKey | str, nle: Decimal | None = None
+    ) -> Order:
+        """``/buy``: an order for the customer's own (linked) login, checked before it is returned.
+
+        ``product_key`` is a product and plan (``cs2-30``), or ``marketplace`` with ``nle`` (positive, at most
+        two places). :class:`OrderRefused` (a sentence for the customer) for bad input.
+        """
+        try:
+            login = validate_username(login)
+            key = product_key if isinstance(product_key, ProductKey) else ProductKey.parse(product_key)
+        except (MarketValidationError, ValueError) as exc:
+            raise OrderRefused(str(exc)) from None
+        if key.is_marketplace:
+            if (
+                nle is None
+                or not nle.is_finite()
+                or nle <= 0
+                or nle > MAX_AMOUNT
+                or nle != nle.quantize(Decimal("0.01"))
+            ):
+                raise OrderRefused("choose an NLE amount above 0 with at most two decimal places")
+        elif nle is not None:
+            raise OrderRefused("an NLE amount applies to the marketplace only")
+        order, _ = await self.repo.insert(
+            {
+                "id": new_order_id(),
+                "form_token": secrets.token_urlsafe(16),
+                "login": login,
+                "product_key": str(key),
+                "nle": nle if key.is_marketplace else None,
+                "nle_cost": _initial_cost(key, nle),
+                "discord_user_id": user_id,
+                "expires_at": self._clock() + self.order_ttl,
+            },
+            actor=f"discord:{user_id}",
+        )
+        log.info("order created order_id=%s source=discord product=%s", order.id, order.product_key)
+        return await self.check(order.id)
+
+    # ------------------------------------------------------------------ pre-checks
+    async def check(self, order_id: str) -> Order:
+        """Run the pre-checks for an order awaiting payment and record the result (an event). A newly failing
+        reason queues ONE staff alert in the audit channel. With a single offered method it is chosen at once
+        ("straight to confirmation"). Other states are returned untouched."""
+        async with self._lock(order_id):
+            order = await self.repo.get(order_id)
+            if order.state is not OrderState.AWAITING_PAYMENT:
+                return order
+            enabled = [m for m in await self._methods.methods() if m in self.providers]
+            result = await run_prechecks(
+                self._market,
+                login=order.login,
+                key=order.key,
+                nle=order.nle,
+                entries=await self._prices.entries(),
+                enabled=enabled,
+            )
+            return await self._record_check(order, result)
+
+    async def _record_check(self, order: Order, result: PrecheckResult) -> Order:
+        sets: dict[str, object] = {
+            "check_status": "ok" if result.ok else "blocked",
+            "check_reason": None if result.reason is None else result.reason.value,
+        }
+        if result.nle_cost is not None:
+            sets["nle_cost"] = result.nle_cost
+        if result.offer is not None:
+            sets["currency"] = result.offer.currency
+            if result.ok and len(result.offer.prices) == 1 and order.method is None:
+                ((method, amount),) = result.offer.prices.items()
+                sets.update(method=method, amount=amount)
+            elif order.method is not None and order.method in result.offer.prices:
+                sets["amount"] = result.offer.prices[order.method]
+        alert = None
+        if not result.ok and result.reason is not None and result.reason.value != order.check_reason:
+            alert = self._block_alert(result.reason, result.detail)
+        note = "checks passed" if result.ok else f"blocked: {result.reason}"
+        updated = await self.repo.move(
+            order.id, order.state, actor="system", note=note, expect=order.state, sets=sets, also=alert
+        )
+        if alert is not None and self._wake is not None:
+            self._wake()
+        return updated
+
+    def _block_alert(
+        self, reason: BlockReason, detail: str
+    ) -> Callable[[aiosqlite.Connection, Order], Awaitable[None]] | None:
+        outbox = self._outbox
+        if outbox is None:
+            return None
+
+        async def enqueue(conn: aiosqlite.Connection, order: Order) -> None:
+            async with conn.execute(
+                "SELECT COUNT(*) FROM orders WHERE state = 'awaiting_payment' AND check_status = 'blocked'"
+                " AND check_reason = ?",
+                (reason.value,),
+            ) as cur:
+                row = await cur.fetchone()
+            waiting = int(row[0]) if row else 1
+            text = (
+                f"Order `{order.id}` for `{order.login}` ({order.description}) cannot be offered: {reason.staff_text}."
+            )
+            if detail:
+                text += f" ({detail})"
+            if waiting > 1:
+                text += f" {waiting} waiting orders have this problem."
+            await outbox.enqueue(
+                conn,
+                target=AUDIT_TARGET,
+                embeds=[alert_embed("Order blocked before payment", text)],
+                dedupe_key=f"order-blocked:{order.id}:{reason.value}",
+            )
+
+        return enqueue
+
+    # ------------------------------------------------------------------ paying
+    async def choose_method(self, order_id: str, method: PaymentMethod, *, actor: str = "customer") -> Order:
+        """The customer picks a method: the order must be payable and the method offered; checks run again
+        first (nothing is charged on a failing one: :class:`OrderRefused` with the customer's sentence).
+        Choosing again (another method) is allowed until a payment is claimed."""
+        order = await self.check(order_id)
+        if order.state is not OrderState.AWAITING_PAYMENT:
+            raise IllegalTransition(order.id, order.state, OrderState.AWAITING_PAYMENT)
+        if order.check_status != "ok":
+            reason = BlockReason(order.check_reason) if order.check_reason else BlockReason.MARKET_UNAVAILABLE
+            raise OrderRefused(reason.customer_text)
+        if order.payment_claimed_at is not None and order.method is not method:
+            raise OrderRefused("You already told us you paid; please wait for the confirmation.")
+        offer = await self.offer(order)
+        if offer is None or method not in offer.prices:
+            raise OrderRefused("This payment method is not available for this order.")
+        if order.method is method and order.amount == offer.prices[method]:
+            return order
+        return await self.repo.move(
+            order.id,
+            OrderState.AWAITING_PAYMENT,
+            actor=actor,
+            note=f"method {method.value}",
+            expect=OrderState.AWAITING_PAYMENT,
+            sets={"method": method, "amount": offer.prices[method]},
+        )
+
+    async def payment_start(self, order: Order) -> PaymentStart | None:
+        """What the chosen method tells the customer (instructions or a redirect); ``None`` before a method is
+        chosen or once the order is no longer awaiting payment."""
+        if order.method is None or not order.payable or order.amount is None or order.currency is None:
+            return None
+        provider = self.providers.get(order.method)
+        request = PaymentRequest(
+            order_id=order.id,
+            amount=order.amount,
+            currency=order.currency,
+            description=order.description,
+            expires_at=order.expires_at,
+            return_url=self.order_url(order.id),
+        )
+        return await provider.start(request)
+
+    async def claim_manual_payment(self, order_id: str, reference: str | None, *, actor: str = "customer") -> Order:
+        """ "I have paid" (manual method): recorded once with its optional reference (printable, at most 100
+        characters); staff then confirm or reject. A second claim returns the order unchanged."""
+        order = await self.repo.get(order_id)
+        if order.state is not OrderState.AWAITING_PAYMENT:
+            raise IllegalTransition(order.id, order.state, OrderState.AWAITING_PAYMENT)
+        if order.method is not PaymentMethod.MANUAL or order.check_status != "ok":
+            raise OrderRefused("Choose manual payment first.")
+        if order.payment_claimed_at is not None:
+            return order
+        ref = clean_text(reference, CLAIM_REFERENCE_MAX)
+        return await self.repo.move(
+            order.id,
+            OrderState.AWAITING_PAYMENT,
+            actor=actor,
+            note="payment claimed",
+            expect=OrderState.AWAITING_PAYMENT,
+            sets={"payment_claimed_at": self._clock(), "claim_reference": ref},
+        )
+
+    async def confirm_payment(
+        self, order_id: str, method: PaymentMethod, status: PaymentStatus | None, actor: str
+    ) -> Order:
+        """The money arrived (staff confirmation for ``manual``; a provider's report otherwise).
+
+        Idempotent: an order already paid, being delivered, delivered, needing attention or refunded is
+        returned unchanged. An awaiting or just-expired order becomes ``paid`` (durable when this returns) and
+        fulfilment starts in the background. A cancelled order raises :class:`IllegalTransition`; a status
+        other than paid raises :class:`OrderRefused`.
+        """
+        if status is not None and status.outcome is not PaymentOutcome.PAID:
+            raise OrderRefused(f"the payment is {status.outcome.value}, not paid")
+        order = await self.repo.get(order_id)
+        if order.state in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED):
+            sets: dict[str, object] = {"method": method, "paid_by": staff_id(actor)}
+            if status is not None and status.reference is not None:
+                sets["payment_reference"] = status.reference
+            if order.method is not method:
+                offer = await self.offer(order)
+                if offer is not None and method in offer.prices:
+                    sets["amount"] = offer.prices[method]
+            try:
+                order = await self.repo.move(
+                    order.id,
+                    OrderState.PAID,
+                    actor=actor,
+                    note=f"payment confirmed ({method.value})",
+                    expect=(OrderState.AWAITING_PAYMENT, OrderState.EXPIRED),
+                    sets=sets,
+                )
+            except IllegalTransition:
+                order = await self.repo.get(order_id)  # a concurrent confirmation won: same answer
+                if order.state in (OrderState.CANCELLED, OrderState.AWAITING_PAYMENT, OrderState.EXPIRED):
+                    raise
+                return order
+            self._spawn(self.fulfil(order.id), name=f"order-fulfil-{order.id}")
+            return order
+        if order.state is OrderState.CANCELLED:
+            raise IllegalTransition(order.id, order.state, OrderState.PAID)
+        return order
+
+    async def payment_confirmed(self, order_id: str, method: PaymentMethod, status: PaymentStatus, actor: str) -> None:
+        """:class:`~bot.payments.provider.PaymentListener`: :meth:`confirm_payment`."""
+        await self.confirm_payment(order_id, method, status, actor)
+
+    async def reject_payment(self, order_id: str, actor: str, reason: str) -> Order:
+        """Staff found no payment for a (claimed) order: it is cancelled with ``reason`` (shown to the customer)."""
+        return await self.cancel(order_id, actor, reason or "payment not received")
+
+    # ------------------------------------------------------------------ fulfilling
+    async def fulfil(self, order_id: str) -> Order:
+        """Deliver a ``paid`` order (or go on with a ``fulfilling`` one) exactly once; see
+        :mod:`bot.orders.fulfilment`. Returns the order as the run left it (delivered, needs_attention, or
+        still fulfilling when Neverlose gave no definite answer). Other states are returned untouched."""
+        async with self._lock(order_id):
+            order = await self.repo.get(order_id)
+            if order.state is OrderState.PAID:
+                attempt = order.fulfil_attempt + 1
+                order = await self.repo.move(
+                    order.id,
+                    OrderState.FULFILLING,
+                    actor="system",
+                    expect=OrderState.PAID,
+                    sets={
+                        "fulfil_attempt": attempt,
+                        "request_id": fulfilment.request_id_for(order.id, attempt),
+                        "auto_retry": False,
+                    },
+                )
+            if order.state is not OrderState.FULFILLING or order.request_id is None:
+                return order
+            operation = await self._journal.get_by_request_id(order.request_id)
+            if operation is None:
+                method, params = fulfilment.spending_call(order)
+                try:
+                    operation = await self._journal.create(
+                        method,
+                        params,
+                        requested_by=order.paid_by,
+                        amount_nle=fulfilment.amount_for_journal(order),
+                        request_id=order.request_id,
+                    )
+                except MarketValidationError as exc:
+                    return await self._needs_attention(order, str(exc), low_balance=False)
+            operation = await self._journal.run(operation)
+            result = fulfilment.outcome_of(operation)
+            if result.outcome is fulfilment.Outcome.DELIVERED:
+                return await self.repo.move(
+                    order.id,
+                    OrderState.DELIVERED,
+                    actor="system",
+                    note=result.note,
+                    expect=OrderState.FULFILLING,
+                    sets={"last_error": None},
+                )
+            if result.outcome is fulfilment.Outcome.REFUSED:
+                return await self._needs_attention(order, result.error or "refused", low_balance=result.low_balance)
+            log.warning("order fulfilment still open order_id=%s request_id=%s", order.id, order.request_id)
+            return order
+
+    async def _needs_attention(self, order: Order, error: str, *, low_balance: bool) -> Order:
+        note = error if not low_balance else f"{error} (retried automatically when the balance allows)"
+        return await self.repo.move(
+            order.id,
+            OrderState.NEEDS_ATTENTION,
+            actor="system",
+            note=note,
+            expect=OrderState.FULFILLING,
+            sets={"last_error": error, "auto_retry": low_balance},
+        )
+
+    async def retry(self, order_id: str, actor: str) -> Order:
+        """Try a ``needs_attention`` order again (a new attempt, new request id) and return the outcome."""
+        await self.repo.move(order_id, OrderState.PAID, actor=actor, note="retry", expect=OrderState.NEEDS_ATTENTION)
+        return await self.fulfil(order_id)
+
+    async def cancel(self, order_id: str, actor: str, reason: str) -> Order:
+        """Cancel an order awaiting payment (nothing was paid); its provider withdraws the payment request."""
+        order = await self.repo.move(
+            order_id,
+            OrderState.CANCELLED,
+            actor=actor,
+            note=clean_text(reason, NOTE_MAX),
+            expect=OrderState.AWAITING_PAYMENT,
+        )
+        await self._withdraw(order)
+        return order
+
+    async def refund(self, order_id: str, actor: str, note: str) -> Order:
+        """Record a refund made by hand (paid, delivered or needs-attention orders); the note is required."""
+        text = clean_text(note, NOTE_MAX)
+        if text is None:
+            raise OrderRefused("say how the money was refunded")
+        return await self.repo.move(
+            order_id,
+            OrderState.REFUNDED,
+            actor=actor,
+            note=text,
+            expect=(OrderState.PAID, OrderState.DELIVERED, OrderState.NEEDS_ATTENTION),
+        )
+
+    async def _withdraw(self, order: Order) -> None:
+        if order.method is None or order.method not in self.providers:
+            return
+        try:
+            await self.providers.get(order.method).cancel(order.id)
+        except Exception:
+            log.exception("payment cancel failed order_id=%s method=%s", order.id, order.method)
+
+    # ------------------------------------------------------------------ time and restarts
+    async def expire_due(self) -> list[Order]:
+        """Orders unpaid past ``expires_at`` become ``expired``; returns them."""
+        due = await self.repo.find(state=OrderState.AWAITING_PAYMENT, expires_before=self._clock(), limit=500)
+        expired: list[Order] = []
+        for order in due:
+            try:
+                moved = await self.repo.move(
+                    order.id,
+                    OrderState.EXPIRED,
+                    actor="system",
+                    note="not paid in time",
+                    expect=OrderState.AWAITING_PAYMENT,
+                )
+            except IllegalTransition:
+                continue  # paid or cancelled meanwhile
+            await self._withdraw(moved)
+            expired.append(moved)
+        return expired
+
+    async def resume(self) -> list[Order]:
+        """At start: deliver every ``paid`` or ``fulfilling`` order (the same request ids: nothing twice) and
+        check orders whose pre-checks never finished. Returns the orders as they ended."""
+        done: list[Order] = []
+        for order in await self.repo.find(state=(OrderState.PAID, OrderState.FULFILLING), limit=1000):
+            log.warning("order resumed order_id=%s state=%s", order.id, order.state)
+            done.append(await self.fulfil(order.id))
+        for order in await self.repo.find(state=OrderState.AWAITING_PAYMENT, check_status="pending", limit=1000):
+            done.append(await self.check(order.id))
+        return done
+
+    async def retry_low_balance(self) -> list[Order]:
+        """``needs_attention`` orders refused for the balance are retried, oldest first, while it covers them."""
+        waiting = sorted(
+            (o for o in await self.repo.find(state=OrderState.NEEDS_ATTENTION, limit=1000) if o.auto_retry),
+            key=lambda o: o.created_at,
+        )
+        if not waiting:
+            return []
+        try:
+            balance = await self._market.get_balance()
+        except MarketFailure:
+            return []
+        retried: list[Order] = []
+        for order in waiting:
+            if order.nle_cost > balance:
+                continue
+            balance -= order.nle_cost
+            retried.append(await self.retry(order.id, "system"))
+        return retried
+
+    async def maintain(self) -> None:
+        """One maintenance pass: expiry, balance retries, re-drive of open deliveries, re-checks of blocked
+        orders whose reason may pass (balance, Market unreachable)."""
+        await self.expire_due()
+        await self.retry_low_balance()
+        for order in await self.repo.find(state=(OrderState.PAID, OrderState.FULFILLING), limit=1000):
+            await self.fulfil(order.id)
+        for order in await self.repo.find(state=OrderState.AWAITING_PAYMENT, check_status="blocked", limit=1000):
+            if order.check_reason in (BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value):
+                await self.check(order.id)
+
+    async def run_forever(self, interval: timedelta = MAINTENANCE_INTERVAL) -> None:
+        """:meth:`resume` once, then :meth:`maintain` every ``interval`` (a background task of the bot)."""
+        try:
+            await self.resume()
+        except Exception:
+            log.exception("order resume failed")
+        while True:
+            await asyncio.sleep(interval.total_seconds())
+            try:
+                await self.maintain()
+            except Exception:
+                log.exception("order maintenance pass failed")
+
+
+def _initial_cost(key: ProductKey, nle: Decimal | None) -> Decimal:
+    """The documented plan price (replaced by the live ``get-prices`` one when checked), or the NLE amount."""
+    if key.plan is not None:
+        return DOCUMENTED_PLAN_PRICES[key.plan]
+    if nle is None:
+        raise ValueError("a marketplace order needs its NLE amount")
+    return nle

@@ -1,0 +1,188 @@
+"""The ``nl_purchase`` token Neverlose puts on the Redirect URL: verified strictly, or refused with a reason.
+
+Rules (``docs/checkout.md``): at most 4 KiB (checked before any decoding); a JWT signed with HS256 and the
+Market API secret (no other algorithm, ``none`` included); ``iss`` = ``NLRI``; ``exp`` and ``iat`` present and
+valid with at most 60 s of leeway; ``integration_id`` = ``MARKET_INTEGRATION_ID``; then the payload: ``login``
+a plausible Neverlose login, ``email`` an address, ``product`` a known product or ``marketplace``, ``market``
+true exactly for ``marketplace``, products: ``cnt`` an existing plan and ``days`` its length; marketplace:
+``nle`` a positive decimal string of at most two places.
+
+A refusal is a :class:`TokenRejected` carrying a short code for the log and the customer's sentence; the
+token itself is never part of either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+from bot.market.errors import MarketValidationError
+from bot.market.models import MAX_AMOUNT, Plan, Product
+from bot.market.validation import validate_username
+from bot.shop.catalog import MARKETPLACE, ProductKey
+
+MAX_TOKEN_BYTES = 4096
+ISSUER = "NLRI"
+LEEWAY_SECONDS = 60
+ALGORITHM = "HS256"
+EMAIL_MAX_LENGTH = 254
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+"
+)
+_NLE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})?")
+
+INVALID_LINK = "This checkout link is not valid. Please start again from Neverlose's site."
+EXPIRED_LINK = "This checkout link has expired. Please start again from Neverlose's site."
+MISSING_LINK = "This page needs a checkout link from Neverlose's site. Please start again from there."
+UNSUPPORTED = "This purchase cannot be paid here. Please start again from Neverlose's site and choose another way."
+
+
+class TokenRejected(Exception):
+    """Why a token was refused: ``code`` for the log, ``message`` for the customer, the HTTP ``status``."""
+
+    def __init__(self, code: str, message: str = INVALID_LINK, *, status: int = 400) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    @property
+    def expired(self) -> bool:
+        return self.code == "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseClaims:
+    """A verified token's content."""
+
+    login: str
+    email: str
+    product_key: ProductKey
+    nle: Decimal | None
+    issued_at: datetime
+    expires_at: datetime
+    token_hash: str
+    """sha256 (hex) of the token text: the order's idempotency key."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def verify_purchase_token(token: str | None, *, secret: str, integration_id: int) -> PurchaseClaims:
+    """Verify ``token`` (see the module docstring); :class:`TokenRejected` for anything wrong."""
+    if not token:
+        raise TokenRejected("missing", MISSING_LINK)
+    if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
+        raise TokenRejected("too_large")
+    options: dict[str, object] = {"require": ["exp", "iat", "iss"], "verify_signature": True}
+    try:
+        with warnings.catch_warnings():
+            # The key is the Market secret Neverlose issued, whatever its length: PyJWT's advice is not ours to take.
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            payload = jwt.decode(
+                token,
+                secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options=options,  # type: ignore[arg-type]
+            )
+    except jwt.ExpiredSignatureError:
+        raise TokenRejected("expired", EXPIRED_LINK, status=410) from None
+    except jwt.InvalidSignatureError:
+        raise TokenRejected("bad_signature") from None
+    except jwt.InvalidAlgorithmError:
+        raise TokenRejected("bad_algorithm") from None
+    except jwt.InvalidIssuerError:
+        raise TokenRejected("bad_issuer") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenRejected(f"missing_{exc.claim}") from None
+    except jwt.ImmatureSignatureError:
+        raise TokenRejected("issued_in_future") from None
+    except jwt.InvalidTokenError:
+        raise TokenRejected("malformed") from None
+    if not isinstance(payload, dict):  # pragma: no cover - PyJWT only returns objects
+        raise TokenRejected("malformed")
+    return _claims(payload, integration_id, token_hash(token))
+
+
+def _claims(payload: Mapping[str, object], integration_id: int, digest: str) -> PurchaseClaims:
+    raw_integration = payload.get("integration_id")
+    if isinstance(raw_integration, bool) or str(raw_integration) != str(integration_id):
+        raise TokenRejected("wrong_integration")
+    login = payload.get("login")
+    try:
+        login = validate_username(login)
+    except MarketValidationError:
+        raise TokenRejected("bad_login") from None
+    if login != payload.get("login"):
+        raise TokenRejected("bad_login")
+    email = payload.get("email")
+    if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or not _EMAIL.fullmatch(email):
+        raise TokenRejected("bad_email")
+    product = payload.get("product")
+    market = payload.get("market")
+    if not isinstance(market, bool):
+        raise TokenRejected("bad_market")
+    if product == MARKETPLACE:
+        if not market:
+            raise TokenRejected("market_mismatch")
+        if payload.get("cnt") is not None or payload.get("days") is not None:
+            raise TokenRejected("plan_on_marketplace")
+        key, nle = ProductKey.marketplace(), _nle(payload.get("nle"))
+    else:
+        if not isinstance(product, str) or product not in {p.value for p in Product}:
+            raise TokenRejected("unknown_product", UNSUPPORTED)
+        if market:
+            raise TokenRejected("market_mismatch")
+        if payload.get("nle") is not None:
+            raise TokenRejected("nle_on_product")
+        key, nle = ProductKey.for_plan(Product(product), _plan(payload.get("cnt"), payload.get("days"))), None
+    return PurchaseClaims(
+        login=login,
+        email=email,
+        product_key=key,
+        nle=nle,
+        issued_at=_time(payload["iat"]),
+        expires_at=_time(payload["exp"]),
+        token_hash=digest,
+    )
+
+
+def _plan(cnt: object, days: object) -> Plan:
+    if isinstance(cnt, bool) or not isinstance(cnt, int) or isinstance(days, bool) or not isinstance(days, int):
+        raise TokenRejected("bad_plan")
+    try:
+        plan = Plan(cnt)
+    except ValueError:
+        raise TokenRejected("bad_plan") from None
+    if plan.days != days:
+        raise TokenRejected("plan_mismatch")
+    return plan
+
+
+def _nle(value: object) -> Decimal:
+    if not isinstance(value, str) or not _NLE.fullmatch(value):
+        raise TokenRejected("bad_nle")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+        raise TokenRejected("bad_nle") from None
+    if amount <= 0 or amount > MAX_AMOUNT:
+        raise TokenRejected("bad_nle")
+    return amount
+
+
+def _time(value: object) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):  # pragma: no cover - PyJWT checked them
+        raise TokenRejected("malformed")
+    return datetime.fromtimestamp(value, UTC)
