@@ -30,6 +30,7 @@ from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
 from bot.market.simulator.runner import RunningSimulator, running_simulator
 from bot.market.simulator.state import SimulatorState
+from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay, run_fake_cryptopay
 from bot.settings import (
     ServerSettings,
     Settings,
@@ -208,7 +209,10 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
     if not sandbox:
         return await _serve(settings)
     async with _sandbox_market(settings) as (sandbox_settings, simulator):
-        return await _serve(sandbox_settings, sandbox_simulator=simulator)
+        if sandbox_settings.cryptopay.enabled:  # a real (testnet) Crypto Pay app was configured: use it
+            return await _serve(sandbox_settings, sandbox_simulator=simulator)
+        async with _sandbox_cryptopay(sandbox_settings) as (cryptopay_settings, fake):
+            return await _serve(cryptopay_settings, sandbox_simulator=simulator, sandbox_cryptopay=fake)
 
 
 @contextlib.asynccontextmanager
@@ -222,14 +226,31 @@ async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, R
         yield dataclasses.replace(settings, market=market), sim
 
 
-async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:
+@contextlib.asynccontextmanager
+async def _sandbox_cryptopay(settings: Settings) -> AsyncIterator[tuple[Settings, RunningFakeCryptoPay]]:
+    """Start the fake Crypto Pay (pay page, signed webhooks) and point the Crypto Pay settings at it."""
+    fake = await run_fake_cryptopay(FakeCryptoPayState())
+    try:
+        cryptopay = settings.cryptopay.model_copy(update={"token": SecretStr(fake.token), "api_base": fake.api_base})
+        log.info("sandbox crypto pay running url=%s", fake.base_url)
+        yield dataclasses.replace(settings, cryptopay=cryptopay), fake
+    finally:
+        await fake.close()
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    sandbox_simulator: RunningSimulator | None = None,
+    sandbox_cryptopay: RunningFakeCryptoPay | None = None,
+) -> int:
     from bot.core import ResellerBot
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator)
+    bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator, sandbox_cryptopay=sandbox_cryptopay)
     try:
         async with bot:
             runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()), name="bot")

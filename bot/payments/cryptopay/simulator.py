@@ -140,7 +140,7 @@ class WebhookDelivery:
 class FakeCryptoPayState:
     token: str = SANDBOX_TOKEN
     app_name: str = "Sandbox shop"
-    webhook_url: str | None = None
+    webhook_url: str | Callable[[], str] | None = None  # a callable is asked at each delivery
     invoices: dict[int, FakeInvoice] = field(default_factory=dict)
     faults: FaultPlan = field(default_factory=FaultPlan)
     webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
@@ -447,7 +447,7 @@ class FakeCryptoPay:
 
     async def _deliver(self, body: bytes) -> None:
         state = self.state
-        url = state.webhook_url
+        url = state.webhook_url() if callable(state.webhook_url) else state.webhook_url
         parsed = json.loads(body)
         update_id, invoice_id = int(parsed["update_id"]), int(parsed["payload"]["invoice_id"])
         if url is None:

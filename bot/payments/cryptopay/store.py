@@ -70,11 +70,21 @@ class CryptoPayStore:
     """Repository over ``cryptopay_invoices`` and ``cryptopay_updates``."""
 
     def __init__(
-        self, db: Database, outbox: Outbox, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._outbox = outbox
         self._clock = clock
+        self._wake = wake  # the notifications dispatcher: an alert was queued
+
+    def _alerted(self) -> None:
+        if self._wake is not None:
+            self._wake()
 
     # ----------------------------------------------------------------- invoices
     async def get(self, order_id: str) -> StoredInvoice | None:
@@ -198,6 +208,8 @@ class CryptoPayStore:
                 )
             if match.verdict is not Verdict.ACCEPTED:
                 await self._alert(conn, invoice, match, order_id, source)
+        if match.verdict is not Verdict.ACCEPTED:
+            self._alerted()
         log.log(
             logging.INFO if match.verdict is Verdict.ACCEPTED else logging.WARNING,
             "cryptopay payment %s invoice_id=%d order_id=%s source=%s reason=%s",
@@ -246,6 +258,7 @@ class CryptoPayStore:
             await self._outbox.enqueue(
                 conn, target=AUDIT_TARGET, embeds=[embed], dedupe_key=f"cryptopay:unapplied:{order_id}"
             )
+        self._alerted()
         log.warning("cryptopay payment not applied order_id=%s reason=%s", order_id, reason)
 
     async def updates(self) -> list[Mapping[str, object]]:
