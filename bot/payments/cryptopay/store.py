@@ -241,6 +241,8 @@ class CryptoPayStore:
                 await self._outbox.enqueue(
                     conn, target=AUDIT_TARGET, embeds=[embed], dedupe_key=f"cryptopay:body:{digest}"
                 )
+        if new:
+            self._alerted()
         log.warning(
             "cryptopay update quarantined reason=%s sha256=%s new=%s remote=%s", reason, digest[:16], new, remote
         )
