@@ -18,7 +18,8 @@ crash between the webhook's 200 and the confirmation loses nothing.
 
 **Polling** (:meth:`poll_pass`, every minute): ``getInvoices`` for the open invoices (paid → recorded as
 above; expired → the order's invoice is marked expired and the order side told), the uncertain creations
-(looked up by payload), and the re-drive of unconfirmed payments.
+(looked up by payload), the invoices withdrawn in the last day (a late payment whose webhook was lost is still
+found: it goes to staff), and the re-drive of unconfirmed payments.
 
 **Refunds**: Crypto Pay has no refund call; :meth:`poll` returns the payer's details (asset, amount, rates)
 in :attr:`PaymentStatus.details` for staff to send the money back by hand.
@@ -50,6 +51,8 @@ POLL_INTERVAL = timedelta(minutes=1)
 SEARCH_PAGE = 1000
 SEARCH_PAGES = 5
 IDS_PER_CALL = 100
+LATE_WINDOW = timedelta(days=1)
+"""How long a withdrawn (expired or cancelled) invoice is still polled for a late payment."""
 ACTOR = "cryptopay"
 
 
@@ -244,7 +247,7 @@ class CryptoPayProvider:
         stored = await self.store.get(order_id)
         if stored is None:
             return None
-        if stored.state in (RowState.ACTIVE, RowState.CREATING):
+        if stored.state is not RowState.PAID:  # open, or withdrawn but perhaps paid late
             await self._check([stored])
             stored = await self.store.get(order_id)
             if stored is None:  # pragma: no cover - rows are never deleted once an invoice exists
@@ -318,11 +321,13 @@ class CryptoPayProvider:
     async def poll_pass(self) -> None:
         """One pass: re-drive confirmations, check open invoices and uncertain creations."""
         await self.redrive()
-        await self._check(await self.store.by_state(RowState.ACTIVE, RowState.CREATING))
+        rows = await self.store.by_state(RowState.ACTIVE, RowState.CREATING)
+        rows += await self.store.withdrawn_since(self._clock() - LATE_WINDOW)
+        await self._check(rows)
         await self.redrive()
 
     async def _check(self, rows: Sequence[StoredInvoice]) -> None:
-        known = [row for row in rows if row.invoice_id is not None and row.state is RowState.ACTIVE]
+        known = [row for row in rows if row.invoice_id is not None and row.state is not RowState.CREATING]
         for start in range(0, len(known), IDS_PER_CALL):
             chunk = known[start : start + IDS_PER_CALL]
             try:

@@ -99,6 +99,15 @@ class CryptoPayStore:
         )
         return [_row(row) for row in rows]
 
+    async def withdrawn_since(self, since: datetime, limit: int = 1000) -> list[StoredInvoice]:
+        """Invoices expired or cancelled since ``since`` (their late payments are still looked for)."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM cryptopay_invoices WHERE state IN ('expired', 'cancelled') "  # noqa: S608
+            "AND invoice_id IS NOT NULL AND updated_at >= ? ORDER BY updated_at LIMIT ?",
+            (iso(since), limit),
+        )
+        return [_row(row) for row in rows]
+
     async def unconfirmed(self, limit: int = 1000) -> list[StoredInvoice]:
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM cryptopay_invoices WHERE state = 'paid' AND confirmed_at IS NULL "  # noqa: S608

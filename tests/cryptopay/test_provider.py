@@ -1,0 +1,400 @@
+"""CryptoPayProvider against the fake Crypto Pay: one invoice per order whatever happens, poll fallback,
+expiry, late payments, cancel, re-drive."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.payments.cryptopay.client import CryptoPayClient
+from bot.payments.cryptopay.matching import RowState
+from bot.payments.cryptopay.provider import CryptoPayProvider, PaymentNotStarted
+from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay
+from bot.payments.cryptopay.store import CryptoPayStore
+from bot.payments.provider import PaymentOutcome, PaymentStart
+from bot.shop.catalog import PaymentMethod
+from bot.storage import Database
+from tests.cryptopay.conftest import RecordingEvents, audit_rows, payment_request
+from tests.orders.conftest import Clock
+
+
+def creates(state: FakeCryptoPayState) -> list[dict[str, str]]:
+    return [fields for method, fields in state.request_log if method == "createInvoice"]
+
+
+def test_method_and_currencies(cp_provider: CryptoPayProvider) -> None:
+    assert cp_provider.method is PaymentMethod.CRYPTOPAY
+    for currency in ("USD", "EUR", "RUB", "UAH", "ILS"):
+        assert cp_provider.offers(currency) is True
+    for currency in ("XYZ", "eur", "", "USDT", "CHF"):
+        assert cp_provider.offers(currency) is False
+
+
+def test_assets_required(cp_client: CryptoPayClient, cp_store: CryptoPayStore) -> None:
+    with pytest.raises(ValueError, match="assets"):
+        CryptoPayProvider(cp_client, cp_store, assets=[])
+
+
+async def test_start_creates_one_invoice_with_the_order_fields(
+    cp_provider: CryptoPayProvider,
+    cp_state: FakeCryptoPayState,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_store: CryptoPayStore,
+) -> None:
+    start = await cp_provider.start(payment_request(cp_clock))
+    invoice = cp_state.invoices[1001]
+    assert start == PaymentStart(reference="1001", redirect_url=f"{cp_fake.base_url}/pay/{invoice.hash}")
+    assert creates(cp_state) == [
+        {
+            "currency_type": "fiat",
+            "fiat": "EUR",
+            "amount": "20.00",
+            "accepted_assets": "USDT,TON",
+            "payload": "order-1",
+            "description": "CS2 — 30 days for darth",
+            "expires_in": "3600",
+            "allow_comments": "false",
+            "paid_btn_name": "callback",
+            "paid_btn_url": "https://shop.example/orders/order-1",
+        }
+    ]
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert (stored.state, stored.invoice_id, stored.amount, stored.fiat, stored.pay_url) == (
+        RowState.ACTIVE,
+        1001,
+        Decimal("20.00"),
+        "EUR",
+        start.redirect_url,
+    )
+
+
+async def test_reload_and_double_press_never_create_a_second_invoice(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    request = payment_request(cp_clock)
+    first, second = await asyncio.gather(cp_provider.start(request), cp_provider.start(request))
+    again = await cp_provider.start(request)
+    assert first == second == again
+    assert len(creates(cp_state)) == 1
+    assert [m for m, _ in cp_state.request_log] == ["createInvoice"]  # reuse costs no API call
+
+
+async def test_expires_in_is_what_is_left_of_the_order(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    request = payment_request(cp_clock)
+    cp_clock.advance(timedelta(minutes=45, seconds=30))
+    await cp_provider.start(request)
+    assert creates(cp_state)[0]["expires_in"] == "870"
+
+
+@pytest.mark.parametrize("left", [timedelta(0), timedelta(milliseconds=999), timedelta(minutes=-5)])
+async def test_expired_order_creates_nothing(
+    cp_provider: CryptoPayProvider,
+    cp_state: FakeCryptoPayState,
+    cp_clock: Clock,
+    cp_store: CryptoPayStore,
+    left: timedelta,
+) -> None:
+    with pytest.raises(PaymentNotStarted, match="This order has expired"):
+        await cp_provider.start(payment_request(cp_clock, expires_at=cp_clock.now + left))
+    assert cp_state.request_log == []
+    assert await cp_store.get("order-1") is None
+
+
+async def test_one_second_left_is_enough(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, expires_at=cp_clock.now + timedelta(seconds=1)))
+    assert creates(cp_state)[0]["expires_in"] == "1"
+
+
+async def test_long_ttl_is_capped(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, expires_at=cp_clock.now + timedelta(days=40)))
+    assert creates(cp_state)[0]["expires_in"] == "2678400"
+
+
+async def test_relative_return_url_gets_no_button(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, return_url="/orders/order-1"))
+    assert "paid_btn_url" not in creates(cp_state)[0]
+
+
+async def test_currency_not_accepted(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    with pytest.raises(PaymentNotStarted, match="does not accept"):
+        await cp_provider.start(payment_request(cp_clock, currency="CHF"))
+    assert cp_state.request_log == []
+
+
+async def test_refused_creation_leaves_no_intent(
+    cp_client: CryptoPayClient, cp_store: CryptoPayStore, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    provider = CryptoPayProvider(cp_client, cp_store, assets=["DOGE"], clock=cp_clock)
+    with pytest.raises(PaymentNotStarted, match="refused"):
+        await provider.start(payment_request(cp_clock))
+    assert await cp_store.get("order-1") is None
+    assert cp_state.invoices == {}
+
+
+async def test_timeout_after_creation_adopts_the_invoice_found_by_payload(
+    cp_provider: CryptoPayProvider,
+    cp_state: FakeCryptoPayState,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_store: CryptoPayStore,
+) -> None:
+    cp_state.faults.delay_next("createInvoice", seconds=5, after_effect=True)  # created, answer never arrives
+    start = await cp_provider.start(payment_request(cp_clock))
+    assert [m for m, _ in cp_state.request_log] == ["createInvoice", "getInvoices"]
+    assert list(cp_state.invoices) == [1001]
+    assert start.reference == "1001"
+    assert start.redirect_url == f"{cp_fake.base_url}/pay/{cp_state.invoices[1001].hash}"
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert (stored.state, stored.invoice_id) == (RowState.ACTIVE, 1001)
+    assert await cp_provider.start(payment_request(cp_clock)) == start
+    assert len(creates(cp_state)) == 1
+
+
+async def test_failure_before_creation_waits_then_creates_once(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, cp_store: CryptoPayStore
+) -> None:
+    cp_state.faults.fail_next("createInvoice", status=502)  # nothing created
+    with pytest.raises(PaymentNotStarted, match="did not answer"):
+        await cp_provider.start(payment_request(cp_clock))
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert (stored.state, stored.invoice_id) == (RowState.CREATING, None)
+    cp_clock.advance(timedelta(seconds=29))
+    with pytest.raises(PaymentNotStarted, match="being created"):
+        await cp_provider.start(payment_request(cp_clock))  # too soon: an in-flight creation may still land
+    assert len(creates(cp_state)) == 1
+    cp_clock.advance(timedelta(seconds=1))
+    start = await cp_provider.start(payment_request(cp_clock))
+    assert start.reference == "1001"
+    assert len(creates(cp_state)) == 2
+    assert list(cp_state.invoices) == [1001]
+
+
+async def test_lost_answer_and_search_down_then_found_later(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    cp_state.faults.drop_next("createInvoice")  # created, connection dropped
+    cp_state.faults.fail_next("getInvoices", times=3)
+    with pytest.raises(PaymentNotStarted, match="did not answer"):
+        await cp_provider.start(payment_request(cp_clock))
+    cp_clock.advance(timedelta(minutes=1))
+    start = await cp_provider.start(payment_request(cp_clock))
+    assert start.reference == "1001"
+    assert len(creates(cp_state)) == 1
+    assert list(cp_state.invoices) == [1001]
+
+
+async def test_search_pages_through_many_invoices(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    for number in range(1500):
+        cp_state.create_invoice({"currency_type": "fiat", "fiat": "EUR", "amount": "1", "payload": f"other-{number}"})
+    cp_state.faults.delay_next("createInvoice", seconds=5, after_effect=True)
+    start = await cp_provider.start(payment_request(cp_clock))
+    assert start.reference == "2501"
+    cp_state.invoices[1001].payload = "order-2"  # as if an earlier attempt made it: the oldest, on page two
+    cp_state.faults.fail_next("createInvoice", status=504)
+    start = await cp_provider.start(payment_request(cp_clock, "order-2"))
+    assert start.reference == "1001"
+    pages = [f for m, f in cp_state.request_log if m == "getInvoices"]
+    assert pages[-2:] == [{"offset": "0", "count": "1000"}, {"offset": "1000", "count": "1000"}]
+
+
+async def test_changed_price_replaces_the_invoice(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    start = await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00")))
+    assert start.reference == "1002"
+    assert list(cp_state.invoices) == [1002]
+    assert [f["amount"] for f in creates(cp_state)] == ["20.00", "25.00"]
+    start = await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00"), currency="USD"))
+    assert start.reference == "1003"
+
+
+async def test_paid_order_is_sent_back_to_its_page(
+    cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    await cp_provider.poll_pass()
+    start = await cp_provider.start(payment_request(cp_clock))
+    assert start == PaymentStart(reference="1001", redirect_url="https://shop.example/orders/order-1")
+
+
+async def test_cancel_withdraws_locally_then_at_crypto_pay(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, cp_store: CryptoPayStore
+) -> None:
+    await cp_provider.cancel("nothing")  # no invoice: nothing to do
+    await cp_provider.start(payment_request(cp_clock))
+    await cp_provider.cancel("order-1")
+    await cp_provider.cancel("order-1")
+    assert cp_state.invoices == {}
+    assert [m for m, _ in cp_state.request_log] == ["createInvoice", "deleteInvoice"]
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert stored.state is RowState.CANCELLED
+    with pytest.raises(PaymentNotStarted, match="expired"):
+        await cp_provider.start(payment_request(cp_clock))
+    status = await cp_provider.poll("order-1")
+    assert status is not None
+    assert status.outcome is PaymentOutcome.CANCELLED
+
+
+async def test_poll_fallback_when_the_webhook_is_lost(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    assert await cp_provider.poll("order-1") is None
+    await cp_provider.start(payment_request(cp_clock))
+    pending = await cp_provider.poll("order-1")
+    assert pending is not None
+    assert (pending.outcome, pending.reference, pending.details) == (PaymentOutcome.PENDING, "1001", {})
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001, "TON")
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    [(order_id, status)] = cp_events.confirmed
+    assert order_id == "order-1"
+    assert status.details["paid_asset"] == "TON"
+    assert [u["source"] for u in await cp_store.updates()] == ["poll"]
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert len(cp_events.confirmed) == 1
+    paid = await cp_provider.poll("order-1")
+    assert paid is not None
+    assert paid.outcome is PaymentOutcome.PAID
+    assert paid.details["paid_amount"] == "4.39999999"  # 20 EUR at 4.54545455 EUR per TON
+    assert paid.details["invoice_id"] == "1001"
+
+
+async def test_expired_invoice_expires_the_order(
+    cp_provider: CryptoPayProvider, cp_clock: Clock, cp_events: RecordingEvents, cp_store: CryptoPayStore
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_clock.advance(timedelta(minutes=59, seconds=59))
+    await cp_provider.poll_pass()
+    assert cp_events.expired == []
+    cp_clock.advance(timedelta(seconds=1))
+    await cp_provider.poll_pass()
+    await cp_provider.poll_pass()
+    assert cp_events.expired == ["order-1"]
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert stored.state is RowState.EXPIRED
+
+
+async def test_late_payment_with_the_webhook_lost_is_still_found(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    market_db: Database,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    await cp_provider.cancel("order-1")  # the order expired just as the customer paid
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert cp_events.confirmed == []
+    [(order_id, status)] = cp_events.late
+    assert (order_id, status.reference) == ("order-1", "1001")
+    [alert] = await audit_rows(market_db)
+    assert alert["embeds"][0]["title"] == "Crypto Pay: paid after expiry"
+    fields = {f["name"]: f["value"] for f in alert["embeds"][0]["fields"]}
+    assert fields["Seen by"] == "poll"
+    assert fields["Paid with"] == "21.99999997 USDT"
+
+
+async def test_late_window_ends_after_a_day(
+    cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    await cp_provider.cancel("order-1")
+    cp_clock.advance(timedelta(days=1, seconds=1))
+    await cp_provider.poll_pass()
+    assert cp_events.late == []
+    status = await cp_provider.poll("order-1")  # asked directly (e.g. /order refund): still found
+    await cp_provider.drain()
+    assert status is not None
+    assert status.outcome is PaymentOutcome.PAID
+    assert len(cp_events.late) == 1
+
+
+async def test_refused_confirmation_alerts_staff_once(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    market_db: Database,
+    cp_store: CryptoPayStore,
+) -> None:
+    cp_events.refuse = "the order was cancelled before the payment arrived"
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    await cp_provider.poll_pass()
+    [alert] = await audit_rows(market_db)
+    assert alert["embeds"][0]["title"] == "Crypto Pay: payment not applied"
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert stored.confirmed
+
+
+async def test_failed_confirmation_is_redriven(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    calls: list[str] = []
+
+    async def broken(order_id: str, status: object) -> None:
+        calls.append(order_id)
+        raise RuntimeError("database locked")
+
+    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert len(calls) >= 1
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert not stored.confirmed
+    del cp_events.payment_confirmed
+    assert await cp_provider.redrive() == 1
+    assert [o for o, _ in cp_events.confirmed] == ["order-1"]
+    assert await cp_provider.redrive() == 0
+
+
+async def test_confirm_without_an_order_side(cp_client: CryptoPayClient, cp_store: CryptoPayStore) -> None:
+    provider = CryptoPayProvider(cp_client, cp_store, assets=["USDT"])
+    assert await provider.confirm("order-1") is False
