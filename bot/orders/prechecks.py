@@ -53,6 +53,11 @@ class BlockReason(enum.StrEnum):
     def staff_text(self) -> str:
         return _STAFF[self]
 
+    @property
+    def shop_wide(self) -> bool:
+        """The reason concerns the shop, not this order (every waiting order meets it)."""
+        return self in (BlockReason.LOW_BALANCE, BlockReason.MARKET_UNAVAILABLE)
+
 
 _CUSTOMER = {
     BlockReason.NO_PRICE: "This product is not on sale here at the moment.",

@@ -296,6 +296,12 @@ class OrderService:
     def _block_alert(
         self, reason: BlockReason, detail: str
     ) -> Callable[[aiosqlite.Connection, Order], Awaitable[None]] | None:
+        """The audit alert for an order newly blocked for ``reason``, queued in the transaction that records it.
+
+        A reason of the order's own (no price, unknown login, not invited): one alert per order. A shop-wide
+        reason (balance, Market unreachable): one alert when the first waiting order meets it; the orders
+        that follow while it lasts add none (the alert counts the waiting orders at that moment).
+        """
         outbox = self._outbox
         if outbox is None:
             return None
@@ -307,14 +313,14 @@ class OrderService:
                 (reason.value,),
             ) as cur:
                 row = await cur.fetchone()
-            waiting = int(row[0]) if row else 1
+            waiting = int(row[0]) if row else 0
+            if reason.shop_wide and waiting > 1:
+                return  # already alerted for this episode
             text = (
                 f"Order `{order.id}` for `{order.login}` ({order.description}) cannot be offered: {reason.staff_text}."
             )
             if detail:
                 text += f" ({detail})"
-            if waiting > 1:
-                text += f" {waiting} waiting orders have this problem."
             await outbox.enqueue(
                 conn,
                 target=AUDIT_TARGET,

@@ -1,0 +1,128 @@
+"""End to end in a real headless Chromium: a checkout link signed like Neverlose's → the order page → manual
+payment → "I have paid" → a staff confirmation → "Delivered" on the page, exactly one gift in the simulator.
+
+The bot is the real ``ResellerBot`` (in-process, against the fake Discord and the Market simulator). The
+screenshots of the order page (phone 390 px and desktop) go to ``docs/images/`` for ``docs/checkout.md``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from decimal import Decimal
+from typing import Any
+
+import jwt
+import pytest
+
+from bot.market.simulator.runner import RunningSimulator
+from bot.market.simulator.state import SimulatorState
+from bot.orders.models import OrderState
+from bot.payments.enabled import set_manual_instructions
+from bot.shop.catalog import PaymentMethod
+from bot.shop.price_table import PriceEntry, PriceTable
+from tests.fake_discord import FakeDiscord
+from tests.orders.browser import DESKTOP, IMAGES, PHONE, browser
+from tests.plugins.bot import StartBot
+
+__all__ = ["browser"]
+
+SECRET = "browser-test-market-secret-" + "x" * 40
+INSTRUCTIONS = (
+    "Pay by SEPA transfer to:\nAcme Reseller Ltd\nIBAN DE02 1203 0000 0000 2020 51\n"
+    "or by PayPal to pay@acme-reseller.example.\nPut your order number in the payment's comment."
+)
+
+
+@pytest.fixture
+def market_state() -> SimulatorState:
+    return SimulatorState.demo(secret=SECRET)
+
+
+def checkout_token(**overrides: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "NLRI",
+        "iat": now,
+        "exp": now + 3600,
+        "integration_id": 1,
+        "login": "darth",
+        "email": "darth.vader@example.com",
+        "product": "cs2",
+        "market": False,
+        "cnt": 0,
+        "days": 30,
+        **overrides,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+async def test_checkout_to_delivered_in_chromium(
+    browser: Any, start_bot: StartBot, market_sim: RunningSimulator, fake_discord: FakeDiscord
+) -> None:
+    from playwright.async_api import expect
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1", SHOP_SUPPORT_URL="https://discord.gg/acme-reseller")
+    assert bot.orders is not None
+    prices = PriceTable(bot.db)
+    await prices.put(PriceEntry("cs2-30", "EUR", Decimal("19.90")), updated_by=None)
+    await prices.put(PriceEntry("cs2-30", "USD", Decimal("21.50")), updated_by=None)
+    await set_manual_instructions(bot.db, INSTRUCTIONS)
+    url = f"{bot.web.local_url}/checkout?nl_purchase={checkout_token()}"
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    phone = await browser.new_context(**PHONE)
+    page = await phone.new_page()
+    await page.goto(url)
+    assert "/orders/" in page.url
+    assert "nl_purchase" not in page.url
+    order_id = page.url.rsplit("/", 1)[1]
+    # The pre-checks run in the background; the page reloads itself when they are done.
+    await expect(page.get_by_role("heading", name="How to pay")).to_be_visible(timeout=15_000)
+    await expect(page.get_by_text("19.90 EUR").first).to_be_visible()
+    await page.screenshot(path=str(IMAGES / "checkout-order-phone.png"), full_page=True)
+
+    desktop = await browser.new_context(**DESKTOP)
+    desktop_page = await desktop.new_page()
+    await desktop_page.goto(f"{bot.web.local_url}/orders/{order_id}")
+    await expect(desktop_page.get_by_role("button", name="I have paid")).to_be_visible()
+    await desktop_page.screenshot(path=str(IMAGES / "checkout-order-desktop.png"), full_page=True)
+    await desktop.close()
+
+    await page.get_by_label("Payment reference (optional)").fill("SEPA 4471")
+    await page.get_by_role("button", name="I have paid").click()
+    await expect(page.get_by_text("We are checking your payment")).to_be_visible(timeout=10_000)
+    order = await bot.orders.service.get(order_id)
+    assert (order.claim_reference, order.state) == ("SEPA 4471", OrderState.AWAITING_PAYMENT)
+
+    # The staff confirmation (the orders channel's Confirm payment button calls exactly this).
+    await bot.orders.service.confirm_payment(order_id, PaymentMethod.MANUAL, None, f"staff:{fake_discord.staff.id}")
+    await expect(page.get_by_role("status")).to_have_text("Delivered", timeout=20_000)
+    await expect(page.get_by_text("is on the Neverlose account")).to_be_visible()
+    await page.screenshot(path=str(IMAGES / "checkout-delivered-phone.png"), full_page=True)
+    await phone.close()
+
+    assert len(market_sim.state.effects("gift-product")) == 1
+    assert (await bot.orders.service.get(order_id)).state is OrderState.DELIVERED
+
+
+async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot) -> None:
+    from playwright.async_api import expect
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1")
+    now = int(time.time())
+    context = await browser.new_context(**PHONE)
+    page = await context.new_page()
+    response = await page.goto(
+        f"{bot.web.local_url}/checkout?nl_purchase={checkout_token(iat=now - 7200, exp=now - 3600)}"
+    )
+    assert response is not None
+    assert response.status == 410
+    await expect(page.get_by_role("heading", name="Link expired")).to_be_visible()
+    await expect(page.get_by_role("link", name="Go to Neverlose's site")).to_have_attribute(
+        "href", "https://neverlose.cc"
+    )
+    await page.screenshot(path=str(IMAGES / "checkout-expired-phone.png"), full_page=True)
+    await context.close()

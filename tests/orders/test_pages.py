@@ -1,0 +1,454 @@
+"""The checkout pages over HTTP: the entry (refusals and idempotent creation), the order page, the status JSON,
+headers on every answer, CSRF (form token and origin), per-address rate limits, 404s and what is logged."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.market.simulator.runner import RunningSimulator
+from bot.orders.models import OrderState
+from bot.orders.service import OrderService
+from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_origin
+from bot.shop.catalog import PaymentMethod
+from bot.storage import Database
+from tests.orders.conftest import purchase_claims, sign
+
+Client = TestClient[web.Request, web.Application]
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def assert_secure(response: Any) -> None:
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, name
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def open_order(checkout: Client, orders: OrderService, **overrides: Any) -> tuple[str, str]:
+    """Follow a checkout link; (order id, page HTML) once the pre-checks ran."""
+    response = await checkout.get(
+        "/checkout", params={"nl_purchase": sign(purchase_claims(**overrides))}, allow_redirects=False
+    )
+    assert response.status == 303
+    assert_secure(response)
+    location = response.headers["Location"]
+    assert re.fullmatch(r"/orders/[A-Za-z0-9_-]{22}", location)
+    await orders.drain()
+    page = await checkout.get(location)
+    assert page.status == 200
+    return location.rsplit("/", 1)[1], await page.text()
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def same_site(checkout: Client) -> dict[str, str]:
+    return {"Origin": str(checkout.make_url("")).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+
+
+# ---------------------------------------------------------------------------------------------- entry
+async def test_checkout_creates_once_and_redirects(checkout: Client, orders: OrderService) -> None:
+    token = sign(purchase_claims())
+    first = await checkout.get("/checkout", params={"nl_purchase": token}, allow_redirects=False)
+    second = await checkout.get("/checkout", params={"nl_purchase": token}, allow_redirects=False)
+    assert first.status == second.status == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(await orders.find()) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "words", "code"),
+    [
+        (lambda: None, 400, "needs a checkout link", "missing"),
+        (lambda: "x" * 5000, 400, "not valid", "too_large"),
+        (
+            lambda: sign(purchase_claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 100)),
+            410,
+            "has expired",
+            "expired",
+        ),
+        (lambda: sign(purchase_claims(), key="wrong-key-" + "x" * 64), 400, "not valid", "bad_signature"),
+        (lambda: sign(purchase_claims(iss="X")), 400, "not valid", "bad_issuer"),
+        (lambda: sign(purchase_claims(integration_id=8)), 400, "not valid", "wrong_integration"),
+        (lambda: sign(purchase_claims(login="bad login")), 400, "not valid", "bad_login"),
+        (lambda: sign(purchase_claims(product="valorant")), 400, "cannot be paid here", "unknown_product"),
+        (lambda: "e30.e30.", 400, "not valid", "bad_algorithm"),
+    ],
+)
+async def test_refused_links(
+    checkout: Client,
+    orders: OrderService,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[], str | None],
+    status: int,
+    words: str,
+    code: str,
+) -> None:
+    token = make()
+    params = {} if token is None else {"nl_purchase": token}
+    with caplog.at_level(logging.DEBUG):
+        response = await checkout.get("/checkout", params=params, allow_redirects=False)
+    assert response.status == status
+    assert_secure(response)
+    html = await response.text()
+    assert words in html
+    assert "start again from" in html.lower() or "Please start again" in html
+    assert 'href="https://neverlose.cc"' in html
+    assert await orders.find() == []
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage().split(" client=")[0] for r in warnings] == [f"checkout link refused reason={code}"]
+    if token:
+        assert all(token[-30:] not in r.getMessage() for r in ours(caplog))
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The bot's records and the HTTP server's (aiosqlite's DEBUG lines are the library's, off in production)."""
+    return [r for r in caplog.records if r.name.startswith(("bot", "aiohttp"))]
+
+
+async def test_nothing_secret_is_logged(
+    checkout: Client, orders: OrderService, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = sign(purchase_claims())
+    with caplog.at_level(logging.DEBUG):
+        order_id, _ = await open_order(checkout, orders)
+        await checkout.get("/checkout", params={"nl_purchase": token})
+    text = "\n".join(r.getMessage() for r in ours(caplog))
+    assert order_id in text
+    assert "darth.vader" not in text
+    assert "example.com" not in text
+    assert token.split(".")[1][:20] not in text
+
+
+# ---------------------------------------------------------------------------------------------- the page
+async def test_the_order_page(checkout: Client, orders: OrderService) -> None:
+    _order_id, html = await open_order(checkout, orders)
+    assert "CS2, 30 days" in html
+    assert "darth" in html
+    assert "d•••@e•••.com" in html
+    assert "darth.vader@example.com" not in html
+    assert "20.00 EUR" in html
+    assert "Send the amount to IBAN" in html
+    assert "I have paid" in html
+    assert '<label for="reference">' in html
+    assert "https://discord.gg/example" in html
+    assert "Awaiting payment" in html
+    assert "/orders-assets/orders.js" in html
+    assert '<noscript><meta http-equiv="refresh"' in html
+    assert "<script>" not in html  # no inline script: the CSP holds
+    assert "https://" not in re.sub(
+        r'href="https://(neverlose\.cc|discord\.gg/example)"', "", html
+    )  # no external assets
+
+
+async def test_templates_escape(checkout: Client, orders: OrderService, market_db: Database) -> None:
+    from bot.payments.enabled import set_manual_instructions
+
+    await set_manual_instructions(market_db, "<script>alert(1)</script> & pay")
+    _, html = await open_order(checkout, orders)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; pay" in html
+
+
+async def test_status_json(checkout: Client, orders: OrderService) -> None:
+    order_id, _ = await open_order(checkout, orders)
+    response = await checkout.get(f"/orders/{order_id}/status")
+    assert response.status == 200
+    assert_secure(response)
+    order = await orders.get(order_id)
+    assert await response.json() == {
+        "state": "awaiting_payment",
+        "updated_at": order.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+
+
+@pytest.mark.parametrize("order_id", ["A" * 22, "short", "x" * 200, "..%2f..%2fetc", "A" * 21 + "!"])
+async def test_unknown_orders_are_404_with_the_same_page(checkout: Client, order_id: str) -> None:
+    response = await checkout.get(f"/orders/{order_id}")
+    assert response.status == 404
+    assert_secure(response)
+    html = await response.text()
+    assert order_id not in html
+    reference = await (await checkout.get("/orders/" + "B" * 22)).text()
+    assert html == reference
+    status = await checkout.get(f"/orders/{order_id}/status")
+    assert status.status == 404
+    assert_secure(status)
+
+
+async def test_assets(checkout: Client) -> None:
+    css = await checkout.get("/orders-assets/orders.css")
+    assert (css.status, css.content_type) == (200, "text/css")
+    assert_secure(css)
+    js = await checkout.get("/orders-assets/orders.js")
+    assert (js.status, js.content_type) == (200, "text/javascript")
+    assert "/status" not in (await js.text()) or "data-status-url" in (await js.text())
+    missing = await checkout.get("/orders-assets/secret.txt")
+    assert missing.status == 404
+    assert_secure(missing)
+
+
+async def test_the_page_follows_the_order(checkout: Client, orders: OrderService) -> None:
+    order_id, _ = await open_order(checkout, orders)
+    await orders.confirm_payment(order_id, PaymentMethod.MANUAL, None, "staff:1")
+    await orders.drain()
+    html = await (await checkout.get(f"/orders/{order_id}")).text()
+    assert "Delivered" in html
+    assert "I have paid" not in html
+    assert html.count('class="done"') == 3
+
+
+# ---------------------------------------------------------------------------------------------- forms
+async def test_i_have_paid(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data={"form_token": form_token(html), "reference": "TX-77"},
+        headers=same_site(checkout),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == f"/orders/{order_id}"
+    assert_secure(response)
+    order = await orders.get(order_id)
+    assert order.claim_reference == "TX-77"
+    page = await (await checkout.get(f"/orders/{order_id}")).text()
+    assert "We are checking your payment" in page
+    assert "TX-77" in page
+
+
+async def test_choose_method_form(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    ok = await checkout.post(
+        f"/orders/{order_id}/method",
+        data={"form_token": form_token(html), "method": "manual"},
+        headers=same_site(checkout),
+        allow_redirects=False,
+    )
+    assert ok.status == 303
+    bad = await checkout.post(
+        f"/orders/{order_id}/method",
+        data={"form_token": form_token(html), "method": "cryptopay"},
+        headers=same_site(checkout),
+    )
+    assert bad.status == 409
+    assert "not available" in await bad.text()
+    junk = await checkout.post(
+        f"/orders/{order_id}/method",
+        data={"form_token": form_token(html), "method": "gold"},
+        headers=same_site(checkout),
+    )
+    assert junk.status == 400
+    assert_secure(junk)
+
+
+async def test_check_again_form(checkout: Client, orders: OrderService, market_sim: RunningSimulator) -> None:
+    from decimal import Decimal
+
+    market_sim.state.balance = Decimal("1.00")
+    order_id, html = await open_order(checkout, orders)
+    assert "We cannot deliver this right now" in html
+    assert "Nothing has been charged" in html
+    assert "I have paid" not in html
+    market_sim.state.balance = Decimal("100.00")
+    response = await checkout.post(
+        f"/orders/{order_id}/check", data={"form_token": form_token(html)}, headers=same_site(checkout)
+    )
+    assert response.status == 200
+    assert "I have paid" in await response.text()
+
+
+async def test_claim_on_a_paid_order_is_409(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    await orders.confirm_payment(order_id, PaymentMethod.MANUAL, None, "staff:1")
+    response = await checkout.post(
+        f"/orders/{order_id}/paid", data={"form_token": form_token(html)}, headers=same_site(checkout)
+    )
+    assert response.status == 409
+    assert "can no longer be changed" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("headers", "token_ok", "accepted"),
+    [
+        ({"Origin": "SELF", "Sec-Fetch-Site": "same-origin"}, True, True),
+        ({"Origin": "SELF"}, True, True),
+        ({"Origin": "null", "Sec-Fetch-Site": "same-origin"}, True, True),
+        ({"Sec-Fetch-Site": "same-origin"}, True, True),
+        ({}, True, True),  # not a browser: the form token decides
+        ({}, False, False),
+        ({"Origin": "SELF", "Sec-Fetch-Site": "same-origin"}, False, False),
+        ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, True, False),
+        ({"Origin": "https://evil.example"}, True, False),
+        ({"Origin": "null"}, True, False),
+        ({"Origin": "null", "Sec-Fetch-Site": "cross-site"}, True, False),
+        ({"Sec-Fetch-Site": "same-site"}, True, False),
+        ({"Sec-Fetch-Site": "none"}, True, False),
+        ({"Origin": "SELF", "Sec-Fetch-Site": "cross-site"}, True, False),
+        ({"Origin": "SELF/path"}, True, False),
+        ({"Origin": "ftp://HOST"}, True, False),
+    ],
+)
+async def test_csrf(
+    checkout: Client, orders: OrderService, headers: dict[str, str], token_ok: bool, accepted: bool
+) -> None:
+    order_id, html = await open_order(checkout, orders)
+    self_origin = str(checkout.make_url("")).rstrip("/")
+    host = self_origin.split("://", 1)[1]
+    sent = {k: v.replace("SELF", self_origin).replace("HOST", host) for k, v in headers.items()}
+    token = form_token(html) if token_ok else "forged-token"
+    response = await checkout.post(
+        f"/orders/{order_id}/paid", data={"form_token": token}, headers=sent, allow_redirects=False
+    )
+    assert_secure(response)
+    claimed = (await orders.get(order_id)).payment_claimed_at is not None
+    if accepted:
+        assert (response.status, claimed) == (303, True)
+    else:
+        assert (response.status, claimed) == (403, False)
+        assert "Reload the order page" in await response.text()
+
+
+async def test_a_token_of_another_order_is_refused(checkout: Client, orders: OrderService) -> None:
+    _first, html = await open_order(checkout, orders)
+    second, _ = await open_order(checkout, orders, email="other@example.com")
+    response = await checkout.post(
+        f"/orders/{second}/paid", data={"form_token": form_token(html)}, headers=same_site(checkout)
+    )
+    assert response.status == 403
+
+
+def test_public_origin_is_accepted() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    request = make_mocked_request(
+        "POST", "/orders/x/paid", headers={"Host": "127.0.0.1:8080", "Origin": "https://shop.example"}
+    )
+    assert same_origin(request, public_origin="https://shop.example")
+    assert not same_origin(request, public_origin="https://other.example")
+    assert not same_origin(request, public_origin=None)
+
+
+async def test_post_to_unknown_order_is_404(checkout: Client) -> None:
+    response = await checkout.post("/orders/" + "Z" * 22 + "/paid", data={"form_token": "x"})
+    assert response.status == 404
+    assert_secure(response)
+
+
+async def test_large_form_is_refused(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data={"form_token": form_token(html), "reference": "r" * 5000},
+        headers=same_site(checkout),
+    )
+    assert response.status == 413
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def test_rate_limit_per_address(checkout: Client, orders: OrderService, limiter: RateLimiter) -> None:
+    order_id, html = await open_order(checkout, orders)
+    statuses = []
+    for _ in range(limiter.burst + 1):
+        response = await checkout.post(
+            f"/orders/{order_id}/method",
+            data={"form_token": form_token(html), "method": "manual"},
+            headers=same_site(checkout),
+            allow_redirects=False,
+        )
+        statuses.append(response.status)
+    assert statuses == [303] * limiter.burst + [429]
+    assert_secure(response)
+    assert response.headers["Retry-After"] == "3"
+    assert "Too many tries" in await response.text()
+
+
+def test_rate_limiter_refills() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert [limiter.allow("a"), limiter.allow("a")] == [0.0, 0.0]
+    assert limiter.allow("a") == pytest.approx(1.0)
+    assert limiter.allow("b") == 0.0
+    now[0] = 0.5
+    assert limiter.allow("a") == pytest.approx(0.5)
+    now[0] = 1.0
+    assert limiter.allow("a") == 0.0
+    assert limiter.allow("a") == pytest.approx(1.0)
+    now[0] = 100.0
+    assert [limiter.allow("a"), limiter.allow("a"), limiter.allow("a") > 0] == [0.0, 0.0, True]
+
+
+def test_rate_limiter_bounds_its_memory() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0], max_keys=3)
+    for key in "abc":
+        limiter.allow(key)
+    now[0] = 10.0  # everyone refilled: pruned
+    limiter.allow("d")
+    assert len(limiter._buckets) == 1
+    for key in "efg":
+        limiter.allow(key)
+    assert len(limiter._buckets) <= 3
+
+
+async def test_the_page_states(checkout: Client, orders: OrderService) -> None:
+    order_id, _ = await open_order(checkout, orders)
+    await orders.cancel(order_id, "staff:1", "duplicate order")
+    html = await (await checkout.get(f"/orders/{order_id}")).text()
+    assert "This order was cancelled: duplicate order." in html
+    assert "data-status-url" not in html  # final: no polling
+    other, _ = await open_order(checkout, orders, email="q@example.com")
+    await orders.repo.move(other, OrderState.EXPIRED, actor="system")
+    html = await (await checkout.get(f"/orders/{other}")).text()
+    assert "was not paid in time" in html
+
+
+async def test_the_real_server_logs_no_url(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, unused_tcp_port: int
+) -> None:
+    """The bot's own server (``bot/http/server.py``) keeps no access log, so the checkout URL is never logged."""
+    import aiohttp
+
+    from bot.http.health import HealthCheck
+    from bot.http.server import WebServer
+    from bot.orders.web import CheckoutPages
+    from bot.settings import ServerSettings
+    from tests.orders.conftest import INTEGRATION_ID, SECRET
+
+    server = WebServer(ServerSettings.model_construct(host="127.0.0.1", port=0), HealthCheck())
+    CheckoutPages(
+        orders, secret=SECRET, integration_id=INTEGRATION_ID, checkout_path="/checkout", support_url=None
+    ).setup(server.app)
+    await server.start()
+    token = sign(purchase_claims())
+    try:
+        with caplog.at_level(logging.DEBUG):
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{server.local_url}/checkout", params={"nl_purchase": token}) as response:
+                    assert response.status == 200
+                    assert "Order" in await response.text()
+                async with session.get(f"{server.local_url}/checkout", params={"nl_purchase": "junk"}) as response:
+                    assert response.status == 400
+    finally:
+        await server.stop()
+        await orders.close()
+    text = "\n".join(r.getMessage() for r in ours(caplog))
+    assert "/checkout" not in text
+    assert token.split(".")[2] not in text
+    assert "example.com" not in text
