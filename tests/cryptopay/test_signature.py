@@ -61,6 +61,8 @@ def test_verify_accepts_the_right_signature_in_either_case() -> None:
         _expected("other-token", BODY),  # another app's token
         hmac.new(TOKEN.encode(), BODY, "sha256").hexdigest(),  # the token itself as key (a common mistake)
         hashlib.sha256(BODY).hexdigest(),  # a plain hash
+        "é" * 64,  # the right length, not hex (and not ASCII: compare_digest would raise)
+        "é" * 63,
     ],
 )
 def test_verify_refuses_anything_else(header: str | None) -> None:

@@ -87,6 +87,7 @@ async def test_paid_update_is_stored_then_confirmed(
         "source": "webhook",
         "verdict": "accepted",
         "reason": None,
+        "remote": "127.0.0.1",
     }
     await cp_provider.drain()
     [(order_id, status)] = cp_events.confirmed
@@ -220,6 +221,7 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
         (b'{"update_id": 1}', "no update_type"),
         (b'{"update_type": 5}', "no update_type"),
         (b'{"update_type": "check_activated", "payload": {}}', "update_type 'check_activated' is not invoice_paid"),
+        (b'{"update_type": "' + b"u" * 50 + b'"}', "update_type '" + "u" * 40 + "' is not invoice_paid"),
         (b'{"update_type": "invoice_paid"}', "payload is not an invoice: invoice must be an object"),
         (
             b'{"update_type": "invoice_paid", "payload": {"invoice_id": "7", "status": "paid", "amount": "1"}}',
@@ -251,11 +253,12 @@ async def test_signed_but_unusable_is_quarantined_once(
     assert await post(hook, body, cp_fake.token) == (200, {"status": "quarantined"})
     assert await post(hook, body, cp_fake.token) == (200, {"status": "quarantined"})
     [update] = await cp_store.updates()
-    assert (update["verdict"], update["reason"], update["invoice_id"], update["source"]) == (
+    assert (update["verdict"], update["reason"], update["invoice_id"], update["source"], update["remote"]) == (
         "quarantined",
         reason,
         None,
         "webhook",
+        "127.0.0.1",
     )
     [alert] = await audit_rows(market_db)
     assert alert["embeds"][0]["title"] == "Crypto Pay update quarantined"
@@ -328,13 +331,29 @@ async def test_late_payment_for_a_withdrawn_invoice(
 
 
 async def test_database_failure_is_503_so_crypto_pay_retries(
-    hook: Client, cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, market_db: Database
+    hook: Client,
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    market_db: Database,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = await paid_update(cp_provider, cp_fake, cp_clock)
     await market_db.execute("DROP TABLE cryptopay_updates")
     status, answer = await post(hook, body, cp_fake.token)
     assert status == 503
     assert answer == {"status": "temporarily unable to store the update; retry later"}
+    assert "cryptopay webhook not stored error=OperationalError remote=127.0.0.1" in caplog.messages
+    assert (await post(hook, b"garbage", cp_fake.token))[0] == 503
+
+
+async def test_chunked_body_is_read_whole(
+    hook: Client, cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock
+) -> None:
+    body = await paid_update(cp_provider, cp_fake, cp_clock)
+    headers = {SIGNATURE_HEADER: sign(body, webhook_key(cp_fake.token)), "Content-Type": "application/json"}
+    resp = await hook.post(PATH, data=_chunks(body), headers=headers)
+    assert (resp.status, await resp.json()) == (200, {"status": "accepted"})
 
 
 async def test_other_http_methods_are_405(hook: Client) -> None:

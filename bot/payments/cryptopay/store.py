@@ -275,7 +275,8 @@ class CryptoPayStore:
     async def updates(self) -> list[Mapping[str, object]]:
         """Every stored update, oldest first (for status pages and tests)."""
         rows = await self._db.fetchall(
-            "SELECT dedupe_key, invoice_id, order_id, source, verdict, reason FROM cryptopay_updates ORDER BY id"
+            "SELECT dedupe_key, invoice_id, order_id, source, verdict, reason, remote FROM cryptopay_updates "
+            "ORDER BY id"
         )
         return [dict(row) for row in rows]
 
