@@ -398,3 +398,26 @@ async def test_failed_confirmation_is_redriven(
 async def test_confirm_without_an_order_side(cp_client: CryptoPayClient, cp_store: CryptoPayStore) -> None:
     provider = CryptoPayProvider(cp_client, cp_store, assets=["USDT"])
     assert await provider.confirm("order-1") is False
+
+
+async def test_changed_price_keeps_an_invoice_that_cannot_be_deleted(
+    cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    first = await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)  # paid just before the price changed
+    again = await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00")))
+    assert again == first
+    assert list(cp_fake.state.invoices) == [1001]
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert [o for o, _ in cp_events.confirmed] == ["order-1"]
+
+
+async def test_changed_price_with_crypto_pay_down_keeps_the_invoice(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    first = await cp_provider.start(payment_request(cp_clock))
+    cp_state.faults.fail_next("deleteInvoice", times=4)
+    assert await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00"))) == first
+    assert len(creates(cp_state)) == 1

@@ -143,10 +143,9 @@ class CryptoPayProvider:
             raise PaymentNotStarted("This order's invoice has expired. Start again from Neverlose's site.")
         same_price = stored.amount == request.amount and stored.fiat == request.currency
         if stored.state is RowState.ACTIVE:
-            if same_price:
+            if same_price or not await self._delete(stored):  # not deletable (e.g. just paid): keep it
                 return PaymentStart(reference=str(stored.invoice_id), redirect_url=stored.pay_url)
-            await self._delete(stored)  # the order's price changed: replace its invoice
-            return None
+            return None  # the order's price changed and its invoice is gone: create the new one
         found = await self._search(stored)  # CREATING: the last attempt's outcome is unknown
         if found is not None:
             return await self._adopt(stored, found, request)
@@ -228,11 +227,12 @@ class CryptoPayProvider:
         url = request.return_url if invoice.status is InvoiceStatus.PAID else invoice.pay_url
         return PaymentStart(reference=str(invoice.invoice_id), redirect_url=url)
 
-    async def _delete(self, stored: StoredInvoice) -> None:
+    async def _delete(self, stored: StoredInvoice) -> bool:
+        """``deleteInvoice``; ``True`` when Crypto Pay deleted it (or there was none)."""
         if stored.invoice_id is None:
-            return
+            return True
         try:
-            await self._client.delete_invoice(stored.invoice_id)
+            return await self._client.delete_invoice(stored.invoice_id)
         except CryptoPayFailure as exc:
             log.warning(
                 "cryptopay deleteInvoice failed order_id=%s invoice_id=%s error=%s",
@@ -240,6 +240,7 @@ class CryptoPayProvider:
                 stored.invoice_id,
                 exc,
             )
+            return False
 
     # ----------------------------------------------------------------- poll / cancel
     async def poll(self, order_id: str) -> PaymentStatus | None:
