@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from bot.market.validation import validate_username
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.orders import fulfilment
+from bot.orders.market_cache import SHARED_FOR, SharedMarketReads
 from bot.orders.models import (
     IllegalTransition,
     Order,
@@ -91,9 +93,11 @@ class OrderService:
         wake: Callable[[], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         base_url: Callable[[], str] | None = None,
+        shared_reads_for: float = SHARED_FOR,
     ) -> None:
         self._db = db
         self._market = market
+        self._shared_reads = SharedMarketReads(market, ttl=shared_reads_for)
         self._journal = journal
         self._prices = prices
         self._methods = methods
@@ -104,8 +108,10 @@ class OrderService:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._base_url = base_url
         self.repo = OrderRepository(db, self._clock)
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One lock per order being worked on; an entry goes away once nobody holds or waits for it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._checking: set[str] = set()
 
     # ------------------------------------------------------------------ hooks, background
     def add_transition_hook(self, hook: TransitionHook) -> None:
@@ -140,7 +146,10 @@ class OrderService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _lock(self, order_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(order_id, asyncio.Lock())
+        lock = self._locks.get(order_id)
+        if lock is None:
+            lock = self._locks[order_id] = asyncio.Lock()
+        return lock
 
     def order_url(self, order_id: str) -> str:
         """The order page's address (absolute when the bot knows its public address)."""
@@ -187,8 +196,8 @@ class OrderService:
     # ------------------------------------------------------------------ creating
     async def create_from_token(self, claims: PurchaseClaims) -> tuple[Order, bool]:
         """The order for a verified checkout token: created once per token (sha256), found again on a reload or
-        replay, whatever its state. Returns (order, created). Pre-checks then run in the background; the page
-        shows ``check_status`` ``pending`` until they are done."""
+        replay, whatever its state. Returns (order, created). The pre-checks start when the order page is first
+        shown (:meth:`start_check`); until they are done ``check_status`` is ``pending``."""
         order, created = await self.repo.insert(
             {
                 "id": new_order_id(),
@@ -205,8 +214,25 @@ class OrderService:
         )
         if created:
             log.info("order created order_id=%s source=checkout product=%s", order.id, order.product_key)
-            self._spawn(self.check(order.id), name=f"order-check-{order.id}")
         return order, created
+
+    def start_check(self, order: Order) -> bool:
+        """Start the pre-checks of an order still ``pending`` them, in the background, once (the order page calls
+        this when it is shown: a checkout link nobody opens costs no Market call). True when started."""
+        if order.state is not OrderState.AWAITING_PAYMENT or order.check_status != "pending":
+            return False
+        if order.id in self._checking:
+            return False
+        self._checking.add(order.id)
+
+        async def run() -> None:
+            try:
+                await self.check(order.id)
+            finally:
+                self._checking.discard(order.id)
+
+        self._spawn(run(), name=f"order-check-{order.id}")
+        return True
 
     async def create_for_discord_user(
         self, user_id: int, login: str, product_key: ProductKey | str, nle: Decimal | None = None
@@ -250,16 +276,16 @@ class OrderService:
 
     # ------------------------------------------------------------------ pre-checks
     async def check(self, order_id: str) -> Order:
-        """Run the pre-checks for an order awaiting payment and record the result (an event). A newly failing
-        reason queues ONE staff alert in the audit channel. With a single offered method it is chosen at once
-        ("straight to confirmation"). Other states are returned untouched."""
+        """Run the pre-checks for an order awaiting payment and record the result (an event, only when something
+        changed). A newly failing reason queues ONE staff alert in the audit channel. With a single offered
+        method it is chosen at once ("straight to confirmation"). Other states are returned untouched."""
         async with self._lock(order_id):
             order = await self.repo.get(order_id)
             if order.state is not OrderState.AWAITING_PAYMENT:
                 return order
             enabled = [m for m in await self._methods.methods() if m in self.providers]
             result = await run_prechecks(
-                self._market,
+                self._shared_reads,
                 login=order.login,
                 key=order.key,
                 nle=order.nle,
@@ -282,6 +308,8 @@ class OrderService:
                 sets.update(method=method, amount=amount)
             elif order.method is not None and order.method in result.offer.prices:
                 sets["amount"] = result.offer.prices[order.method]
+        if all(getattr(order, name) == value for name, value in sets.items()):
+            return order  # nothing new: no history entry, no write
         alert = None
         if not result.ok and result.reason is not None and result.reason.value != order.check_reason:
             alert = self._block_alert(result.reason, result.detail)
@@ -526,13 +554,8 @@ class OrderService:
         text = clean_text(note, NOTE_MAX)
         if text is None:
             raise OrderRefused("say how the money was refunded")
-        return await self.repo.move(
-            order_id,
-            OrderState.REFUNDED,
-            actor=actor,
-            note=text,
-            expect=(OrderState.PAID, OrderState.DELIVERED, OrderState.NEEDS_ATTENTION),
-        )
+        # The transition table allows it from paid, delivered and needs_attention only.
+        return await self.repo.move(order_id, OrderState.REFUNDED, actor=actor, note=text)
 
     async def _withdraw(self, order: Order) -> None:
         if order.method is None or order.method not in self.providers:

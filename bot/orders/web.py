@@ -182,6 +182,7 @@ class CheckoutPages:
         order = await self._order(request)
         if order is None:
             return self._not_found(request)
+        self.service.start_check(order)
         return self._render(request, "order.html", await self._context(order))
 
     async def status(self, request: web.Request) -> web.Response:

@@ -37,6 +37,8 @@ def claims_for(**overrides: Any) -> Any:
 async def checked(orders: OrderService, **overrides: Any) -> Order:
     order, created = await orders.create_from_token(claims_for(**overrides))
     assert created
+    assert orders.start_check(order)
+    assert not orders.start_check(order)  # once
     await orders.drain()
     return await orders.get(order.id)
 
@@ -74,6 +76,9 @@ async def test_create_from_token_is_idempotent(orders: OrderService, clock: Cloc
         None,
     )
     assert len(await orders.find()) == 1
+    await orders.drain()
+    assert (await orders.get(first.id)).check_status == "pending"  # nobody opened the page yet: no Market call
+    assert orders.start_check(first)
     await orders.drain()
     await orders.confirm_payment(first.id, MANUAL, None, "staff:1")
     await orders.drain()
@@ -223,8 +228,11 @@ async def test_user_not_found_is_not_rechecked_by_maintenance(
 async def test_check_leaves_other_states_alone(orders: OrderService) -> None:
     order = await paid(orders)
     await orders.drain()
-    seq = (await orders.get(order.id)).seq
-    assert (await orders.check(order.id)).seq == seq
+    done = await orders.get(order.id)
+    assert (await orders.check(order.id)).seq == done.seq
+    assert not orders.start_check(done)
+    blocked = await checked(orders, login="ghost", email="g@example.com")
+    assert not orders.start_check(blocked)
 
 
 # ---------------------------------------------------------------------------------------------- method and claim
@@ -658,3 +666,105 @@ async def test_find_by_login_state_and_since(orders: OrderService, clock: Clock)
     assert [o.id for o in await orders.find(since=clock.now)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1, offset=1)] == [a.id]
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_confirmed_through_another_method_charges_that_method(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("19.00"), PaymentMethod.CRYPTOPAY), updated_by=None)
+    order = await checked(orders)
+    assert (order.method, order.amount) == (None, None)
+    chosen = await orders.choose_method(order.id, MANUAL)
+    assert chosen.amount == Decimal("20.00")
+    again = await orders.choose_method(order.id, MANUAL)
+    assert again.seq == chosen.seq  # the same choice records nothing
+    status = PaymentStatus(PaymentOutcome.PAID, reference="inv-1")
+    paid_order = await orders.confirm_payment(order.id, PaymentMethod.CRYPTOPAY, status, "provider:cryptopay")
+    assert (paid_order.method, paid_order.amount, paid_order.payment_reference) == (
+        PaymentMethod.CRYPTOPAY,
+        Decimal("19.00"),
+        "inv-1",
+    )
+    await orders.drain()
+
+
+async def test_order_url_forms(orders: OrderService, market_db: Database) -> None:
+    assert orders.order_url("abc") == "https://shop.example/orders/abc"
+    bare = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+    )
+    assert bare.order_url("abc") == "/orders/abc"
+    slashed = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+        base_url=lambda: "/https://shop.example//",
+    )
+    assert slashed.order_url("abc") == "/https://shop.example/orders/abc"
+
+
+async def test_discord_nle_below_one_and_the_refusal_text(orders: OrderService) -> None:
+    order = await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0.50"))
+    assert order.nle == Decimal("0.50")
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0"))
+    assert str(info.value) == "choose an NLE amount above 0 with at most two decimal places"
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "cs2-30", Decimal("1"))
+    assert str(info.value) == "an NLE amount applies to the marketplace only"
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_payment_start_asks_the_chosen_provider(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    provider = RedirectProvider()
+    orders.providers.add(provider)
+    order = await checked(orders)
+    assert await orders.payment_start(order) is None  # two methods: nothing chosen yet
+    chosen = await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    start = await orders.payment_start(chosen)
+    assert start is not None
+    assert start.redirect_url == "https://pay.example/20.00"
+    (request,) = provider.requests
+    assert (request.order_id, request.amount, request.currency, request.description) == (
+        order.id,
+        Decimal("20.00"),
+        "EUR",
+        "CS2, 30 days",
+    )
+    assert request.expires_at == chosen.expires_at
+    assert request.return_url == f"https://shop.example/orders/{order.id}"
+    from dataclasses import replace
+
+    assert await orders.payment_start(replace(chosen, amount=None)) is None
+    assert await orders.payment_start(replace(chosen, currency=None)) is None
+    assert await orders.payment_start(replace(chosen, check_status="blocked")) is None
+    assert await orders.payment_start(replace(chosen, state=S.PAID)) is None
+    assert len(provider.requests) == 1
+
+
+async def test_refund_note_and_refusal_text(orders: OrderService) -> None:
+    order = await paid(orders)
+    await orders.drain()
+    with pytest.raises(OrderRefused) as info:
+        await orders.refund(order.id, "staff:1", "\n")
+    assert str(info.value) == "say how the money was refunded"
+    await orders.refund(order.id, "staff:1", "n" * 400)
+    assert (await orders.history(order.id))[-1].note == "n" * 300

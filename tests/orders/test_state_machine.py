@@ -82,6 +82,7 @@ def test_labels() -> None:
         ("x@localhost", "x•••@l•••"),
         (None, ""),
         ("", ""),
+        ("x@y@z.com", "x•••@y•••.com"),
     ],
 )
 def test_mask_email(email: str | None, masked: str) -> None:
@@ -144,7 +145,7 @@ async def test_every_pair(repo: OrderRepository, market_db: Database, start: Ord
     else:
         with pytest.raises(IllegalTransition) as info:
             await repo.move(order.id, target, actor="staff:1")
-        assert (info.value.current, info.value.wanted) == (start, target)
+        assert (info.value.order_id, info.value.current, info.value.wanted) == (order.id, start, target)
         assert str(info.value) == f"order {order.id} is {start.value}; it cannot become {target.value}"
         assert (await repo.get(order.id)).state is start
         assert len(await repo.history(order.id)) == 1
@@ -228,8 +229,9 @@ async def test_updated_at_and_history_time_follow_the_clock(repo: OrderRepositor
 
 
 async def test_unknown_order(repo: OrderRepository) -> None:
-    with pytest.raises(OrderNotFound):
+    with pytest.raises(OrderNotFound) as info:
         await repo.get("nope")
+    assert (str(info.value), info.value.order_id) == ("no such order", "nope")
     with pytest.raises(OrderNotFound):
         await repo.move("nope", S.PAID, actor="x")
 

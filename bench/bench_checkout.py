@@ -1,0 +1,336 @@
+"""Benchmark: the checkout entry (verify the nl_purchase token, store the order, 303 to its page) vs bare aiohttp.
+
+Run: ``.venv/bin/python bench/bench_checkout.py [--orders N] [--clients C] [--rounds R] [--no-write]``
+
+Both servers run in ONE child process (own event loop), on two ports of 127.0.0.1; the clients run in this
+process:
+
+- bare: an aiohttp handler that answers ``303`` to a fixed order page;
+- full: the production :class:`~bot.orders.web.CheckoutPages` with the real :class:`OrderService` as
+  ``bot/orders/feature.py`` wires it: PyJWT HS256 verification and the strict payload checks, the order
+  INSERT with its first history entry (SQLite WAL, ``synchronous=FULL``), then the ``303``.
+
+Every request carries a distinct, validly signed token (signed before timing), so every one creates an order.
+After each round the script checks the number of orders stored. The pre-checks (Market calls) start when the
+order page is first shown, so they are not part of this path. Figures go to the ``## Checkout entry``
+section of ``docs/benchmarks.md`` (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.results import write_section  # noqa: E402
+
+SECTION = "## Checkout entry"
+SECRET = "bench-checkout-secret-" + "s" * 48
+INTEGRATION_ID = 1
+
+
+def _serve(
+    ports: multiprocessing.Queue[tuple[int, int]],
+    stop: multiprocessing.synchronize.Event,
+    db_dir: str,
+    parent_pid: int,
+    profile: str | None = None,
+) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from aiohttp import web
+
+    from bot.http.server import error_middleware
+    from bot.logging_setup import configure_logging
+    from bot.market.client import MarketClient
+    from bot.market.journal import SpendingJournal
+    from bot.market.request_ids import RequestIdFactory
+    from bot.notifications.outbox import Outbox
+    from bot.orders.service import OrderService
+    from bot.orders.web import CheckoutPages
+    from bot.orders.web_security import RateLimiter
+    from bot.payments.enabled import EnabledMethods, set_manual_instructions
+    from bot.payments.manual import ManualProvider
+    from bot.payments.registry import PaymentRegistry
+    from bot.shop.price_table import PriceEntry, PriceTable
+    from bot.storage import Database
+
+    if os.getpid() == parent_pid:  # pragma: no cover - the whole point is a separate process
+        raise RuntimeError("server must not run in the clients' process")
+    configure_logging("INFO", stream=open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives with the process
+
+    async def bare(request: web.Request) -> web.Response:
+        raise web.HTTPSeeOther("/orders/AAAAAAAAAAAAAAAAAAAAAA")
+
+    async def cpu(request: web.Request) -> web.Response:
+        return web.json_response({"cpu": time.process_time()})
+
+    async def start(app: web.Application) -> tuple[web.AppRunner, int]:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, int(runner.addresses[0][1])
+
+    async def main() -> None:
+        db = await Database.open(Path(db_dir) / "bench.sqlite3")
+        prices = PriceTable(db)
+        await prices.put(PriceEntry("csgo-30", "EUR", Decimal("19.90")), updated_by=None)
+        await set_manual_instructions(db, "Pay to IBAN DE02 1203 0000 0000 2020 51.")
+        session = aiohttp.ClientSession()
+        # Never called here: the pre-checks start when the order page is first shown, which is not measured.
+        market = MarketClient(session, base_url="http://127.0.0.1:9/api/market", user_id=1, secret=SECRET)
+        journal = SpendingJournal(db, market, id_factory=await RequestIdFactory.load(db))
+        providers = PaymentRegistry()
+        providers.add(ManualProvider(db))
+        service = OrderService(
+            db,
+            market=market,
+            journal=journal,
+            prices=prices,
+            methods=EnabledMethods(db, cryptopay_enabled=False),
+            providers=providers,
+            order_ttl=timedelta(hours=1),
+            outbox=Outbox(db),
+        )
+        full_app = web.Application(middlewares=[error_middleware])
+        CheckoutPages(
+            service,
+            secret=SECRET,
+            integration_id=INTEGRATION_ID,
+            checkout_path="/checkout",
+            support_url=None,
+            limiter=RateLimiter(),
+        ).setup(full_app)
+
+        async def count(request: web.Request) -> web.Response:
+            await service.drain()
+            row = await db.fetchone("SELECT COUNT(*) FROM orders")
+            assert row is not None
+            return web.json_response({"orders": row[0]})
+
+        full_app.router.add_get("/count", count)
+        bare_app = web.Application(middlewares=[error_middleware])
+        bare_app.router.add_get("/checkout", bare)
+        bare_app.router.add_get("/cpu", cpu)
+        bare_runner, bare_port = await start(bare_app)
+        full_runner, full_port = await start(full_app)
+        ports.put((bare_port, full_port))
+        await asyncio.to_thread(stop.wait)
+        await full_runner.cleanup()
+        await bare_runner.cleanup()
+        await service.close()
+        await session.close()
+        await db.close()
+
+    if profile is None:
+        asyncio.run(main())
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(main())
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+def make_tokens(count: int, first: int) -> list[str]:
+    now = int(time.time())
+    tokens = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in range(first, first + count):
+            claims = {
+                "iss": "NLRI",
+                "iat": now,
+                "exp": now + 3600,
+                "integration_id": INTEGRATION_ID,
+                "login": f"buyer{n % 100}",
+                "email": f"buyer{n}@example.com",
+                "product": "csgo",
+                "market": False,
+                "cnt": 0,
+                "days": 30,
+                "n": n,
+            }
+            tokens.append(jwt.encode(claims, SECRET, algorithm="HS256"))
+    return tokens
+
+
+@dataclass
+class Round:
+    name: str
+    orders: int
+    seconds: float
+    latencies: list[float]
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def server_cpu(port: int) -> float:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/cpu") as resp:
+        return float((await resp.json())["cpu"])
+
+
+async def send_all(name: str, port: int, tokens: list[str], clients: int, cpu_port: int) -> Round:
+    url = f"http://127.0.0.1:{port}/checkout"
+    cpu_before = await server_cpu(cpu_port)
+    latencies: list[float] = []
+    it = iter(tokens)
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client() -> None:
+            for token in it:
+                started = time.perf_counter()
+                async with session.get(url, params={"nl_purchase": token}, allow_redirects=False) as resp:
+                    await resp.read()
+                    if resp.status != 303:
+                        raise RuntimeError(f"{name}: HTTP {resp.status}")
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return Round(name, len(tokens), elapsed, latencies, await server_cpu(cpu_port) - cpu_before)
+
+
+@dataclass
+class Result:
+    bare: Round
+    full: Round
+    ratios: list[float]
+    p99s: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port: int) -> Result:
+    warmup = make_tokens(500, 0)
+    await send_all("warmup-bare", bare_port, warmup, clients, bare_port)
+    await send_all("warmup-full", full_port, warmup, clients, bare_port)
+    bares: list[Round] = []
+    fulls: list[Round] = []
+    for r in range(rounds):
+        tokens = make_tokens(orders, 500 + r * orders)
+        if r % 2 == 0:
+            bares.append(await send_all("bare", bare_port, tokens, clients, bare_port))
+            fulls.append(await send_all("full", full_port, tokens, clients, bare_port))
+        else:
+            fulls.append(await send_all("full", full_port, tokens, clients, bare_port))
+            bares.append(await send_all("bare", bare_port, tokens, clients, bare_port))
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{full_port}/count") as resp:
+            counted = await resp.json()
+        expected = 500 + (r + 1) * orders
+        if counted["orders"] != expected:
+            raise RuntimeError(f"orders stored {counted}, expected {expected}")
+        b, f = bares[-1], fulls[-1]
+        print(
+            f"round {r + 1}: bare {b.rate:,.0f}/s p99 {b.pct(0.99):.1f} ms; full {f.rate:,.0f}/s p50 "
+            f"{f.pct(0.5):.1f} ms p99 {f.pct(0.99):.1f} ms CPU {f.server_cpu / f.orders * 1e6:.0f} us/order "
+            f"; ratio {f.rate / b.rate:.2f}"
+        )
+    bare = sorted(bares, key=lambda x: x.rate)[len(bares) // 2]
+    full = sorted(fulls, key=lambda x: x.rate)[len(fulls) // 2]
+    return Result(
+        bare, full, [f.rate / b.rate for b, f in zip(bares, fulls, strict=True)], [f.pct(0.99) for f in fulls]
+    )
+
+
+def render(result: Result, rounds: int, clients: int, load: tuple[float, float]) -> str:
+    bare, full = result.bare, result.full
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    per_round = ", ".join(f"{r:.2f}" for r in result.ratios)
+    p99s = ", ".join(f"{p:.1f}" for p in result.p99s)
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            "`bench/bench_checkout.py`: the Redirect URL's work, from a Neverlose checkout link to the order page:",
+            "`GET /checkout?nl_purchase=<JWT>` verified with PyJWT (HS256 only, issuer, expiry, integration) and the",
+            "strict payload checks, the order and its first history entry committed (SQLite WAL,",
+            "`synchronous=FULL`), then `303` to `/orders/<id>`. Every request carries a distinct token, so every",
+            "one creates an order (checked after each round). The order's pre-checks (Market calls) start when its",
+            "page is first shown, so they are not part of this path. Beside it, in the same run and process, a bare",
+            "aiohttp handler",
+            f"that only answers `303`. {clients} concurrent clients (one keep-alive connection each) in the parent",
+            "process; rounds alternate which handler goes first; the ratio is the median of the per-round ratios.",
+            "",
+            f"Run {today} on {platform.machine()}, {os.cpu_count()} CPUs shared with other work (other engineers'",
+            "builds and tests ran on the same machine: the figures move from run to run), Python",
+            f"{platform.python_version()}; {full.orders} orders x {rounds} round(s); load average {load[0]:.2f}",
+            f"before, {load[1]:.2f} after (1 min).",
+            "",
+            "| handler | orders/s | p50 (ms) | p99 (ms) | server CPU per request (us) |",
+            "|---|---:|---:|---:|---:|",
+            f"| bare aiohttp (303 only) | {bare.rate:,.0f} | {bare.pct(0.5):.1f} | {bare.pct(0.99):.1f} "
+            f"| {bare.server_cpu / bare.orders * 1e6:.0f} |",
+            f"| checkout (verify, store, 303) | {full.rate:,.0f} | {full.pct(0.5):.1f} | {full.pct(0.99):.1f} "
+            f"| {full.server_cpu / full.orders * 1e6:.0f} |",
+            "",
+            f"Ratio checkout / bare: **{result.ratio:.2f}** (target >= 0.3; per round: {per_round}); checkout p99",
+            f"per round: {p99s} ms (target < 50 ms).",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
+    args = parser.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    ports: multiprocessing.Queue[tuple[int, int]] = ctx.Queue()
+    stop = ctx.Event()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as db_dir:
+        server = ctx.Process(target=_serve, args=(ports, stop, db_dir, os.getpid(), args.profile), daemon=True)
+        server.start()
+        try:
+            bare_port, full_port = ports.get(timeout=30)
+            result = asyncio.run(run(args.orders, args.clients, args.rounds, bare_port, full_port))
+        finally:
+            stop.set()
+            server.join(timeout=30)
+    text = render(result, args.rounds, args.clients, (load_before, os.getloadavg()[0]))
+    print(text)
+    if not args.no_write:
+        write_section(SECTION, text)
+
+
+if __name__ == "__main__":
+    main()
