@@ -4,6 +4,8 @@ expiry, late payments, cancel, re-drive."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,6 +21,11 @@ from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from tests.cryptopay.conftest import RecordingEvents, audit_rows, payment_request
 from tests.orders.conftest import Clock
+
+
+@pytest.fixture(autouse=True)
+def _info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
 
 
 def creates(state: FakeCryptoPayState) -> list[dict[str, str]]:
@@ -421,3 +428,168 @@ async def test_changed_price_with_crypto_pay_down_keeps_the_invoice(
     cp_state.faults.fail_next("deleteInvoice", times=4)
     assert await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00"))) == first
     assert len(creates(cp_state)) == 1
+
+
+# ---------------------------------------------------------------------- exact calls and log lines
+async def test_poll_asks_only_for_the_open_invoices_by_id(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, "order-1"))
+    cp_state.faults.fail_next("createInvoice", status=502)
+    with pytest.raises(PaymentNotStarted):
+        await cp_provider.start(payment_request(cp_clock, "order-2"))  # creating, inside the settle time
+    cp_state.request_log.clear()
+    await cp_provider.poll_pass()
+    assert cp_state.request_log == [("getInvoices", {"offset": "0", "count": "100", "invoice_ids": "1001"})]
+
+
+async def test_poll_asks_in_chunks_of_one_hundred(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    for number in range(101):
+        await cp_provider.start(payment_request(cp_clock, f"order-{number}"))
+    cp_state.webhook_faults.lose = 1
+    assert await cp_fake_pay(cp_state, 1101)  # the last one, in the second chunk
+    cp_state.request_log.clear()
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    calls = [fields for method, fields in cp_state.request_log if method == "getInvoices"]
+    assert [len(f["invoice_ids"].split(",")) for f in calls] == [100, 1]
+    assert calls[1]["invoice_ids"] == "1101"
+    assert [o for o, _ in cp_events.confirmed] == ["order-100"]
+
+
+async def cp_fake_pay(state: FakeCryptoPayState, invoice_id: int) -> bool:
+    return state.mark_paid(state.invoices[invoice_id], "USDT")
+
+
+async def test_poll_failure_is_one_warning(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_state.faults.fail_next("getInvoices", times=3)
+    await cp_provider.poll_pass()
+    assert "cryptopay poll failed invoices=1 error=getInvoices: HTTP 503" in caplog.messages
+
+
+async def test_expiry_and_cancel_log_lines(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, "order-1"))
+    await cp_provider.start(payment_request(cp_clock, "order-2"))
+    await cp_provider.cancel("order-2")
+    assert ("deleteInvoice", {"invoice_id": "1002"}) in cp_state.request_log
+    assert "cryptopay invoice withdrawn order_id=order-2 invoice_id=1002" in caplog.messages
+    cp_clock.advance(timedelta(hours=1))
+    await cp_provider.poll_pass()
+    assert "cryptopay invoice expired order_id=order-1 invoice_id=1001" in caplog.messages
+    cp_state.faults.fail_next("deleteInvoice", times=4)
+    await cp_provider.start(payment_request(cp_clock, "order-3", expires_at=cp_clock.now + timedelta(hours=1)))
+    await cp_provider.cancel("order-3")
+    assert "cryptopay deleteInvoice failed order_id=order-3 invoice_id=1003 error=deleteInvoice: HTTP 503" in (
+        caplog.messages
+    )
+
+
+async def test_expired_without_order_side_changes_only_the_row(
+    cp_client: CryptoPayClient, cp_store: CryptoPayStore, cp_clock: Clock
+) -> None:
+    provider = CryptoPayProvider(cp_client, cp_store, assets=["USDT"], clock=cp_clock)
+    await provider.start(payment_request(cp_clock))
+    cp_clock.advance(timedelta(hours=1))
+    await provider.poll_pass()
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert stored.state is RowState.EXPIRED
+
+
+async def test_polled_payment_is_stored_with_its_details(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    market_db: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001, "TON")
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    row = await market_db.fetchone("SELECT body, source, verdict, invoice_id, order_id FROM cryptopay_updates")
+    assert row is not None
+    assert (row["source"], row["verdict"], row["invoice_id"], row["order_id"]) == ("poll", "accepted", 1001, "order-1")
+    body = json.loads(row["body"])
+    assert body == {
+        "source": "getInvoices",
+        "invoice_id": "1001",
+        "payload": "order-1",
+        "paid_asset": "TON",
+        "paid_amount": "4.39999999",
+        "paid_fiat_rate": "4.54545455",
+        "paid_usd_rate": "5",
+        "paid_at": cp_clock.now.isoformat(),
+        "paid_anonymously": "false",
+    }
+    assert "cryptopay payment confirmed order_id=order-1 late=False" in caplog.messages
+    status = await cp_provider.poll("order-1")
+    assert status is not None
+    assert status.paid_at == cp_clock.now
+
+
+async def test_failures_in_the_background_are_logged(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+
+    async def broken(order_id: str, status: object) -> None:
+        raise RuntimeError("boom")
+
+    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    failed = [r for r in caplog.records if r.getMessage() == "cryptopay task failed name=cryptopay-confirm-order-1"]
+    assert len(failed) == 1
+    assert failed[0].levelname == "ERROR"
+    assert failed[0].exc_info is not None
+    redriven = [r for r in caplog.records if r.getMessage() == "cryptopay confirmation failed order_id=order-1"]
+    assert len(redriven) == 1
+    assert redriven[0].exc_info is not None
+
+
+async def test_run_forever_polls_every_interval_and_survives_errors(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    passes = 0
+    original = cp_provider.poll_pass
+
+    async def counted() -> None:
+        nonlocal passes
+        passes += 1
+        if passes == 1:
+            raise RuntimeError("first pass fails")
+        await original()
+
+    cp_provider.poll_pass = counted  # type: ignore[method-assign]
+    task = asyncio.ensure_future(cp_provider.run_forever(timedelta(milliseconds=10)))
+    for _ in range(200):
+        if passes >= 3:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert passes >= 3
+    assert "cryptopay poll pass failed" in caplog.messages
+
+
+def test_not_started_carries_the_customer_text() -> None:
+    error = PaymentNotStarted("Reload this page.")
+    assert error.customer_text == "Reload this page."
+    assert str(error) == "Reload this page."
