@@ -108,7 +108,7 @@ async def test_expired_order_creates_nothing(
     cp_store: CryptoPayStore,
     left: timedelta,
 ) -> None:
-    with pytest.raises(PaymentNotStarted, match="This order has expired"):
+    with pytest.raises(PaymentNotStarted, match=r"^This order has expired\. Start again from Neverlose's site\.$"):
         await cp_provider.start(payment_request(cp_clock, expires_at=cp_clock.now + left))
     assert cp_state.request_log == []
     assert await cp_store.get("order-1") is None
@@ -138,7 +138,7 @@ async def test_relative_return_url_gets_no_button(
 async def test_currency_not_accepted(
     cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
 ) -> None:
-    with pytest.raises(PaymentNotStarted, match="does not accept"):
+    with pytest.raises(PaymentNotStarted, match=r"^Crypto Pay does not accept this order's currency\.$"):
         await cp_provider.start(payment_request(cp_clock, currency="CHF"))
     assert cp_state.request_log == []
 
@@ -147,7 +147,9 @@ async def test_refused_creation_leaves_no_intent(
     cp_client: CryptoPayClient, cp_store: CryptoPayStore, cp_state: FakeCryptoPayState, cp_clock: Clock
 ) -> None:
     provider = CryptoPayProvider(cp_client, cp_store, assets=["DOGE"], clock=cp_clock)
-    with pytest.raises(PaymentNotStarted, match="refused"):
+    with pytest.raises(
+        PaymentNotStarted, match=r"^Crypto Pay refused to create the invoice\. Please contact support\.$"
+    ):
         await provider.start(payment_request(cp_clock))
     assert await cp_store.get("order-1") is None
     assert cp_state.invoices == {}
@@ -177,13 +179,13 @@ async def test_failure_before_creation_waits_then_creates_once(
     cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, cp_store: CryptoPayStore
 ) -> None:
     cp_state.faults.fail_next("createInvoice", status=502)  # nothing created
-    with pytest.raises(PaymentNotStarted, match="did not answer"):
+    with pytest.raises(PaymentNotStarted, match=r"^Crypto Pay did not answer\. Reload this page in a moment\.$"):
         await cp_provider.start(payment_request(cp_clock))
     stored = await cp_store.get("order-1")
     assert stored is not None
     assert (stored.state, stored.invoice_id) == (RowState.CREATING, None)
     cp_clock.advance(timedelta(seconds=29))
-    with pytest.raises(PaymentNotStarted, match="being created"):
+    with pytest.raises(PaymentNotStarted, match=r"^Your invoice is being created\. Reload this page in a moment\.$"):
         await cp_provider.start(payment_request(cp_clock))  # too soon: an in-flight creation may still land
     assert len(creates(cp_state)) == 1
     cp_clock.advance(timedelta(seconds=1))
@@ -198,7 +200,7 @@ async def test_lost_answer_and_search_down_then_found_later(
 ) -> None:
     cp_state.faults.drop_next("createInvoice")  # created, connection dropped
     cp_state.faults.fail_next("getInvoices", times=3)
-    with pytest.raises(PaymentNotStarted, match="did not answer"):
+    with pytest.raises(PaymentNotStarted, match=r"^Crypto Pay did not answer\. Reload this page in a moment\.$"):
         await cp_provider.start(payment_request(cp_clock))
     cp_clock.advance(timedelta(minutes=1))
     start = await cp_provider.start(payment_request(cp_clock))
@@ -258,7 +260,9 @@ async def test_cancel_withdraws_locally_then_at_crypto_pay(
     stored = await cp_store.get("order-1")
     assert stored is not None
     assert stored.state is RowState.CANCELLED
-    with pytest.raises(PaymentNotStarted, match="expired"):
+    with pytest.raises(
+        PaymentNotStarted, match=r"^This order's invoice has expired\. Start again from Neverlose's site\.$"
+    ):
         await cp_provider.start(payment_request(cp_clock))
     status = await cp_provider.poll("order-1")
     assert status is not None
@@ -593,3 +597,79 @@ def test_not_started_carries_the_customer_text() -> None:
     error = PaymentNotStarted("Reload this page.")
     assert error.customer_text == "Reload this page."
     assert str(error) == "Reload this page."
+
+
+async def test_uncertain_creation_logs_and_adoption_by_the_poll(
+    cp_provider: CryptoPayProvider,
+    cp_state: FakeCryptoPayState,
+    cp_clock: Clock,
+    cp_store: CryptoPayStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cp_state.faults.drop_next("createInvoice")  # created, answer lost
+    cp_state.faults.fail_next("getInvoices", times=3)  # and the immediate search fails
+    with pytest.raises(PaymentNotStarted):
+        await cp_provider.start(payment_request(cp_clock))
+    assert "cryptopay createInvoice outcome unknown order_id=order-1 error=createInvoice: ServerDisconnectedError" in (
+        caplog.messages
+    )
+    assert "cryptopay invoice search failed order_id=order-1 error=getInvoices: HTTP 503" in caplog.messages
+    await cp_provider.poll_pass()  # inside the settle time: no search yet
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert stored.invoice_id is None
+    cp_clock.advance(timedelta(seconds=30))
+    await cp_provider.poll_pass()
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert (stored.state, stored.invoice_id) == (RowState.ACTIVE, 1001)
+    assert stored.pay_url is not None
+    assert stored.pay_url.endswith(f"/pay/{cp_state.invoices[1001].hash}")
+    assert "cryptopay invoice found by payload order_id=order-1 invoice_id=1001" in caplog.messages
+
+
+async def test_uncertain_creation_found_paid_or_expired(
+    cp_provider: CryptoPayProvider,
+    cp_state: FakeCryptoPayState,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    for order_id in ("order-1", "order-2"):
+        cp_state.faults.drop_next("createInvoice")
+        cp_state.faults.fail_next("getInvoices", times=3)
+        with pytest.raises(PaymentNotStarted):
+            await cp_provider.start(payment_request(cp_clock, order_id, expires_at=cp_clock.now + timedelta(minutes=1)))
+    assert cp_state.mark_paid(cp_state.invoices[1001], "USDT")
+    cp_clock.advance(timedelta(minutes=1))  # order-2's invoice expires unpaid
+    with pytest.raises(PaymentNotStarted, match=r"^This order's invoice has expired\. Start again"):
+        await cp_provider.start(payment_request(cp_clock, "order-2", expires_at=cp_clock.now + timedelta(minutes=5)))
+    paid = await cp_provider.start(payment_request(cp_clock, "order-1", expires_at=cp_clock.now + timedelta(minutes=5)))
+    assert paid == PaymentStart(reference="1001", redirect_url="https://shop.example/orders/order-1")
+    await cp_provider.drain()
+    assert [o for o, _ in cp_events.confirmed] == ["order-1"]
+    assert cp_events.expired == ["order-2"]
+    expired = await cp_store.get("order-2")
+    assert expired is not None
+    assert (expired.state, expired.invoice_id) == (RowState.EXPIRED, 1002)
+
+
+async def test_description_is_cut_to_the_limit_and_http_return_urls_get_the_button(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await cp_provider.start(
+        payment_request(cp_clock, description="d" * 2000, return_url="http://127.0.0.1:8080/orders/order-1")
+    )
+    [fields] = creates(cp_state)
+    assert fields["description"] == "d" * 1024
+    assert fields["paid_btn_url"] == "http://127.0.0.1:8080/orders/order-1"
+    assert "cryptopay invoice created order_id=order-1 invoice_id=1001 amount=20.00 fiat=EUR" in caplog.messages
+
+
+async def test_refusal_is_logged_with_its_name(
+    cp_client: CryptoPayClient, cp_store: CryptoPayStore, cp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = CryptoPayProvider(cp_client, cp_store, assets=["DOGE"], clock=cp_clock)
+    with pytest.raises(PaymentNotStarted):
+        await provider.start(payment_request(cp_clock))
+    assert "cryptopay createInvoice refused order_id=order-1 error=PARAM_ACCEPTED_ASSETS_INVALID" in caplog.messages
