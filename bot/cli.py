@@ -31,6 +31,7 @@ from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
 from bot.market.simulator.runner import RunningSimulator, running_simulator
 from bot.market.simulator.state import SANDBOX_INTEGRATION_ID, Integration, SimulatorState
+from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay, run_fake_cryptopay
 from bot.settings import (
     ServerSettings,
     Settings,
@@ -76,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (the default)", description="Connect to Discord and serve.")
     sub.add_parser(
         "check-config",
-        help="validate settings and call get-balance on the Market API",
-        description="Validate every setting, then ask the Market API for the balance. "
-        "Exit 0 when both work, 1 when the Market API refuses or cannot be reached, 2 when settings are invalid.",
+        help="validate settings and call get-balance on the Market API (and getMe on Crypto Pay)",
+        description="Validate every setting, then ask the Market API for the balance and, when CRYPTOPAY_TOKEN "
+        "is set, Crypto Pay for the app's name. Exit 0 when they work, 1 when an API refuses or cannot be "
+        "reached, 2 when settings are invalid.",
     )
     sub.add_parser(
         "sandbox",
@@ -140,6 +142,22 @@ async def _check_config(settings: Settings) -> int:
             _err(f"Market API answered unexpectedly: {exc}")
             return EXIT_FAILURE
     _out(f"Market API OK: balance {balance:.2f} NLE.")
+    if settings.cryptopay.enabled:
+        return await _check_cryptopay(settings)
+    return EXIT_OK
+
+
+async def _check_cryptopay(settings: Settings) -> int:
+    from bot.payments.cryptopay.errors import CryptoPayFailure
+    from bot.payments.cryptopay.health_check import check_app, describe_app, describe_failure
+
+    async with aiohttp.ClientSession() as session:
+        try:
+            app = await check_app(session, settings.cryptopay)
+        except CryptoPayFailure as exc:
+            _err(describe_failure(exc, settings.cryptopay))
+            return EXIT_FAILURE
+    _out(describe_app(app, settings.cryptopay))
     return EXIT_OK
 
 
@@ -195,7 +213,10 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
     if not sandbox:
         return await _serve(settings)
     async with _sandbox_market(settings) as (sandbox_settings, simulator):
-        return await _serve(sandbox_settings, sandbox_simulator=simulator)
+        if sandbox_settings.cryptopay.enabled:  # a real (testnet) Crypto Pay app was configured: use it
+            return await _serve(sandbox_settings, sandbox_simulator=simulator)
+        async with _sandbox_cryptopay(sandbox_settings) as (cryptopay_settings, fake):
+            return await _serve(cryptopay_settings, sandbox_simulator=simulator, sandbox_cryptopay=fake)
 
 
 @contextlib.asynccontextmanager
@@ -231,14 +252,31 @@ async def _print_sample_link(settings: Settings, bot: ResellerBot) -> None:
     _out(f"Sample checkout link (valid 1 h, buys CS2 30 days for the demo customer darth): {link}")
 
 
-async def _serve(settings: Settings, *, sandbox_simulator: RunningSimulator | None = None) -> int:
+@contextlib.asynccontextmanager
+async def _sandbox_cryptopay(settings: Settings) -> AsyncIterator[tuple[Settings, RunningFakeCryptoPay]]:
+    """Start the fake Crypto Pay (pay page, signed webhooks) and point the Crypto Pay settings at it."""
+    fake = await run_fake_cryptopay(FakeCryptoPayState())
+    try:
+        cryptopay = settings.cryptopay.model_copy(update={"token": SecretStr(fake.token), "api_base": fake.api_base})
+        log.info("sandbox crypto pay running url=%s", fake.base_url)
+        yield dataclasses.replace(settings, cryptopay=cryptopay), fake
+    finally:
+        await fake.close()
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    sandbox_simulator: RunningSimulator | None = None,
+    sandbox_cryptopay: RunningFakeCryptoPay | None = None,
+) -> int:
     from bot.core import ResellerBot
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator)
+    bot = ResellerBot(settings, sandbox_simulator=sandbox_simulator, sandbox_cryptopay=sandbox_cryptopay)
     announce: asyncio.Task[None] | None = None
     try:
         async with bot:

@@ -33,8 +33,11 @@ from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
+from bot.orders.cryptopay_events import OrderPaymentEvents
 from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.feature import OrdersFeature
+from bot.payments.cryptopay.feature import CryptoPayFeature
+from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.shop.service import ShopService, shop_disabled_reason
@@ -67,6 +70,7 @@ class ResellerBot(commands.Bot):
         *,
         extensions_package: str = "cogs",
         sandbox_simulator: RunningSimulator | None = None,
+        sandbox_cryptopay: RunningFakeCryptoPay | None = None,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels and roles; no privileged intents are needed
@@ -98,6 +102,8 @@ class ResellerBot(commands.Bot):
         self.shop: ShopService | None = None  # None unless MARKET_INTEGRATION_ID is set
         self.orders: OrdersFeature | None = None  # None unless MARKET_INTEGRATION_ID is set (the shop)
         self.order_discord: OrdersDiscord | None = None  # orders channel cards, receipts, staff actions (with orders)
+        self.cryptopay: CryptoPayFeature | None = None  # None unless the shop is on and CRYPTOPAY_TOKEN is set
+        self._sandbox_cryptopay = sandbox_cryptopay  # sandbox only: the fake Crypto Pay's webhooks come here
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -289,6 +295,23 @@ class ResellerBot(commands.Bot):
                 audit=self.staff.audit,
                 config=self.guild_config,
             )
+        # --- Crypto Pay (issue 15) ---
+        if self.orders is not None and self.settings.cryptopay.enabled:
+            self.cryptopay = CryptoPayFeature.create(
+                self.db,
+                self.http_session,
+                self.settings.cryptopay,
+                outbox=self.webhooks.outbox,
+                wake=self.webhooks.dispatcher.wake,
+            )
+            self.cryptopay.provider.events = OrderPaymentEvents(self.orders.service)
+            self.orders.service.providers.add(self.cryptopay.provider)
+            self.cryptopay.add_route(self.web.app)
+            if self._sandbox_cryptopay is not None:
+                path = self.settings.cryptopay.webhook_path
+                self._sandbox_cryptopay.state.webhook_url = lambda: self.web.local_url + path
+            self.start_background(self.cryptopay.provider.run_forever(), name="cryptopay-poll")
+            self.on_close(self.cryptopay.provider.close)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

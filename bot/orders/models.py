@@ -56,7 +56,7 @@ _STATE_LABELS = {
 S = OrderState
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.AWAITING_PAYMENT: frozenset({S.PAID, S.EXPIRED, S.CANCELLED}),
-    S.EXPIRED: frozenset({S.PAID}),
+    S.EXPIRED: frozenset({S.PAID, S.NEEDS_ATTENTION}),  # needs_attention: a provider's late payment
     S.PAID: frozenset({S.FULFILLING, S.REFUNDED}),
     S.FULFILLING: frozenset({S.DELIVERED, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.PAID, S.REFUNDED}),

@@ -191,6 +191,9 @@ class OrderService:
             return None
         if order.currency is not None and offer.currency != order.currency:
             return None  # the price table changed currency since the order was checked: check it again
+        offered = {m: p for m, p in offer.prices.items() if self.providers.get(m).offers(offer.currency)}
+        if offered != offer.prices:  # a provider that cannot take this currency (Crypto Pay: its fiat list)
+            return Offer(offer.currency, offered) if offered else None
         return offer
 
     # ------------------------------------------------------------------ creating

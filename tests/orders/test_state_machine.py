@@ -31,6 +31,7 @@ LEGAL = {
     (S.AWAITING_PAYMENT, S.EXPIRED),
     (S.AWAITING_PAYMENT, S.CANCELLED),
     (S.EXPIRED, S.PAID),
+    (S.EXPIRED, S.NEEDS_ATTENTION),  # a late Crypto Pay payment: staff decide (issue 15)
     (S.PAID, S.FULFILLING),
     (S.PAID, S.REFUNDED),
     (S.FULFILLING, S.DELIVERED),
