@@ -37,6 +37,7 @@ from bot.orders.feature import OrdersFeature
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.staff.services import StaffServices
+from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
 from bot.webhooks.feature import WebhookFeature
@@ -94,6 +95,7 @@ class ResellerBot(commands.Bot):
         self.staff: StaffServices | None = None
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
         self.orders: OrdersFeature | None = None  # None unless MARKET_INTEGRATION_ID is set (the shop)
+        self.stats: StatsFeature | None = None  # /stats figures, balance forecast and its alerts
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -264,6 +266,16 @@ class ResellerBot(commands.Bot):
             )
             self.start_background(self.orders.service.run_forever(), name="orders")
             self.on_close(self.orders.service.close)
+        # --- statistics, balance forecast and alerts (issue 18); the weekly digest is started by cogs/stats.py ---
+        self.stats = StatsFeature.create(
+            self.db,
+            self.settings.stats,
+            market=self.market,
+            config=self.guild_config,
+            outbox=self.webhooks.outbox,
+            wake=self.webhooks.dispatcher.wake,
+        )
+        self.start_background(self.stats.watch.run_forever(), name="balance-watch")
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

@@ -21,6 +21,7 @@ KINDS = [
     app_commands.Choice(name="purchases of your market items", value=ChannelKind.PURCHASE.value),
     app_commands.Choice(name="NLE transfers to your account", value=ChannelKind.TRANSFER.value),
     app_commands.Choice(name="audit (staff actions, delivery problems, quarantined webhooks)", value="audit"),
+    app_commands.Choice(name="weekly digest (sales figures and chart, Mondays 09:00)", value=ChannelKind.DIGEST.value),
 ]
 
 

@@ -1,0 +1,126 @@
+"""Every figure of /stats, exactly, over a database seeded through the real repositories."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from bot.stats.figures import (
+    SHOP,
+    SYSTEM,
+    BreakdownRow,
+    Buyer,
+    Dimension,
+    StatsReader,
+    Totals,
+    change,
+)
+from tests.stats.conftest import Seeded
+
+
+async def test_totals_and_previous_period(seeded: Seeded) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
+    assert figures.totals == Totals(
+        orders=2,
+        revenue={"USD": D("10.50"), "USDT": D("12.25")},
+        refunded=1,
+        spent_shop=D("37.10"),
+        spent_staff={"1001": D("3.30"), "1002": D("1.05"), SYSTEM: D("2.00")},
+        purchases=1,
+        purchases_nle=D("7.77"),
+        transfers=1,
+        transfers_nle=D("4.44"),
+    )
+    assert figures.totals.spent == D("43.45")
+    assert figures.totals.spent_by_staff == D("6.35")
+    assert figures.previous == Totals(
+        orders=1,
+        revenue={"USD": D("5.00")},
+        spent_staff={"1001": D("10.00")},
+        purchases=1,
+        purchases_nle=D("2.50"),
+    )
+    assert figures.buyers == [
+        Buyer("Alice", 2, {"USD": D("10.50"), "USDT": D("12.25")}),
+    ]
+
+
+async def test_by_day_in_local_days_across_dst(seeded: Seeded) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
+    assert figures.rows == [
+        BreakdownRow("2026-03-27", 0, {}, D("1.05")),
+        BreakdownRow("2026-03-28", 1, {"USD": D("10.50")}, D("19.10")),
+        BreakdownRow("2026-03-29", 0, {}, D("3.30")),
+        BreakdownRow("2026-03-30", 1, {"USDT": D("12.25")}, D("20.00")),
+    ]
+    assert figures.currencies == ["USD", "USDT"]
+
+
+@pytest.mark.parametrize(
+    ("by", "rows"),
+    [
+        (
+            Dimension.STAFF,
+            [
+                BreakdownRow(SHOP, 1, {"USDT": D("12.25")}, D("37.10")),
+                BreakdownRow("1001", 1, {"USD": D("10.50")}, D("3.30")),
+                BreakdownRow(SYSTEM, 0, {}, D("2.00")),
+                BreakdownRow("1002", 0, {}, D("1.05")),
+            ],
+        ),
+        (
+            Dimension.PRODUCT,
+            [
+                BreakdownRow("marketplace", 1, {"USDT": D("12.25")}, D("20.00")),
+                BreakdownRow("cs2-30", 1, {"USD": D("10.50")}, D("17.10")),
+            ],
+        ),
+        (
+            Dimension.METHOD,
+            [
+                BreakdownRow("cryptopay", 1, {"USDT": D("12.25")}, D("20.00")),
+                BreakdownRow("manual", 1, {"USD": D("10.50")}, D("17.10")),
+            ],
+        ),
+        (
+            Dimension.CURRENCY,
+            [
+                BreakdownRow("USDT", 1, {"USDT": D("12.25")}, D("20.00")),
+                BreakdownRow("USD", 1, {"USD": D("10.50")}, D("17.10")),
+            ],
+        ),
+    ],
+)
+async def test_breakdowns(seeded: Seeded, by: Dimension, rows: list[BreakdownRow]) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, by)
+    assert figures.rows == rows
+    assert figures.by is by
+
+
+async def test_empty_database(market_db: object) -> None:
+    from bot.stats.periods import Period
+    from tests.stats.conftest import BERLIN, PERIOD_DAYS
+
+    figures = await StatsReader(market_db).figures(Period(*PERIOD_DAYS, BERLIN), Dimension.PRODUCT)  # type: ignore[arg-type]
+    assert figures.totals == Totals()
+    assert figures.rows == []
+    assert figures.buyers == []
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "text"),
+    [
+        (D("0"), D("0"), "±0 %"),
+        (D("5"), D("0"), "new"),
+        (D("15"), D("10"), "+50 %"),
+        (D("5"), D("10"), "-50 %"),
+        (D("10"), D("10"), "±0 %"),
+        (D("10.01"), D("10"), "+0.1 %"),
+        (D("10.004"), D("10"), "±0 %"),
+        (3, 2, "+50 %"),
+        (D("1"), D("3"), "-66.7 %"),
+    ],
+)
+def test_change(now: D, before: D, text: str) -> None:
+    assert change(now, before) == text
