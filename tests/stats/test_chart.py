@@ -19,7 +19,8 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
-    assert data[-12:-8] == b"\x00\x00\x00\x00" and data[-8:-4] == b"IEND"
+    assert data[-12:-8] == b"\x00\x00\x00\x00"
+    assert data[-8:-4] == b"IEND"
     return width, height
 
 

@@ -35,7 +35,8 @@ async def test_export_contents(seeded: Seeded) -> None:
     ]
     assert order_rows[0]["created_at"] == "2026-03-26T23:25:00.000000Z"
     assert order_rows[3]["paid_by"] == ""
-    assert "email" not in order_rows[0] and "form_token" not in order_rows[0]
+    assert "email" not in order_rows[0]
+    assert "form_token" not in order_rows[0]
     assert orders.rows == 5
     op_rows = rows(operations.data)
     assert [(r["request_id"][:6], r["amount_nle"], r["status"], r["requested_by"]) for r in op_rows] == [
@@ -52,4 +53,5 @@ async def test_export_contents(seeded: Seeded) -> None:
         ("purchase", "7.77", "2026-03-28T15:00:00.000000Z"),
         ("transfer", "4.44", "2026-03-30T21:59:59.000000Z"),
     ]
-    assert event_rows[0]["item_id"] == "E3yugw" and event_rows[1]["item_id"] == ""
+    assert event_rows[0]["item_id"] == "E3yugw"
+    assert event_rows[1]["item_id"] == ""

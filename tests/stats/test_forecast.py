@@ -107,7 +107,8 @@ async def test_low_balance_alert_and_recovery_once_each(
 
     clock.now += timedelta(minutes=1)
     forecast = await watch.check()
-    assert forecast is not None and forecast.days_left == D("13.0")
+    assert forecast is not None
+    assert forecast.days_left == D("13.0")
     rows = await _audit_rows(seeded)
     assert rows[1] == (
         "channel:audit",
