@@ -135,7 +135,7 @@ class Stats(commands.Cog):
         dimension = Dimension(by)
         if export:
             files = await export_period(self.bot.db, chosen)
-            counts = ", ".join(f"{f.rows} {f.name.split('-2')[0]}" for f in files)
+            counts = ", ".join(f"{f.rows} {f.kind}" for f in files)
             await interaction.followup.send(
                 f"CSV export of {chosen.label} ({counts}); times in UTC.",
                 files=[discord.File(io.BytesIO(f.data), filename=f.name) for f in files],

@@ -50,6 +50,8 @@ WEBHOOK_COLUMNS = ("id", "received_at", "kind", "unique_id", "username", "amount
 
 @dataclass(frozen=True, slots=True)
 class CsvFile:
+    kind: str
+    """``orders``, ``operations`` or ``webhook events``."""
     name: str
     data: bytes
     rows: int
@@ -85,5 +87,5 @@ async def export_period(db: Database, period: Period) -> list[CsvFile]:
         ("webhook-events", "webhook_events", WEBHOOK_COLUMNS, "received_at"),
     ):
         rows = await _select(db, table, columns, time_column, period)
-        files.append(CsvFile(f"{kind}-{suffix}.csv", _csv(columns, rows), len(rows)))
+        files.append(CsvFile(kind.replace("-", " "), f"{kind}-{suffix}.csv", _csv(columns, rows), len(rows)))
     return files

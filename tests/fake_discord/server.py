@@ -974,7 +974,10 @@ class FakeDiscord:
             kept = {str(a.get("id")) for a in body["attachments"] or []}
             message["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
         for f in files:
-            message["attachments"].append({"id": str(self.new_id()), "filename": f["filename"], "size": f["size"]})
+            url = f"{self.base_url}/attachments/{f['filename']}"  # Discord always sends url and proxy_url
+            message["attachments"].append(
+                {"id": str(self.new_id()), "filename": f["filename"], "size": f["size"], "url": url, "proxy_url": url}
+            )
         flags = int(message.get("flags") or 0) & ~limits.FLAG_LOADING
         if "flags" in body and body["flags"] is not None:
             flags |= int(body["flags"]) & (1 << 2)  # SUPPRESS_EMBEDS is the only editable flag

@@ -133,16 +133,9 @@ def stats_clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def seeded(
-    market_db: Database,
-    market_client: MarketClient,
-    market_ids: RequestIdFactory,
-    market_retry: RetryPolicy,
-    stats_clock: Clock,
-) -> Seeded:
-    journal = SpendingJournal(market_db, market_client, id_factory=market_ids, retry=market_retry, clock=stats_clock)
-    data = Seeded(market_db, journal, OrderRepository(market_db, stats_clock), stats_clock)
+async def seed(db: Database, journal: SpendingJournal, clock: Clock, store: WebhookStore) -> Seeded:
+    """Write the known events (see the module docstring) through the real repositories."""
+    data = Seeded(db, journal, OrderRepository(db, clock), clock)
     # Orders. O3 is paid at 00:30 local on the first day, O4 at local midnight after the last day (out),
     # O5 one microsecond before the first local midnight (previous period), O2 after UTC midnight but on
     # local 2026-03-30 (CEST, +2 after the DST change).
@@ -177,13 +170,25 @@ async def seeded(
     assert await spend(data, utc(2026, 3, 29, 12, 0), "3.30", ALICE_STAFF) is OperationStatus.SUCCEEDED
     assert await spend(data, utc(2026, 3, 29, 13, 0), "9.00", ALICE_STAFF, user="ghost") is OperationStatus.FAILED
     # Webhook events.
+    await webhook(store, "purchase", 1, utc(2026, 3, 28, 15, 0), "7.77")
+    await webhook(store, "transfer", 1, utc(2026, 3, 30, 21, 59, 59), "4.44")  # 23:59:59 local: in
+    await webhook(store, "transfer", 2, utc(2026, 3, 30, 22, 0), "100.00")  # local midnight: out
+    await webhook(store, "purchase", 2, utc(2026, 3, 24, 9, 0), "2.50")  # previous period
+    return data
+
+
+@pytest.fixture
+async def seeded(
+    market_db: Database,
+    market_client: MarketClient,
+    market_ids: RequestIdFactory,
+    market_retry: RetryPolicy,
+    stats_clock: Clock,
+) -> Seeded:
+    journal = SpendingJournal(market_db, market_client, id_factory=market_ids, retry=market_retry, clock=stats_clock)
     store = WebhookStore(market_db)
     await store.start()
     try:
-        await webhook(store, "purchase", 1, utc(2026, 3, 28, 15, 0), "7.77")
-        await webhook(store, "transfer", 1, utc(2026, 3, 30, 21, 59, 59), "4.44")  # 23:59:59 local: in
-        await webhook(store, "transfer", 2, utc(2026, 3, 30, 22, 0), "100.00")  # local midnight: out
-        await webhook(store, "purchase", 2, utc(2026, 3, 24, 9, 0), "2.50")  # previous period
+        return await seed(market_db, journal, stats_clock, store)
     finally:
         await store.close()
-    return data

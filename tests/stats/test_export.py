@@ -20,6 +20,7 @@ async def test_export_contents(seeded: Seeded) -> None:
         "operations-2026-03-27_2026-03-30.csv",
         "webhook-events-2026-03-27_2026-03-30.csv",
     ]
+    assert [orders.kind, operations.kind, events.kind] == ["orders", "operations", "webhook events"]
     assert orders.data.decode().splitlines()[0] == ",".join(ORDER_COLUMNS)
     assert operations.data.decode().splitlines()[0] == ",".join(OPERATION_COLUMNS)
     assert events.data.decode().splitlines()[0] == ",".join(WEBHOOK_COLUMNS)
