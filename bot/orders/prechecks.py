@@ -136,7 +136,7 @@ async def run_prechecks(
 ) -> PrecheckResult:
     """Every check, in the documented order; the first failure is the result's reason."""
     offer = choose_offer(entries, key, enabled, nle)
-    if offer is None or not offer.prices:
+    if offer is None:
         return PrecheckResult(BlockReason.NO_PRICE)
     try:
         if not await market.is_user_exists(login):

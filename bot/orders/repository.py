@@ -305,3 +305,30 @@ class OrderRepository:
         sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608
         rows = await self._db.fetchall(sql, (*values, max(0, limit), max(0, offset)))
         return [order_from_row(row) for row in rows]
+
+    async def ids(
+        self,
+        *states: OrderState,
+        check_status: str | None = None,
+        check_reasons: Sequence[str] = (),
+        expires_before: datetime | None = None,
+        auto_retry: bool | None = None,
+    ) -> list[str]:
+        """Every order id in one of ``states`` matching the filters, oldest first (no limit: for the background
+        passes, which must miss none)."""
+        clauses = [f"state IN ({', '.join('?' for _ in states)})"]
+        values: list[object] = [s.value for s in states]
+        if check_status is not None:
+            clauses.append("check_status = ?")
+            values.append(check_status)
+        if check_reasons:
+            clauses.append(f"check_reason IN ({', '.join('?' for _ in check_reasons)})")
+            values.extend(check_reasons)
+        if expires_before is not None:
+            clauses.append("expires_at <= ?")
+            values.append(iso(expires_before))
+        if auto_retry is not None:
+            clauses.append("auto_retry = ?")
+            values.append(int(auto_retry))
+        sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608
+        return [str(row["id"]) for row in await self._db.fetchall(sql, values)]

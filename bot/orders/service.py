@@ -184,7 +184,7 @@ class OrderService:
         """The order's currency and each offered method's price (registered and enabled methods only)."""
         enabled = [m for m in await self._methods.methods() if m in self.providers]
         offer = choose_offer(await self._prices.entries(), order.key, enabled, order.nle)
-        if offer is None or not offer.prices:
+        if offer is None:
             return None
         if order.currency is not None and offer.currency != order.currency:
             return None  # the price table changed currency since the order was checked: check it again
@@ -261,7 +261,7 @@ class OrderService:
                 "form_token": secrets.token_urlsafe(16),
                 "login": login,
                 "product_key": str(key),
-                "nle": nle if key.is_marketplace else None,
+                "nle": nle,  # None unless marketplace (checked above)
                 "nle_cost": _initial_cost(key, nle),
                 "discord_user_id": user_id,
                 "expires_at": self._clock() + self.order_ttl,
@@ -273,9 +273,9 @@ class OrderService:
 
     # ------------------------------------------------------------------ pre-checks
     async def check(self, order_id: str) -> Order:
-        """Run the pre-checks for an order awaiting payment and record the result (an event). A newly failing
-        reason queues ONE staff alert in the audit channel. With a single offered method it is chosen at once
-        ("straight to confirmation"). Other states are returned untouched."""
+        """Run the pre-checks for an order awaiting payment and record the result (an event, only when something
+        changed). A newly failing reason queues ONE staff alert in the audit channel. With a single offered
+        method it is chosen at once ("straight to confirmation"). Other states are returned untouched."""
         async with self._lock(order_id):
             order = await self.repo.get(order_id)
             if order.state is not OrderState.AWAITING_PAYMENT:
@@ -305,6 +305,8 @@ class OrderService:
                 sets.update(method=method, amount=amount)
             elif order.method is not None and order.method in result.offer.prices:
                 sets["amount"] = result.offer.prices[order.method]
+        if all(getattr(order, name) == value for name, value in sets.items()):
+            return order  # nothing new: no history entry, no write
         alert = None
         if not result.ok and result.reason is not None and result.reason.value != order.check_reason:
             alert = self._block_alert(result.reason, result.detail)
@@ -549,13 +551,8 @@ class OrderService:
         text = clean_text(note, NOTE_MAX)
         if text is None:
             raise OrderRefused("say how the money was refunded")
-        return await self.repo.move(
-            order_id,
-            OrderState.REFUNDED,
-            actor=actor,
-            note=text,
-            expect=(OrderState.PAID, OrderState.DELIVERED, OrderState.NEEDS_ATTENTION),
-        )
+        # The transition table allows it from paid, delivered and needs_attention only.
+        return await self.repo.move(order_id, OrderState.REFUNDED, actor=actor, note=text)
 
     async def _withdraw(self, order: Order) -> None:
         if order.method is None or order.method not in self.providers:
@@ -567,13 +564,12 @@ class OrderService:
 
     # ------------------------------------------------------------------ time and restarts
     async def expire_due(self) -> list[Order]:
-        """Orders unpaid past ``expires_at`` become ``expired``; returns them."""
-        due = await self.repo.find(state=OrderState.AWAITING_PAYMENT, expires_before=self._clock(), limit=500)
+        """Orders unpaid at ``expires_at`` become ``expired`` (oldest first); returns them."""
         expired: list[Order] = []
-        for order in due:
+        for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, expires_before=self._clock()):
             try:
                 moved = await self.repo.move(
-                    order.id,
+                    order_id,
                     OrderState.EXPIRED,
                     actor="system",
                     note="not paid in time",
@@ -587,21 +583,18 @@ class OrderService:
 
     async def resume(self) -> list[Order]:
         """At start: deliver every ``paid`` or ``fulfilling`` order (the same request ids: nothing twice) and
-        check orders whose pre-checks never finished. Returns the orders as they ended."""
+        check orders whose pre-checks never finished, oldest first. Returns the orders as they ended."""
         done: list[Order] = []
-        for order in await self.repo.find(state=(OrderState.PAID, OrderState.FULFILLING), limit=1000):
-            log.warning("order resumed order_id=%s state=%s", order.id, order.state)
-            done.append(await self.fulfil(order.id))
-        for order in await self.repo.find(state=OrderState.AWAITING_PAYMENT, check_status="pending", limit=1000):
-            done.append(await self.check(order.id))
+        for order_id in await self.repo.ids(OrderState.PAID, OrderState.FULFILLING):
+            log.warning("order resumed order_id=%s", order_id)
+            done.append(await self.fulfil(order_id))
+        for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, check_status="pending"):
+            done.append(await self.check(order_id))
         return done
 
     async def retry_low_balance(self) -> list[Order]:
         """``needs_attention`` orders refused for the balance are retried, oldest first, while it covers them."""
-        waiting = sorted(
-            (o for o in await self.repo.find(state=OrderState.NEEDS_ATTENTION, limit=1000) if o.auto_retry),
-            key=lambda o: o.created_at,
-        )
+        waiting = await self.repo.ids(OrderState.NEEDS_ATTENTION, auto_retry=True)
         if not waiting:
             return []
         try:
@@ -609,7 +602,8 @@ class OrderService:
         except MarketFailure:
             return []
         retried: list[Order] = []
-        for order in waiting:
+        for order_id in waiting:
+            order = await self.repo.get(order_id)
             if order.nle_cost > balance:
                 continue
             balance -= order.nle_cost
@@ -621,11 +615,11 @@ class OrderService:
         orders whose reason may pass (balance, Market unreachable)."""
         await self.expire_due()
         await self.retry_low_balance()
-        for order in await self.repo.find(state=(OrderState.PAID, OrderState.FULFILLING), limit=1000):
-            await self.fulfil(order.id)
-        for order in await self.repo.find(state=OrderState.AWAITING_PAYMENT, check_status="blocked", limit=1000):
-            if order.check_reason in (BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value):
-                await self.check(order.id)
+        for order_id in await self.repo.ids(OrderState.PAID, OrderState.FULFILLING):
+            await self.fulfil(order_id)
+        passing = [reason.value for reason in BlockReason if reason.shop_wide]
+        for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, check_status="blocked", check_reasons=passing):
+            await self.check(order_id)
 
     async def run_forever(self, interval: timedelta = MAINTENANCE_INTERVAL) -> None:
         """:meth:`resume` once, then :meth:`maintain` every ``interval`` (a background task of the bot)."""

@@ -30,6 +30,7 @@ from bot.orders.web import CheckoutPages
 from bot.orders.web_security import RateLimiter
 from bot.payments.enabled import EnabledMethods, set_manual_instructions
 from bot.payments.manual import ManualProvider
+from bot.payments.provider import PaymentStart
 from bot.payments.registry import PaymentRegistry
 from bot.shop.catalog import PaymentMethod
 from bot.shop.price_table import PriceEntry, PriceTable
@@ -78,8 +79,42 @@ def providers(market_db: Database) -> PaymentRegistry:
     return registry
 
 
+class RedirectProvider:
+    """A second payment method at the provider edge: it sends the buyer to a payment page of its own."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[str] = []
+        self.requests: list[Any] = []
+
+    @property
+    def method(self) -> PaymentMethod:
+        return PaymentMethod.CRYPTOPAY
+
+    def offers(self, currency: str) -> bool:
+        return True
+
+    async def start(self, request: Any) -> PaymentStart:
+        self.requests.append(request)
+        return PaymentStart(
+            reference=f"inv-{request.order_id[:4]}", redirect_url=f"https://pay.example/{request.amount}"
+        )
+
+    async def poll(self, order_id: str) -> None:
+        return None
+
+    async def cancel(self, order_id: str) -> None:
+        self.cancelled.append(order_id)
+
+
+@pytest.fixture
+def cryptopay_enabled() -> bool:
+    """Whether the Crypto Pay method counts as enabled (parametrize a test with ``True`` to turn it on)."""
+    return False
+
+
 @pytest.fixture
 def orders(
+    cryptopay_enabled: bool,
     market_db: Database,
     market_client: MarketClient,
     market_journal: SpendingJournal,
@@ -92,7 +127,7 @@ def orders(
         market=market_client,
         journal=market_journal,
         prices=shop,
-        methods=EnabledMethods(market_db, cryptopay_enabled=False),
+        methods=EnabledMethods(market_db, cryptopay_enabled=cryptopay_enabled),
         providers=providers,
         order_ttl=timedelta(minutes=60),
         outbox=Outbox(market_db),

@@ -19,7 +19,7 @@ from bot.orders.service import OrderService
 from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_origin
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from tests.orders.conftest import purchase_claims, sign
+from tests.orders.conftest import RedirectProvider, purchase_claims, sign
 
 Client = TestClient[web.Request, web.Application]
 HEADERS = {
@@ -454,3 +454,49 @@ async def test_the_real_server_logs_no_url(
     assert "/checkout" not in text
     assert token.split(".")[2] not in text
     assert "example.com" not in text
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_choosing_between_two_methods(
+    checkout: Client, orders: OrderService, shop: Any, cryptopay_enabled: bool
+) -> None:
+    from decimal import Decimal
+
+    from bot.payments.registry import PaymentRegistry
+    from bot.shop.price_table import PriceEntry
+
+    provider = RedirectProvider()
+    assert isinstance(orders.providers, PaymentRegistry)
+    orders.providers.add(provider)
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("19.00"), PaymentMethod.CRYPTOPAY), updated_by=None)
+    order_id, html = await open_order(checkout, orders)
+    order = await orders.get(order_id)
+    assert (order.method, order.amount, order.currency) == (None, None, "EUR")
+    assert "Choose how to pay" in html
+    assert 'value="manual"' in html
+    assert 'value="cryptopay"' in html
+    assert "Manual payment — <strong>20.00 EUR</strong>" in html
+    assert "Crypto Pay — <strong>19.00 EUR</strong>" in html
+    assert "I have paid" not in html
+    response = await checkout.post(
+        f"/orders/{order_id}/method",
+        data={"form_token": form_token(html), "method": "cryptopay"},
+        headers=same_site(checkout),
+    )
+    assert response.status == 200
+    page = await response.text()
+    assert 'href="https://pay.example/19.00"' in page
+    assert "Pay 19.00 EUR" in page
+    chosen = await orders.get(order_id)
+    assert (chosen.method, chosen.amount) == (PaymentMethod.CRYPTOPAY, Decimal("19.00"))
+    switched = await orders.choose_method(order_id, PaymentMethod.MANUAL)
+    assert (switched.method, switched.amount) == (PaymentMethod.MANUAL, Decimal("20.00"))
+    page = await (await checkout.get(f"/orders/{order_id}")).text()
+    assert "I have paid" in page
+    assert "Prefer another way to pay?" in page
+    await orders.cancel(order_id, "staff:1", "test")
+    assert provider.cancelled == []  # manual was the chosen method: Crypto Pay had nothing to withdraw
+    other, _ = await open_order(checkout, orders, email="c@example.com")
+    await orders.choose_method(other, PaymentMethod.CRYPTOPAY)
+    await orders.cancel(other, "staff:1", "test")
+    assert provider.cancelled == [other]

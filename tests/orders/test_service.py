@@ -666,3 +666,195 @@ async def test_find_by_login_state_and_since(orders: OrderService, clock: Clock)
     assert [o.id for o in await orders.find(since=clock.now)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1)] == [b.id]
     assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, limit=1, offset=1)] == [a.id]
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_confirmed_through_another_method_charges_that_method(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("19.00"), PaymentMethod.CRYPTOPAY), updated_by=None)
+    order = await checked(orders)
+    assert (order.method, order.amount) == (None, None)
+    chosen = await orders.choose_method(order.id, MANUAL)
+    assert chosen.amount == Decimal("20.00")
+    again = await orders.choose_method(order.id, MANUAL)
+    assert again.seq == chosen.seq  # the same choice records nothing
+    status = PaymentStatus(PaymentOutcome.PAID, reference="inv-1")
+    paid_order = await orders.confirm_payment(order.id, PaymentMethod.CRYPTOPAY, status, "provider:cryptopay")
+    assert (paid_order.method, paid_order.amount, paid_order.payment_reference) == (
+        PaymentMethod.CRYPTOPAY,
+        Decimal("19.00"),
+        "inv-1",
+    )
+    await orders.drain()
+
+
+async def test_order_url_forms(orders: OrderService, market_db: Database) -> None:
+    assert orders.order_url("abc") == "https://shop.example/orders/abc"
+    bare = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+    )
+    assert bare.order_url("abc") == "/orders/abc"
+    slashed = OrderService(
+        market_db,
+        market=None,
+        journal=None,
+        prices=None,
+        methods=None,
+        providers=None,  # type: ignore[arg-type]
+        order_ttl=timedelta(hours=1),
+        base_url=lambda: "/https://shop.example//",
+    )
+    assert slashed.order_url("abc") == "/https://shop.example/orders/abc"
+
+
+async def test_discord_nle_below_one_and_the_refusal_text(orders: OrderService) -> None:
+    order = await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0.50"))
+    assert order.nle == Decimal("0.50")
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "marketplace", Decimal("0"))
+    assert str(info.value) == "choose an NLE amount above 0 with at most two decimal places"
+    with pytest.raises(OrderRefused) as info:
+        await orders.create_for_discord_user(9, "a49", "cs2-30", Decimal("1"))
+    assert str(info.value) == "an NLE amount applies to the marketplace only"
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_payment_start_asks_the_chosen_provider(
+    orders: OrderService, shop: PriceTable, cryptopay_enabled: bool
+) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    provider = RedirectProvider()
+    orders.providers.add(provider)
+    order = await checked(orders)
+    assert await orders.payment_start(order) is None  # two methods: nothing chosen yet
+    chosen = await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    start = await orders.payment_start(chosen)
+    assert start is not None
+    assert start.redirect_url == "https://pay.example/20.00"
+    (request,) = provider.requests
+    assert (request.order_id, request.amount, request.currency, request.description) == (
+        order.id,
+        Decimal("20.00"),
+        "EUR",
+        "CS2, 30 days",
+    )
+    assert request.expires_at == chosen.expires_at
+    assert request.return_url == f"https://shop.example/orders/{order.id}"
+    from dataclasses import replace
+
+    assert await orders.payment_start(replace(chosen, amount=None)) is None
+    assert await orders.payment_start(replace(chosen, currency=None)) is None
+    assert await orders.payment_start(replace(chosen, check_status="blocked")) is None
+    assert await orders.payment_start(replace(chosen, state=S.PAID)) is None
+    assert len(provider.requests) == 1
+
+
+async def test_refund_note_and_refusal_text(orders: OrderService) -> None:
+    order = await paid(orders)
+    await orders.drain()
+    with pytest.raises(OrderRefused) as info:
+        await orders.refund(order.id, "staff:1", "\n")
+    assert str(info.value) == "say how the money was refunded"
+    await orders.refund(order.id, "staff:1", "n" * 400)
+    assert (await orders.history(order.id))[-1].note == "n" * 300
+
+
+async def test_what_is_logged(orders: OrderService, caplog: pytest.LogCaptureFixture, clock: Clock) -> None:
+    """The operator's greppable lines (and never the e-mail)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        order = await paid(orders)
+        await orders.drain()
+        discord = await orders.create_for_discord_user(77, "darth", "cs2-30")
+        await orders.repo.move(discord.id, S.PAID, actor="staff:2")
+        await orders.resume()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.orders")]
+    assert lines[0] == f"order created order_id={order.id} source=checkout product=cs2-30"
+    assert f"order event order_id={order.id} from=awaiting_payment to=awaiting_payment actor=system" in lines
+    assert f"order transition order_id={order.id} from=awaiting_payment to=paid actor=staff:42" in lines
+    assert f"order transition order_id={order.id} from=fulfilling to=delivered actor=system" in lines
+    assert f"order created order_id={discord.id} source=discord product=cs2-30" in lines
+    assert f"order resumed order_id={discord.id}" in lines
+    assert not any("example.com" in line for line in lines)
+    resumed = [r for r in caplog.records if r.getMessage().startswith("order resumed")]
+    assert [r.levelname for r in resumed] == ["WARNING"]
+
+
+async def test_an_open_delivery_is_logged(
+    orders: OrderService, market_sim: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    order = await checked(orders)
+    market_sim.state.faults.fail_next("gift-product", times=4)
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+        await orders.drain()
+    rid = request_id_for(order.id, 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("bot.orders")]
+    assert warnings == [f"order fulfilment still open order_id={order.id} request_id={rid}"]
+
+
+async def test_discord_order_fields(orders: OrderService, clock: Clock) -> None:
+    order = await orders.create_for_discord_user(77, "darth", "cs2-90")
+    assert order.expires_at == clock.now + timedelta(minutes=60)
+    assert len(order.form_token) == 22
+    assert (order.login, order.product_key, order.nle, order.nle_cost) == ("darth", "cs2-90", None, Decimal("44.10"))
+    assert order.id != order.form_token
+
+
+async def test_offer_follows_the_order(orders: OrderService, shop: PriceTable) -> None:
+    market = await checked(orders, product="marketplace", market=True, cnt=None, days=None, nle="3")
+    offer = await orders.offer(market)
+    assert offer is not None
+    assert offer.prices == {MANUAL: Decimal("3.30")}
+    order = await checked(orders, email="o@example.com")
+    await shop.put(PriceEntry("cs2-30", "AUD", Decimal("30")), updated_by=None)
+    assert await orders.offer(order) is None  # the currency moved since the check: check again
+    rechecked = await orders.check(order.id)
+    assert rechecked.currency == "AUD"
+    again = await orders.offer(rechecked)
+    assert again is not None
+    assert again.currency == "AUD"
+
+
+async def test_claim_needs_passing_checks(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    assert order.method is MANUAL
+    market_sim.state.balance = Decimal("1.00")
+    blocked = await orders.check(order.id)
+    assert (blocked.method, blocked.check_status) == (MANUAL, "blocked")
+    with pytest.raises(OrderRefused, match=r"^Choose manual payment first\.$"):
+        await orders.claim_manual_payment(order.id, None)
+
+
+async def test_claim_on_a_paid_order_names_it(orders: OrderService) -> None:
+    order = await paid(orders)
+    with pytest.raises(IllegalTransition) as info:
+        await orders.claim_manual_payment(order.id, None)
+    assert (info.value.order_id, info.value.current) == (order.id, S.PAID)
+    await orders.drain()
+
+
+async def test_passes_see_every_order_oldest_first(orders: OrderService, clock: Clock) -> None:
+    created = []
+    for n in range(30):
+        order, _ = await orders.create_from_token(claims_for(email=f"n{n}@example.com"))
+        created.append(order.id)
+        clock.advance(timedelta(seconds=1))
+    resumed = await orders.resume()
+    assert [o.id for o in resumed] == created
+    clock.advance(timedelta(hours=1))
+    assert [o.id for o in await orders.expire_due()] == created
