@@ -44,7 +44,7 @@ METHODS = ["manual", "cryptopay"]
 
 
 async def seed(db: Database, rows: int, now: datetime) -> None:
-    rng = random.Random(18)  # noqa: S311 - benchmark data
+    rng = random.Random(18)
     span = int(timedelta(days=29).total_seconds())
 
     def when() -> str:
@@ -62,7 +62,9 @@ async def seed(db: Database, rows: int, now: datetime) -> None:
         transitions.append((oid, 1, None, "awaiting_payment", at, "customer"))
         transitions.append((oid, 2, "awaiting_payment", "paid", at, "provider:manual"))
         request_id = f"ord-{oid}-1" if i % 10 == 0 else f"r{i}"
-        operations.append((request_id, "transfer-money", "{}", rng.choice([None, 1, 2, 3]), amount, "succeeded", at, at))
+        operations.append(
+            (request_id, "transfer-money", "{}", rng.choice([None, 1, 2, 3]), amount, "succeeded", at, at)
+        )
         events.append((rng.choice(["purchase", "transfer"]), i + 1, "u", amount, None, at, "{}", at))
     async with db.transaction() as conn:
         await conn.executemany(

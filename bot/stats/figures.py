@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from bot.stats.periods import Period
+from bot.stats.sums import aggregate, total
 from bot.storage import Database
 
 ZERO = Decimal(0)
@@ -33,7 +34,6 @@ SYSTEM = "system"
 """Key of journal operations with no requesting staff member that are not order deliveries."""
 ORDER_REQUEST_PREFIX = "ord-"
 TOP_BUYERS = 5
-_CHUNK = 500
 
 
 class Dimension(enum.StrEnum):
@@ -119,19 +119,24 @@ class Figures:
         return sorted(found)
 
 
+def _slot(column: str) -> str:
+    """SQL: the 15-minute UTC slot of a stored timestamp (``2026-03-28T10:`` + quarter). Every UTC offset is
+    a multiple of 15 minutes, so a slot never straddles a local midnight."""
+    return f"substr({column}, 1, 14) || (CAST(substr({column}, 15, 2) AS INTEGER) / 15)"
+
+
 class _DayOf:
-    """Local day of a stored UTC timestamp, memoised per 15-minute slot (every UTC offset is a multiple of 15
-    minutes, so a slot never straddles local midnight)."""
+    """Local day of a slot (see :func:`_slot`), memoised."""
 
     def __init__(self, period: Period) -> None:
         self._zone = period.zone
-        self._cache: dict[str, date] = {}
+        self._cache: dict[str, str] = {}
 
-    def __call__(self, text: str) -> date:
-        slot = text[:14] + str(int(text[14:16]) // 15)
+    def __call__(self, slot: str) -> str:
         day = self._cache.get(slot)
         if day is None:
-            day = parse_stamp(text).astimezone(self._zone).date()
+            moment = datetime.fromisoformat(slot[:13] + ":00+00:00") + timedelta(minutes=15 * int(slot[14:]))
+            day = moment.astimezone(self._zone).date().isoformat()
             self._cache[slot] = day
         return day
 
@@ -143,214 +148,179 @@ class _Acc:
     spent: Decimal = ZERO
 
 
-@dataclass(frozen=True, slots=True)
-class _OrderRow:
-    day: date
-    product: str
-    method: str
-    currency: str
-    amount: Decimal
-    paid_by: int | None
-    login: str
-    refunded: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Spend:
-    day: date
-    amount: Decimal
-    staff: str | None
-    """Staff id / ``system``; ``None`` for an order delivery."""
-    order_id: str | None
-
-
-def _order_id(request_id: str) -> str | None:
-    if not request_id.startswith(ORDER_REQUEST_PREFIX):
-        return None
-    order_id, _, attempt = request_id[len(ORDER_REQUEST_PREFIX) :].rpartition("-")
-    return order_id if order_id and attempt.isdigit() else None
+_PAID = (
+    " FROM order_transitions t JOIN orders o ON o.id = t.order_id"
+    " WHERE t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired') AND t.at >= ? AND t.at < ?"
+)
+_ORDER_KEYS = {
+    Dimension.DAY: _slot("t.at"),
+    Dimension.PRODUCT: "o.product_key",
+    Dimension.METHOD: "COALESCE(o.method, 'none')",
+    Dimension.CURRENCY: "COALESCE(o.currency, '?')",
+    Dimension.STAFF: f"COALESCE(CAST(o.paid_by AS TEXT), '{SHOP}')",
+}
+_SPENT = (
+    " FROM operations op{join} WHERE op.created_at >= ? AND op.created_at < ? AND op.status = 'succeeded'"
+    " AND op.amount_nle IS NOT NULL"
+)
+_IS_ORDER = f"(op.request_id GLOB '{ORDER_REQUEST_PREFIX}*')"
+_SPEND_KEYS = {
+    Dimension.DAY: _slot("op.created_at"),
+    Dimension.PRODUCT: "o.product_key",
+    Dimension.METHOD: "CASE WHEN o.id IS NOT NULL THEN COALESCE(o.method, 'none') END",
+    Dimension.CURRENCY: "CASE WHEN o.id IS NOT NULL THEN COALESCE(o.currency, '?') END",
+    Dimension.STAFF: "NULL",
+}
+_ORDER_JOIN = f" LEFT JOIN orders o ON {_IS_ORDER} AND o.request_id = op.request_id"
 
 
 class StatsReader:
-    """Reads the figures of a period from the database."""
+    """Reads the figures of a period from the database: grouped and summed in SQL (exactly, see
+    :mod:`bot.stats.sums`), so the work in Python grows with the number of groups, not of rows."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def _orders(self, period: Period, day_of: _DayOf) -> list[_OrderRow]:
+    async def _orders(self, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
+        """(key, currency, refunded, orders, revenue) per group of the orders paid in ``period``."""
+        key = _ORDER_KEYS[by]
         rows = await self._db.fetchall(
-            "SELECT t.at, o.product_key, o.method, o.currency, o.amount, o.paid_by, o.login, o.state"
-            " FROM order_transitions t JOIN orders o ON o.id = t.order_id"
-            " WHERE t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired')"
-            " AND t.at >= ? AND t.at < ? ORDER BY t.at",
+            f"SELECT {key}, COALESCE(o.currency, '?'), o.state = 'refunded', {aggregate('o.amount')}"
+            f"{_PAID} GROUP BY 1, 2, 3",
             (stamp(period.start), stamp(period.end)),
         )
+        day_of = _DayOf(period)
         return [
-            _OrderRow(
-                day=day_of(row[0]),
-                product=str(row[1]),
-                method=str(row[2] or "none"),
-                currency=str(row[3] or "?"),
-                amount=Decimal(row[4]) if row[4] is not None else ZERO,
-                paid_by=row[5],
-                login=str(row[6]),
-                refunded=row[7] == "refunded",
+            (
+                day_of(str(r[0])) if by is Dimension.DAY else str(r[0]),
+                str(r[1]),
+                bool(r[2]),
+                int(r[3]),
+                total(r[4], r[5], r[6]),
             )
-            for row in rows
+            for r in rows
         ]
 
-    async def _spending(self, period: Period, day_of: _DayOf) -> list[_Spend]:
+    async def _spending(self, period: Period, by: Dimension) -> list[tuple[str | None, str | None, Decimal]]:
+        """(breakdown key or None, staff key or None for the shop, NLE) per group of succeeded operations."""
+        key = _SPEND_KEYS[by]
+        join = _ORDER_JOIN if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY) else ""
+        staff = f"CASE WHEN {_IS_ORDER} THEN NULL ELSE COALESCE(CAST(op.requested_by AS TEXT), '{SYSTEM}') END"
         rows = await self._db.fetchall(
-            "SELECT created_at, request_id, requested_by, amount_nle FROM operations"
-            " WHERE created_at >= ? AND created_at < ? AND status = 'succeeded' AND amount_nle IS NOT NULL",
+            f"SELECT {key}, {staff}, {aggregate('op.amount_nle')}{_SPENT.format(join=join)} GROUP BY 1, 2",
             (stamp(period.start), stamp(period.end)),
         )
-        spends: list[_Spend] = []
-        for created_at, request_id, requested_by, amount in rows:
-            order_id = _order_id(str(request_id))
-            staff = None if order_id is not None else (SYSTEM if requested_by is None else str(requested_by))
-            spends.append(_Spend(day_of(created_at), Decimal(amount), staff, order_id))
-        return spends
+        day_of = _DayOf(period)
+        result: list[tuple[str | None, str | None, Decimal]] = []
+        for r in rows:
+            amount = total(r[3], r[4], r[5])
+            if by is Dimension.DAY:
+                result.append((day_of(str(r[0])), r[1], amount))
+            elif by is Dimension.STAFF:
+                result.append((SHOP if r[1] is None else str(r[1]), r[1], amount))
+            else:
+                result.append((None if r[0] is None else str(r[0]), r[1], amount))
+        return result
 
-    async def _webhooks(self, period: Period) -> list[tuple[str, Decimal]]:
+    async def _webhooks(self, period: Period) -> dict[str, tuple[int, Decimal]]:
         rows = await self._db.fetchall(
-            "SELECT kind, amount FROM webhook_events WHERE received_at >= ? AND received_at < ?",
+            f"SELECT kind, {aggregate('amount')} FROM webhook_events"  # noqa: S608
+            " WHERE received_at >= ? AND received_at < ? GROUP BY kind",
             (stamp(period.start), stamp(period.end)),
         )
-        return [(str(kind), Decimal(amount)) for kind, amount in rows]
+        return {str(r[0]): (int(r[1]), total(r[2], r[3], r[4])) for r in rows}
 
-    async def _order_keys(self, order_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        """Order id → (product key, method, currency) of the delivered orders."""
-        ids = sorted(set(order_ids))
-        found: dict[str, tuple[str, str, str]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ", ".join("?" for _ in chunk)
-            rows = await self._db.fetchall(
-                f"SELECT id, product_key, method, currency FROM orders WHERE id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            for row in rows:
-                found[str(row[0])] = (str(row[1]), str(row[2] or "none"), str(row[3] or "?"))
-        return found
+    async def _buyers(self, period: Period) -> list[Buyer]:
+        rows = await self._db.fetchall(
+            f"SELECT lower(o.login), MIN(o.login), COALESCE(o.currency, '?'), {aggregate('o.amount')}"
+            f"{_PAID} AND o.state != 'refunded' GROUP BY 1, 3",
+            (stamp(period.start), stamp(period.end)),
+        )
+        acc: dict[str, _Acc] = defaultdict(_Acc)
+        names: dict[str, str] = {}
+        for r in rows:
+            folded = str(r[0])
+            names[folded] = min(names.get(folded, str(r[1])), str(r[1]))
+            entry = acc[folded]
+            entry.orders += int(r[3])
+            add_money(entry.revenue, str(r[2]), total(r[4], r[5], r[6]))
+        ranked = sorted(acc, key=lambda k: (-acc[k].orders, k))[:TOP_BUYERS]
+        return [Buyer(names[k], acc[k].orders, sorted_money(acc[k].revenue)) for k in ranked]
 
     async def totals(self, period: Period) -> Totals:
-        day_of = _DayOf(period)
-        return _totals(
-            await self._orders(period, day_of), await self._spending(period, day_of), await self._webhooks(period)
-        )
+        by = Dimension.STAFF
+        return _totals(await self._orders(period, by), await self._spending(period, by), await self._webhooks(period))
 
     async def figures(self, period: Period, by: Dimension) -> Figures:
-        day_of = _DayOf(period)
-        orders = await self._orders(period, day_of)
-        spends = await self._spending(period, day_of)
+        orders = await self._orders(period, by)
+        spends = await self._spending(period, by)
         totals = _totals(orders, spends, await self._webhooks(period))
-        keys: dict[str, tuple[str, str, str]] = {}
-        if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY):
-            keys = await self._order_keys(s.order_id for s in spends if s.order_id is not None)
-        rows = _breakdown(period, by, orders, spends, keys)
         return Figures(
             period=period,
             by=by,
             totals=totals,
             previous=await self.totals(period.previous()),
-            rows=rows,
-            buyers=_buyers(orders),
+            rows=_breakdown(period, by, orders, spends),
+            buyers=await self._buyers(period),
         )
 
 
-def _totals(orders: list[_OrderRow], spends: list[_Spend], events: list[tuple[str, Decimal]]) -> Totals:
+def _totals(
+    orders: list[tuple[str, str, bool, int, Decimal]],
+    spends: list[tuple[str | None, str | None, Decimal]],
+    events: Mapping[str, tuple[int, Decimal]],
+) -> Totals:
     revenue: dict[str, Decimal] = {}
     counted = refunded = 0
-    for order in orders:
-        if order.refunded:
-            refunded += 1
+    for _, currency, was_refunded, count, amount in orders:
+        if was_refunded:
+            refunded += count
             continue
-        counted += 1
-        add_money(revenue, order.currency, order.amount)
+        counted += count
+        add_money(revenue, currency, amount)
     shop = ZERO
     staff: dict[str, Decimal] = {}
-    for spend in spends:
-        if spend.staff is None:
-            shop += spend.amount
+    for _, member, amount in spends:
+        if member is None:
+            shop += amount
         else:
-            add_money(staff, spend.staff, spend.amount)
-    purchases = [amount for kind, amount in events if kind == "purchase"]
-    transfers = [amount for kind, amount in events if kind == "transfer"]
+            add_money(staff, member, amount)
+    purchases = events.get("purchase", (0, ZERO))
+    transfers = events.get("transfer", (0, ZERO))
     return Totals(
         orders=counted,
         revenue=sorted_money(revenue),
         refunded=refunded,
         spent_shop=shop,
         spent_staff=sorted_money(staff),
-        purchases=len(purchases),
-        purchases_nle=sum(purchases, ZERO),
-        transfers=len(transfers),
-        transfers_nle=sum(transfers, ZERO),
+        purchases=purchases[0],
+        purchases_nle=purchases[1],
+        transfers=transfers[0],
+        transfers_nle=transfers[1],
     )
-
-
-def _order_key(by: Dimension, order: _OrderRow) -> str:
-    if by is Dimension.DAY:
-        return order.day.isoformat()
-    if by is Dimension.PRODUCT:
-        return order.product
-    if by is Dimension.METHOD:
-        return order.method
-    if by is Dimension.CURRENCY:
-        return order.currency
-    return SHOP if order.paid_by is None else str(order.paid_by)
-
-
-def _spend_key(by: Dimension, spend: _Spend, keys: Mapping[str, tuple[str, str, str]]) -> str | None:
-    if by is Dimension.DAY:
-        return spend.day.isoformat()
-    if by is Dimension.STAFF:
-        return SHOP if spend.staff is None else spend.staff
-    if spend.order_id is None or spend.order_id not in keys:
-        return None  # staff spending has no product/method/currency of an order
-    product, method, currency = keys[spend.order_id]
-    return {Dimension.PRODUCT: product, Dimension.METHOD: method}.get(by, currency)
 
 
 def _breakdown(
     period: Period,
     by: Dimension,
-    orders: list[_OrderRow],
-    spends: list[_Spend],
-    keys: Mapping[str, tuple[str, str, str]],
+    orders: list[tuple[str, str, bool, int, Decimal]],
+    spends: list[tuple[str | None, str | None, Decimal]],
 ) -> list[BreakdownRow]:
     acc: dict[str, _Acc] = defaultdict(_Acc)
     if by is Dimension.DAY:
         for day in period.each_day():
             acc[day.isoformat()]  # every day of the period, even an empty one
-    for order in orders:
-        if order.refunded:
+    for key, currency, was_refunded, count, amount in orders:
+        if was_refunded:
             continue
-        entry = acc[_order_key(by, order)]
-        entry.orders += 1
-        add_money(entry.revenue, order.currency, order.amount)
-    for spend in spends:
-        key = _spend_key(by, spend, keys)
-        if key is not None:
-            acc[key].spent += spend.amount
+        entry = acc[key]
+        entry.orders += count
+        add_money(entry.revenue, currency, amount)
+    for spend_key, _, amount in spends:
+        if spend_key is not None:  # staff spending has no product/method/currency of an order
+            acc[spend_key].spent += amount
     ordered = sorted(acc) if by is Dimension.DAY else sorted(acc, key=lambda k: (-acc[k].orders, -acc[k].spent, k))
     return [BreakdownRow(k, acc[k].orders, sorted_money(acc[k].revenue), acc[k].spent) for k in ordered]
-
-
-def _buyers(orders: list[_OrderRow]) -> list[Buyer]:
-    acc: dict[str, _Acc] = defaultdict(_Acc)
-    names: dict[str, str] = {}
-    for order in orders:
-        if order.refunded:
-            continue
-        folded = order.login.casefold()
-        names.setdefault(folded, order.login)
-        entry = acc[folded]
-        entry.orders += 1
-        add_money(entry.revenue, order.currency, order.amount)
-    ranked = sorted(acc, key=lambda k: (-acc[k].orders, k))[:TOP_BUYERS]
-    return [Buyer(names[k], acc[k].orders, sorted_money(acc[k].revenue)) for k in ranked]
 
 
 def change(current: Decimal | int, previous: Decimal | int) -> str:
