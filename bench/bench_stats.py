@@ -57,7 +57,8 @@ async def seed(db: Database, rows: int, now: datetime) -> None:
         amount = f"{rng.randrange(100, 5000) / 100:.2f}"
         orders.append(
             (oid, f"f{i}", f"buyer{rng.randrange(2000)}", rng.choice(PRODUCTS), rng.choice(CURRENCIES),
-             rng.choice(METHODS), amount, "17.10", "delivered", at, at, at, rng.choice([None, 1, 2, 3]))
+             rng.choice(METHODS), amount, "17.10", "delivered", at, at, at, rng.choice([None, 1, 2, 3]),
+             f"ord-{oid}-1" if i % 10 == 0 else None)
         )  # fmt: skip
         transitions.append((oid, 1, None, "awaiting_payment", at, "customer"))
         transitions.append((oid, 2, "awaiting_payment", "paid", at, "provider:manual"))
@@ -69,7 +70,7 @@ async def seed(db: Database, rows: int, now: datetime) -> None:
     async with db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO orders (id, form_token, login, product_key, currency, method, amount, nle_cost, state,"
-            " created_at, updated_at, expires_at, paid_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " created_at, updated_at, expires_at, paid_by, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             orders,
         )
         await conn.executemany(
