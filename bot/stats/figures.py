@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot.stats.periods import Period
-from bot.stats.sums import aggregate, total
+from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
 from bot.storage import Database
 
 ZERO = Decimal(0)
@@ -180,70 +181,84 @@ class StatsReader:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.slow_queries = 0
+        """Queries that needed the slow exact sum (an amount the fast path cannot prove exact)."""
+
+    async def _grouped(self, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``) as ``(*keys, count, Decimal)``."""
+        params = (stamp(period.start), stamp(period.end))
+        rows = await self._db.fetchall(sql.format(agg=fast_aggregate(column)), params)
+        result: list[tuple[Any, ...]] = []
+        for row in rows:
+            amount = fast_total(row[keys + 1], row[keys + 2], row[keys + 3], row[keys + 4])
+            if amount is None:
+                break
+            result.append((*row[:keys], int(row[keys]), amount))
+        else:
+            return result
+        self.slow_queries += 1
+        rows = await self._db.fetchall(sql.format(agg=aggregate(column)), params)
+        return [(*r[:keys], int(r[keys]), total(r[keys + 1], r[keys + 2], r[keys + 3])) for r in rows]
 
     async def _orders(self, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
         """(key, currency, refunded, orders, revenue) per group of the orders paid in ``period``."""
-        key = _ORDER_KEYS[by]
-        rows = await self._db.fetchall(
-            f"SELECT {key}, COALESCE(o.currency, '?'), o.state = 'refunded', {aggregate('o.amount')}"
-            f"{_PAID} GROUP BY 1, 2, 3",
-            (stamp(period.start), stamp(period.end)),
+        rows = await self._grouped(
+            f"SELECT {_ORDER_KEYS[by]}, COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID}"
+            " GROUP BY 1, 2, 3",
+            "o.amount",
+            3,
+            period,
         )
         day_of = _DayOf(period)
         return [
-            (
-                day_of(str(r[0])) if by is Dimension.DAY else str(r[0]),
-                str(r[1]),
-                bool(r[2]),
-                int(r[3]),
-                total(r[4], r[5], r[6]),
-            )
-            for r in rows
+            (day_of(str(r[0])) if by is Dimension.DAY else str(r[0]), str(r[1]), bool(r[2]), r[3], r[4]) for r in rows
         ]
 
     async def _spending(self, period: Period, by: Dimension) -> list[tuple[str | None, str | None, Decimal]]:
         """(breakdown key or None, staff key or None for the shop, NLE) per group of succeeded operations."""
-        key = _SPEND_KEYS[by]
         join = _ORDER_JOIN if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY) else ""
         staff = f"CASE WHEN {_IS_ORDER} THEN NULL ELSE COALESCE(CAST(op.requested_by AS TEXT), '{SYSTEM}') END"
-        rows = await self._db.fetchall(
-            f"SELECT {key}, {staff}, {aggregate('op.amount_nle')}{_SPENT.format(join=join)} GROUP BY 1, 2",
-            (stamp(period.start), stamp(period.end)),
+        rows = await self._grouped(
+            f"SELECT {_SPEND_KEYS[by]}, {staff}, {{agg}}{_SPENT.format(join=join)} GROUP BY 1, 2",
+            "op.amount_nle",
+            2,
+            period,
         )
         day_of = _DayOf(period)
         result: list[tuple[str | None, str | None, Decimal]] = []
-        for r in rows:
-            amount = total(r[3], r[4], r[5])
+        for key, member, _, amount in rows:
             if by is Dimension.DAY:
-                result.append((day_of(str(r[0])), r[1], amount))
+                result.append((day_of(str(key)), member, amount))
             elif by is Dimension.STAFF:
-                result.append((SHOP if r[1] is None else str(r[1]), r[1], amount))
+                result.append((SHOP if member is None else str(member), member, amount))
             else:
-                result.append((None if r[0] is None else str(r[0]), r[1], amount))
+                result.append((None if key is None else str(key), member, amount))
         return result
 
     async def _webhooks(self, period: Period) -> dict[str, tuple[int, Decimal]]:
-        rows = await self._db.fetchall(
-            f"SELECT kind, {aggregate('amount')} FROM webhook_events"  # noqa: S608
-            " WHERE received_at >= ? AND received_at < ? GROUP BY kind",
-            (stamp(period.start), stamp(period.end)),
+        rows = await self._grouped(
+            "SELECT kind, {agg} FROM webhook_events WHERE received_at >= ? AND received_at < ? GROUP BY kind",
+            "amount",
+            1,
+            period,
         )
-        return {str(r[0]): (int(r[1]), total(r[2], r[3], r[4])) for r in rows}
+        return {str(kind): (count, amount) for kind, count, amount in rows}
 
     async def _buyers(self, period: Period) -> list[Buyer]:
-        rows = await self._db.fetchall(
-            f"SELECT lower(o.login), MIN(o.login), COALESCE(o.currency, '?'), {aggregate('o.amount')}"
-            f"{_PAID} AND o.state != 'refunded' GROUP BY 1, 3",
-            (stamp(period.start), stamp(period.end)),
+        rows = await self._grouped(
+            f"SELECT lower(o.login), MIN(o.login), COALESCE(o.currency, '?'), {{agg}}{_PAID}"
+            " AND o.state != 'refunded' GROUP BY 1, 3",
+            "o.amount",
+            3,
+            period,
         )
         acc: dict[str, _Acc] = defaultdict(_Acc)
         names: dict[str, str] = {}
-        for r in rows:
-            folded = str(r[0])
-            names[folded] = min(names.get(folded, str(r[1])), str(r[1]))
+        for folded, login, currency, count, amount in rows:
+            names[folded] = min(names.get(folded, login), login)
             entry = acc[folded]
-            entry.orders += int(r[3])
-            add_money(entry.revenue, str(r[2]), total(r[4], r[5], r[6]))
+            entry.orders += count
+            add_money(entry.revenue, currency, amount)
         ranked = sorted(acc, key=lambda k: (-acc[k].orders, k))[:TOP_BUYERS]
         return [Buyer(names[k], acc[k].orders, sorted_money(acc[k].revenue)) for k in ranked]
 

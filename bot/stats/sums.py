@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 SCALE = 8
-_UNIT = 10**SCALE
+_UNIT: int = 10**SCALE
 
 
 def well_formed(column: str) -> str:
@@ -58,3 +58,33 @@ def total(unit_sum: int | None, max_places: int | None, others: str | None) -> D
         for text in others.split(" "):
             result += Decimal(text)
     return result
+
+
+# --------------------------------------------------------------------------- the fast path
+FAST_LIMIT = 10**6
+"""Below this magnitude, an amount with at most 8 decimals times 10^8 is under 10^14, where a double is
+within 0.03 of it: rounding gives the exact integer."""
+
+
+def fast_aggregate(column: str) -> str:
+    """Five result columns, cheap to compute: ``COUNT(*)``, the sum of ``round(amount * 10^8)`` computed in
+    floating point, the most decimal places, the largest magnitude, and the number of amounts that are not
+    plain ``digits[.digits]`` text. :func:`fast_total` accepts the sum only when those prove it exact."""
+    c = column
+    return (
+        f"COUNT(*), SUM(CAST(ROUND(CAST({c} AS REAL) * {_UNIT}) AS INTEGER)),"
+        f" MAX(CASE WHEN instr({c}, '.') = 0 THEN 0 ELSE length({c}) - instr({c}, '.') END),"
+        f" MAX(ABS(CAST({c} AS REAL))), SUM({c} GLOB '*[^0-9.]*' OR {c} GLOB '*.*.*')"
+    )
+
+
+def fast_total(
+    unit_sum: int | None, max_places: int | None, max_abs: float | None, not_plain: int | None
+) -> Decimal | None:
+    """The exact ``Decimal`` of one group of :func:`fast_aggregate`, or ``None`` when it cannot be proven exact
+    (use :func:`aggregate` then)."""
+    if not_plain or (max_places or 0) > SCALE or (max_abs or 0.0) >= FAST_LIMIT:
+        return None
+    if unit_sum is None:
+        return Decimal(0)
+    return (Decimal(unit_sum) / _UNIT).quantize(Decimal(1).scaleb(-(max_places or 0)))

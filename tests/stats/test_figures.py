@@ -124,3 +124,17 @@ async def test_empty_database(market_db: object) -> None:
 )
 def test_change(now: D, before: D, text: str) -> None:
     assert change(now, before) == text
+
+
+async def test_amounts_the_fast_sum_cannot_prove_take_the_exact_path(seeded: Seeded) -> None:
+    # A webhook transfer of 1.123456789 NLE (9 places) in the period: the same figures, exactly.
+    await seeded.db.execute(
+        "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
+        " VALUES ('transfer', 99, 'x', '1.123456789', '2026-03-28T12:00:00.000000Z', '{}')"
+    )
+    reader = StatsReader(seeded.db)
+    figures = await reader.figures(seeded.period, Dimension.DAY)
+    assert reader.slow_queries == 1
+    assert figures.totals.transfers == 2
+    assert figures.totals.transfers_nle == D("5.563456789")
+    assert figures.totals.revenue == {"USD": D("10.50"), "USDT": D("12.25")}

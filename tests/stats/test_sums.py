@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stats.sums import aggregate, total, well_formed
+from bot.stats.sums import aggregate, fast_aggregate, fast_total, total, well_formed
 
 
 async def _sum(conn: aiosqlite.Connection, values: list[str | None]) -> tuple[int, D]:
@@ -97,3 +97,35 @@ def test_any_money_sums_like_python(values: list[D]) -> None:
     assert got == expected
     if values:
         assert str(got) == str(expected)
+
+
+async def _fast(conn: aiosqlite.Connection, values: list[str | None]) -> D | None:
+    await conn.execute("DELETE FROM t")
+    await conn.executemany("INSERT INTO t (a) VALUES (?)", [(v,) for v in values])
+    async with conn.execute(f"SELECT {fast_aggregate('a')} FROM t") as cur:  # noqa: S608
+        row = await cur.fetchone()
+    assert row is not None
+    return fast_total(row[1], row[2], row[3], row[4])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["10.50", "2.00"], "12.50"),
+        (["0.1", "0.2"], "0.3"),
+        (["5", "7"], "12"),
+        (["999999.99999999", "0.00000001"], "1000000.00000000"),
+        ([None, "3.30"], "3.30"),
+        ([], "0"),
+        (["1000000"], None),  # too large to prove exact in floating point
+        (["1.123456789"], None),  # more than 8 places
+        (["-1.50"], None),  # not plain digits
+        (["1E+2"], None),
+        (["1.2.3"], None),
+    ],
+)
+async def test_fast_path_is_exact_or_declines(
+    conn: aiosqlite.Connection, values: list[str | None], expected: str | None
+) -> None:
+    got = await _fast(conn, values)
+    assert (None if got is None else str(got)) == expected
