@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot.stats.figures import ZERO, Figures
 
@@ -78,10 +79,27 @@ def _style(ax: Axes) -> None:
     ax.tick_params(colors=TEXT, labelsize=9)
 
 
+TOP_PX = 50
+BOTTOM_PX = 40
+GAP_PX = 30
+LEFT_PX = 80
+RIGHT_PX = 20
+X_LABELS_PX = 100
+"""Room under the last panel for (rotated) x labels and the axis title."""
+
+
 def _draw(series: list[Series], title: str, x_label: str) -> Chart:
     height = PANEL_HEIGHT_PX * len(series) + 90
     fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
-    axes = fig.subplots(len(series), 1, squeeze=False, sharex=True)[:, 0]
+    # Fixed margins instead of tight_layout (which measures every text by drawing the figure once more).
+    fig.subplots_adjust(
+        left=LEFT_PX / WIDTH_PX,
+        right=1 - RIGHT_PX / WIDTH_PX,
+        top=1 - TOP_PX / height,
+        bottom=(BOTTOM_PX + X_LABELS_PX) / height,
+        hspace=GAP_PX / (PANEL_HEIGHT_PX - GAP_PX),
+    )
+    axes = fig.subplots(len(series), 1, squeeze=False)[:, 0]  # not sharex: upper panels get no x ticks at all
     fig.suptitle(title, color=TEXT, fontsize=13, fontweight="bold")
     positions = list(range(len(series[0].labels)))
     for index, (ax, one) in enumerate(zip(axes, series, strict=True)):
@@ -93,6 +111,10 @@ def _draw(series: list[Series], title: str, x_label: str) -> Chart:
             ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in one.values], color=TEXT, fontsize=8, padding=2)
         ax.set_ylabel(f"{one.title.split(' (')[0]} ({one.unit})", color=TEXT, fontsize=10)
         ax.set_ylim(bottom=0, top=max([*heights, 1.0]) * 1.18)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.set_xlim(-0.6, len(positions) - 0.4)
+        if ax is not axes[-1]:
+            ax.set_xticks([])
     last = axes[-1]
     last.set_xticks(
         positions,
@@ -101,9 +123,8 @@ def _draw(series: list[Series], title: str, x_label: str) -> Chart:
         ha="right" if len(positions) > 7 else "center",
     )
     last.set_xlabel(x_label, color=TEXT, fontsize=10)
-    fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, pil_kwargs={"compress_level": 1})
     return Chart(buffer.getvalue(), series, WIDTH_PX, height)
 
 
