@@ -35,6 +35,8 @@ Interaction = discord.Interaction[Any]
 PERIODS = [app_commands.Choice(name=c.label, value=c.value) for c in PeriodChoice]
 BY = [app_commands.Choice(name=d.value, value=d.value) for d in Dimension]
 CHART_FILE = "stats.png"
+MAX_UPLOAD = 8 * 1024 * 1024
+"""Bytes of attachments per message a bot may send on a server without boosts (Discord's smallest limit)."""
 
 
 def _labeller(guild: discord.Guild | None, by: Dimension) -> Any:
@@ -135,6 +137,11 @@ class Stats(commands.Cog):
         dimension = Dimension(by)
         if export:
             files = await export_period(self.bot.db, chosen)
+            if sum(len(f.data) for f in files) > MAX_UPLOAD:
+                await interaction.followup.send(
+                    "The export is larger than Discord accepts (8 MB); choose a shorter period.", ephemeral=True
+                )
+                return
             counts = ", ".join(f"{f.rows} {f.kind}" for f in files)
             await interaction.followup.send(
                 f"CSV export of {chosen.label} ({counts}); times in UTC.",

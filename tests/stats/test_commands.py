@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
@@ -156,3 +157,19 @@ async def test_digest_channel_and_post(
     assert [a["filename"] for a in posted["attachments"]] == ["stats.png"]
     # The scheduler started with the bot and, with no channel at start, claimed no week.
     assert await bot.guild_config.value(WEEK_KEY) is None
+
+
+async def test_stats_export_too_large(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_retry: RetryPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await _bot(start_bot, market_retry)
+    await _seed(bot, market_retry)
+    module = sys.modules[type(bot.get_cog("Stats")).__module__]  # the copy the extension loader imported
+    monkeypatch.setattr(module, "MAX_UPLOAD", 100)
+    rec = await fake_discord.invoke_command(
+        "stats", {"from": "2026-03-27", "to": "2026-03-30", "export": True}, user="staff"
+    )
+    await rec.wait_response()
+    message = await _answer(rec)
+    assert message["attachments"] == []
+    assert "larger than Discord accepts (8 MB); choose a shorter period" in rec.all_text()
