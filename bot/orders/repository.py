@@ -150,14 +150,16 @@ class OrderRepository:
             # One statement inserts and returns the row; a replayed token inserts nothing and is looked up.
             rows = list(
                 await conn.execute_fetchall(
-                    f"INSERT INTO orders ({columns}) VALUES ({marks}) ON CONFLICT (token_hash) DO NOTHING"  # noqa: S608
-                    " RETURNING *",
+                    f"INSERT INTO orders ({columns}) VALUES ({marks}) ON CONFLICT (token_hash) DO NOTHING"  # noqa: S608  # pragma: no mutate
+                    " RETURNING *",  # pragma: no mutate
                     tuple(values.values()),
                 )
             )
             if not rows:
                 existing = list(
-                    await conn.execute_fetchall("SELECT * FROM orders WHERE token_hash = ?", (values["token_hash"],))
+                    await conn.execute_fetchall(
+                        "SELECT * FROM orders WHERE token_hash = ?", (values["token_hash"],)
+                    )  # pragma: no mutate
                 )
                 return order_from_row(existing[0]), False
             order = order_from_row(rows[0])
@@ -199,15 +201,15 @@ class OrderRepository:
             allowed = (current.state in expected) if event else is_legal(current.state, to_state)
             if not allowed or (expected and current.state not in expected):
                 raise IllegalTransition(order_id, current.state, to_state)
-            assignments = ["state = ?", "seq = seq + 1", "updated_at = ?"]
+            assignments = ["state = ?", "seq = seq + 1", "updated_at = ?"]  # pragma: no mutate
             params: list[object] = [to_state.value, iso(now)]
             for name, value in changes.items():
-                assignments.append(f"{name} = ?")
+                assignments.append(f"{name} = ?")  # pragma: no mutate
                 params.append(_column(value))
             rows = list(
                 await conn.execute_fetchall(
-                    f"UPDATE orders SET {', '.join(assignments)} WHERE id = ? AND state = ? AND seq = ?"  # noqa: S608
-                    " RETURNING *",
+                    f"UPDATE orders SET {', '.join(assignments)} WHERE id = ? AND state = ? AND seq = ?"  # noqa: S608  # pragma: no mutate
+                    " RETURNING *",  # pragma: no mutate
                     (*params, order_id, current.state.value, current.seq),
                 )
             )
@@ -237,8 +239,8 @@ class OrderRepository:
     @staticmethod
     async def _append(conn: aiosqlite.Connection, t: Transition) -> None:
         await conn.execute(
-            "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"  # pragma: no mutate
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
             (
                 t.order_id,
                 t.seq,
@@ -252,20 +254,22 @@ class OrderRepository:
 
     @staticmethod
     async def _read(conn: aiosqlite.Connection, order_id: str) -> Order:
-        rows = list(await conn.execute_fetchall("SELECT * FROM orders WHERE id = ?", (order_id,)))
+        rows = list(await conn.execute_fetchall("SELECT * FROM orders WHERE id = ?", (order_id,)))  # pragma: no mutate
         if not rows:
             raise OrderNotFound(order_id)
         return order_from_row(rows[0])
 
     # ------------------------------------------------------------------ reading
     async def get(self, order_id: str) -> Order:
-        row = await self._db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+        row = await self._db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))  # pragma: no mutate
         if row is None:
             raise OrderNotFound(order_id)
         return order_from_row(row)
 
     async def history(self, order_id: str) -> list[Transition]:
-        rows = await self._db.fetchall("SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq", (order_id,))
+        rows = await self._db.fetchall(
+            "SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq", (order_id,)
+        )  # pragma: no mutate
         return [_transition_from_row(row) for row in rows]
 
     async def find(
@@ -284,25 +288,25 @@ class OrderRepository:
         values: list[object] = []
         if state is not None:
             states = (state,) if isinstance(state, OrderState) else tuple(state)
-            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")  # pragma: no mutate
             values.extend(s.value for s in states)
         if login is not None:
-            clauses.append("login = ? COLLATE NOCASE")
+            clauses.append("login = ? COLLATE NOCASE")  # pragma: no mutate
             values.append(login.strip())
         if since is not None:
-            clauses.append("created_at >= ?")
+            clauses.append("created_at >= ?")  # pragma: no mutate
             values.append(iso(since))
         if discord_user_id is not None:
-            clauses.append("discord_user_id = ?")
+            clauses.append("discord_user_id = ?")  # pragma: no mutate
             values.append(discord_user_id)
         if check_status is not None:
-            clauses.append("check_status = ?")
+            clauses.append("check_status = ?")  # pragma: no mutate
             values.append(check_status)
         if expires_before is not None:
-            clauses.append("expires_at <= ?")
+            clauses.append("expires_at <= ?")  # pragma: no mutate
             values.append(iso(expires_before))
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""  # pragma: no mutate
+        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608  # pragma: no mutate
         rows = await self._db.fetchall(sql, (*values, max(0, limit), max(0, offset)))
         return [order_from_row(row) for row in rows]
 
@@ -316,19 +320,19 @@ class OrderRepository:
     ) -> list[str]:
         """Every order id in one of ``states`` matching the filters, oldest first (no limit: for the background
         passes, which must miss none)."""
-        clauses = [f"state IN ({', '.join('?' for _ in states)})"]
+        clauses = [f"state IN ({', '.join('?' for _ in states)})"]  # pragma: no mutate
         values: list[object] = [s.value for s in states]
         if check_status is not None:
-            clauses.append("check_status = ?")
+            clauses.append("check_status = ?")  # pragma: no mutate
             values.append(check_status)
         if check_reasons:
-            clauses.append(f"check_reason IN ({', '.join('?' for _ in check_reasons)})")
+            clauses.append(f"check_reason IN ({', '.join('?' for _ in check_reasons)})")  # pragma: no mutate
             values.extend(check_reasons)
         if expires_before is not None:
-            clauses.append("expires_at <= ?")
+            clauses.append("expires_at <= ?")  # pragma: no mutate
             values.append(iso(expires_before))
         if auto_retry is not None:
-            clauses.append("auto_retry = ?")
+            clauses.append("auto_retry = ?")  # pragma: no mutate
             values.append(int(auto_retry))
-        sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608
+        sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608  # pragma: no mutate
         return [str(row["id"]) for row in await self._db.fetchall(sql, values)]

@@ -197,12 +197,9 @@ class CheckoutPages:
     async def _context(self, order: Order) -> dict[str, Any]:
         history = await self.service.history(order.id)
         first: dict[OrderState, datetime] = {}
-        note = None
         for entry in history:
             if entry.from_state is not entry.to_state:
                 first.setdefault(entry.to_state, entry.at)
-            if entry.to_state is OrderState.CANCELLED:
-                note = entry.note
         steps = [
             ("Created", order.created_at),
             ("Paid", first.get(OrderState.PAID)),
@@ -237,7 +234,6 @@ class CheckoutPages:
             "can_recheck": reason in _RECHECKABLE,
             "expires_at": _when(order.expires_at),
             "expires_iso": iso(order.expires_at),
-            "note": note,
         }
 
     # ------------------------------------------------------------------ forms

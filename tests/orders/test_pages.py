@@ -413,7 +413,8 @@ async def test_the_page_states(checkout: Client, orders: OrderService) -> None:
     order_id, _ = await open_order(checkout, orders)
     await orders.cancel(order_id, "staff:1", "duplicate order")
     html = await (await checkout.get(f"/orders/{order_id}")).text()
-    assert "This order was cancelled: duplicate order." in html
+    assert "This order was cancelled. If you paid for it, please contact support" in html
+    assert "duplicate order" not in html  # staff notes stay with staff
     assert "data-status-url" not in html  # final: no polling
     other, _ = await open_order(checkout, orders, email="q@example.com")
     await orders.repo.move(other, OrderState.EXPIRED, actor="system")

@@ -17,6 +17,7 @@ from bot.market.models import Product
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.fulfilment import request_id_for
 from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderRefused, OrderState, Transition
+from bot.orders.prechecks import BlockReason
 from bot.orders.service import OrderService, clean_text, new_order_id
 from bot.orders.token import verify_purchase_token
 from bot.payments.enabled import set_manual_instructions
@@ -347,11 +348,13 @@ async def test_confirm_then_deliver_exactly_once(
     )
     assert op.params == {"username": "darth", "product": "cs2", "cnt": 0}
     assert await market_journal.spent_since(42, clock.now - timedelta(days=1)) == Decimal("17.10")
-    history = [(t.from_state, t.to_state, t.actor) for t in await orders.history(order.id)]
-    assert history[-3:] == [
-        (S.AWAITING_PAYMENT, S.PAID, "staff:42"),
-        (S.PAID, S.FULFILLING, "system"),
-        (S.FULFILLING, S.DELIVERED, "system"),
+    history = [(t.seq, t.from_state, t.to_state, t.actor, t.note) for t in await orders.history(order.id)]
+    assert history == [
+        (1, None, S.AWAITING_PAYMENT, "customer", None),
+        (2, S.AWAITING_PAYMENT, S.AWAITING_PAYMENT, "system", "checks passed"),
+        (3, S.AWAITING_PAYMENT, S.PAID, "staff:42", "payment confirmed (manual)"),
+        (4, S.PAID, S.FULFILLING, "system", None),
+        (5, S.FULFILLING, S.DELIVERED, "system", "gift-product done"),
     ]
     assert await orders.confirm_payment(order.id, MANUAL, None, "staff:42") == done
     assert await orders.fulfil(order.id) == done
@@ -858,3 +861,264 @@ async def test_passes_see_every_order_oldest_first(orders: OrderService, clock: 
     assert [o.id for o in resumed] == created
     clock.advance(timedelta(hours=1))
     assert [o.id for o in await orders.expire_due()] == created
+
+
+async def test_refusal_history_and_retry_guard(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    with pytest.raises(IllegalTransition):
+        await orders.retry(order.id, "staff:1")  # only a refused order is retried
+    market_sim.state.user("darth").invited.clear()  # type: ignore[union-attr]
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    last = (await orders.history(order.id))[-1]
+    assert (last.from_state, last.to_state, last.actor, last.note) == (
+        S.FULFILLING,
+        S.NEEDS_ATTENTION,
+        "system",
+        "User is not invited to this product",
+    )
+    assert await orders.confirm_payment(order.id, MANUAL, None, "staff:2") == await orders.get(order.id)
+
+
+class FailingCancel:
+    def __init__(self, method: PaymentMethod) -> None:
+        self._method = method
+        self.calls: list[str] = []
+
+    @property
+    def method(self) -> PaymentMethod:
+        return self._method
+
+    def offers(self, currency: str) -> bool:
+        return True
+
+    async def start(self, request: Any) -> Any:
+        from bot.payments.provider import PaymentStart
+
+        return PaymentStart(instructions="x")
+
+    async def poll(self, order_id: str) -> None:
+        return None
+
+    async def cancel(self, order_id: str) -> None:
+        self.calls.append(order_id)
+        raise RuntimeError("provider down")
+
+
+async def test_withdrawing_a_payment(orders: OrderService, caplog: pytest.LogCaptureFixture, clock: Clock) -> None:
+    import logging
+
+    failing = FailingCancel(MANUAL)
+    orders.providers.add(failing)
+    order = await checked(orders)
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        cancelled = await orders.cancel(order.id, "staff:1", "x" * 400)
+    assert cancelled.state is S.CANCELLED
+    assert failing.calls == [order.id]
+    assert (await orders.history(order.id))[-1].note == "x" * 300
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == [f"payment cancel failed order_id={order.id} method=manual"]
+    blocked = await checked(orders, login="ghost", email="gh@example.com")
+    assert blocked.method is None
+    await orders.cancel(blocked.id, "staff:1", "no method")
+    assert failing.calls == [order.id]  # nothing chosen: nothing to withdraw
+    unregistered = await checked(orders, email="un@example.com")
+    orders.providers._providers.pop(MANUAL)  # the method's provider went away since
+    clock.advance(timedelta(hours=2))
+    assert [o.id for o in await orders.expire_due()] == [unregistered.id]
+    assert failing.calls == [order.id]
+
+
+async def test_choosing_again_after_a_price_change(orders: OrderService, shop: PriceTable) -> None:
+    order = await checked(orders)
+    assert order.amount == Decimal("20.00")
+    await shop.put(PriceEntry("cs2-30", "EUR", Decimal("18.00")), updated_by=None)
+    again = await orders.choose_method(order.id, MANUAL)
+    assert again.amount == Decimal("18.00")
+    same = await orders.choose_method(order.id, MANUAL)
+    assert same.seq == again.seq
+
+
+async def test_choose_method_refusal_texts(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    assert str(info.value) == "This payment method is not available for this order."
+    await orders.claim_manual_payment(order.id, None)
+    market_sim.state.balance = Decimal("1")
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, MANUAL)
+    assert str(info.value) == BlockReason.LOW_BALANCE.customer_text
+    market_sim.state.balance = Decimal("1000")
+    with pytest.raises(OrderRefused) as info:
+        await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    assert str(info.value) == "You already told us you paid; please wait for the confirmation."
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    with pytest.raises(IllegalTransition) as caught:
+        await orders.choose_method(order.id, MANUAL)
+    assert (caught.value.order_id, caught.value.current, caught.value.wanted) == (order.id, S.PAID, S.AWAITING_PAYMENT)
+    await orders.drain()
+
+
+async def test_the_alert_text(orders: OrderService, market_db: Database, market_sim: RunningSimulator) -> None:
+    market_sim.state.balance = Decimal("5.00")
+    order = await checked(orders)
+    (row,) = await audit_rows(market_db)
+    embed = json.loads(row["embeds"])[0]
+    assert embed["description"] == (
+        f"Order `{order.id}` for `darth` (CS2, 30 days) cannot be offered: the Market balance is too low."
+        " (balance 5.00 NLE, cost 17.10 NLE)"
+    )
+    other = await checked(orders, login="ghost", product="csgo", email="gh@example.com")
+    rows = await audit_rows(market_db)
+    assert json.loads(rows[1]["embeds"])[0]["description"] == (
+        f"Order `{other.id}` for `ghost` (CS:GO, 30 days) cannot be offered: the login does not exist on Neverlose."
+    )
+
+
+async def test_run_forever_resumes_then_maintains(
+    orders: OrderService, market_sim: RunningSimulator, clock: Clock
+) -> None:
+    paid_order = await checked(orders)
+    await orders.repo.move(paid_order.id, S.PAID, actor="staff:1")
+    waiting = await checked(orders, email="w@example.com")
+    task = asyncio.ensure_future(orders.run_forever(timedelta(milliseconds=10)))
+    try:
+        async with asyncio.timeout(10):
+            while (await orders.get(paid_order.id)).state is not S.DELIVERED:  # resume
+                await asyncio.sleep(0.01)
+            clock.advance(timedelta(hours=2))
+            while (await orders.get(waiting.id)).state is not S.EXPIRED:  # a maintenance pass
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert gifts(market_sim) == 1
+
+
+async def test_run_forever_survives_a_failing_pass(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    calls: list[str] = []
+
+    async def broken() -> None:
+        calls.append("x")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(orders, "resume", broken)
+    monkeypatch.setattr(orders, "maintain", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        task = asyncio.ensure_future(orders.run_forever(timedelta(milliseconds=5)))
+        async with asyncio.timeout(10):
+            while len(calls) < 3:
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "order resume failed"
+    assert messages[1] == "order maintenance pass failed"
+
+
+async def test_close_cancels_background_work(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    market_sim.state.faults.delay_next("gift-product", seconds=30)
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await asyncio.sleep(0.2)
+    async with asyncio.timeout(5):
+        await orders.close()
+    assert (await orders.get(order.id)).state is S.FULFILLING  # resumed at the next start
+    await orders.drain()
+
+
+async def test_a_failing_background_task_is_logged(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    order = await checked(orders)
+
+    async def broken(order_id: str) -> Order:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(orders, "fulfil", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+        await orders.drain()
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == f"order task failed name=order-fulfil-{order.id}"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "boom"
+
+
+async def test_maintenance_delivers_paid_orders_too(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    await orders.repo.move(order.id, S.PAID, actor="staff:1")  # paid, its delivery never started (a crash)
+    await orders.maintain()
+    assert (await orders.get(order.id)).state is S.DELIVERED
+    assert gifts(market_sim) == 1
+
+
+async def test_find_defaults_and_state_filter(orders: OrderService, clock: Clock) -> None:
+    ids = []
+    for n in range(26):
+        order, _ = await orders.create_from_token(claims_for(email=f"f{n}@example.com"))
+        ids.append(order.id)
+        clock.advance(timedelta(seconds=1))
+    assert [o.id for o in await orders.find()] == ids[::-1][:25]
+    await orders.cancel(ids[0], "staff:1", "x")
+    assert [o.id for o in await orders.find(state=S.CANCELLED)] == [ids[0]]
+    assert [o.id for o in await orders.find(state=S.AWAITING_PAYMENT, offset=24)] == [ids[1]]
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_method_choice_is_recorded_with_its_actor(orders: OrderService, cryptopay_enabled: bool) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    order = await checked(orders)
+    await orders.choose_method(order.id, MANUAL)
+    await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY, actor="discord:5")
+    history = await orders.history(order.id)
+    choices = [(t.actor, t.note) for t in history if t.note and t.note.startswith("method")]
+    assert choices == [("customer", "method manual"), ("discord:5", "method cryptopay")]
+
+
+async def test_withdrawing_nothing_logs_nothing(orders: OrderService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    blocked = await checked(orders, login="ghost")
+    with caplog.at_level(logging.INFO, logger="bot.orders"):
+        await orders.cancel(blocked.id, "staff:1", "x")
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_resume_checks_only_pending_orders(orders: OrderService, clock: Clock) -> None:
+    done = await checked(orders)
+    pending, _ = await orders.create_from_token(claims_for(email="pending@example.com"))
+    resumed = await orders.resume()
+    assert [o.id for o in resumed] == [pending.id]
+    assert (await orders.get(done.id)).seq == done.seq
+
+
+async def test_low_balance_skips_a_big_order_for_a_smaller_one(
+    orders: OrderService, market_sim: RunningSimulator, clock: Clock
+) -> None:
+    big = await checked(orders, login="a49", product="marketplace", market=True, cnt=None, days=None, nle="50")
+    clock.advance(timedelta(seconds=1))
+    small = await checked(
+        orders, login="a49", product="marketplace", market=True, cnt=None, days=None, nle="10", email="s@example.com"
+    )
+    market_sim.state.balance = Decimal("5.00")
+    for order in (big, small):
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    market_sim.state.balance = Decimal("20.00")
+    retried = await orders.retry_low_balance()
+    assert [(o.id, o.state) for o in retried] == [(small.id, S.DELIVERED)]
+    assert (await orders.get(big.id)).state is S.NEEDS_ATTENTION
+    retry_entries = [(t.actor, t.note) for t in await orders.history(small.id) if t.note == "retry"]
+    assert retry_entries == [("system", "retry")]
