@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.stats.periods import Period
+from bot.stats.periods import Period, local_midnight
 from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
 from bot.storage import Database
 
@@ -35,6 +35,7 @@ SYSTEM = "system"
 """Key of journal operations with no requesting staff member that are not order deliveries."""
 ORDER_REQUEST_PREFIX = "ord-"
 TOP_BUYERS = 5
+INDEXED_DAYS = 7
 
 
 class Dimension(enum.StrEnum):
@@ -120,10 +121,25 @@ class Figures:
         return sorted(found)
 
 
-def _slot(column: str) -> str:
-    """SQL: the 15-minute UTC slot of a stored timestamp (``2026-03-28T10:`` + quarter). Every UTC offset is
-    a multiple of 15 minutes, so a slot never straddles a local midnight."""
+def _slot(column: str, hourly: bool) -> str:
+    """SQL: the UTC hour (``2026-03-28T10``) or, when the zone has offsets that are not whole hours in the
+    period, the 15-minute slot (``2026-03-28T10:`` + quarter) of a stored timestamp. Every UTC offset is a
+    multiple of 15 minutes, so a slot never straddles a local midnight."""
+    if hourly:
+        return f"substr({column}, 1, 13)"
     return f"substr({column}, 1, 14) || (CAST(substr({column}, 15, 2) AS INTEGER) / 15)"
+
+
+def _hourly(period: Period) -> bool:
+    """Every local midnight of the period falls on a whole UTC hour (true for most zones, DST or not)."""
+    days = [*period.each_day(), period.last + timedelta(days=1)]
+    return all(local_midnight(day, period.zone).minute == 0 for day in days)
+
+
+def _scan(period: Period) -> str:
+    """Index hint: a long period reads most rows, and a plain table scan is several times faster than an index
+    range that then looks every row up; a short one uses the time index."""
+    return " NOT INDEXED" if period.days > INDEXED_DAYS else ""
 
 
 class _DayOf:
@@ -136,7 +152,8 @@ class _DayOf:
     def __call__(self, slot: str) -> str:
         day = self._cache.get(slot)
         if day is None:
-            moment = datetime.fromisoformat(slot[:13] + ":00+00:00") + timedelta(minutes=15 * int(slot[14:]))
+            quarter = int(slot[14:]) if len(slot) > 13 else 0
+            moment = datetime.fromisoformat(slot[:13] + ":00+00:00") + timedelta(minutes=15 * quarter)
             day = moment.astimezone(self._zone).date().isoformat()
             self._cache[slot] = day
         return day
@@ -154,19 +171,19 @@ _PAID = (
     " WHERE t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired') AND t.at >= ? AND t.at < ?"
 )
 _ORDER_KEYS = {
-    Dimension.DAY: _slot("t.at"),
+    Dimension.DAY: "{slot}",
     Dimension.PRODUCT: "o.product_key",
     Dimension.METHOD: "COALESCE(o.method, 'none')",
     Dimension.CURRENCY: "COALESCE(o.currency, '?')",
     Dimension.STAFF: f"COALESCE(CAST(o.paid_by AS TEXT), '{SHOP}')",
 }
 _SPENT = (
-    " FROM operations op{join} WHERE op.created_at >= ? AND op.created_at < ? AND op.status = 'succeeded'"
+    " FROM operations op{hint}{join} WHERE op.created_at >= ? AND op.created_at < ? AND op.status = 'succeeded'"
     " AND op.amount_nle IS NOT NULL"
 )
 _IS_ORDER = f"(op.request_id GLOB '{ORDER_REQUEST_PREFIX}*')"
 _SPEND_KEYS = {
-    Dimension.DAY: _slot("op.created_at"),
+    Dimension.DAY: "{slot}",
     Dimension.PRODUCT: "o.product_key",
     Dimension.METHOD: "CASE WHEN o.id IS NOT NULL THEN COALESCE(o.method, 'none') END",
     Dimension.CURRENCY: "CASE WHEN o.id IS NOT NULL THEN COALESCE(o.currency, '?') END",
@@ -203,7 +220,8 @@ class StatsReader:
     async def _orders(self, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
         """(key, currency, refunded, orders, revenue) per group of the orders paid in ``period``."""
         rows = await self._grouped(
-            f"SELECT {_ORDER_KEYS[by]}, COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID}"
+            f"SELECT {_ORDER_KEYS[by].format(slot=_slot('t.at', _hourly(period)))},"
+            f" COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID}"
             " GROUP BY 1, 2, 3",
             "o.amount",
             3,
@@ -219,7 +237,8 @@ class StatsReader:
         join = _ORDER_JOIN if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY) else ""
         staff = f"CASE WHEN {_IS_ORDER} THEN NULL ELSE COALESCE(CAST(op.requested_by AS TEXT), '{SYSTEM}') END"
         rows = await self._grouped(
-            f"SELECT {_SPEND_KEYS[by]}, {staff}, {{agg}}{_SPENT.format(join=join)} GROUP BY 1, 2",
+            f"SELECT {_SPEND_KEYS[by].format(slot=_slot('op.created_at', _hourly(period)))}, {staff}, {{agg}}"
+            f"{_SPENT.format(hint=_scan(period), join=join)} GROUP BY 1, 2",
             "op.amount_nle",
             2,
             period,
@@ -237,7 +256,8 @@ class StatsReader:
 
     async def _webhooks(self, period: Period) -> dict[str, tuple[int, Decimal]]:
         rows = await self._grouped(
-            "SELECT kind, {agg} FROM webhook_events WHERE received_at >= ? AND received_at < ? GROUP BY kind",
+            f"SELECT kind, {{agg}} FROM webhook_events{_scan(period)}"  # noqa: S608
+            " WHERE received_at >= ? AND received_at < ? GROUP BY kind",
             "amount",
             1,
             period,

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from bot.market.journal import OperationStatus
 from bot.stats.figures import (
     SHOP,
     SYSTEM,
@@ -138,3 +139,35 @@ async def test_amounts_the_fast_sum_cannot_prove_take_the_exact_path(seeded: See
     assert figures.totals.transfers == 2
     assert figures.totals.transfers_nle == D("5.563456789")
     assert figures.totals.revenue == {"USD": D("10.50"), "USDT": D("12.25")}
+
+
+async def test_half_hour_zone_uses_quarter_hour_slots(seeded: Seeded) -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from bot.stats.periods import Period
+    from tests.stats.conftest import spend, utc
+
+    # Asia/Kolkata is UTC+5:30: 18:29 UTC is 23:59 local, 18:30 UTC is the next local midnight.
+    assert await spend(seeded, utc(2026, 3, 28, 18, 29), "0.01", 1001) is OperationStatus.SUCCEEDED
+    assert await spend(seeded, utc(2026, 3, 28, 18, 30), "0.02", 1001) is OperationStatus.SUCCEEDED
+    period = Period(date(2026, 3, 27), date(2026, 3, 30), ZoneInfo("Asia/Kolkata"))
+    figures = await StatsReader(seeded.db).figures(period, Dimension.DAY)
+    assert [(r.key, r.spent) for r in figures.rows] == [
+        ("2026-03-27", D("1.05")),
+        ("2026-03-28", D("19.11")),
+        ("2026-03-29", D("3.32")),
+        ("2026-03-30", D("20.00")),
+    ]
+
+
+async def test_long_periods_scan_the_tables(seeded: Seeded) -> None:
+    from datetime import date
+
+    from bot.stats.periods import Period
+    from tests.stats.conftest import BERLIN
+
+    long = Period(date(2026, 3, 25), date(2026, 4, 30), BERLIN)  # nothing was recorded after 31 March
+    short = Period(date(2026, 3, 25), date(2026, 3, 31), BERLIN)
+    reader = StatsReader(seeded.db)
+    assert (await reader.figures(long, Dimension.STAFF)).totals == (await reader.figures(short, Dimension.STAFF)).totals

@@ -120,6 +120,7 @@ async def test_low_balance_alert_and_recovery_once_each(
     assert await config.value(ALERT_KEY) == "ok"
 
     # A paid order waiting for balance raises the alert whatever the forecast says.
+    await seeded.orders.move("O4", OrderState.FULFILLING, actor="system")
     await seeded.orders.move("O4", OrderState.NEEDS_ATTENTION, actor="system", sets={"auto_retry": True})
     clock.now += timedelta(minutes=5)
     await watch.check()
