@@ -442,8 +442,7 @@ class OrderService:
                     OrderState.PAID,
                     actor=actor,
                     note=f"payment confirmed ({method.value})",
-                    expect=(OrderState.AWAITING_PAYMENT, OrderState.EXPIRED),
-                    sets=sets,
+                    sets=sets,  # from awaiting or expired (read above; needs_attention is only reached via paid)
                 )
             except IllegalTransition:
                 order = await self.repo.get(order_id)  # a concurrent confirmation won: same answer
@@ -510,7 +509,7 @@ class OrderService:
                     sets={"last_error": None},
                 )
             if result.outcome is fulfilment.Outcome.REFUSED:
-                return await self._needs_attention(order, result.error or "refused", low_balance=result.low_balance)
+                return await self._needs_attention(order, str(result.error), low_balance=result.low_balance)
             log.warning("order fulfilment still open order_id=%s request_id=%s", order.id, order.request_id)
             return order
 

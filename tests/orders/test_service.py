@@ -66,6 +66,7 @@ async def test_create_from_token_is_idempotent(orders: OrderService, clock: Cloc
     assert (created, created_again) == (True, False)
     assert again.id == first.id
     assert len(first.id) == 22
+    assert len(first.form_token) == 22
     assert first.state is S.AWAITING_PAYMENT
     assert first.check_status == "pending"
     assert first.expires_at == clock.now + timedelta(minutes=60)
@@ -1122,3 +1123,123 @@ async def test_low_balance_skips_a_big_order_for_a_smaller_one(
     assert (await orders.get(big.id)).state is S.NEEDS_ATTENTION
     retry_entries = [(t.actor, t.note) for t in await orders.history(small.id) if t.note == "retry"]
     assert retry_entries == [("system", "retry")]
+
+
+async def test_payment_through_a_method_not_offered(orders: OrderService) -> None:
+    order = await checked(orders)
+    paid_order = await orders.confirm_payment(order.id, PaymentMethod.CRYPTOPAY, None, "staff:3")
+    assert (paid_order.state, paid_order.method, paid_order.amount) == (
+        S.PAID,
+        PaymentMethod.CRYPTOPAY,
+        Decimal("20.00"),
+    )
+    await orders.drain()
+
+
+async def test_a_cancelled_order_refusal_names_it(orders: OrderService) -> None:
+    order = await checked(orders)
+    await orders.cancel(order.id, "staff:1", "x")
+    with pytest.raises(IllegalTransition) as info:
+        await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    assert (info.value.order_id, info.value.current, info.value.wanted) == (order.id, S.CANCELLED, S.PAID)
+
+
+async def test_delivery_clears_the_automatic_retry(orders: OrderService, market_sim: RunningSimulator) -> None:
+    order = await checked(orders)
+    market_sim.state.balance = Decimal("1.00")
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    assert (await orders.get(order.id)).auto_retry is True
+    market_sim.state.balance = Decimal("100.00")
+    done = await orders.retry(order.id, "staff:1")
+    assert (done.state, done.auto_retry) == (S.DELIVERED, False)
+
+
+async def test_parameters_the_journal_refuses_need_attention(orders: OrderService, clock: Clock) -> None:
+    order, _ = await orders.repo.insert(
+        dict(  # noqa: C408
+            id=new_order_id(),
+            form_token="t",
+            login="a49",
+            product_key="marketplace",
+            nle=Decimal("0.001"),
+            nle_cost=Decimal("0.001"),
+            expires_at=clock.now + timedelta(hours=1),
+        ),
+        actor="customer",
+    )
+    await orders.confirm_payment(order.id, MANUAL, None, "staff:1")
+    await orders.drain()
+    refused = await orders.get(order.id)
+    assert refused.state is S.NEEDS_ATTENTION
+    assert refused.auto_retry is False
+    assert refused.last_error is not None
+    assert refused.last_error.startswith("amount")
+    assert (await orders.history(order.id))[-1].note == refused.last_error
+
+
+async def test_expiry_goes_on_past_an_order_paid_meanwhile(
+    orders: OrderService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await checked(orders)
+    second = await checked(orders, email="second@example.com")
+    await orders.confirm_payment(first.id, MANUAL, None, "staff:1")  # paid after the expiry pass listed it
+    await orders.drain()
+    listed = [first.id, second.id]
+
+    async def ids(*states: OrderState, **filters: Any) -> list[str]:
+        return listed
+
+    monkeypatch.setattr(orders.repo, "ids", ids)
+    clock.advance(timedelta(hours=2))
+    assert [o.id for o in await orders.expire_due()] == [second.id]
+    assert (await orders.get(first.id)).state is S.DELIVERED
+
+
+async def test_a_failed_check_can_start_again(
+    orders: OrderService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    order, _ = await orders.create_from_token(claims_for())
+    real_check = orders.check
+
+    async def broken(order_id: str) -> Order:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(orders, "check", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+        assert orders.start_check(order)
+        await orders.drain()
+    assert [r.getMessage() for r in caplog.records] == [f"order task failed name=order-check-{order.id}"]
+    monkeypatch.setattr(orders, "check", real_check)
+    assert orders.start_check(order)  # not stuck as "running"
+    await orders.drain()
+    assert (await orders.get(order.id)).check_status == "ok"
+
+
+def test_initial_cost_needs_the_nle_amount() -> None:
+    from bot.orders.service import _initial_cost
+
+    with pytest.raises(ValueError, match=r"^a marketplace order needs its NLE amount$"):
+        _initial_cost(ProductKey.marketplace(), None)
+    assert _initial_cost(ProductKey.marketplace(), Decimal("2.50")) == Decimal("2.50")
+    assert _initial_cost(ProductKey.parse("csgo-365"), None) == Decimal("134.10")
+
+
+@pytest.mark.parametrize("cryptopay_enabled", [True])
+async def test_a_chosen_method_that_went_away(orders: OrderService, cryptopay_enabled: bool) -> None:
+    from tests.orders.conftest import RedirectProvider
+
+    orders.providers.add(RedirectProvider())
+    order = await checked(orders)
+    chosen = await orders.choose_method(order.id, PaymentMethod.CRYPTOPAY)
+    orders.providers._providers.pop(PaymentMethod.CRYPTOPAY)
+    rechecked = await orders.check(order.id)
+    assert (rechecked.method, rechecked.amount, rechecked.check_status) == (
+        PaymentMethod.CRYPTOPAY,
+        chosen.amount,
+        "ok",
+    )
+    switched = await orders.choose_method(order.id, MANUAL)
+    assert (switched.method, switched.amount) == (MANUAL, Decimal("20.00"))
