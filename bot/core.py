@@ -42,6 +42,7 @@ from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.shop.service import ShopService, shop_disabled_reason
 from bot.staff.services import StaffServices
+from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
 from bot.webhooks.feature import WebhookFeature
@@ -104,6 +105,7 @@ class ResellerBot(commands.Bot):
         self.order_discord: OrdersDiscord | None = None  # orders channel cards, receipts, staff actions (with orders)
         self.cryptopay: CryptoPayFeature | None = None  # None unless the shop is on and CRYPTOPAY_TOKEN is set
         self._sandbox_cryptopay = sandbox_cryptopay  # sandbox only: the fake Crypto Pay's webhooks come here
+        self.stats: StatsFeature | None = None  # /stats figures, balance forecast and its alerts
         self._background: list[asyncio.Task[Any]] = []
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
@@ -312,6 +314,16 @@ class ResellerBot(commands.Bot):
                 self._sandbox_cryptopay.state.webhook_url = lambda: self.web.local_url + path
             self.start_background(self.cryptopay.provider.run_forever(), name="cryptopay-poll")
             self.on_close(self.cryptopay.provider.close)
+        # --- statistics, balance forecast and alerts (issue 18); the weekly digest is started by cogs/stats.py ---
+        self.stats = StatsFeature.create(
+            self.db,
+            self.settings.stats,
+            market=self.market,
+            config=self.guild_config,
+            outbox=self.webhooks.outbox,
+            wake=self.webhooks.dispatcher.wake,
+        )
+        self.start_background(self.stats.watch.run_forever(), name="balance-watch")
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id

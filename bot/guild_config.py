@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from enum import StrEnum
 
+import aiosqlite
+
 from bot.settings import Settings
 from bot.storage import Database
 
@@ -15,6 +17,7 @@ class ChannelKind(StrEnum):
     TRANSFER = "transfer"
     AUDIT = "audit"
     ORDERS = "orders"
+    DIGEST = "digest"
 
 
 class GuildConfig:
@@ -85,3 +88,21 @@ class GuildConfig:
 
     async def set_transfer_approval_threshold(self, value: Decimal, *, updated_by: int | None) -> None:
         await self._set("staff.transfer_approval_threshold", str(value), updated_by)
+
+    # state of features (key/value) -------------------------------------------
+    async def value(self, key: str) -> str | None:
+        """A feature's own stored value (e.g. ``stats.digest_week``), ``None`` when never set."""
+        return await self._get(key)
+
+    async def set_value(self, key: str, value: str, *, updated_by: int | None = None) -> None:
+        await self._set(key, value, updated_by)
+
+    @staticmethod
+    async def set_value_in(conn: aiosqlite.Connection, key: str, value: str) -> None:
+        """:meth:`set_value` inside the caller's transaction (with the outbox row it decides, for example)."""
+        await conn.execute(
+            "INSERT INTO guild_config (key, value, updated_by) VALUES (?, ?, NULL) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = NULL, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            (key, value),
+        )

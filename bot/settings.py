@@ -14,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -222,6 +223,27 @@ class CryptoPaySettings(_Section):
         return self.token is not None
 
 
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as UTC or Europe/Berlin") from None
+    return value
+
+
+class StatsSettings(_Section):
+    """``/stats``, the weekly digest and the balance forecast (see docs/stats.md)."""
+
+    timezone: Annotated[str, AfterValidator(_timezone)] = Field(default="UTC", validation_alias="TIMEZONE")
+    low_balance_days: Decimal = Field(
+        default=Decimal("3"), validation_alias="LOW_BALANCE_DAYS", ge=0, le=365, max_digits=6, decimal_places=2
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -251,6 +273,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "shop": ShopSettings,
     "checkout": CheckoutSettings,
     "cryptopay": CryptoPaySettings,
+    "stats": StatsSettings,
     "logging": LoggingSettings,
 }
 
@@ -269,6 +292,7 @@ class Settings:
     shop: ShopSettings
     checkout: CheckoutSettings
     cryptopay: CryptoPaySettings
+    stats: StatsSettings
     logging: LoggingSettings
 
 

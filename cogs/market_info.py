@@ -42,8 +42,10 @@ class MarketInfo(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         amount = await self.bot.market.get_balance()
         spent, limit = await self.staff.spending.daily_limit.usage(interaction.user.id)
+        forecast = "" if self.bot.stats is None else "\n" + (await self.bot.stats.forecaster.forecast(amount)).text()
         await interaction.followup.send(
-            f"Balance: **{rendering.nle(amount)}**\nYour spending today (UTC): {spent:.2f} of {limit:.2f} NLE.",
+            f"Balance: **{rendering.nle(amount)}**\nYour spending today (UTC): {spent:.2f} of {limit:.2f} NLE."
+            + forecast,
             ephemeral=True,
         )
 

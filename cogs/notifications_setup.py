@@ -22,6 +22,7 @@ KINDS = [
     app_commands.Choice(name="NLE transfers to your account", value=ChannelKind.TRANSFER.value),
     app_commands.Choice(name="audit (staff actions, delivery problems, quarantined webhooks)", value="audit"),
     app_commands.Choice(name="orders (one card per shop order; staff confirm payments there)", value="orders"),
+    app_commands.Choice(name="weekly digest (sales figures and chart, Mondays 09:00)", value=ChannelKind.DIGEST.value),
 ]
 
 

@@ -1,0 +1,156 @@
+"""The chart of ``/stats`` and of the weekly digest: a PNG drawn with matplotlib's Agg backend.
+
+One panel per currency (revenue of the orders) and one for the NLE spent, over the rows of the breakdown
+(days, products, methods, staff members or currencies). :func:`render` returns the PNG and the exact series
+it plotted, so a test can check the chart says what the embed says. Colours and a solid mid-grey background
+keep it readable on Discord's dark and light themes. matplotlib is slow to draw and not thread-safe, so
+:func:`render_async` draws in a worker thread under one lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bot.stats.figures import ZERO, Figures
+
+WIDTH_PX = 1200
+PANEL_HEIGHT_PX = 330
+DPI = 100
+MAX_BARS = 31
+MAX_CURRENCY_PANELS = 3
+BACKGROUND = "#f4f5f7"
+"""A light card: dark text on it reads well on Discord's dark theme and its light one."""
+TEXT = "#1e1f22"
+GRID = "#c4c9d0"
+COLOURS = ("#3b6fd4", "#1f9d6b", "#c77c02", "#8e44ad")
+NLE_COLOUR = "#d1423f"
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    title: str
+    unit: str
+    labels: list[str]
+    values: list[Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    png: bytes
+    series: list[Series]
+    width: int
+    height: int
+
+
+def chart_series(figures: Figures, label: Callable[[str], str] | None = None) -> list[Series]:
+    """What the chart plots: revenue per currency (the first few currencies) and NLE spent, per row."""
+    rows = figures.rows[:MAX_BARS]
+    name = label or (lambda key: key)
+    labels = [name(row.key) for row in rows]
+    series = [
+        Series(f"Revenue ({currency})", currency, labels, [row.revenue.get(currency, ZERO) for row in rows])
+        for currency in figures.currencies[:MAX_CURRENCY_PANELS]
+    ]
+    series.append(Series("NLE spent (NLE)", "NLE", labels, [row.spent for row in rows]))
+    return series
+
+
+def _style(ax: Axes) -> None:
+    ax.set_facecolor(BACKGROUND)
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    for spine in ax.spines.values():
+        spine.set_color(GRID)
+    ax.tick_params(colors=TEXT, labelsize=9)
+
+
+TOP_PX = 50
+BOTTOM_PX = 40
+GAP_PX = 30
+LEFT_PX = 80
+RIGHT_PX = 20
+X_LABELS_PX = 100
+"""Room under the last panel for (rotated) x labels and the axis title."""
+
+
+def _draw(series: list[Series], title: str, x_label: str) -> Chart:
+    height = PANEL_HEIGHT_PX * len(series) + 90
+    fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
+    # Fixed margins instead of tight_layout (which measures every text by drawing the figure once more).
+    fig.subplots_adjust(
+        left=LEFT_PX / WIDTH_PX,
+        right=1 - RIGHT_PX / WIDTH_PX,
+        top=1 - TOP_PX / height,
+        bottom=(BOTTOM_PX + X_LABELS_PX) / height,
+        hspace=GAP_PX / (PANEL_HEIGHT_PX - GAP_PX),
+    )
+    axes = fig.subplots(len(series), 1, squeeze=False)[:, 0]  # not sharex: upper panels get no x ticks at all
+    fig.suptitle(title, color=TEXT, fontsize=13, fontweight="bold")
+    positions = list(range(len(series[0].labels)))
+    for index, (ax, one) in enumerate(zip(axes, series, strict=True)):
+        _style(ax)
+        colour = NLE_COLOUR if one.unit == "NLE" else COLOURS[index % len(COLOURS)]
+        heights = [float(v) for v in one.values]  # drawing only; the figures stay Decimal
+        bars = ax.bar(positions, heights, color=colour, width=0.7)
+        if len(positions) <= 16:
+            ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in one.values], color=TEXT, fontsize=8, padding=2)
+        ax.set_ylabel(f"{one.title.split(' (')[0]} ({one.unit})", color=TEXT, fontsize=10)
+        ax.set_ylim(bottom=0, top=max([*heights, 1.0]) * 1.18)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.set_xlim(-0.6, len(positions) - 0.4)
+        if ax is not axes[-1]:
+            ax.set_xticks([])
+    last = axes[-1]
+    last.set_xticks(
+        positions,
+        series[0].labels,
+        rotation=45 if len(positions) > 7 else 0,
+        ha="right" if len(positions) > 7 else "center",
+    )
+    last.set_xlabel(x_label, color=TEXT, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, pil_kwargs={"compress_level": 1})
+    return Chart(buffer.getvalue(), series, WIDTH_PX, height)
+
+
+X_LABELS: Mapping[str, str] = {
+    "day": "Day",
+    "product": "Product",
+    "method": "Payment method",
+    "staff": "Staff member",
+    "currency": "Currency",
+}
+
+
+def render(figures: Figures, label: Callable[[str], str] | None = None) -> Chart:
+    """Draw the chart of ``figures`` (blocking: call :func:`render_async` from the event loop)."""
+    series = chart_series(figures, label)
+    if not series[0].labels:
+        series = [Series(s.title, s.unit, ["(nothing)"], [ZERO]) for s in series]
+    tz = figures.period.zone.key
+    title = f"{figures.period.label} ({tz}) by {figures.by.value}"
+    with _lock:
+        return _draw(
+            series,
+            title,
+            f"{X_LABELS[figures.by.value]} ({tz})" if figures.by.value == "day" else X_LABELS[figures.by.value],
+        )
+
+
+async def render_async(figures: Figures, label: Callable[[str], str] | None = None) -> Chart:
+    return await asyncio.to_thread(render, figures, label)

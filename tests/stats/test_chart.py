@@ -1,0 +1,92 @@
+"""The chart is a valid PNG of the expected size and plots exactly the embed's numbers."""
+
+from __future__ import annotations
+
+import struct
+from decimal import Decimal as D
+from pathlib import Path
+
+from bot.stats import chart
+from bot.stats.figures import Dimension, StatsReader
+from bot.stats.forecast import Forecast
+from bot.stats.summary import stats_embed
+from tests.stats.conftest import Seeded
+
+DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "stats-chart.png"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert data[-12:-8] == b"\x00\x00\x00\x00"
+    assert data[-8:-4] == b"IEND"
+    return width, height
+
+
+async def test_chart_png_and_series_match_the_embed(seeded: Seeded) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
+    rendered = await chart.render_async(figures)
+    assert png_size(rendered.png) == (chart.WIDTH_PX, rendered.height)
+    assert rendered.height == 3 * chart.PANEL_HEIGHT_PX + 90  # USD, USDT, NLE spent
+    days = ["2026-03-27", "2026-03-28", "2026-03-29", "2026-03-30"]
+    assert [(s.title, s.labels, s.values) for s in rendered.series] == [
+        ("Revenue (USD)", days, [D(0), D("10.50"), D(0), D(0)]),
+        ("Revenue (USDT)", days, [D(0), D(0), D(0), D("12.25")]),
+        ("NLE spent (NLE)", days, [D("1.05"), D("19.10"), D("3.30"), D("20.00")]),
+    ]
+    # The embed's per-day lines say the same numbers.
+    embed = stats_embed(figures, None, title="t")
+    by_day = next(f["value"] for f in embed["fields"] if f["name"] == "By day")
+    for index, day in enumerate(days):
+        line = next(line for line in by_day.splitlines() if line.startswith(day))
+        for series in rendered.series:
+            value = series.values[index]
+            if series.unit == "NLE":
+                assert f"{value} NLE spent" in line
+            elif value:
+                assert f"{value} {series.unit}" in line
+    assert sum(rendered.series[-1].values, D(0)) == figures.totals.spent
+    DOCS_IMAGE.parent.mkdir(exist_ok=True)
+    DOCS_IMAGE.write_bytes(rendered.png)  # the real chart shown in docs/stats.md
+
+
+async def test_chart_by_staff_uses_labels_and_an_empty_chart_still_renders(seeded: Seeded, market_db: object) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.STAFF)
+    rendered = chart.render(figures, lambda key: {"1001": "Alice"}.get(key, key))
+    assert rendered.series[0].labels == ["shop", "Alice", "system", "1002"]
+    empty = await StatsReader(seeded.db).figures(seeded.period.previous().previous(), Dimension.PRODUCT)
+    blank = chart.render(empty)
+    assert [s.title for s in blank.series] == ["NLE spent (NLE)"]
+    assert blank.series[0].labels == ["(nothing)"]
+    assert png_size(blank.png) == (chart.WIDTH_PX, chart.PANEL_HEIGHT_PX + 90)
+
+
+async def test_embed_fields(seeded: Seeded) -> None:
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.STAFF)
+    forecast = Forecast(D("100.00"), D("70.00"), 0)
+    embed = stats_embed(figures, forecast, title="Shop statistics")
+    assert embed["description"] == "2026-03-27 to 2026-03-30, days in Europe/Berlin."
+    assert embed["image"] == {"url": "attachment://stats.png"}
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Orders"] == "2 paid, revenue 10.50 USD, 12.25 USDT; 1 refunded"
+    assert fields["NLE spent"] == (
+        "Total: 43.45 NLE\nShop (orders): 37.10 NLE\n<@1001>: 3.30 NLE\n<@1002>: 1.05 NLE\nsystem: 2.00 NLE"
+    )
+    assert fields["Received (webhooks)"] == "Purchases: 1 (7.77 NLE)\nTransfers: 1 (4.44 NLE)"
+    assert fields["By staff"] == (
+        "the shop (orders): 1 orders, 12.25 USDT, 37.10 NLE spent\n"
+        "<@1001>: 1 orders, 10.50 USD, 3.30 NLE spent\n"
+        "system: 0 orders, 0, 2.00 NLE spent\n"
+        "<@1002>: 0 orders, 0, 1.05 NLE spent"
+    )
+    assert fields["Top buyers"] == "`Alice`: 2 orders, 10.50 USD, 12.25 USDT"
+    assert fields["Previous 4 day(s) (2026-03-23 to 2026-03-26)"] == (
+        "Orders: 2 (before 1, +100 %)\n"
+        "Revenue USD: 10.50 (before 5.00, +110 %)\n"
+        "Revenue USDT: 12.25 (before 0, new)\n"
+        "NLE spent: 43.45 (before 10.00, +334.5 %)\n"
+        "Purchases: 1 (before 1, ±0 %)\n"
+        "Transfers: 1 (before 0, new)"
+    )
+    assert fields["Balance"] == "100.00 NLE. Forecast: about 10.0 days left at 10.00 NLE/day (last 7 days)."
