@@ -17,7 +17,7 @@ import pytest
 from bot.core import ResellerBot
 from bot.market.simulator.runner import RunningSimulator
 from tests.fake_discord import FakeDiscord, InteractionRecord
-from tests.linking.fake_idp import AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH, FakeIdP
+from tests.linking.fake_idp import FakeIdP
 from tests.plugins.bot import StartBot
 
 
@@ -60,12 +60,17 @@ async def env(
         WEBHOOK_PORT=str(unused_tcp_port),
         PUBLIC_BASE_URL=public,
         OAUTH_CLIENT_ID=idp.client_id,
-        OAUTH_AUTHORIZE_URL=idp.url + AUTHORIZE_PATH,
-        OAUTH_TOKEN_URL=idp.url + TOKEN_PATH,
-        OAUTH_USERINFO_URL=idp.url + USERINFO_PATH,
+        OAUTH_ISSUER=idp.url,
     )
     assert "cogs.linking" in bot.extension_report.loaded
     assert "cogs.roles_setup" in bot.extension_report.loaded
+    assert bot.linking is not None
+    for _ in range(250):  # the background task reads discovery at start; bounded wait
+        if bot.linking.available:
+            break
+        await asyncio.sleep(0.02)
+    assert bot.linking.available
+    assert idp.discovery_requests == 1
     return Env(fake_discord, bot, market_sim, idp)
 
 

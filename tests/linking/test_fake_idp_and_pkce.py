@@ -124,7 +124,14 @@ async def test_code_is_single_use_and_bound(browser: aiohttp.ClientSession, regi
         assert response.status == 401
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     async with browser.get(f"{registered.url}{USERINFO_PATH}", headers=headers) as response:
-        assert await response.json() == {"sub": "1001", "preferred_username": "A49", "name": "A49"}
+        assert await response.json() == {
+            "sub": "1001",
+            "preferred_username": "A49",
+            "name": "A49",
+            "cc.neverlose.login": "A49",
+            "cc.neverlose.user_id": 1001,
+            "cc.neverlose.reg_date": "2021-04-05",
+        }
 
 
 @pytest.mark.parametrize(
