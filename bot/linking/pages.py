@@ -144,7 +144,7 @@ _FAILURES: dict[Reason, tuple[str, str, int]] = {
     ),
     FailureReason.USERINFO_SUB_MISMATCH: (
         "Sign-in could not be verified",
-        "Neverlose's answers named two different accounts, so nothing was linked. " + _RESTART,
+        "Neverlose's answers named two different accounts. Nothing was linked. " + _RESTART,
         502,
     ),
     FailureReason.ALREADY_LINKED: (

@@ -116,6 +116,7 @@ class FakeIdP:
     jwks_status: int | None = None
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey("key-1", rsa_key(1))])
     signing_kid: str = "key-1"
+    unpublished: set[str] = field(default_factory=set)  # kids left out of the JWKS (still used to sign)
     # the id_token: claim overrides (REMOVE drops one), and forgeries:
     # "none" (alg none), "hs256" (HS256 keyed with the public key PEM), "bad_signature", "unknown_key"
     # (a real RSA key that is not in the JWKS), "omit" (no id_token at all)
@@ -205,7 +206,7 @@ class FakeIdP:
         self.jwks_requests += 1
         if self.jwks_status is not None:
             return web.json_response({"message": "nope"}, status=self.jwks_status)
-        return web.json_response({"keys": [key.public_jwk() for key in self.keys]})
+        return web.json_response({"keys": [key.public_jwk() for key in self.keys if key.kid not in self.unpublished]})
 
     # ------------------------------------------------------------------ endpoints
     async def authorize(self, request: web.Request) -> web.Response:
