@@ -79,7 +79,12 @@ class Harness:
 
     async def link(self, browser: aiohttp.ClientSession, user_id: int) -> tuple[int, str]:
         """The whole flow, following redirects like a browser; the final page's status and HTML."""
-        async with browser.get(await self.start_url(user_id)) as response:
+        return await self.link_url(browser, await self.start_url(user_id))
+
+    @staticmethod
+    async def link_url(browser: aiohttp.ClientSession, start_url: str) -> tuple[int, str]:
+        """The whole flow from a start URL already handed out."""
+        async with browser.get(start_url) as response:
             return response.status, await response.text()
 
     async def links(self) -> list[tuple[int, str, str]]:
