@@ -76,7 +76,10 @@ class SigningKeys:
                 return None
             if self.before_refetch is not None:
                 await self.before_refetch()
-            uri = current_uri() or jwks_uri
+            uri = current_uri()
+            if uri is None:  # discovery was just refused: no key is trusted until it is accepted again
+                log.warning("oidc signing key unknown kid=%s refetch=no discovery", _safe(kid))
+                return None
             cached = await self._load(uri)
             found = _pick(cached.keys, kid)
             if found is None:

@@ -285,3 +285,18 @@ def test_at_hash_matches_the_oidc_definition() -> None:
     assert len(at_hash("x", "RS384")) == 32
     assert len(at_hash("x", "RS512")) == 43
     assert len(at_hash("x", "EdDSA")) == 43
+
+
+async def test_a_new_key_while_discovery_turned_invalid_is_refused(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    idp = harness.idp
+    assert (await harness.link(harness.browser(), 1))[0] == 200
+    await harness.service.links.unlink(1)
+    idp.rotate()
+    idp.issuer = "https://elsewhere.example"  # the refresh a new kid triggers now finds an unacceptable document
+    harness.clock.advance(timedelta(minutes=2))
+    caplog.clear()
+    await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
+    assert idp.jwks_requests == 1  # no key is fetched from a provider whose discovery was refused
+    assert not harness.service.available
