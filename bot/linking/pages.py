@@ -175,8 +175,7 @@ _ID_TOKEN_CHECK: dict[IdTokenProblem, str] = {
 for _problem, _check in _ID_TOKEN_CHECK.items():
     _FAILURES[_problem] = (
         "Sign-in could not be verified",
-        f"The bot could not verify the sign-in: {_check}. Nothing was linked. {_RESTART} "
-        "If this keeps happening, tell staff.",
+        f"The bot could not verify the sign-in: {_check}. Nothing was linked. If this keeps happening, tell staff.",
         502,
     )
 
