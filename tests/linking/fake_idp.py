@@ -121,6 +121,7 @@ class FakeIdP:
     # "none" (alg none), "hs256" (HS256 keyed with the public key PEM), "bad_signature", "unknown_key"
     # (a real RSA key that is not in the JWKS), "omit" (no id_token at all)
     id_token_claims: dict[str, Any] = field(default_factory=dict)
+    id_token_header: dict[str, Any] = field(default_factory=dict)  # header overrides (REMOVE drops one)
     forge: str | None = None
     clock: Callable[[], datetime] = field(default_factory=lambda: lambda: datetime.now(UTC))
     # what happened (for assertions)
@@ -161,7 +162,11 @@ class FakeIdP:
         claims.update(self.id_token_claims)
         claims = {name: value for name, value in claims.items() if value is not REMOVE}
         key = self.signing_key
-        header = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
+        header: dict[str, Any] = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
+        header.update(self.id_token_header)
+        header = {name: value for name, value in header.items() if value is not REMOVE}
+        if self.forge == "garbage":
+            return "this-is.not-a.jwt"
         if self.forge == "none":
             return compact({"alg": "none", "typ": "JWT", "kid": key.kid}, claims, lambda _: b"")
         if self.forge == "hs256":
@@ -173,6 +178,12 @@ class FakeIdP:
             )
         if self.forge == "unknown_key":
             return jwt.encode(claims, rsa_key(99), algorithm="RS256", headers={"kid": "key-99"})
+        if not isinstance(header.get("kid"), str):  # PyJWT refuses an odd kid: build such a token by hand
+            return compact(
+                header,
+                claims,
+                lambda data: jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(data, key.private),
+            )
         token = jwt.encode(claims, key.private, algorithm="RS256", headers=header)
         if self.forge == "bad_signature":
             head, body, signature = token.split(".")

@@ -300,3 +300,47 @@ async def test_a_new_key_while_discovery_turned_invalid_is_refused(
     await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
     assert idp.jwks_requests == 1  # no key is fetched from a provider whose discovery was refused
     assert not harness.service.available
+
+
+# ------------------------------------------------------------------ header and key edge cases
+async def test_a_token_that_is_not_a_jwt(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.idp.forge = "garbage"
+    await _refused(harness, caplog, "id_token_malformed", words="malformed")
+
+
+async def test_a_kid_that_is_not_a_string(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.idp.id_token_header["kid"] = 5
+    await _refused(harness, caplog, "id_token_malformed", words="malformed")
+
+
+async def test_without_a_kid_the_only_key_is_used(harness: Harness) -> None:
+    harness.idp.id_token_header["kid"] = REMOVE
+    assert (await harness.link(harness.browser(), 42))[0] == 200
+
+
+async def test_without_a_kid_and_several_keys_it_is_refused(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.idp.rotate()  # two keys published
+    harness.idp.id_token_header["kid"] = REMOVE
+    await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
+
+
+async def test_a_key_published_for_another_algorithm(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    original = harness.idp.keys[0]
+
+    class ForRS512(SigningKey):
+        def public_jwk(self) -> dict[str, Any]:
+            return {**super().public_jwk(), "alg": "RS512"}
+
+    harness.idp.keys = [ForRS512(original.kid, original.private)]
+    await _refused(harness, caplog, "id_token_algorithm", words="signature method")
+
+
+async def test_an_unusable_published_key(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    original = harness.idp.keys[0]
+
+    class WithoutModulus(SigningKey):
+        def public_jwk(self) -> dict[str, Any]:
+            return {k: v for k, v in super().public_jwk().items() if k != "n"}
+
+    harness.idp.keys = [WithoutModulus(original.kid, original.private)]
+    await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
