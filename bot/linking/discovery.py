@@ -75,6 +75,18 @@ class ProviderMetadata:
         return self.issuer is not None and self.jwks_uri is not None
 
 
+async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or ``None`` when it is longer than ``limit`` bytes (read no further than that)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def discovery_url(issuer: str) -> str:
     """OpenID Connect Discovery §4: a terminating ``/`` of the issuer is removed before appending."""
     return issuer.rstrip("/") + WELL_KNOWN
@@ -204,14 +216,14 @@ class Discovery:
                 url, headers={"Accept": "application/json"}, timeout=_TIMEOUT, allow_redirects=False
             ) as response:
                 status = response.status
-                raw = await response.content.read(MAX_DOCUMENT_BYTES + 1)
+                raw = await read_limited(response, MAX_DOCUMENT_BYTES) if status == 200 else b""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DiscoveryProblem(f"unreachable ({type(exc).__name__})", reachable=False) from None
         if status >= 500:
             raise DiscoveryProblem(f"answered status {status}", reachable=False)
         if status != 200:
             raise DiscoveryProblem(f"answered status {status}")
-        if len(raw) > MAX_DOCUMENT_BYTES:
+        if raw is None:
             raise DiscoveryProblem("document too large")
         try:
             return json.loads(raw)
@@ -231,5 +243,10 @@ class Discovery:
             return
         failures = 0
         while True:
-            failures = 0 if await self.refresh() else failures + 1
+            try:
+                ok = await self.refresh()
+            except Exception:  # never let a surprise end the retries: linking would stay off for good
+                log.exception("oidc discovery attempt failed unexpectedly issuer=%s", self._settings.issuer)
+                ok = False
+            failures = 0 if ok else failures + 1
             await asyncio.sleep(self.next_delay(failures))

@@ -22,6 +22,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.linking.discovery import read_limited
+
 log = logging.getLogger(__name__)
 
 MIN_REFETCH = timedelta(minutes=1)
@@ -93,7 +95,7 @@ class SigningKeys:
                 uri, headers={"Accept": "application/json"}, timeout=_TIMEOUT, allow_redirects=False
             ) as response:
                 status = response.status
-                raw = await response.content.read(MAX_JWKS_BYTES + 1)
+                raw = await read_limited(response, MAX_JWKS_BYTES) if status == 200 else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("oidc jwks unreachable error=%s", type(exc).__name__)
             raise KeysUnavailable("jwks unreachable") from None
@@ -101,7 +103,7 @@ class SigningKeys:
             log.warning("oidc jwks unavailable status=%d", status)
             raise KeysUnavailable(f"jwks answered {status}")
         try:
-            document = json.loads(raw) if status == 200 and len(raw) <= MAX_JWKS_BYTES else None
+            document = None if raw is None else json.loads(raw)
         except ValueError:
             document = None
         keys = document.get("keys") if isinstance(document, dict) else None

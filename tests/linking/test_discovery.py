@@ -301,3 +301,13 @@ async def test_discovery_lost_between_start_and_callback(harness: Harness) -> No
         assert "Linking is unavailable" in await page.text()
     assert harness.idp.token_requests == []  # the code was never exchanged
     assert await harness.links() == []
+
+
+@pytest.mark.parametrize(("padding", "accepted"), [(200_000, True), (300_000, False)])
+async def test_a_large_document_is_read_whole_up_to_256_kib(
+    idp: FakeIdP, bot_session: aiohttp.ClientSession, padding: int, accepted: bool
+) -> None:
+    idp.discovery_changes["op_policy_uri_padding"] = "x" * padding  # arrives in several chunks
+    discovery = Discovery(bot_session, oauth_settings(idp))
+    assert await discovery.refresh() is accepted
+    assert discovery.problem == (None if accepted else "document too large")

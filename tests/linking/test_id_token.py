@@ -344,3 +344,14 @@ async def test_an_unusable_published_key(harness: Harness, caplog: pytest.LogCap
 
     harness.idp.keys = [WithoutModulus(original.kid, original.private)]
     await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
+
+
+async def test_a_jwks_larger_than_256_kib_is_not_used(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    original = harness.idp.keys[0]
+
+    class Padded(SigningKey):
+        def public_jwk(self) -> dict[str, Any]:
+            return {**super().public_jwk(), "x5c": ["A" * 300_000]}
+
+    harness.idp.keys = [Padded(original.kid, original.private)]
+    await _refused(harness, caplog, "id_token_key_unknown", words="a key Neverlose does not publish")
