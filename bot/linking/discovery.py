@@ -109,7 +109,9 @@ def parse_document(document: object, settings: OAuthSettings) -> ProviderMetadat
     if not isinstance(document, dict):
         raise DiscoveryProblem("document is not a JSON object")
     if document.get("issuer") != issuer:
-        raise DiscoveryProblem("issuer mismatch")
+        said = document.get("issuer")
+        shown = repr(said[:100]) if isinstance(said, str) else "nothing"
+        raise DiscoveryProblem(f"issuer mismatch (the document says {shown}, OAUTH_ISSUER is {issuer!r})")
     https_only = issuer.startswith("https://")
     urls: dict[str, str] = {}
     for name in _REQUIRED:
