@@ -259,6 +259,8 @@ class ResellerBot(commands.Bot):
                 self.db, self.http_session, self.settings.oauth, public_base_url=public_base_url
             )
             self.web.app.add_routes(self.linking.routes())
+            # discovery is read in the background: unreachable, it pauses /link only (retried with backoff)
+            self.start_background(self.linking.discovery.run(), name="oidc-discovery")
             receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)

@@ -20,9 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, Validati
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MARKET_BASE_URL = "https://user-api.neverlose.cc/api/market"
-DEFAULT_OAUTH_AUTHORIZE_URL = "https://auth2.neverlose.cc/oauth/authorize"
-DEFAULT_OAUTH_TOKEN_URL = "https://auth2.neverlose.cc/oauth/token"  # noqa: S105 - a URL, not a secret
-DEFAULT_OAUTH_USERINFO_URL = "https://auth2.neverlose.cc/oauth/oidc_userinfo"
+DEFAULT_OAUTH_ISSUER = "https://neverlose.cc"
 
 
 def _blank_to_none(value: object) -> object:
@@ -36,6 +34,16 @@ def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or len(value) < len("http://x"):
         raise ValueError("must be an http:// or https:// URL")
     return value.rstrip("/")
+
+
+def _issuer_url(value: str | None) -> str | None:
+    """An http(s) URL kept exactly as written (an OpenID issuer is compared character for character)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.startswith(("http://", "https://")) or len(value) < len("http://x") or "?" in value or "#" in value:
+        raise ValueError("must be an http:// or https:// URL without query or fragment, e.g. https://neverlose.cc")
+    return value
 
 
 def _url_path(value: str) -> str:
@@ -165,9 +173,16 @@ class OAuthSettings(_Section):
     client_secret: Annotated[SecretStr | None, BeforeValidator(_blank_to_none)] = Field(
         default=None, validation_alias="OAUTH_CLIENT_SECRET"
     )
-    authorize_url: HttpUrl = Field(default=DEFAULT_OAUTH_AUTHORIZE_URL, validation_alias="OAUTH_AUTHORIZE_URL")
-    token_url: HttpUrl = Field(default=DEFAULT_OAUTH_TOKEN_URL, validation_alias="OAUTH_TOKEN_URL")
-    userinfo_url: HttpUrl = Field(default=DEFAULT_OAUTH_USERINFO_URL, validation_alias="OAUTH_USERINFO_URL")
+    # OpenID Connect issuer: discovery is read from <issuer>/.well-known/openid-configuration and its
+    # ``issuer`` must equal this value exactly (so it is kept as written). Blank = the provider publishes no
+    # discovery: the three URLs below are then required and no id_token is verified (docs/linking.md).
+    issuer: Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_issuer_url)] = Field(
+        default=DEFAULT_OAUTH_ISSUER, validation_alias="OAUTH_ISSUER"
+    )
+    # Overrides of the endpoints discovery names (each one set replaces the discovered value).
+    authorize_url: OptionalHttpUrl = Field(default=None, validation_alias="OAUTH_AUTHORIZE_URL")
+    token_url: OptionalHttpUrl = Field(default=None, validation_alias="OAUTH_TOKEN_URL")
+    userinfo_url: OptionalHttpUrl = Field(default=None, validation_alias="OAUTH_USERINFO_URL")
 
     @property
     def enabled(self) -> bool:

@@ -25,8 +25,18 @@ def _link_embed(title: str, link: Link, member: discord.abc.User | None = None) 
         embed.add_field(name="Discord", value=f"<@{link.discord_user_id}>", inline=True)
     embed.add_field(name="Neverlose login", value=f"`{link.neverlose_login}`", inline=True)
     embed.add_field(name="Neverlose id", value=f"`{link.neverlose_sub}`", inline=True)
+    registered = "unknown (run `/link start` again to show it)"
+    if link.neverlose_reg_date is not None:
+        registered = link.neverlose_reg_date.isoformat()
+    embed.add_field(name="Registered on Neverlose", value=registered, inline=True)
     embed.add_field(name="Linked", value=discord.utils.format_dt(link.linked_at, "R"), inline=True)
     return embed
+
+
+UNAVAILABLE = (
+    "Linking is unavailable right now: the bot cannot read Neverlose's sign-in configuration. "
+    "Nothing is wrong with your account; please try again later."
+)
 
 
 class LinkingCog(commands.Cog):
@@ -37,6 +47,10 @@ class LinkingCog(commands.Cog):
 
     @link.command(name="start", description="Get a one-time link to sign in with Neverlose")
     async def link_start(self, interaction: discord.Interaction) -> None:
+        if not self.service.available:
+            await interaction.response.send_message(UNAVAILABLE, ephemeral=True)
+            log.info("link refused user=%d reason=discovery_unavailable", interaction.user.id)
+            return
         url = await self.service.new_start_url(interaction.user.id)
         minutes = int(self.service.ttl.total_seconds() // 60)
         view = discord.ui.View()

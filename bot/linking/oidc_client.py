@@ -1,10 +1,12 @@
 """The OpenID Connect relying-party side: authorize URL, code exchange and userinfo.
 
-Authorization code flow with PKCE (S256) always; the client authenticates with ``client_secret_basic`` (or
+The endpoints come from discovery (:mod:`bot.linking.discovery`), read again for every request. Authorization
+code flow with PKCE (S256) and a ``nonce`` always; the client authenticates with ``client_secret_basic`` (or
 ``client_secret_post``) when a secret is configured, otherwise it is a public client identified by
 ``client_id`` alone. Requests go through the bot's one aiohttp ``ClientSession``. Nothing is retried: an
 authorization code is single-use, so a retried exchange could only fail. The access token is returned to
-the caller to read userinfo with and is never logged or stored.
+the caller to read userinfo with (and to check the id_token's ``at_hash``) and is never logged or stored;
+so is the id_token, which :mod:`bot.linking.id_token` verifies.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import base64
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import aiohttp
 
 from bot.linking import pkce
+from bot.linking.discovery import Discovery, ProviderMetadata
 from bot.settings import OAuthSettings
 
 log = logging.getLogger(__name__)
@@ -61,10 +65,45 @@ class MissingSubject(ProviderProtocolError):
     """Userinfo came back without a usable ``sub`` claim."""
 
 
+class DiscoveryUnavailable(OIDCError):
+    """No accepted discovery document: linking is unavailable for now."""
+
+
+_LOGIN_CLAIMS = ("cc.neverlose.login", "preferred_username", "name")
+_REG_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    access_token: str
+    id_token: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class UserInfo:
     sub: str
     login: str
+    user_id: int | None = None  # ``cc.neverlose.user_id`` (or a numeric ``sub``)
+    reg_date: date | None = None  # ``cc.neverlose.reg_date``
+
+
+def _reg_date(value: object) -> date | None:
+    if not isinstance(value, str) or not _REG_DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _user_id(body: dict[str, Any], sub: str) -> int | None:
+    """``cc.neverlose.user_id`` (an integer) when given, which must agree with ``sub``; else a numeric sub."""
+    claimed = body.get("cc.neverlose.user_id")
+    if claimed is None:
+        return int(sub) if sub.isascii() and sub.isdigit() and len(sub) <= 18 else None
+    if isinstance(claimed, bool) or not isinstance(claimed, int) or str(claimed) != sub:
+        raise ProviderProtocolError("userinfo cc.neverlose.user_id does not match sub")
+    return claimed
 
 
 class OIDCClient:
@@ -72,6 +111,7 @@ class OIDCClient:
         self,
         session: aiohttp.ClientSession,
         settings: OAuthSettings,
+        discovery: Discovery,
         *,
         redirect_uri: str,
         client_auth: ClientAuthMethod = "client_secret_basic",
@@ -81,9 +121,7 @@ class OIDCClient:
         self._session = session
         self._client_id = settings.client_id
         self._client_secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else None
-        self._authorize_url = settings.authorize_url
-        self._token_url = settings.token_url
-        self._userinfo_url = settings.userinfo_url
+        self.discovery = discovery
         self.redirect_uri = redirect_uri
         self._client_auth = client_auth
 
@@ -92,7 +130,19 @@ class OIDCClient:
         """The exact redirect URI to register with Neverlose: ``PUBLIC_BASE_URL/oauth/callback``."""
         return public_base_url.rstrip("/") + CALLBACK_PATH
 
-    def authorize_url(self, *, state: str, code_challenge: str) -> str:
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    def provider(self) -> ProviderMetadata:
+        """The endpoints in use now; :class:`DiscoveryUnavailable` while there are none."""
+        metadata = self.discovery.metadata
+        if metadata is None:
+            raise DiscoveryUnavailable(self.discovery.problem or "unavailable")
+        return metadata
+
+    def authorize_url(self, *, state: str, code_challenge: str, nonce: str) -> str:
+        authorize = self.provider().authorization_endpoint
         query = urlencode(
             {
                 "response_type": "code",
@@ -102,14 +152,16 @@ class OIDCClient:
                 "state": state,
                 "code_challenge": code_challenge,
                 "code_challenge_method": pkce.CHALLENGE_METHOD,
+                "nonce": nonce,
             },
             quote_via=quote,
         )
-        separator = "&" if "?" in self._authorize_url else "?"
-        return f"{self._authorize_url}{separator}{query}"
+        separator = "&" if "?" in authorize else "?"
+        return f"{authorize}{separator}{query}"
 
-    async def exchange_code(self, code: str, code_verifier: str) -> str:
-        """Trade the authorization code (and the PKCE verifier) for an access token."""
+    async def exchange_code(self, code: str, code_verifier: str) -> TokenResponse:
+        """Trade the authorization code (and the PKCE verifier) for an access token and an id_token."""
+        token_url = self.provider().token_endpoint
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -126,29 +178,41 @@ class OIDCClient:
         else:
             form["client_id"] = self._client_id
             form["client_secret"] = self._client_secret
-        body = await self._request("POST", self._token_url, "token", data=form, headers=headers)
+        body = await self._request("POST", token_url, "token", data=form, headers=headers)
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise ProviderProtocolError("token response has no access_token")
         token_type = body.get("token_type", "Bearer")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise ProviderProtocolError("token response is not a bearer token")
-        return token
+        id_token = body.get("id_token")
+        if id_token is not None and (not isinstance(id_token, str) or not id_token):
+            raise ProviderProtocolError("token response id_token is not a string")
+        return TokenResponse(token, id_token)
 
     async def userinfo(self, access_token: str) -> UserInfo:
-        """``sub`` and ``preferred_username`` (falling back to ``name``) from the userinfo endpoint."""
+        """``sub``, the login (``cc.neverlose.login``, else ``preferred_username``, else ``name``), the user id
+        and the registration date from the userinfo endpoint."""
         body = await self._request(
-            "GET", self._userinfo_url, "userinfo", headers={"Authorization": f"Bearer {access_token}"}
+            "GET", self.provider().userinfo_endpoint, "userinfo", headers={"Authorization": f"Bearer {access_token}"}
         )
         sub = body.get("sub")
         if isinstance(sub, int) and not isinstance(sub, bool):
             sub = str(sub)
         if not isinstance(sub, str) or not sub.strip():
             raise MissingSubject("userinfo has no sub")
-        login = body.get("preferred_username") or body.get("name")
-        if not isinstance(login, str) or not login.strip():
-            raise ProviderProtocolError("userinfo has no preferred_username")
-        return UserInfo(sub=sub.strip(), login=login.strip())
+        sub = sub.strip()
+        login = next(
+            (body[name] for name in _LOGIN_CLAIMS if isinstance(body.get(name), str) and body[name].strip()), None
+        )
+        if login is None:
+            raise ProviderProtocolError("userinfo has no login (cc.neverlose.login or preferred_username)")
+        return UserInfo(
+            sub=sub,
+            login=login.strip(),
+            user_id=_user_id(body, sub),
+            reg_date=_reg_date(body.get("cc.neverlose.reg_date")),
+        )
 
     async def _request(
         self,

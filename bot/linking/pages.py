@@ -14,6 +14,7 @@ from html import escape
 from aiohttp import web
 
 from bot.linking.flow import FailureReason, LinkFailure, LinkResult, Reason
+from bot.linking.id_token import IdTokenProblem
 from bot.linking.sessions import SessionProblem
 
 _CSS = (
@@ -135,6 +136,17 @@ _FAILURES: dict[Reason, tuple[str, str, int]] = {
         "Neverlose could not be reached. Nothing was linked; please try again in a few minutes.",
         502,
     ),
+    FailureReason.DISCOVERY_UNAVAILABLE: (
+        "Linking is unavailable",
+        "The bot cannot read Neverlose's sign-in configuration right now, so linking is paused. Nothing was "
+        "linked; please try again later.",
+        503,
+    ),
+    FailureReason.USERINFO_SUB_MISMATCH: (
+        "Sign-in could not be verified",
+        "Neverlose's answers named two different accounts. Nothing was linked. " + _RESTART,
+        502,
+    ),
     FailureReason.ALREADY_LINKED: (
         "Account already linked",
         "This Neverlose account is already linked to another Discord account. Run /unlink from that "
@@ -142,6 +154,30 @@ _FAILURES: dict[Reason, tuple[str, str, int]] = {
         409,
     ),
 }
+
+
+_ID_TOKEN_CHECK: dict[IdTokenProblem, str] = {
+    IdTokenProblem.MISSING: "Neverlose's answer carried no signed identity (id_token)",
+    IdTokenProblem.MALFORMED: "the signed identity (id_token) is malformed",
+    IdTokenProblem.ALGORITHM: "the signed identity uses a signature method the bot does not accept",
+    IdTokenProblem.KEY_UNKNOWN: "the signed identity was signed with a key Neverlose does not publish",
+    IdTokenProblem.SIGNATURE: "the signature of the signed identity is not valid",
+    IdTokenProblem.ISSUER: "the signed identity was not issued by Neverlose",
+    IdTokenProblem.AUDIENCE: "the signed identity was issued for another application",
+    IdTokenProblem.EXPIRED: "the signed identity has expired",
+    IdTokenProblem.NOT_YET_VALID: "the signed identity is dated in the future (check the server clock)",
+    IdTokenProblem.SUBJECT: "the signed identity names no valid Neverlose account",
+    IdTokenProblem.NONCE_MISSING: "the signed identity is not bound to this sign-in (no nonce)",
+    IdTokenProblem.NONCE_MISMATCH: "the signed identity belongs to a different sign-in (nonce)",
+    IdTokenProblem.NONCE_REPLAYED: "the signed identity was already used by an earlier sign-in (nonce)",
+    IdTokenProblem.AT_HASH: "the signed identity does not belong to the access token (at_hash)",
+}
+for _problem, _check in _ID_TOKEN_CHECK.items():
+    _FAILURES[_problem] = (
+        "Sign-in could not be verified",
+        f"The bot could not verify the sign-in: {_check}. Nothing was linked. If this keeps happening, tell staff.",
+        502,
+    )
 
 
 def failure_page(failure: LinkFailure) -> Page:

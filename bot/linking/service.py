@@ -8,13 +8,17 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
+from bot.linking.discovery import Discovery, static_metadata
 from bot.linking.flow import LinkFlow
+from bot.linking.id_token import IdTokenVerifier
 from bot.linking.links import LinkRepository
 from bot.linking.oidc_client import ClientAuthMethod, OIDCClient
 from bot.linking.receipts import ReceiptHooks
+from bot.linking.renames import RenameAudit
 from bot.linking.roles import RoleMappings
 from bot.linking.routes import START_PREFIX, linking_routes
 from bot.linking.sessions import DEFAULT_TTL, BrowserCookie, Clock, LinkSessions, load_cookie_key, utc_now
+from bot.linking.signing_keys import SigningKeys
 from bot.notifications.outbox import Outbox
 from bot.settings import OAuthSettings, Settings
 from bot.storage import Database
@@ -32,11 +36,17 @@ def linking_disabled_reason(settings: Settings) -> str | None:
             "PUBLIC_BASE_URL is not set: Neverlose must redirect browsers to PUBLIC_BASE_URL/oauth/callback "
             "(see docs/linking.md)"
         )
+    if settings.oauth.issuer is None and static_metadata(settings.oauth) is None:
+        return (
+            "OAUTH_ISSUER is empty (no discovery) but OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL and OAUTH_USERINFO_URL "
+            "are not all set (see docs/linking.md)"
+        )
     return None
 
 
 class LinkingService:
-    """Sessions, links, role mappings, the OIDC client and the flow, sharing one database and clock."""
+    """Sessions, links, role mappings, discovery, the OIDC client, the id_token verifier and the flow,
+    sharing one database and clock. :attr:`discovery`'s ``run()`` is the feature's background task."""
 
     def __init__(
         self,
@@ -56,13 +66,17 @@ class LinkingService:
         self.sessions = LinkSessions(db, clock=clock, ttl=ttl)
         self.links = LinkRepository(db, clock=clock)
         self.roles = RoleMappings(db)
+        self.discovery = Discovery(session, oauth)
         self.oidc = OIDCClient(
             session,
             oauth,
+            self.discovery,
             redirect_uri=OIDCClient.redirect_uri_for(self.public_base_url),
             client_auth=client_auth,
         )
-        self.flow = LinkFlow(self.sessions, self.oidc, self.links)
+        self.signing_keys = SigningKeys(session, clock, before_refetch=self.discovery.refresh)
+        self.verifier = IdTokenVerifier(self.signing_keys, client_id=self.oidc.client_id, clock=clock)
+        self.flow = LinkFlow(self.sessions, self.oidc, self.links, self.verifier)
         self._cookie = BrowserCookie(cookie_key)
 
     @classmethod
@@ -90,12 +104,19 @@ class LinkingService:
         )
 
     def attach_outbox(self, outbox: Outbox, *, wake: Callable[[], None]) -> ReceiptHooks:
-        """Confirm new links by DM through ``outbox``; return the receipt hooks for the webhook store and
-        the spending service to register (``on_events``, ``on_spending``)."""
+        """Confirm new links by DM and note renames in the audit channel through ``outbox``; return the
+        receipt hooks for the webhook store and the spending service to register (``on_events``,
+        ``on_spending``)."""
         hooks = ReceiptHooks(self._db, outbox, wake=wake)
         self.links.add_link_hook(hooks.on_linked)
+        self.links.add_rename_hook(RenameAudit(outbox).on_renamed)
         self.links.add_commit_listener(hooks.after_commit)
         return hooks
+
+    @property
+    def available(self) -> bool:
+        """Whether ``/link`` can work now (a discovery document was accepted, or no discovery is used)."""
+        return self.discovery.metadata is not None
 
     @property
     def redirect_uri(self) -> str:

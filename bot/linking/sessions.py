@@ -4,10 +4,11 @@ Two short-lived, single-use records:
 
 * a **start token**: the secret part of the start URL ``/link`` hands out; bound to a Discord user, valid
   10 minutes, used once. A new ``/link`` replaces the member's earlier unused tokens.
-* a **pending authorization**: ``state`` and the PKCE verifier, bound to the Discord user and to the browser
-  (a random browser id carried in a signed cookie); valid 10 minutes, consumed by the first callback.
+* a **pending authorization**: ``state``, the PKCE verifier and the OpenID ``nonce``, bound to the Discord
+  user and to the browser (a random browser id carried in a signed cookie); valid 10 minutes, consumed by the
+  first callback. The id_token must carry that nonce, so it is used once, like the state.
 
-Only SHA-256 hashes of the start token and ``state`` are stored. The browser cookie is signed with HMAC
+Only SHA-256 hashes of the start token, ``state`` and ``nonce`` are stored. The browser cookie is signed with HMAC
 using a per-install random key kept in ``install_meta`` (never the Market secret).
 """
 
@@ -47,7 +48,8 @@ def from_text(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """SHA-256 (hex) of a one-time secret: what the linking tables store instead of the secret."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
@@ -78,14 +80,17 @@ class PendingAuthorization:
     discord_user_id: int
     state: str
     code_challenge: str
+    nonce: str
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumedAuthorization:
-    """What the callback needs once the state checked out."""
+    """What the callback needs once the state checked out (``nonce_hash`` is ``None`` for an attempt
+    started before nonces were stored)."""
 
     discord_user_id: int
     code_verifier: str
+    nonce_hash: str | None
 
 
 class BrowserCookie:
@@ -152,7 +157,7 @@ class LinkSessions:
             await conn.execute(
                 "INSERT INTO link_start_tokens (token_hash, discord_user_id, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
-                (_digest(token), discord_user_id, to_text(now), to_text(now + self.ttl)),
+                (secret_digest(token), discord_user_id, to_text(now), to_text(now + self.ttl)),
             )
         await self.prune()
         return token
@@ -165,10 +170,11 @@ class LinkSessions:
         now = self._clock()
         state = pkce.new_state()
         verifier = pkce.new_verifier()
+        nonce = pkce.new_state()
         async with self._db.transaction() as conn:
             async with conn.execute(
                 "SELECT discord_user_id, expires_at, used_at FROM link_start_tokens WHERE token_hash = ?",
-                (_digest(start_token),),
+                (secret_digest(start_token),),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
@@ -180,15 +186,23 @@ class LinkSessions:
                 raise SessionRejected(SessionProblem.START_EXPIRED, discord_user_id=user_id)
             await conn.execute(
                 "UPDATE link_start_tokens SET used_at = ? WHERE token_hash = ?",
-                (to_text(now), _digest(start_token)),
+                (to_text(now), secret_digest(start_token)),
             )
             await conn.execute(
                 "INSERT INTO oauth_states "
-                "(state_hash, discord_user_id, browser_id, code_verifier, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (_digest(state), user_id, browser_id, verifier, to_text(now), to_text(now + self.ttl)),
+                "(state_hash, discord_user_id, browser_id, code_verifier, nonce_hash, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    secret_digest(state),
+                    user_id,
+                    browser_id,
+                    verifier,
+                    secret_digest(nonce),
+                    to_text(now),
+                    to_text(now + self.ttl),
+                ),
             )
-        return PendingAuthorization(user_id, state, pkce.challenge_s256(verifier))
+        return PendingAuthorization(user_id, state, pkce.challenge_s256(verifier), nonce)
 
     # ------------------------------------------------------------------ state
     async def consume(self, state: str | None, browser_id: str | None) -> ConsumedAuthorization:
@@ -202,9 +216,9 @@ class LinkSessions:
         now = self._clock()
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "SELECT discord_user_id, browser_id, code_verifier, expires_at, used_at "
+                "SELECT discord_user_id, browser_id, code_verifier, nonce_hash, expires_at, used_at "
                 "FROM oauth_states WHERE state_hash = ?",
-                (_digest(state),),
+                (secret_digest(state),),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
@@ -213,7 +227,7 @@ class LinkSessions:
             if row["used_at"] is not None:
                 raise SessionRejected(SessionProblem.STATE_REUSED, discord_user_id=user_id)
             await conn.execute(
-                "UPDATE oauth_states SET used_at = ? WHERE state_hash = ?", (to_text(now), _digest(state))
+                "UPDATE oauth_states SET used_at = ? WHERE state_hash = ?", (to_text(now), secret_digest(state))
             )
             problem: SessionProblem | None = None
             if from_text(str(row["expires_at"])) <= now:
@@ -221,10 +235,16 @@ class LinkSessions:
             elif browser_id is None or not hmac.compare_digest(str(row["browser_id"]), browser_id):
                 problem = SessionProblem.BROWSER_MISMATCH
             verifier = str(row["code_verifier"])
+            nonce_hash = None if row["nonce_hash"] is None else str(row["nonce_hash"])
         # The state is used up even when refused (committed above): it can never be tried again.
         if problem is not None:
             raise SessionRejected(problem, discord_user_id=user_id)
-        return ConsumedAuthorization(user_id, verifier)
+        return ConsumedAuthorization(user_id, verifier, nonce_hash)
+
+    async def nonce_was_issued(self, nonce_hash: str) -> bool:
+        """Whether ``nonce_hash`` belongs to an earlier attempt (an id_token replayed from it)."""
+        row = await self._db.fetchone("SELECT 1 FROM oauth_states WHERE nonce_hash = ?", (nonce_hash,))
+        return row is not None
 
     async def prune(self) -> None:
         """Forget start tokens and states that expired more than a day ago."""

@@ -31,13 +31,18 @@ class Clock:
         self.now += delta
 
 
-def oauth_settings(idp: FakeIdP, *, client_secret: str | None = None) -> OAuthSettings:
-    values: dict[str, Any] = {
-        "OAUTH_CLIENT_ID": idp.client_id,
-        "OAUTH_AUTHORIZE_URL": idp.url + AUTHORIZE_PATH,
-        "OAUTH_TOKEN_URL": idp.url + TOKEN_PATH,
-        "OAUTH_USERINFO_URL": idp.url + USERINFO_PATH,
-    }
+def oauth_settings(idp: FakeIdP, *, client_secret: str | None = None, discovery: bool = True) -> OAuthSettings:
+    """Settings for the fake IdP: its discovery document (the default), or no discovery and the three URLs."""
+    values: dict[str, Any] = {"OAUTH_CLIENT_ID": idp.client_id, "OAUTH_ISSUER": idp.url}
+    if not discovery:
+        values.update(
+            {
+                "OAUTH_ISSUER": "",
+                "OAUTH_AUTHORIZE_URL": idp.url + AUTHORIZE_PATH,
+                "OAUTH_TOKEN_URL": idp.url + TOKEN_PATH,
+                "OAUTH_USERINFO_URL": idp.url + USERINFO_PATH,
+            }
+        )
     if client_secret is not None:
         values["OAUTH_CLIENT_SECRET"] = client_secret
     return OAuthSettings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -74,7 +79,12 @@ class Harness:
 
     async def link(self, browser: aiohttp.ClientSession, user_id: int) -> tuple[int, str]:
         """The whole flow, following redirects like a browser; the final page's status and HTML."""
-        async with browser.get(await self.start_url(user_id)) as response:
+        return await self.link_url(browser, await self.start_url(user_id))
+
+    @staticmethod
+    async def link_url(browser: aiohttp.ClientSession, start_url: str) -> tuple[int, str]:
+        """The whole flow from a start URL already handed out."""
+        async with browser.get(start_url) as response:
             return response.status, await response.text()
 
     async def links(self) -> list[tuple[int, str, str]]:
@@ -121,19 +131,21 @@ async def make_harness(
     runners: list[web.AppRunner] = []
     harnesses: list[Harness] = []
 
-    async def factory(*, client_secret: str | None = None, **service_options: Any) -> Harness:
+    async def factory(*, client_secret: str | None = None, discovery: bool = True, **service_options: Any) -> Harness:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         idp.client_secret = client_secret
+        idp.clock = clock  # the IdP dates its id_tokens by the same (controllable) clock as the bot
         service = await LinkingService.create(
             db,
             bot_session,
-            oauth_settings(idp, client_secret=client_secret),
+            oauth_settings(idp, client_secret=client_secret, discovery=discovery),
             public_base_url=base_url,
             clock=clock,
             **service_options,
         )
+        assert await service.discovery.refresh()  # what the bot's background task does at start
         idp.redirect_uris.add(service.redirect_uri)
         app = web.Application(middlewares=[error_middleware])
         app.add_routes(service.routes())

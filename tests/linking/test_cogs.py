@@ -75,6 +75,7 @@ async def test_link_start_answers_ephemerally_with_a_button_that_links(
     await status.wait_response()
     assert status.ephemeral
     assert "A49" in status.all_text()
+    assert "2021-04-05" in status.all_text()  # the Neverlose registration date (cc.neverlose.reg_date)
 
     # staff can look the member up by login; a plain member cannot
     whois = await fake_discord.invoke_command("whois", {"username": "a49"}, user="staff")
@@ -133,3 +134,27 @@ async def test_setup_roles_add_list_remove(fake_discord: FakeDiscord, harness: H
     await remove.wait_response()
     assert "Removed" in remove.all_text()
     assert await harness.service.roles.list(fake_discord.guild.id) == []
+
+
+@pytest.mark.usefixtures("bot")
+async def test_link_start_while_discovery_is_unavailable_answers_clearly(
+    fake_discord: FakeDiscord, harness: Harness
+) -> None:
+    harness.idp.discovery_status = 404
+    assert not await harness.service.discovery.refresh()
+    record = await fake_discord.invoke_command("link", subcommand="start", user="member")
+    await record.wait_response()
+    assert record.ephemeral
+    text = record.all_text()
+    assert "Linking is unavailable right now" in text
+    assert "try again later" in text
+    message = record.final_message()
+    assert message is not None
+    assert not message.get("components")  # no button to a flow that cannot work
+    assert await harness.db.fetchall("SELECT * FROM link_start_tokens") == []
+
+    # the rest of linking still answers
+    status = await fake_discord.invoke_command("link", subcommand="status", user="member")
+    await status.wait_response()
+    assert "not linked" in status.all_text()
+    fake_discord.assert_no_violations()

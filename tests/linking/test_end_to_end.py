@@ -17,7 +17,7 @@ import pytest
 from bot.core import ResellerBot
 from bot.market.simulator.runner import RunningSimulator
 from tests.fake_discord import FakeDiscord, InteractionRecord
-from tests.linking.fake_idp import AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH, FakeIdP
+from tests.linking.fake_idp import FakeIdP
 from tests.plugins.bot import StartBot
 
 
@@ -60,12 +60,17 @@ async def env(
         WEBHOOK_PORT=str(unused_tcp_port),
         PUBLIC_BASE_URL=public,
         OAUTH_CLIENT_ID=idp.client_id,
-        OAUTH_AUTHORIZE_URL=idp.url + AUTHORIZE_PATH,
-        OAUTH_TOKEN_URL=idp.url + TOKEN_PATH,
-        OAUTH_USERINFO_URL=idp.url + USERINFO_PATH,
+        OAUTH_ISSUER=idp.url,
     )
     assert "cogs.linking" in bot.extension_report.loaded
     assert "cogs.roles_setup" in bot.extension_report.loaded
+    assert bot.linking is not None
+    for _ in range(250):  # the background task reads discovery at start; bounded wait
+        if bot.linking.available:
+            break
+        await asyncio.sleep(0.02)
+    assert bot.linking.available
+    assert idp.discovery_requests == 1
     return Env(fake_discord, bot, market_sim, idp)
 
 
@@ -109,3 +114,45 @@ async def test_closed_dms_are_recorded_and_shown_in_webhook_status(env: Env) -> 
     assert (await webhooks.outbox.counts()).undeliverable == 1
     status = await env.command("webhook", {}, user="staff", subcommand="status")
     assert "undeliverable: 1" in status.all_text()
+
+
+async def test_unavailable_discovery_pauses_only_linking(
+    start_bot: StartBot,
+    fake_discord: FakeDiscord,
+    market_sim: RunningSimulator,
+    idp: FakeIdP,
+    unused_tcp_port: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idp.discovery_status = 503
+    public = f"http://127.0.0.1:{unused_tcp_port}"
+    bot = await start_bot(
+        PURCHASE_CHANNEL_ID=str(fake_discord.channels["purchases"].id),
+        WEBHOOK_PORT=str(unused_tcp_port),
+        PUBLIC_BASE_URL=public,
+        OAUTH_CLIENT_ID=idp.client_id,
+        OAUTH_ISSUER=idp.url,
+    )
+    env = Env(fake_discord, bot, market_sim, idp)
+    assert "cogs.linking" in bot.extension_report.loaded
+    for _ in range(250):
+        if idp.discovery_requests:
+            break
+        await asyncio.sleep(0.02)
+    assert bot.linking is not None
+    assert not bot.linking.available
+    discovery_warnings = [r for r in caplog.records if "oidc discovery failed" in r.getMessage()]
+    assert len(discovery_warnings) == 1
+    assert "/link is unavailable" in discovery_warnings[0].getMessage()
+
+    rec = await env.command("link", {}, user="member", subcommand="start")
+    assert "Linking is unavailable right now" in rec.all_text()
+
+    # everything else works: webhooks are announced, the health check is green, staff commands answer
+    assert (await market_sim.purchase(env.webhook_url, "A49", "E3yugw")).status == 200
+    await fake_discord.wait_for_message("purchases")
+    async with aiohttp.ClientSession() as client, client.get(bot.web.local_url + "/healthz") as health:
+        assert health.status == 200
+    status = await env.command("webhook", {}, user="staff", subcommand="status")
+    assert status.ephemeral
+    fake_discord.assert_no_violations()

@@ -7,10 +7,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import jwt
 import pytest
 
 from bot.linking import pkce
-from tests.linking.fake_idp import AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH, FakeIdP
+from tests.linking.fake_idp import (
+    AUTHORIZE_PATH,
+    DISCOVERY_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    FakeIdP,
+    at_hash_of,
+)
 
 REDIRECT = "http://127.0.0.1:1/oauth/callback"
 
@@ -124,7 +132,14 @@ async def test_code_is_single_use_and_bound(browser: aiohttp.ClientSession, regi
         assert response.status == 401
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     async with browser.get(f"{registered.url}{USERINFO_PATH}", headers=headers) as response:
-        assert await response.json() == {"sub": "1001", "preferred_username": "A49", "name": "A49"}
+        assert await response.json() == {
+            "sub": "1001",
+            "preferred_username": "A49",
+            "name": "A49",
+            "cc.neverlose.login": "A49",
+            "cc.neverlose.user_id": 1001,
+            "cc.neverlose.reg_date": "2021-04-05",
+        }
 
 
 @pytest.mark.parametrize(
@@ -166,3 +181,50 @@ async def test_token_checks_the_client_secret_when_configured(
     }
     assert await _token(browser, registered, **form) == (401, {"error": "invalid_client"})
     assert (await _token(browser, registered, **form, client_secret="s3cret"))[0] == 200
+
+
+async def test_id_token_is_rs256_with_a_published_key_nonce_and_at_hash(
+    browser: aiohttp.ClientSession, registered: FakeIdP
+) -> None:
+    """The fake's id_token verifies with PyJWT against its own discovery and JWKS (real RSA keys)."""
+    async with browser.get(f"{registered.url}{DISCOVERY_PATH}") as response:
+        document = await response.json()
+    assert document["issuer"] == registered.url
+    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+
+    async def id_token() -> tuple[str, str, dict[str, Any]]:
+        verifier = pkce.new_verifier()
+        _, answer = await _authorize(browser, registered, verifier=verifier, nonce="n-0123456789")
+        form = {
+            "grant_type": "authorization_code",
+            "code": answer["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": registered.client_id,
+            "code_verifier": verifier,
+        }
+        status, body = await _token(browser, registered, **form)
+        assert status == 200
+        async with browser.get(document["jwks_uri"]) as response:
+            jwks = await response.json()
+        return body["id_token"], body["access_token"], jwks
+
+    token, access_token, jwks = await id_token()
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "RS256"
+    (published,) = jwks["keys"]
+    assert published["kid"] == header["kid"] == "key-1"
+    assert "d" not in published  # public part only
+    claims = jwt.decode(
+        token, jwt.PyJWK(published).key, algorithms=["RS256"], audience=registered.client_id, issuer=registered.url
+    )
+    assert claims["sub"] == "1001"
+    assert claims["nonce"] == "n-0123456789"
+    assert claims["at_hash"] == at_hash_of(access_token)
+    assert claims["exp"] - claims["iat"] == 3600
+
+    registered.rotate()  # a new key, published beside the old one, signs from now on
+    token, _, jwks = await id_token()
+    assert jwt.get_unverified_header(token)["kid"] == "key-2"
+    assert [key["kid"] for key in jwks["keys"]] == ["key-1", "key-2"]
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, jwt.PyJWK(jwks["keys"][0]).key, algorithms=["RS256"], audience=registered.client_id)

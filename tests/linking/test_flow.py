@@ -65,7 +65,9 @@ async def test_happy_path_links_and_shows_a_safe_page(harness: Harness, caplog: 
         "state",
         "code_challenge",
         "code_challenge_method",
+        "nonce",
     }
+    assert len(params["nonce"]) >= 43
 
     async with browser.get(authorize_url, allow_redirects=False) as authorize:
         callback_url = authorize.headers["Location"]
@@ -94,12 +96,19 @@ async def test_happy_path_links_and_shows_a_safe_page(harness: Harness, caplog: 
 
     # the access token is neither stored nor logged; neither are code, state, verifier or start token
     (access_token,) = harness.idp.tokens
+    (id_token,) = harness.idp.id_tokens
     dump = "\n".join(str(tuple(row)) for row in await harness.db.fetchall("SELECT * FROM account_links"))
     dump += "\n".join(str(tuple(row)) for row in await harness.db.fetchall("SELECT * FROM oauth_states"))
     assert access_token not in dump
+    assert id_token not in dump
+    assert params["nonce"] not in dump  # only its hash is kept
     callback = _query(callback_url)
     start_token = start_url.rsplit("/", 1)[1]
-    _secrets_absent(caplog, access_token, callback["code"], callback["state"], form["code_verifier"], start_token)
+    _secrets_absent(
+        caplog, access_token, id_token, callback["code"], callback["state"], form["code_verifier"], start_token
+    )
+    row = await harness.db.fetchone("SELECT neverlose_user_id, neverlose_reg_date FROM account_links")
+    assert tuple(row) == (1001, "2021-04-05")
     assert any("link created user=42" in r.getMessage() for r in caplog.records)
 
 
@@ -349,6 +358,7 @@ async def test_a_restart_mid_flow_does_no_harm(harness: Harness, bot_session: ai
         public_base_url=harness.base_url,
         clock=harness.clock,
     )
+    assert await restarted.discovery.refresh()  # the restarted bot's background task reads discovery
     query = _query(callback_url)
     result = await restarted.flow.complete(
         state=query["state"], code=query["code"], error=None, browser_id=restarted._cookie.verify(cookie)
