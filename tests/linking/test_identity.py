@@ -134,7 +134,7 @@ async def test_of_two_links_with_one_login_the_most_recently_confirmed_wins(harn
 
 async def test_links_from_before_user_ids_keep_working_and_gain_the_user_id(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    old = await Database.open(path, migrations=load_migrations()[:11])
+    old = await Database.open(path, migrations=load_migrations()[:10])
     await old.execute(
         "INSERT INTO account_links (discord_user_id, neverlose_sub, neverlose_login, linked_at) VALUES (?, ?, ?, ?)",
         (42, "1001", "A49", "2024-06-01T10:00:00.000000Z"),
