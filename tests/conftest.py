@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, settings
 
 from bot.settings import Settings, iter_variables, load_settings
 
-pytest_plugins: list[str] = ["tests.plugins.market", "tests.plugins.fake_discord", "tests.plugins.bot"]
+pytest_plugins: list[str] = [
+    "tests.plugins.market",
+    "tests.plugins.fake_discord",
+    "tests.plugins.bot",
+    "tests.plugins.browser",
+]
 
 SETTING_VARIABLES = [row[0] for row in iter_variables()]
 

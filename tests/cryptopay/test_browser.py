@@ -19,11 +19,9 @@ from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.catalog import PaymentMethod
 from bot.shop.price_table import PriceEntry, PriceTable
-from tests.orders.browser import IMAGES, PHONE, browser
 from tests.orders.test_browser import INSTRUCTIONS, SECRET, checkout_token
 from tests.plugins.bot import StartBot
-
-__all__ = ["browser"]
+from tests.plugins.browser import IMAGES, PHONE
 
 
 @pytest.fixture

@@ -22,10 +22,8 @@ from bot.orders.models import OrderState
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
 from tests.fake_discord import FakeDiscord
-from tests.orders.browser import DESKTOP, IMAGES, PHONE, browser
 from tests.plugins.bot import StartBot
-
-__all__ = ["browser"]
+from tests.plugins.browser import DESKTOP, IMAGES, PHONE
 
 SECRET = "browser-test-market-secret-" + "x" * 40
 INSTRUCTIONS = (

@@ -1,4 +1,4 @@
-"""A headless Chromium for the checkout tests (Playwright's Python API with the system browser).
+"""A headless Chromium for the browser tests: checkout, Crypto Pay and linking pages (Playwright, system browser).
 
 Without Chromium (Debian's ``chromium`` package at ``/usr/bin/chromium``) or the ``playwright`` package the
 browser tests are skipped with the reason; under ``CI=true`` they fail instead (``.ci/run`` installs it).
