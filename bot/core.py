@@ -36,6 +36,7 @@ from bot.notifications.discord_sink import DiscordHttpSink
 from bot.orders.cryptopay_events import OrderPaymentEvents
 from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.feature import OrdersFeature
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.cryptopay.feature import CryptoPayFeature
 from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.sandbox import SandboxDemo
@@ -298,6 +299,14 @@ class ResellerBot(commands.Bot):
                 wake=self.webhooks.dispatcher.wake,
                 audit=self.staff.audit,
                 config=self.guild_config,
+            )
+        if self.sandbox is not None and self.shop is not None and self.settings.shop.integration_id is not None:
+            integration_id = self.settings.shop.integration_id
+            self.shop.sample_link = lambda: sample_checkout_link(  # the server's address is known once it listens
+                str(self.settings.server.public_base_url or self.web.local_url),
+                self.settings.checkout.checkout_path,
+                self.settings.market.secret.get_secret_value(),
+                integration_id,
             )
         # --- Crypto Pay (issue 15) ---
         if self.orders is not None and self.settings.cryptopay.enabled:

@@ -101,6 +101,8 @@ class ShopService:
         self.methods = methods
         self.integration_id = integration_id
         self.checkout_path = checkout_path
+        self.sample_link: Callable[[], str] | None = None
+        """Sandbox mode only: makes a fresh sample checkout link for ``/shop status``."""
         self.public_base_url = public_base_url
         self._market = market
         self._audit = audit
@@ -301,6 +303,7 @@ class ShopService:
             methods=await self.methods.enabled(),
             alert_active=pusher.alert_active,
             now=self._clock(),
+            sample_link=None if self.sample_link is None else self.sample_link(),
         )
 
     # ----------------------------------------------------------------- audit

@@ -28,6 +28,8 @@ class ShopStatus:
     methods: list[PaymentMethod]
     alert_active: bool
     now: datetime
+    sample_link: str | None = None
+    """Sandbox mode only: a checkout link signed like Neverlose's, to click through an order."""
 
     def lines(self) -> list[tuple[str, str]]:
         """(label, value) rows, in the order shown."""
@@ -66,6 +68,8 @@ class ShopStatus:
                     f"set PUBLIC_BASE_URL first; the Redirect URL is then PUBLIC_BASE_URL + `{self.checkout_path}`",
                 )
             )
+        if self.sample_link is not None:
+            rows.append(("Sandbox sample checkout link", self.sample_link))
         return rows
 
 

@@ -49,3 +49,30 @@ async def test_a_change_is_pushed_by_the_running_bot(
     await bot.close()  # the pusher stops with the bot
     task = next(t for t in bot._background if t.get_name() == "shop-prices")
     assert task.done()
+
+
+async def test_status_shows_a_sample_checkout_link_in_sandbox_only(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator
+) -> None:
+    import warnings
+
+    import jwt
+    from jwt.warnings import InsecureKeyLengthWarning
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1", sandbox=True)
+    rec = await fake_discord.invoke_command("shop", {}, user="staff", subcommand="status")
+    await rec.wait_until(lambda r: "Sandbox sample checkout link" in r.all_text())
+    text = rec.all_text()
+    link = text[text.index(bot.web.local_url + "/checkout?nl_purchase=") :].split()[0]
+    token = link.split("nl_purchase=", 1)[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)  # the sandbox secret is a demo value
+        claims = jwt.decode(token, bot.settings.market.secret.get_secret_value(), algorithms=["HS256"], issuer="NLRI")
+    assert claims["integration_id"] == 1
+    assert (claims["product"], claims["days"]) == ("cs2", 30)
+    await bot.close()
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1")
+    rec = await fake_discord.invoke_command("shop", {}, user="staff", subcommand="status")
+    await rec.wait_until(lambda r: "Redirect URL" in r.all_text())
+    assert "Sandbox sample checkout link" not in rec.all_text()
