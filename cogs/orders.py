@@ -180,7 +180,8 @@ class Orders(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         order = await self._order(id)
         history = await self.feature.service.history(order.id)
-        data = rendering.detail_embed(order, history, requested_by=pending_approval(history))
+        details = await self.feature.staff.payment_details(order)
+        data = rendering.detail_embed(order, history, requested_by=pending_approval(history), payment_details=details)
         await interaction.followup.send(embed=embed(data), ephemeral=True)
 
     @order.command(name="retry", description="Deliver an order that needs attention again (same safety rules)")

@@ -11,13 +11,14 @@ Buttons (persistent, matched by the cogs' ``DynamicItem`` templates, so they wor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.notifications.cards import Component, action_row, button
 from bot.notifications.embeds import Embed
 from bot.orders.models import Order, OrderState, Transition
+from bot.orders.payment_details import details_lines
 from bot.orders.prechecks import BlockReason
 from bot.shop.catalog import PaymentMethod
 
@@ -213,9 +214,26 @@ def list_embed(orders: Sequence[Order], *, title: str, page: int, has_more: bool
     }
 
 
-def detail_embed(order: Order, history: Sequence[Transition], *, requested_by: int | None = None) -> Embed:
-    """``/order show``: the card plus the timeline (newest 15 entries)."""
+def detail_embed(
+    order: Order,
+    history: Sequence[Transition],
+    *,
+    requested_by: int | None = None,
+    payment_details: Mapping[str, str] | None = None,
+) -> Embed:
+    """``/order show``: the card, the buyer's payment (when its provider reported one) and the timeline (newest
+    15 entries)."""
     embed = card_embed(order, requested_by=requested_by)
+    if payment_details is not None:
+        method = order.method.label if order.method is not None else "provider"
+        embed["fields"] = [
+            *embed["fields"],
+            {
+                "name": f"Buyer's payment ({method})",
+                "value": _clip("\n".join(details_lines(order, payment_details)), 1024),
+                "inline": False,
+            },
+        ]
     lines = []
     for t in history[-15:]:
         move = t.to_state.value if t.from_state in (None, t.to_state) else f"{t.from_state.value} → {t.to_state.value}"

@@ -6,7 +6,8 @@
   first confirmation is recorded as an order event (:data:`~bot.orders.discord_cards.APPROVAL_NOTE`) and the
   card shows **Approve payment**; a *different* staff member's approval then confirms the payment in the
   first one's name (their limit is checked again), as an approved ``/transfer`` runs for its requester.
-* **Reject** (no money came), **cancel**, **retry** (needs attention), **refund** (recorded with a note).
+* **Reject** (no money came), **cancel**, **retry** (needs attention), **refund** (recorded with a note; the
+  answer shows the buyer's payment as the provider reported it, e.g. Crypto Pay's asset and amount).
 
 Every refusal (limit, state, self-approval, unknown order) raises :class:`~bot.staff.errors.StaffError` with a
 sentence for staff, after an audit entry. Confirmations of the same staff member run one at a time (their
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
+from bot.orders.payment_details import details_lines, payer_details
 from bot.orders.service import OrderService
 from bot.orders.staff_spending import OrderSpending
 from bot.shop.catalog import PaymentMethod
@@ -312,7 +314,7 @@ class OrderStaffActions:
     async def refund(
         self, order_id: str, staff: StaffSubject, note: str, *, guild_id: int | None = None
     ) -> ActionResult:
-        return await self._simple(
+        result = await self._simple(
             "refund",
             order_id,
             staff,
@@ -320,6 +322,16 @@ class OrderStaffActions:
             lambda oid: self.orders.refund(oid, f"staff:{staff.user_id}", note),
             lambda o: f"Order `{o.id}` marked refunded: {note.strip()[:300]}",
         )
+        details = await self.payment_details(result.order)
+        if details is None:
+            return result
+        lines = details_lines(result.order, details)
+        text = f"{result.text}\nThe buyer's payment (send it back from @CryptoBot, Wallet → Send):\n" + "\n".join(lines)
+        return ActionResult(result.order, text)
+
+    async def payment_details(self, order: Order) -> dict[str, str] | None:
+        """The buyer's payment as its provider reported it (see :mod:`bot.orders.payment_details`)."""
+        return await payer_details(self.orders.providers, order)
 
 
 _PAST = {"reject": "rejected", "cancel": "cancelled", "retry": "retried", "refund": "marked refunded"}

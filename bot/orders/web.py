@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,7 @@ from bot.orders.web_security import (
     same_origin,
     secure,
 )
+from bot.payments.provider import PaymentStartRefused
 from bot.shop.catalog import PaymentMethod
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ _ORDER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _ASSET_TYPES = {"orders.css": "text/css", "orders.js": "text/javascript"}
 _RECHECKABLE = {BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value}
 MAX_FORM_BYTES = 4096
+_START_FAILED = (
+    "This payment could not be started because of a problem on our side. Please try again later, or contact support"
+)
 _CSRF_TEXT = "This form could not be accepted. Reload the order page and try again."
 
 
@@ -207,14 +212,25 @@ class CheckoutPages:
         ]
         offers: list[_OfferView] = []
         start = None
+        start_problem = ""
         if order.payable:
             offer = await self.service.offer(order)
             if offer is not None:
                 offers = [_OfferView(m.value, m.label, price, m is order.method) for m, price in offer.prices.items()]
             try:
                 start = await self.service.payment_start(order)
+            except PaymentStartRefused as exc:  # expected: the provider says what the customer can do
+                start_problem = exc.customer_text
+                log.warning(
+                    "payment start refused order_id=%s method=%s error=%s",
+                    order.id,
+                    order.method,
+                    type(exc).__name__,
+                )
             except Exception:
-                log.exception("payment start failed order_id=%s method=%s", order.id, order.method)
+                reference = secrets.token_hex(4)
+                start_problem = f"{_START_FAILED} (reference {reference})."
+                log.exception("payment start failed order_id=%s method=%s ref=%s", order.id, order.method, reference)
         reason = order.check_reason
         blocked_text = BlockReason(reason).customer_text if reason in {r.value for r in BlockReason} else ""
         live = not order.state.final and order.state is not OrderState.EXPIRED
@@ -230,6 +246,7 @@ class CheckoutPages:
             "timeline": [_Step(label, _when(at) if at else None, iso(at) if at else None) for label, at in steps],
             "offers": offers,
             "start": start,
+            "start_problem": start_problem,
             "blocked_text": blocked_text,
             "can_recheck": reason in _RECHECKABLE,
             "expires_at": _when(order.expires_at),

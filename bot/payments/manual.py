@@ -8,12 +8,12 @@ withdraw. It offers every currency (the operator's instructions say how to pay i
 from __future__ import annotations
 
 from bot.payments.enabled import manual_instructions
-from bot.payments.provider import PaymentRequest, PaymentStart, PaymentStatus
+from bot.payments.provider import PaymentRequest, PaymentStart, PaymentStartRefused, PaymentStatus
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 
 
-class ManualPaymentUnavailable(RuntimeError):
+class ManualPaymentUnavailable(PaymentStartRefused):
     """The operator removed the instructions: the method is no longer offered."""
 
 
@@ -34,7 +34,9 @@ class ManualProvider:
         """The instructions to show, with the order number to quote (idempotent: nothing is created)."""
         text = await manual_instructions(self._db)
         if text is None:
-            raise ManualPaymentUnavailable("manual payment has no instructions")
+            raise ManualPaymentUnavailable(
+                "Payment by hand is not available any more. Choose another way to pay, or contact support."
+            )
         return PaymentStart(instructions=text)
 
     async def poll(self, order_id: str) -> PaymentStatus | None:

@@ -60,6 +60,15 @@ class PaymentStatus:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
+class PaymentStartRefused(RuntimeError):
+    """A provider cannot start the payment now for an expected reason (the method was withdrawn, the provider did
+    not answer, the order expired); ``customer_text`` says in plain words what to do (never a secret)."""
+
+    def __init__(self, customer_text: str) -> None:
+        self.customer_text = customer_text
+        super().__init__(customer_text)
+
+
 class PaymentListener(Protocol):
     """The order service's side: a provider reports a confirmed payment here (idempotent)."""
 

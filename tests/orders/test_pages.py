@@ -17,6 +17,7 @@ from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
 from bot.orders.service import OrderService
 from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_origin
+from bot.payments.registry import PaymentRegistry
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from tests.orders.conftest import RedirectProvider, purchase_claims, sign
@@ -501,3 +502,89 @@ async def test_choosing_between_two_methods(
     await orders.choose_method(other, PaymentMethod.CRYPTOPAY)
     await orders.cancel(other, "staff:1", "test")
     assert provider.cancelled == [other]
+
+
+class FailingManual(RedirectProvider):
+    """The manual method's place in the registry, failing to start with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    @property
+    def method(self) -> PaymentMethod:
+        return PaymentMethod.MANUAL
+
+    async def start(self, request: Any) -> Any:
+        raise self.error
+
+
+def start_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("payment start")]
+
+
+async def test_a_withdrawn_manual_method_says_so_in_plain_words(
+    checkout: Client, orders: OrderService, market_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.payments.enabled import set_manual_instructions
+
+    order_id, html = await open_order(checkout, orders)
+    assert "I have paid" in html
+    await set_manual_instructions(market_db, "")  # the operator removed the instructions meanwhile
+    with caplog.at_level(logging.DEBUG):
+        page = await checkout.get(f"/orders/{order_id}")
+    assert page.status == 200
+    text = await page.text()
+    expected = "Payment by hand is not available any more. Choose another way to pay, or contact support."
+    assert f'<p class="problem">{expected}</p>' in text
+    assert "I have paid" not in text
+    records = start_logs(caplog)
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in records] == [
+        (
+            logging.WARNING,
+            f"payment start refused order_id={order_id} method=manual error=ManualPaymentUnavailable",
+            None,
+        )
+    ]
+
+
+async def test_a_crypto_pay_refusal_shows_its_customer_text(
+    checkout: Client, orders: OrderService, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.payments.cryptopay.provider import PaymentNotStarted
+
+    assert isinstance(orders.providers, PaymentRegistry)
+    order_id, _ = await open_order(checkout, orders)
+    orders.providers.add(FailingManual(PaymentNotStarted("Crypto Pay did not answer. Reload this page in a moment.")))
+    with caplog.at_level(logging.DEBUG):
+        text = await (await checkout.get(f"/orders/{order_id}")).text()
+    assert '<p class="problem">Crypto Pay did not answer. Reload this page in a moment.</p>' in text
+    records = start_logs(caplog)
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in records] == [
+        (logging.WARNING, f"payment start refused order_id={order_id} method=manual error=PaymentNotStarted", None)
+    ]
+
+
+async def test_an_unexpected_start_failure_is_logged_with_a_reference(
+    checkout: Client, orders: OrderService, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert isinstance(orders.providers, PaymentRegistry)
+    order_id, _ = await open_order(checkout, orders)
+    orders.providers.add(FailingManual(RuntimeError("secret internals")))
+    with caplog.at_level(logging.DEBUG):
+        page = await checkout.get(f"/orders/{order_id}")
+    assert page.status == 200
+    text = await page.text()
+    records = start_logs(caplog)
+    assert len(records) == 1
+    assert records[0].levelno == logging.ERROR
+    assert records[0].exc_info is not None
+    match = re.fullmatch(
+        rf"payment start failed order_id={order_id} method=manual ref=([0-9a-f]{{8}})", records[0].getMessage()
+    )
+    assert match
+    assert (
+        '<p class="problem">This payment could not be started because of a problem on our side. Please try '
+        f"again later, or contact support (reference {match.group(1)}).</p>"
+    ) in text
+    assert "secret internals" not in text

@@ -40,7 +40,7 @@ from bot.payments.cryptopay.errors import CryptoPayError, CryptoPayFailure
 from bot.payments.cryptopay.matching import RowState, StoredInvoice, Verdict
 from bot.payments.cryptopay.models import FIAT_CURRENCIES, MAX_EXPIRES_IN, Invoice, InvoiceStatus
 from bot.payments.cryptopay.store import CryptoPayStore, Recorded
-from bot.payments.provider import PaymentOutcome, PaymentRequest, PaymentStart, PaymentStatus
+from bot.payments.provider import PaymentOutcome, PaymentRequest, PaymentStart, PaymentStartRefused, PaymentStatus
 from bot.shop.catalog import PaymentMethod
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,8 @@ LATE_WINDOW = timedelta(days=1)
 ACTOR = "cryptopay"
 
 
-class PaymentNotStarted(RuntimeError):
+class PaymentNotStarted(PaymentStartRefused):
     """The invoice could not be created now; ``customer_text`` says what to do."""
-
-    def __init__(self, customer_text: str) -> None:
-        self.customer_text = customer_text
-        super().__init__(customer_text)
 
 
 class PaymentNotApplicable(Exception):
@@ -254,6 +250,10 @@ class CryptoPayProvider:
             if stored is None:  # pragma: no cover - rows are never deleted once an invoice exists
                 return None
         return await self._status(stored)
+
+    async def stored_details(self, order_id: str) -> dict[str, str]:
+        """The payer's details stored when the payment was recorded (no API call; empty when none)."""
+        return await self.store.payer_details(order_id)
 
     async def _status(self, stored: StoredInvoice) -> PaymentStatus:
         outcome = {
