@@ -239,6 +239,12 @@ async def test_approval_expiry(env: Env) -> None:
     click = await env.fake.click_button(rec, "confirm", user="staff")
     await click.wait_response()
     second = await env.fake.wait_for_message("audit", lambda m: "Transfer approval #2" in str(m.get("embeds")))
+    # the bot records the posted message's id just after Discord answered: sweep once it has
+    for _ in range(500):
+        approval = await env.staff.approvals.get(2)
+        if approval is not None and approval.message_id is not None:
+            break
+        await asyncio.sleep(0.02)
     assert await env.gifting.sweep_expired_approvals() == 1
     await env.fake.wait_for(lambda: (env.fake.state_message(int(second["id"])) or {}).get("components") == [])
     message = env.fake.state_message(int(second["id"]))
