@@ -91,3 +91,25 @@ async def test_a_background_confirmation_that_succeeds_logs_no_error(
     await cp_provider.drain()
     assert [o for o, _ in cp_events.confirmed] == ["order-1"]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_drain_waits_out_a_failing_confirmation_without_raising(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock))
+    cp_fake.state.webhook_faults.lose = 1
+    assert await cp_fake.pay(1001)
+
+    async def broken(order_id: str, status: object) -> None:
+        raise RuntimeError("database locked")
+
+    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await cp_provider.poll("order-1")
+    await cp_provider.drain()  # the failure is logged by the task's callback, not raised here
+    stored = await cp_store.get("order-1")
+    assert stored is not None
+    assert (stored.state, stored.confirmed) == (RowState.PAID, False)
