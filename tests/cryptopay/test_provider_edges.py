@@ -113,3 +113,12 @@ async def test_drain_waits_out_a_failing_confirmation_without_raising(
     stored = await cp_store.get("order-1")
     assert stored is not None
     assert (stored.state, stored.confirmed) == (RowState.PAID, False)
+
+
+async def test_confirm_tells_nothing_for_an_unknown_or_unpaid_order(
+    cp_provider: CryptoPayProvider, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    assert await cp_provider.confirm("no-such-order") is False
+    await cp_provider.start(payment_request(cp_clock))  # an open invoice, not paid
+    assert await cp_provider.confirm("order-1") is False
+    assert (cp_events.confirmed, cp_events.late) == ([], [])
