@@ -122,3 +122,33 @@ async def test_confirm_tells_nothing_for_an_unknown_or_unpaid_order(
     await cp_provider.start(payment_request(cp_clock))  # an open invoice, not paid
     assert await cp_provider.confirm("order-1") is False
     assert (cp_events.confirmed, cp_events.late) == ([], [])
+
+
+async def test_a_slow_confirmation_does_not_hold_up_another_order(
+    cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    for order_id in ("order-1", "order-2"):
+        start = await cp_provider.start(payment_request(cp_clock, order_id))
+        assert start.reference is not None
+        cp_fake.state.webhook_faults.lose += 1
+        assert await cp_fake.pay(int(start.reference))
+    events, cp_provider.events = cp_provider.events, None
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    cp_provider.events = events
+    release = asyncio.Event()
+    told: list[str] = []
+
+    async def slow_for_order_1(order_id: str, status: object) -> None:
+        if order_id == "order-1":
+            await release.wait()
+        told.append(order_id)
+
+    cp_events.payment_confirmed = slow_for_order_1  # type: ignore[method-assign]
+    first = asyncio.create_task(cp_provider.confirm("order-1"))
+    await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(cp_provider.confirm("order-2"), 1.0) is True
+    assert told == ["order-2"]
+    release.set()
+    assert await first is True
+    assert told == ["order-2", "order-1"]
