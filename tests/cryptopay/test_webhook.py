@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -358,3 +359,31 @@ async def test_chunked_body_is_read_whole(
 
 async def test_other_http_methods_are_405(hook: Client) -> None:
     assert (await hook.get(PATH)).status == 405
+
+
+async def _slow_chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    """``body`` in pieces of ``size`` bytes with a pause between them, so the server reads them one by one."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+        await asyncio.sleep(0.02)
+
+
+async def test_body_arriving_in_pieces_is_joined_exactly(
+    hook: Client, cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock
+) -> None:
+    body = await paid_update(cp_provider, cp_fake, cp_clock)
+    assert len(body) > 300
+    headers = {SIGNATURE_HEADER: sign(body, webhook_key(cp_fake.token)), "Content-Type": "application/json"}
+    resp = await hook.post(PATH, data=_slow_chunks(body, 100), headers=headers)
+    assert (resp.status, await resp.json()) == (200, {"status": "accepted"})
+
+
+async def test_pieces_each_under_the_limit_but_too_large_together_are_413(
+    hook: Client, cp_fake: RunningFakeCryptoPay, cp_store: CryptoPayStore
+) -> None:
+    body = b'{"pad": "' + b"x" * 5000 + b'"}'
+    resp = await hook.post(
+        PATH, data=_slow_chunks(body, 1000), headers={SIGNATURE_HEADER: sign(body, webhook_key(cp_fake.token))}
+    )
+    assert (resp.status, await resp.json()) == (413, {"status": "body too large"})
+    assert await cp_store.updates() == []

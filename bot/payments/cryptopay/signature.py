@@ -16,7 +16,7 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 
 def webhook_key(token: str) -> bytes:
     """The HMAC key: SHA-256 of the token (UTF-8), as 32 raw bytes."""
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    return hashlib.sha256(token.encode()).digest()  # UTF-8
 
 
 def sign(body: bytes, key: bytes) -> str:
