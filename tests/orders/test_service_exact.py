@@ -52,3 +52,20 @@ def test_only_slashes_are_trimmed_from_the_base(market_db: Database) -> None:
         base_url=lambda: "https://shop.example/X/",
     )
     assert service.order_url("abc") == "https://shop.example/X/orders/abc"
+
+
+async def test_delivery_waits_for_the_orders_own_lock(orders: OrderService) -> None:
+    """The per-order lock serialises the check and the delivery of one order (a lock for every order would not)."""
+    import asyncio
+
+    from bot.orders.models import OrderState
+
+    order = await checked(orders)
+    async with orders._lock(order.id):
+        paid = await orders.confirm_payment(order.id, PaymentMethod.MANUAL, None, "staff:42")
+        assert paid.state is OrderState.PAID
+        done, _ = await asyncio.wait(list(orders._tasks), timeout=2.0)
+        assert not done
+        assert (await orders.get(order.id)).state is OrderState.PAID
+    await orders.drain()
+    assert (await orders.get(order.id)).state is OrderState.DELIVERED
