@@ -35,7 +35,8 @@ def request_id_for(order_id: str, attempt: int) -> str:
 def spending_call(order: Order) -> tuple[str, dict[str, object]]:
     """The journal method and parameters that deliver ``order``."""
     key = order.key
-    if key.product is not None and key.plan is not None:
+    # A ProductKey has both a product and a plan or neither (marketplace): "or" would read the same.
+    if key.product is not None and key.plan is not None:  # pragma: no mutate
         return "gift-product", {"username": order.login, "product": key.product.value, "cnt": int(key.plan)}
     if order.nle is None:
         raise ValueError("a marketplace order needs its NLE amount")
