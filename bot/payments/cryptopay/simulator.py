@@ -178,12 +178,13 @@ class FakeCryptoPayState:
         assets = [a for a in fields.get("accepted_assets", "USDT,TON,BTC").split(",") if a]
         if not assets or any(a not in USD_PER_ASSET for a in assets):
             raise ApiRefusal("PARAM_ACCEPTED_ASSETS_INVALID")
+        now = self.clock()  # one reading: the invoice lives exactly expires_in from its creation
         expires_at = None
         if "expires_in" in fields:
             text = fields["expires_in"]
             if not text.isdigit() or not 1 <= int(text) <= MAX_EXPIRES_IN:
                 raise ApiRefusal("PARAM_EXPIRES_IN_INVALID")
-            expires_at = self.clock() + timedelta(seconds=int(text))
+            expires_at = now + timedelta(seconds=int(text))
         payload = fields.get("payload")
         if payload is not None and len(payload.encode("utf-8")) > 4096:
             raise ApiRefusal("PARAM_PAYLOAD_TOO_LONG")
@@ -196,7 +197,7 @@ class FakeCryptoPayState:
             payload=payload,
             description=fields.get("description"),
             paid_btn_url=fields.get("paid_btn_url"),
-            created_at=self.clock(),
+            created_at=now,
             expires_at=expires_at,
         )
         self.next_invoice_id += 1
