@@ -20,13 +20,13 @@ import asyncio
 import logging
 import secrets
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import aiosqlite
 
+from bot.background import BackgroundTasks
 from bot.market.errors import MarketFailure, MarketValidationError
 from bot.market.journal import SpendingJournal
 from bot.market.models import DOCUMENTED_PLAN_PRICES, MAX_AMOUNT
@@ -113,7 +113,7 @@ class OrderService:
         self.repo = OrderRepository(db, self._clock)
         # One lock per order being worked on; an entry goes away once nobody holds or waits for it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log, "order")
         self._checking: set[str] = set()
 
     # ------------------------------------------------------------------ hooks, background
@@ -126,27 +126,12 @@ class OrderService:
         """
         self.repo.hooks.append(hook)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("order task failed name=%s", task.get_name(), exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait until the background work started so far (and what it started) has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.close()
 
     def _lock(self, order_id: str) -> asyncio.Lock:
         lock = self._locks.get(order_id)
@@ -234,7 +219,7 @@ class OrderService:
             finally:
                 self._checking.discard(order.id)
 
-        self._spawn(run(), name=f"order-check-{order.id}")
+        self._tasks.spawn(run(), name=f"order-check-{order.id}")
         return True
 
     async def create_for_discord_user(
@@ -452,7 +437,7 @@ class OrderService:
                 if order.state in (OrderState.CANCELLED, OrderState.AWAITING_PAYMENT, OrderState.EXPIRED):
                     raise
                 return order
-            self._spawn(self.fulfil(order.id), name=f"order-fulfil-{order.id}")
+            self._tasks.spawn(self.fulfil(order.id), name=f"order-fulfil-{order.id}")
             return order
         if order.state is OrderState.CANCELLED:
             raise IllegalTransition(order.id, order.state, OrderState.PAID)

@@ -28,13 +28,13 @@ in :attr:`PaymentStatus.details` for staff to send the money back by hand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from bot.background import BackgroundTasks
 from bot.payments.cryptopay.client import CryptoPayClient, InvoiceRequest
 from bot.payments.cryptopay.errors import CryptoPayError, CryptoPayFailure
 from bot.payments.cryptopay.matching import RowState, StoredInvoice, Verdict
@@ -106,7 +106,7 @@ class CryptoPayProvider:
         self._clock = clock
         self._settle = settle
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log, "cryptopay")
 
     @property
     def method(self) -> PaymentMethod:
@@ -286,7 +286,7 @@ class CryptoPayProvider:
     def on_recorded(self, recorded: Recorded) -> None:
         """After a webhook was stored: confirm its order in the background (the 200 does not wait for it)."""
         if recorded.order_id is not None and recorded.verdict in (Verdict.ACCEPTED, Verdict.LATE):
-            self._spawn(self.confirm(recorded.order_id), name=f"cryptopay-confirm-{recorded.order_id}")
+            self._tasks.spawn(self.confirm(recorded.order_id), name=f"cryptopay-confirm-{recorded.order_id}")
 
     async def confirm(self, order_id: str) -> bool:
         """Tell the order side of a stored payment, once; ``True`` when it was told now."""
@@ -383,24 +383,9 @@ class CryptoPayProvider:
             await asyncio.sleep(interval.total_seconds())
 
     # ----------------------------------------------------------------- tasks
-    def _spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("cryptopay task failed name=%s", task.get_name(), exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait for background confirmations (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.close()
