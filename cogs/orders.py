@@ -25,7 +25,6 @@ from bot.orders import rendering
 from bot.orders.discord_cards import pending_approval
 from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.models import Order, OrderError, OrderNotFound, OrderState
-from bot.orders.prechecks import BlockReason
 from bot.shop.catalog import ProductKey
 from bot.staff import inputs
 from bot.staff.errors import InvalidInput, StaffError
@@ -93,22 +92,13 @@ class Orders(commands.Cog):
     ) -> None:
         name = inputs.username(login) if login is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        filters = ", ".join(
-            part
-            for part in (
-                f"state {state}" if state else "",
-                f"login {name}" if name else "",
-                f"last {days} day(s)" if days else "",
-            )
-            if part
-        )
         view = OrdersPager(
             owner_id=interaction.user.id,
             feature=self.feature,
             state=OrderState(state) if state else None,
             login=name,
             since=utc_now() - timedelta(days=days) if days is not None else None,
-            filters=filters,
+            filters=rendering.filters_text(state, name, days),
             per_page=self.per_page,
         )
         await interaction.edit_original_response(embed=await view.render(), view=view)
@@ -118,24 +108,13 @@ class Orders(commands.Cog):
     async def orders_mine(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         link = await self.links.get(interaction.user.id)
-        found = {
-            o.id: o for o in await self.feature.service.find(discord_user_id=interaction.user.id, limit=MINE_LIMIT)
-        }
-        if link is not None:
-            for o in await self.feature.service.find(login=link.neverlose_login, limit=MINE_LIMIT):
-                found.setdefault(o.id, o)
-        mine = sorted(found.values(), key=lambda o: o.created_at, reverse=True)[:MINE_LIMIT]
+        login = link.neverlose_login if link is not None else None
+        mine = await self.feature.service.customer_orders(interaction.user.id, login, limit=MINE_LIMIT)
         if not mine:
-            await interaction.followup.send("You have no orders yet. Use `/buy` to place one.", ephemeral=True)
+            await interaction.followup.send(rendering.NO_ORDERS_YET, ephemeral=True)
             return
-        lines = [
-            f"[{o.id}]({self.feature.service.order_url(o.id)}) **{o.state.label}** {o.description} → `{o.login}`"
-            for o in mine
-        ]
-        await interaction.followup.send(
-            embed=discord.Embed(title="Your orders", description="\n".join(lines)[:4096], colour=0x3498DB),
-            ephemeral=True,
-        )
+        data = rendering.mine_embed(mine, url_of=self.feature.service.order_url)
+        await interaction.followup.send(embed=embed(data), ephemeral=True)
 
     async def _buy(self, interaction: Interaction, key: ProductKey, nle: Decimal | None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -149,11 +128,8 @@ class Orders(commands.Cog):
             )
         except OrderError as exc:
             raise InvalidInput(f"This order cannot be placed: {exc}.") from None
-        url = self.feature.service.order_url(order.id)
-        text = f"Your order for **{order.description}** to `{order.login}`: {url}\nOpen it to pay."
-        if order.check_status == "blocked" and order.check_reason:
-            text = f"Your order {url} cannot be paid right now: {BlockReason(order.check_reason).customer_text}"
         log.info("order placed from discord order_id=%s user=%d", order.id, interaction.user.id)
+        text = rendering.placed_text(order, url=self.feature.service.order_url(order.id))
         await interaction.followup.send(text, ephemeral=True)
 
     @buy.command(name="product", description="Buy a CS:GO or CS2 subscription for your linked Neverlose account")

@@ -11,7 +11,7 @@ Buttons (persistent, matched by the cogs' ``DynamicItem`` templates, so they wor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -199,6 +199,16 @@ def order_line(order: Order) -> str:
     )
 
 
+def filters_text(state: str | None, login: str | None, days: int | None) -> str:
+    """``/orders list``'s filters in words: ``state cancelled, login darth, last 1 day(s)`` (empty for none)."""
+    parts = (
+        f"state {state}" if state else "",
+        f"login {login}" if login else "",
+        f"last {days} day(s)" if days else "",
+    )
+    return ", ".join(part for part in parts if part)
+
+
 def list_embed(orders: Sequence[Order], *, title: str, page: int, has_more: bool, filters: str = "") -> Embed:
     """A page of orders (``page`` 0-based): title ``<title> — page N``, one line per order."""
     lines = [order_line(o) for o in orders] or ["No orders match."]
@@ -212,6 +222,22 @@ def list_embed(orders: Sequence[Order], *, title: str, page: int, has_more: bool
         "color": 0x3498DB,
         "footer": FOOTER,
     }
+
+
+def mine_embed(orders: Sequence[Order], *, url_of: Callable[[str], str]) -> Embed:
+    """``/orders mine``: one linked line per order (``url_of(order id)`` is its page)."""
+    lines = [f"[{o.id}]({url_of(o.id)}) **{o.state.label}** {o.description} → `{o.login}`" for o in orders]
+    return {"title": "Your orders", "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION), "color": 0x3498DB}
+
+
+NO_ORDERS_YET = "You have no orders yet. Use `/buy` to place one."
+
+
+def placed_text(order: Order, *, url: str) -> str:
+    """``/buy``'s answer: the order page to pay on, or why the order cannot be paid now."""
+    if order.check_status == "blocked" and order.check_reason:
+        return f"Your order {url} cannot be paid right now: {BlockReason(order.check_reason).customer_text}"
+    return f"Your order for **{order.description}** to `{order.login}`: {url}\nOpen it to pay."
 
 
 def detail_embed(

@@ -168,6 +168,15 @@ class OrderService:
             state=state, login=login, since=since, discord_user_id=discord_user_id, limit=limit, offset=offset
         )
 
+    async def customer_orders(self, discord_user_id: int, login: str | None, *, limit: int) -> list[Order]:
+        """``/orders mine``: the orders a member placed with ``/buy`` and those for their linked ``login`` (each
+        once), newest first, at most ``limit``."""
+        found = {o.id: o for o in await self.repo.find(discord_user_id=discord_user_id, limit=limit)}
+        if login is not None:
+            for o in await self.repo.find(login=login, limit=limit):
+                found.setdefault(o.id, o)
+        return sorted(found.values(), key=lambda o: o.created_at, reverse=True)[:limit]
+
     async def offer(self, order: Order) -> Offer | None:
         """The order's currency and each offered method's price (registered and enabled methods only)."""
         enabled = [m for m in await self._methods.methods() if m in self.providers]

@@ -16,6 +16,7 @@ from bot.notifications.embeds import check_message
 from bot.orders import rendering
 from bot.orders.discord_cards import OrderCards
 from bot.orders.models import Order, OrderState, Transition
+from bot.orders.prechecks import BlockReason
 from bot.orders.sandbox_link import SANDBOX_INTEGRATION_ID, sample_checkout_link
 from bot.orders.service import OrderService
 from bot.orders.token import verify_purchase_token
@@ -209,6 +210,32 @@ def test_lists_details_and_receipts() -> None:
     assert rendering.actor_text("staff:x") == "staff:x"
     assert rendering.actor_text("provider:cryptopay") == "provider:cryptopay"
     assert rendering.format_nle(Decimal("1234.5")) == "1,234.50 NLE"
+
+
+def test_command_answers_filters_mine_and_placed() -> None:
+    assert rendering.filters_text(None, None, None) == ""
+    assert rendering.filters_text("paid", None, None) == "state paid"
+    assert rendering.filters_text(None, "darth", None) == "login darth"
+    assert rendering.filters_text(None, None, 7) == "last 7 day(s)"
+    assert rendering.filters_text("cancelled", "a49", 1) == "state cancelled, login a49, last 1 day(s)"
+
+    mine = rendering.mine_embed([ORDER], url_of=lambda order_id: f"https://x/orders/{order_id}")
+    assert mine == {
+        "title": "Your orders",
+        "description": "[abc_DEF-123](https://x/orders/abc_DEF-123) **Awaiting payment** CS2, 30 days → `darth`",
+        "color": 0x3498DB,
+    }
+    check_message([rendering.mine_embed([ORDER] * 200, url_of=lambda order_id: "https://x/" + "o" * 200)])
+
+    url = "https://x/orders/abc_DEF-123"
+    placed = rendering.placed_text(ORDER, url=url)
+    assert placed == f"Your order for **CS2, 30 days** to `darth`: {url}\nOpen it to pay."
+    blocked = replace(ORDER, check_status="blocked", check_reason=BlockReason.USER_NOT_FOUND.value)
+    assert rendering.placed_text(blocked, url=url) == (
+        f"Your order {url} cannot be paid right now: {BlockReason.USER_NOT_FOUND.customer_text}"
+    )
+    unchecked = replace(ORDER, check_status="blocked", check_reason=None)
+    assert rendering.placed_text(unchecked, url=url).startswith("Your order for **CS2, 30 days**")
 
 
 # ---------------------------------------------------------------- the hook

@@ -127,6 +127,28 @@ async def test_create_for_discord_user(orders: OrderService) -> None:
     assert await orders.find(discord_user_id=556) == []
 
 
+async def test_customer_orders_are_their_buy_orders_and_their_linked_logins_newest_first(
+    orders: OrderService, clock: Clock
+) -> None:
+    bought = await orders.create_for_discord_user(555, "darth", "cs2-30")  # /buy: theirs and for their login
+    clock.advance(timedelta(minutes=1))
+    other_login = await orders.create_for_discord_user(555, "a49", "cs2-30")  # /buy for another login
+    clock.advance(timedelta(minutes=1))
+    checkout, _ = await orders.create_from_token(claims_for(login="DARTH"))  # a checkout link for their login
+    clock.advance(timedelta(minutes=1))
+    await orders.create_for_discord_user(556, "vader", "cs2-30")  # someone else's
+    clock.advance(timedelta(minutes=1))
+    await orders.create_from_token(claims_for(login="vader", n=2))  # another login's checkout
+
+    mine = await orders.customer_orders(555, "darth", limit=10)
+    assert [o.id for o in mine] == [checkout.id, other_login.id, bought.id]  # each once, newest first
+    assert [o.id for o in await orders.customer_orders(555, None, limit=10)] == [other_login.id, bought.id]
+    assert [o.id for o in await orders.customer_orders(557, "darth", limit=10)] == [checkout.id, bought.id]
+    assert [o.id for o in await orders.customer_orders(555, "darth", limit=2)] == [checkout.id, other_login.id]
+    assert await orders.customer_orders(557, None, limit=10) == []
+    assert await orders.customer_orders(557, "nobody", limit=10) == []
+
+
 @pytest.mark.parametrize(
     ("login", "key", "nle", "message"),
     [
