@@ -24,9 +24,7 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import platform
-import statistics
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ import jwt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.results import write_section  # noqa: E402
+from bench.results import Paired, against_server, listen, percentile_ms, run_profiled, write_section  # noqa: E402
 
 SECTION = "## Checkout entry"
 SECRET = "bench-checkout-secret-" + "s" * 48
@@ -82,13 +80,6 @@ def _serve(
     async def cpu(request: web.Request) -> web.Response:
         return web.json_response({"cpu": time.process_time()})
 
-    async def start(app: web.Application) -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, int(runner.addresses[0][1])
-
     async def main() -> None:
         db = await Database.open(Path(db_dir) / "bench.sqlite3")
         prices = PriceTable(db)
@@ -130,8 +121,8 @@ def _serve(
         bare_app = web.Application(middlewares=[error_middleware])
         bare_app.router.add_get("/checkout", bare)
         bare_app.router.add_get("/cpu", cpu)
-        bare_runner, bare_port = await start(bare_app)
-        full_runner, full_port = await start(full_app)
+        bare_runner, bare_port = await listen(bare_app)
+        full_runner, full_port = await listen(full_app)
         ports.put((bare_port, full_port))
         await asyncio.to_thread(stop.wait)
         await full_runner.cleanup()
@@ -140,18 +131,7 @@ def _serve(
         await session.close()
         await db.close()
 
-    if profile is None:
-        asyncio.run(main())
-        return
-    import cProfile
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        asyncio.run(main())
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    run_profiled(main, profile)
 
 
 def make_tokens(count: int, first: int) -> list[str]:
@@ -190,8 +170,7 @@ class Round:
         return self.orders / self.seconds
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return percentile_ms(self.latencies, q)
 
 
 async def server_cpu(port: int) -> float:
@@ -222,19 +201,7 @@ async def send_all(name: str, port: int, tokens: list[str], clients: int, cpu_po
     return Round(name, len(tokens), elapsed, latencies, await server_cpu(cpu_port) - cpu_before)
 
 
-@dataclass
-class Result:
-    bare: Round
-    full: Round
-    ratios: list[float]
-    p99s: list[float]
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.ratios)
-
-
-async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port: int) -> Result:
+async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port: int) -> Paired[Round]:
     warmup = make_tokens(500, 0)
     await send_all("warmup-bare", bare_port, warmup, clients, bare_port)
     await send_all("warmup-full", full_port, warmup, clients, bare_port)
@@ -259,14 +226,10 @@ async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port:
             f"{f.pct(0.5):.1f} ms p99 {f.pct(0.99):.1f} ms CPU {f.server_cpu / f.orders * 1e6:.0f} us/order "
             f"; ratio {f.rate / b.rate:.2f}"
         )
-    bare = sorted(bares, key=lambda x: x.rate)[len(bares) // 2]
-    full = sorted(fulls, key=lambda x: x.rate)[len(fulls) // 2]
-    return Result(
-        bare, full, [f.rate / b.rate for b, f in zip(bares, fulls, strict=True)], [f.pct(0.99) for f in fulls]
-    )
+    return Paired.of(bares, fulls)
 
 
-def render(result: Result, rounds: int, clients: int, load: tuple[float, float]) -> str:
+def render(result: Paired[Round], rounds: int, clients: int, load: tuple[float, float]) -> str:
     bare, full = result.bare, result.full
     today = time.strftime("%Y-%m-%d", time.gmtime())
     per_round = ", ".join(f"{r:.2f}" for r in result.ratios)
@@ -333,20 +296,12 @@ def main() -> None:
     parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
     args = parser.parse_args()
 
-    ctx = multiprocessing.get_context("spawn")
-    ports: multiprocessing.Queue[tuple[int, int]] = ctx.Queue()
-    stop = ctx.Event()
-    load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as db_dir:
-        server = ctx.Process(target=_serve, args=(ports, stop, db_dir, os.getpid(), args.profile), daemon=True)
-        server.start()
-        try:
-            bare_port, full_port = ports.get(timeout=30)
-            result = asyncio.run(run(args.orders, args.clients, args.rounds, bare_port, full_port))
-        finally:
-            stop.set()
-            server.join(timeout=30)
-    text = render(result, args.rounds, args.clients, (load_before, os.getloadavg()[0]))
+    result, load = against_server(
+        _serve,
+        args.profile,
+        lambda bare_port, full_port: run(args.orders, args.clients, args.rounds, bare_port, full_port),
+    )
+    text = render(result, args.rounds, args.clients, load)
     print(text)
     if not args.no_write:
         write_section(SECTION, text)

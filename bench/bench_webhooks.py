@@ -31,9 +31,7 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import platform
-import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +41,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.results import write_section  # noqa: E402
+from bench.results import Paired, against_server, listen, percentile_ms, run_profiled, write_section  # noqa: E402
 from bot.market.signing import signed_body  # noqa: E402
 
 SECTION = "## Webhook ingest"
@@ -59,7 +57,6 @@ def _serve(
     parent_pid: int,
     profile: str | None,
 ) -> None:
-    import cProfile
 
     from aiohttp import web
 
@@ -91,13 +88,6 @@ def _serve(
         await request.read()
         return web.Response(status=200)
 
-    async def start(app: web.Application) -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, int(runner.addresses[0][1])
-
     async def main() -> None:
         db = await Database.open(Path(db_dir) / "bench.sqlite3")
         feature = await WebhookFeature.create(
@@ -125,8 +115,8 @@ def _serve(
             return web.json_response({"waiting": waiting, "failed": failed, "outbox": outbox.pending})
 
         full_app.router.add_get("/settled", settled)
-        bare_runner, bare_port = await start(bare_app)
-        full_runner, full_port = await start(full_app)
+        bare_runner, bare_port = await listen(bare_app)
+        full_runner, full_port = await listen(full_app)
         ports.put((bare_port, full_port))
         await asyncio.to_thread(stop.wait)
         await full_runner.cleanup()
@@ -135,16 +125,7 @@ def _serve(
         await fanout
         await db.close()
 
-    if profile is None:
-        asyncio.run(main())
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        asyncio.run(main())
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    run_profiled(main, profile)
 
 
 def build_bodies(count: int, first_uid: int) -> list[bytes]:
@@ -191,8 +172,7 @@ class Round:
         return self.events / self.seconds
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return percentile_ms(self.latencies, q)
 
 
 async def server_cpu(url: str) -> tuple[float, float]:
@@ -225,7 +205,7 @@ async def send_all(name: str, url: str, bodies: list[bytes], senders: int, cpu_u
     return Round(name, len(bodies), elapsed, latencies, cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
 
 
-def render(result: Result, rounds: int, senders: int, load: tuple[float, float]) -> str:
+def render(result: Paired[Round], rounds: int, senders: int, load: tuple[float, float]) -> str:
     bare, full = result.bare, result.full
     cpu = os.cpu_count()
     today = time.strftime("%Y-%m-%d", time.gmtime())
@@ -295,19 +275,7 @@ WHERE_THE_TIME_GOES = [
 ]
 
 
-@dataclass
-class Result:
-    bare: Round
-    full: Round
-    ratios: list[float]
-    p99s: list[float]
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.ratios)
-
-
-async def run(events: int, senders: int, rounds: int, bare_port: int, full_port: int) -> Result:
+async def run(events: int, senders: int, rounds: int, bare_port: int, full_port: int) -> Paired[Round]:
     bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
     full_url = f"http://127.0.0.1:{full_port}{PATH}"
     settled_url = f"http://127.0.0.1:{full_port}/settled"
@@ -339,11 +307,7 @@ async def run(events: int, senders: int, rounds: int, bare_port: int, full_port:
             f"server CPU {f.cpu_us_per_event:.0f} us/event (loop {f.loop_us_per_event:.0f}, busy {f.loop_busy:.0%}); "
             f"ratio {f.rate / b.rate:.2f}; outbox rows {settled['outbox']}"
         )
-    bare = sorted(bares, key=lambda x: x.rate)[len(bares) // 2]
-    full = sorted(fulls, key=lambda x: x.rate)[len(fulls) // 2]
-    return Result(
-        bare, full, [f.rate / b.rate for b, f in zip(bares, fulls, strict=True)], [f.pct(0.99) for f in fulls]
-    )
+    return Paired.of(bares, fulls)
 
 
 def main() -> None:
@@ -355,24 +319,12 @@ def main() -> None:
     parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
     args = parser.parse_args()
 
-    ctx = multiprocessing.get_context("spawn")
-    ports: multiprocessing.Queue[tuple[int, int]] = ctx.Queue()
-    stop = ctx.Event()
-    load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as db_dir:
-        server = ctx.Process(
-            target=_serve,
-            args=(ports, stop, db_dir, os.getpid(), args.profile),
-            daemon=True,
-        )
-        server.start()
-        try:
-            bare_port, full_port = ports.get(timeout=30)
-            result = asyncio.run(run(args.events, args.senders, args.rounds, bare_port, full_port))
-        finally:
-            stop.set()
-            server.join(timeout=30)
-    text = render(result, args.rounds, args.senders, (load_before, os.getloadavg()[0]))
+    result, load = against_server(
+        _serve,
+        args.profile,
+        lambda bare_port, full_port: run(args.events, args.senders, args.rounds, bare_port, full_port),
+    )
+    text = render(result, args.rounds, args.senders, load)
     print(text)
     if not args.no_write:
         write_section(SECTION, text)
