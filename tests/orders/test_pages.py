@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
+from bot.orders.prechecks import BlockReason
 from bot.orders.service import OrderService
 from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_origin
 from bot.payments.registry import PaymentRegistry
@@ -141,7 +142,7 @@ async def test_nothing_secret_is_logged(
 
 # ---------------------------------------------------------------------------------------------- the page
 async def test_the_order_page(checkout: Client, orders: OrderService) -> None:
-    _order_id, html = await open_order(checkout, orders)
+    order_id, html = await open_order(checkout, orders)
     assert "CS2, 30 days" in html
     assert "darth" in html
     assert "d•••@e•••.com" in html
@@ -153,7 +154,13 @@ async def test_the_order_page(checkout: Client, orders: OrderService) -> None:
     assert "https://discord.gg/example" in html
     assert "Awaiting payment" in html
     assert "/orders-assets/orders.js" in html
-    assert '<noscript><meta http-equiv="refresh"' in html
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html  # waiting for a payment
+    order = await orders.get(order_id)
+    assert (
+        f'data-status-url="/orders/{order_id}/status" data-state="awaiting_payment" '
+        f'data-updated="{order.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"'
+    ) in html  # what orders.js polls and compares
+    assert html.count('class="done"') == 1  # created; not paid, not delivered
     assert "<script>" not in html  # no inline script: the CSP holds
     assert "https://" not in re.sub(
         r'href="https://(neverlose\.cc|discord\.gg/example)"', "", html
@@ -202,6 +209,9 @@ async def test_assets(checkout: Client) -> None:
     js = await checkout.get("/orders-assets/orders.js")
     assert (js.status, js.content_type) == (200, "text/javascript")
     assert "/status" not in (await js.text()) or "data-status-url" in (await js.text())
+    script = await js.text()
+    assert 'getAttribute("data-status-url")' in script  # the address comes from the page, not the script
+    assert "s.state !== state || s.updated_at !== updated" in script  # reloads when the status JSON changes
     missing = await checkout.get("/orders-assets/secret.txt")
     assert missing.status == 404
     assert_secure(missing)
@@ -234,6 +244,8 @@ async def test_i_have_paid(checkout: Client, orders: OrderService) -> None:
     page = await (await checkout.get(f"/orders/{order_id}")).text()
     assert "We are checking your payment" in page
     assert "TX-77" in page
+    assert '<noscript><meta http-equiv="refresh" content="10"></noscript>' in page  # claimed: looks sooner
+    assert f'data-status-url="/orders/{order_id}/status"' in page
 
 
 async def test_choose_method_form(checkout: Client, orders: OrderService) -> None:
@@ -269,12 +281,21 @@ async def test_check_again_form(checkout: Client, orders: OrderService, market_s
     assert "We cannot deliver this right now" in html
     assert "Nothing has been charged" in html
     assert "I have paid" not in html
+    assert f'<form method="post" action="/orders/{order_id}/check">' in html  # the balance may come back
     market_sim.state.balance = Decimal("100.00")
     response = await checkout.post(
         f"/orders/{order_id}/check", data={"form_token": form_token(html)}, headers=same_site(checkout)
     )
     assert response.status == 200
     assert "I have paid" in await response.text()
+
+
+async def test_a_block_of_the_orders_own_has_no_check_again(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders, login="ghost")  # no such Neverlose account
+    assert BlockReason.USER_NOT_FOUND.customer_text.replace("'", "&#39;") in html  # autoescaped
+    assert "Nothing has been charged" in html
+    assert f"/orders/{order_id}/check" not in html  # checking again would not change the answer
+    assert "I have paid" not in html
 
 
 async def test_claim_on_a_paid_order_is_409(checkout: Client, orders: OrderService) -> None:
@@ -421,6 +442,8 @@ async def test_the_page_states(checkout: Client, orders: OrderService) -> None:
     await orders.repo.move(other, OrderState.EXPIRED, actor="system")
     html = await (await checkout.get(f"/orders/{other}")).text()
     assert "was not paid in time" in html
+    assert "data-status-url" not in html  # expired: no polling either
+    assert 'http-equiv="refresh"' not in html
 
 
 async def test_the_real_server_logs_no_url(
