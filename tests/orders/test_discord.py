@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bot.core import ResellerBot
 from bot.guild_config import ChannelKind
 from bot.linking.links import LinkRepository
 from bot.market.retry import RetryPolicy
@@ -21,8 +20,9 @@ from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.staff.audit import AuditQuery
 from bot.staff.models import AuditEvent
-from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.fake_discord import FakeDiscord
 from tests.plugins.bot import StartBot
+from tests.staff.conftest import Env
 from tests.staff.test_rendering_and_limits import _check_named, _check_options
 
 BASE = "https://shop.example"
@@ -30,10 +30,8 @@ NOT_STAFF = "Only staff can use this"
 
 
 @dataclass
-class Shop:
-    fake: FakeDiscord
-    bot: ResellerBot
-    sim: RunningSimulator
+class Shop(Env):
+    """The staff tests' bot and fake Discord (``run``, ``answered``) with the shop on and an orders channel."""
 
     @property
     def feature(self) -> OrdersDiscord:
@@ -69,20 +67,6 @@ class Shop:
         order = await self.feature.service.get(order_id)
         assert order.state is state, (order.state, order.last_error)
         return order
-
-    async def answered(self, rec: InteractionRecord, needle: str) -> str:
-        try:
-            await rec.wait_until(lambda r: needle in r.all_text(), timeout=5)
-        except TimeoutError:
-            pytest.fail(f"no answer containing {needle!r}; got {rec.all_text()!r}")
-        return rec.all_text()
-
-    async def run(
-        self, name: str, options: dict[str, Any] | None = None, *, user: str = "staff", subcommand: str | None = None
-    ) -> InteractionRecord:
-        rec = await self.fake.invoke_command(name, options or {}, user=user, subcommand=subcommand)
-        await rec.wait_response()
-        return rec
 
 
 @pytest.fixture
