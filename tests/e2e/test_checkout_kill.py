@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import re
 import sys
-import time
-import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import jwt
 import pytest
 
 from bot.market.journal import OperationStatus
 from bot.market.simulator.app import API_PREFIX
 from bot.orders.models import OrderState
 from bot.orders.repository import OrderRepository
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.storage import Database
@@ -61,25 +59,6 @@ async def simulator_process() -> AsyncIterator[str]:
     finally:
         proc.kill()
         await proc.wait()
-
-
-def token() -> str:
-    now = int(time.time())
-    claims = {
-        "iss": "NLRI",
-        "iat": now,
-        "exp": now + 3600,
-        "integration_id": 1,
-        "login": "darth",
-        "email": "darth@example.com",
-        "product": "cs2",
-        "market": False,
-        "cnt": 0,
-        "days": 30,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 async def gifts(http: aiohttp.ClientSession, sim_url: str) -> int:
@@ -123,9 +102,8 @@ async def test_kill_9_between_paid_and_delivered(
             # 1. The customer follows the link and says they paid; the bot stops.
             await bot.start("run")
             await bot.wait_ready(fake, http)
-            async with http.get(
-                f"{bot.base_url}/checkout", params={"nl_purchase": token()}, allow_redirects=False
-            ) as r:
+            link = sample_checkout_link(bot.base_url, "/checkout", SECRET, 1)  # signed as Neverlose signs it
+            async with http.get(link, allow_redirects=False) as r:
                 assert r.status == 303, await r.text()
                 order_id = r.headers["Location"].rsplit("/", 1)[1]
             async with http.get(f"{bot.base_url}/orders/{order_id}") as r:  # the page starts the pre-checks

@@ -7,18 +7,17 @@ screenshots of the order page (phone 390 px and desktop) go to ``docs/images/`` 
 
 from __future__ import annotations
 
-import time
-import warnings
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import jwt
 import pytest
 
 from bot.guild_config import ChannelKind
 from bot.market.simulator.runner import RunningSimulator
 from bot.market.simulator.state import SimulatorState
 from bot.orders.models import OrderState
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
 from tests.fake_discord import FakeDiscord
@@ -37,26 +36,6 @@ def market_state() -> SimulatorState:
     return SimulatorState.demo(secret=SECRET)
 
 
-def checkout_token(**overrides: Any) -> str:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": "NLRI",
-        "iat": now,
-        "exp": now + 3600,
-        "integration_id": 1,
-        "login": "darth",
-        "email": "darth.vader@example.com",
-        "product": "cs2",
-        "market": False,
-        "cnt": 0,
-        "days": 30,
-        **overrides,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return jwt.encode(claims, SECRET, algorithm="HS256")
-
-
 async def test_checkout_to_delivered_in_chromium(
     browser: Any, start_bot: StartBot, market_sim: RunningSimulator, fake_discord: FakeDiscord
 ) -> None:
@@ -69,7 +48,7 @@ async def test_checkout_to_delivered_in_chromium(
     await prices.put(PriceEntry("cs2-30", "USD", Decimal("21.50")), updated_by=None)
     await set_manual_instructions(bot.db, INSTRUCTIONS)
     await bot.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
-    url = f"{bot.web.local_url}/checkout?nl_purchase={checkout_token()}"
+    url = sample_checkout_link(bot.web.local_url, "/checkout", SECRET, 1)  # signed as Neverlose signs it
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     phone = await browser.new_context(**PHONE)
@@ -119,12 +98,10 @@ async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot) -> 
     from playwright.async_api import expect
 
     bot = await start_bot(MARKET_INTEGRATION_ID="1")
-    now = int(time.time())
     context = await browser.new_context(**PHONE)
     page = await context.new_page()
-    response = await page.goto(
-        f"{bot.web.local_url}/checkout?nl_purchase={checkout_token(iat=now - 7200, exp=now - 3600)}"
-    )
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)  # expired an hour ago
+    response = await page.goto(sample_checkout_link(bot.web.local_url, "/checkout", SECRET, 1, now=two_hours_ago))
     assert response is not None
     assert response.status == 410
     await expect(page.get_by_role("heading", name="Link expired")).to_be_visible()
