@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +26,7 @@ from decimal import Decimal
 import aiosqlite
 
 from bot.background import BackgroundTasks
+from bot.locks import KeyedLocks
 from bot.market.errors import MarketFailure, MarketValidationError
 from bot.market.journal import SpendingJournal
 from bot.market.models import DOCUMENTED_PLAN_PRICES, MAX_AMOUNT
@@ -111,8 +111,7 @@ class OrderService:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._base_url = base_url
         self.repo = OrderRepository(db, self._clock)
-        # One lock per order being worked on; an entry goes away once nobody holds or waits for it.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._lock = KeyedLocks[str]()  # one per order being worked on
         self._tasks = BackgroundTasks(log, "order")
         self._checking: set[str] = set()
 
@@ -132,12 +131,6 @@ class OrderService:
 
     async def close(self) -> None:
         await self._tasks.close()
-
-    def _lock(self, order_id: str) -> asyncio.Lock:
-        lock = self._locks.get(order_id)
-        if lock is None:
-            lock = self._locks[order_id] = asyncio.Lock()
-        return lock
 
     def order_url(self, order_id: str) -> str:
         """The order page's address (absolute when the bot knows its public address)."""

@@ -16,14 +16,13 @@ daily limit cannot be overrun by two quick presses); actions on one order run on
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from bot.locks import KeyedLocks
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
 from bot.orders.payment_details import details_lines, payer_details
@@ -73,23 +72,10 @@ class OrderStaffActions:
         self.audit = audit
         self._config = config
         self.limit = DailyLimit(spent, config, clock=clock)
-        # held while in use only (weak values): no lock is kept for every order or member ever seen
-        self._staff_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._order_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._staff_locks = KeyedLocks[int]()
+        self._order_locks = KeyedLocks[str]()
 
     # ------------------------------------------------------------------ helpers
-    def _staff_lock(self, staff_id: int) -> asyncio.Lock:
-        lock = self._staff_locks.get(staff_id)
-        if lock is None:
-            lock = self._staff_locks[staff_id] = asyncio.Lock()
-        return lock
-
-    def _order_lock(self, order_id: str) -> asyncio.Lock:
-        lock = self._order_locks.get(order_id)
-        if lock is None:
-            lock = self._order_locks[order_id] = asyncio.Lock()
-        return lock
-
     async def _audit(
         self,
         action: str,
@@ -160,7 +146,7 @@ class OrderStaffActions:
     async def confirm(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
         """A staff member confirms a manual payment (see the module docstring)."""
         order = await self._get("confirm", staff, order_id, guild_id)
-        async with self._order_lock(order.id), self._staff_lock(staff.user_id):
+        async with self._order_locks(order.id), self._staff_locks(staff.user_id):
             order = await self.orders.get(order.id)
             if order.method is not PaymentMethod.MANUAL or order.state not in CONFIRMABLE:
                 text = f"Order `{order.id}` is {order.state.value}" + (
@@ -221,7 +207,7 @@ class OrderStaffActions:
     async def approve(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
         """A second staff member approves a confirmation above the threshold."""
         order = await self._get("approve", staff, order_id, guild_id)
-        async with self._order_lock(order.id):
+        async with self._order_locks(order.id):
             order = await self.orders.get(order.id)
             requester = pending_approval(await self.orders.history(order.id)) if order.state in CONFIRMABLE else None
             if requester is None:
@@ -234,7 +220,7 @@ class OrderStaffActions:
                 raise await self._refuse(
                     "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
                 )
-            async with self._staff_lock(requester):
+            async with self._staff_locks(requester):
                 await self._checked_limit("approve", staff, order, requester, guild_id)
                 result = await self._confirm(
                     order, f"staff:{requester}", "approve", staff, guild_id, event=AuditEvent.APPROVED
@@ -253,7 +239,7 @@ class OrderStaffActions:
         event: AuditEvent = AuditEvent.SUCCEEDED,
     ) -> ActionResult:
         order = await self._get(action, staff, order_id, guild_id)
-        async with self._order_lock(order.id):
+        async with self._order_locks(order.id):
             try:
                 order = await run(order.id)
             except IllegalTransition as exc:
