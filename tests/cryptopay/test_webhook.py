@@ -190,6 +190,8 @@ async def test_signed_with_another_token_is_401(
     body = await paid_update(cp_provider, cp_fake, cp_clock)
     assert (await post(hook, body, "1234:another-app"))[0] == 401
     assert (await post(hook, body + b" ", cp_fake.token, signature=sign(body, webhook_key(cp_fake.token))))[0] == 401
+    for unreadable in (b"not json", b'{"update_type": "check_activated"}'):  # checked before anything is parsed
+        assert await post(hook, unreadable, "1234:another-app") == (401, {"status": "invalid signature"})
     assert await cp_store.updates() == []
 
 
