@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
 from bot.market.errors import MarketError, MarketProtocolError, MarketUnavailable, MarketValidationError
 from bot.market.models import InviteStatus, Plan, PlanPrice, Prices, Product, amount_to_wire, money_from_wire
-from bot.market.retry import RetryPolicy, parse_retry_after
+from bot.market.retry import RetryPolicy, parse_retry_after, with_retries
 from bot.market.signing import sign
 from bot.market.validation import (
     normalize_spending_params,
@@ -36,7 +36,6 @@ from bot.settings import MarketSettings
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Answer = dict[str, Any]
 PriceValue = Decimal | tuple[Decimal, Decimal]
 """A reseller price: one amount, or a ``(low, high)`` range."""
@@ -187,7 +186,9 @@ class MarketClient:
         return _ENCODER.encode(body).encode("utf-8")
 
     async def _read(self, method: str, fields: Mapping[str, object]) -> Answer:
-        return await with_retries(self.retry, method, lambda: self._send(method, fields))
+        return await with_retries(
+            self.retry, method, lambda: self._send(method, fields), retry_on=MarketUnavailable, service="market"
+        )
 
     async def _send(self, method: str, fields: Mapping[str, object]) -> Answer:
         """One HTTP attempt; returns the success answer or raises a typed failure."""
@@ -210,21 +211,6 @@ class MarketClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("market call method=%s status=%d elapsed_ms=%.1f", method, status, elapsed_ms)
         return _interpret(method, status, raw, retry_after)
-
-
-async def with_retries(policy: RetryPolicy, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run ``attempt`` until it does not raise :class:`MarketUnavailable`, at most ``policy.attempts`` times."""
-    for number in range(1, policy.attempts + 1):
-        try:
-            return await attempt()
-        except MarketUnavailable as exc:
-            if number >= policy.attempts:
-                raise
-            waited = await policy.wait(number, exc.retry_after)
-            log.info(
-                "market retry method=%s attempt=%d status=%s waited_s=%.3f", method, number + 1, exc.status, waited
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _interpret(method: str, status: int, raw: bytes, retry_after: str | None) -> Answer:

@@ -1,17 +1,24 @@
 """Backoff policy: capped exponential delays with jitter, honouring ``Retry-After``.
 
 Used by the client for read-only calls and by the journal for mutating calls (which it retries with the
-same request id). Tests shrink the delays through the constructor and may inject ``sleep``.
+same request id); :func:`with_retries` is the retry loop of the Market and Crypto Pay clients' safe calls.
+Tests shrink the delays through the constructor and may inject ``sleep``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +77,31 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def with_retries(
+    policy: RetryPolicy,
+    method: str,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    retry_on: type[Exception],
+    service: str,
+) -> T:
+    """Run ``attempt`` until it does not raise ``retry_on``, at most ``policy.attempts`` times.
+
+    ``retry_on`` is a client's "no usable answer" failure (``MarketUnavailable``, ``CryptoPayUnavailable``):
+    its ``retry_after`` (seconds, or ``None``) and ``status`` are honoured and logged. The last failure is
+    raised as it is. ``service`` names the API in the log line (``market retry method=…``).
+    """
+    for number in range(1, policy.attempts + 1):
+        try:
+            return await attempt()
+        except retry_on as exc:
+            if number >= policy.attempts:
+                raise
+            status = getattr(exc, "status", None)
+            waited = await policy.wait(number, getattr(exc, "retry_after", None))
+            log.info(
+                "%s retry method=%s attempt=%d status=%s waited_s=%.3f", service, method, number + 1, status, waited
+            )
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -79,7 +79,7 @@ def _ok(status: str) -> web.Response:
     return web.Response(body=_OK_BODIES[status], content_type=JSON_CONTENT_TYPE)
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
     """The body, or ``None`` when it exceeds ``limit`` bytes (declared, or counted while reading)."""
     declared = request.content_length
     if declared is not None:
@@ -127,7 +127,7 @@ def webhook_handler(
     async def handle(request: web.Request) -> web.StreamResponse:
         if media_type(request.headers.get(hdrs.CONTENT_TYPE, "")) != JSON_CONTENT_TYPE:
             return _error(415, "content type must be application/json")
-        raw = await _read_limited(request, max_body)
+        raw = await read_limited(request, max_body)
         if raw is None:
             return _error(413, f"body larger than {max_body} bytes")
         parsed = parse_body(raw)

@@ -17,7 +17,7 @@ from bot.payments.cryptopay.client import CryptoPayClient
 from bot.payments.cryptopay.provider import CryptoPayProvider, PaymentNotApplicable
 from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay, run_fake_cryptopay
 from bot.payments.cryptopay.store import CryptoPayStore
-from bot.payments.provider import PaymentRequest, PaymentStatus
+from bot.payments.provider import PaymentRequest, PaymentStart, PaymentStatus
 from bot.storage import Database
 from tests.orders.conftest import Clock
 
@@ -78,8 +78,14 @@ class RecordingEvents:
     late: list[tuple[str, PaymentStatus]] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     refuse: str | None = None
+    broken: str | None = None
+    """When set, ``payment_confirmed`` fails with ``RuntimeError(broken)`` (e.g. the database is locked)."""
+    failed: list[str] = field(default_factory=list)
 
     async def payment_confirmed(self, order_id: str, status: PaymentStatus) -> None:
+        if self.broken is not None:
+            self.failed.append(order_id)
+            raise RuntimeError(self.broken)
         if self.refuse is not None:
             raise PaymentNotApplicable(self.refuse)
         self.confirmed.append((order_id, status))
@@ -140,6 +146,22 @@ def payment_request(clock: Clock, order_id: str = "order-1", **changes: object) 
     }
     values.update(changes)
     return PaymentRequest(**values)  # type: ignore[arg-type]
+
+
+async def pay_with_webhook_lost(
+    provider: CryptoPayProvider,
+    fake: RunningFakeCryptoPay,
+    clock: Clock,
+    order_id: str = "order-1",
+    asset: str = "USDT",
+) -> PaymentStart:
+    """Start the order's invoice and pay it in the fake with its webhook lost: only a poll (or an update the test
+    posts itself) tells the bot. The order's :class:`PaymentStart`."""
+    start = await provider.start(payment_request(clock, order_id))
+    assert start.reference is not None
+    fake.state.webhook_faults.lose += 1
+    assert await fake.pay(int(start.reference), asset)
+    return start
 
 
 async def audit_rows(db: Database) -> list[dict[str, object]]:

@@ -200,8 +200,10 @@ async def test_rate_limit_honours_retry_after(
 
 async def test_dropped_connection_is_unavailable(cp_client: CryptoPayClient, cp_state: FakeCryptoPayState) -> None:
     cp_state.faults.drop_next("getMe", times=3, after_effect=False)
-    with pytest.raises(CryptoPayUnavailable):
+    with pytest.raises(CryptoPayUnavailable) as caught:
         await cp_client.get_me()
+    assert caught.value.status is None
+    assert [m for m, _ in cp_state.request_log] == ["getMe"] * 3  # a dropped connection is retried too
 
 
 async def test_delete_invoice(cp_client: CryptoPayClient, cp_state: FakeCryptoPayState) -> None:
@@ -211,6 +213,7 @@ async def test_delete_invoice(cp_client: CryptoPayClient, cp_state: FakeCryptoPa
     with pytest.raises(CryptoPayError) as caught:
         await cp_client.delete_invoice(invoice.invoice_id)
     assert caught.value.name == "INVOICE_NOT_FOUND"
+    assert [m for m, _ in cp_state.request_log] == ["createInvoice", "deleteInvoice", "deleteInvoice"]  # no retry
 
 
 async def test_malformed_answer_is_a_protocol_error(cp_client: CryptoPayClient, cp_state: FakeCryptoPayState) -> None:

@@ -3,10 +3,12 @@ gift, whichever of webhook and poll comes first, and what expiry, late payments 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -20,12 +22,13 @@ from bot.notifications.outbox import Outbox
 from bot.orders.cryptopay_events import LATE_NOTE, OrderPaymentEvents
 from bot.orders.models import Order, OrderState
 from bot.orders.service import OrderService
-from bot.payments.cryptopay.provider import CryptoPayProvider
+from bot.payments.cryptopay.provider import CryptoPayProvider, PaymentNotApplicable
 from bot.payments.cryptopay.signature import webhook_key
 from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.payments.cryptopay.store import CryptoPayStore
 from bot.payments.cryptopay.webhook import cryptopay_webhook_handler
 from bot.payments.enabled import EnabledMethods
+from bot.payments.provider import PaymentOutcome, PaymentStatus
 from bot.payments.registry import PaymentRegistry
 from bot.shop.catalog import PaymentMethod
 from bot.shop.price_table import PriceEntry, PriceTable
@@ -210,3 +213,103 @@ async def test_not_offered_for_a_currency_crypto_pay_lacks(shop: Shop) -> None:
     await prices.replace_all([PriceEntry("cs2-30", "CHF", Decimal("19.00"))], updated_by=None)
     order = await shop.service.create_for_discord_user(1, "darth", "cs2-30")
     assert await shop.service.offer(order) is None
+
+
+# ---------------------------------------------------------------------- the order side, state by state
+PAID = PaymentStatus(outcome=PaymentOutcome.PAID, reference="4242", amount=Decimal("20.00"), currency="EUR")
+
+
+class _StaleReads:
+    """The order service, but ``get`` answers an earlier snapshot: the order moved between the read and the move."""
+
+    def __init__(self, service: OrderService, snapshot: Order) -> None:
+        self._service = service
+        self._snapshot = snapshot
+
+    async def get(self, order_id: str) -> Order:
+        return self._snapshot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+
+async def _expired(shop: Shop) -> Order:
+    order = await shop.order()
+    shop.clock.advance(timedelta(minutes=61))
+    [expired] = await shop.service.expire_due()
+    assert expired.id == order.id
+    return expired
+
+
+async def test_a_confirmation_for_an_expired_order_is_a_late_payment(shop: Shop) -> None:
+    order = await _expired(shop)
+    await OrderPaymentEvents(shop.service).payment_confirmed(order.id, PAID)
+    await shop.settle()
+    late = await shop.service.get(order.id)
+    assert (late.state, late.method, late.payment_reference, late.last_error) == (
+        OrderState.NEEDS_ATTENTION,
+        PaymentMethod.CRYPTOPAY,
+        "4242",
+        "paid after the order expired",
+    )
+    last = (await shop.service.history(order.id))[-1]
+    assert (last.to_state, last.actor, last.note) == (OrderState.NEEDS_ATTENTION, "cryptopay", LATE_NOTE)
+    assert shop.gifts() == 0
+
+
+async def test_a_payment_for_a_cancelled_order_cannot_be_applied(shop: Shop) -> None:
+    order = await shop.order()
+    await shop.service.cancel(order.id, "discord:5", "customer asked")
+    events = OrderPaymentEvents(shop.service)
+    for tell in (events.payment_confirmed, events.payment_late):
+        with pytest.raises(PaymentNotApplicable, match=r"^the order was cancelled before the payment arrived$"):
+            await tell(order.id, PAID)
+    assert (await shop.service.get(order.id)).state is OrderState.CANCELLED
+
+
+async def test_an_order_cancelled_while_the_confirmation_ran_cannot_take_it(shop: Shop) -> None:
+    order = await shop.order()  # read while awaiting payment ...
+    await shop.service.cancel(order.id, "discord:5", "customer asked")  # ... cancelled before the move
+    events = OrderPaymentEvents(_StaleReads(shop.service, order))  # type: ignore[arg-type]
+    with pytest.raises(PaymentNotApplicable, match=r"^the order is cancelled$"):
+        await events.payment_confirmed(order.id, PAID)
+    assert (await shop.service.get(order.id)).state is OrderState.CANCELLED
+
+
+async def test_a_late_payment_for_an_order_still_waiting_is_an_ordinary_confirmation(shop: Shop) -> None:
+    order = await shop.order()
+    await OrderPaymentEvents(shop.service).payment_late(order.id, PAID)
+    await shop.settle()
+    done = await shop.service.get(order.id)
+    assert (done.state, done.payment_reference) == (OrderState.DELIVERED, "4242")
+    assert shop.gifts() == 1
+    await OrderPaymentEvents(shop.service).payment_late(order.id, PAID)  # again: nothing more happens
+    await shop.settle()
+    assert (await shop.service.get(order.id)).state is OrderState.DELIVERED
+    assert shop.gifts() == 1
+
+
+async def test_a_late_payment_for_an_order_moved_meanwhile_changes_nothing(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = await _expired(shop)
+    await OrderPaymentEvents(shop.service).payment_late(expired.id, PAID)  # needs attention now
+    caplog.set_level(logging.INFO)
+    await OrderPaymentEvents(_StaleReads(shop.service, expired)).payment_late(expired.id, PAID)  # type: ignore[arg-type]
+    assert f"cryptopay late payment: order moved meanwhile order_id={expired.id}" in caplog.messages
+    assert (await shop.service.get(expired.id)).state is OrderState.NEEDS_ATTENTION
+    notes = [t.note for t in await shop.service.history(expired.id)]
+    assert notes.count(LATE_NOTE) == 1
+
+
+async def test_an_expired_invoice_expires_only_an_order_still_waiting(shop: Shop) -> None:
+    events = OrderPaymentEvents(shop.service)
+    waiting = await shop.order()
+    await events.invoice_expired(waiting.id)
+    assert (await shop.service.get(waiting.id)).state is OrderState.EXPIRED
+    last = (await shop.service.history(waiting.id))[-1]
+    assert (last.actor, last.note) == ("cryptopay", "the Crypto Pay invoice expired")
+    cancelled = await shop.order()
+    await shop.service.cancel(cancelled.id, "discord:5", "customer asked")
+    await events.invoice_expired(cancelled.id)
+    assert (await shop.service.get(cancelled.id)).state is OrderState.CANCELLED

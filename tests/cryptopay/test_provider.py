@@ -19,7 +19,7 @@ from bot.payments.cryptopay.store import CryptoPayStore
 from bot.payments.provider import PaymentOutcome, PaymentStart
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from tests.cryptopay.conftest import RecordingEvents, audit_rows, payment_request
+from tests.cryptopay.conftest import RecordingEvents, audit_rows, pay_with_webhook_lost, payment_request
 from tests.orders.conftest import Clock
 
 
@@ -240,9 +240,7 @@ async def test_changed_price_replaces_the_invoice(
 async def test_paid_order_is_sent_back_to_its_page(
     cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
     await cp_provider.poll_pass()
     start = await cp_provider.start(payment_request(cp_clock))
     assert start == PaymentStart(reference="1001", redirect_url="https://shop.example/orders/order-1")
@@ -322,9 +320,7 @@ async def test_late_payment_with_the_webhook_lost_is_still_found(
     cp_events: RecordingEvents,
     market_db: Database,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
     await cp_provider.cancel("order-1")  # the order expired just as the customer paid
     await cp_provider.poll_pass()
     await cp_provider.drain()
@@ -341,9 +337,7 @@ async def test_late_payment_with_the_webhook_lost_is_still_found(
 async def test_late_window_ends_after_a_day(
     cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
     await cp_provider.cancel("order-1")
     cp_clock.advance(timedelta(days=1, seconds=1))
     await cp_provider.poll_pass()
@@ -364,9 +358,7 @@ async def test_refused_confirmation_alerts_staff_once(
     cp_store: CryptoPayStore,
 ) -> None:
     cp_events.refuse = "the order was cancelled before the payment arrived"
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
     await cp_provider.poll_pass()
     await cp_provider.drain()
     await cp_provider.poll_pass()
@@ -384,23 +376,15 @@ async def test_failed_confirmation_is_redriven(
     cp_events: RecordingEvents,
     cp_store: CryptoPayStore,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
-    calls: list[str] = []
-
-    async def broken(order_id: str, status: object) -> None:
-        calls.append(order_id)
-        raise RuntimeError("database locked")
-
-    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
+    cp_events.broken = "database locked"
     await cp_provider.poll_pass()
     await cp_provider.drain()
-    assert len(calls) >= 1
+    assert len(cp_events.failed) >= 1
     stored = await cp_store.get("order-1")
     assert stored is not None
     assert not stored.confirmed
-    del cp_events.payment_confirmed
+    cp_events.broken = None
     assert await cp_provider.redrive() == 1
     assert [o for o, _ in cp_events.confirmed] == ["order-1"]
     assert await cp_provider.redrive() == 0
@@ -414,9 +398,7 @@ async def test_confirm_without_an_order_side(cp_client: CryptoPayClient, cp_stor
 async def test_changed_price_keeps_an_invoice_that_cannot_be_deleted(
     cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
 ) -> None:
-    first = await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)  # paid just before the price changed
+    first = await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)  # paid just before the price changed
     again = await cp_provider.start(payment_request(cp_clock, amount=Decimal("25.00")))
     assert again == first
     assert list(cp_fake.state.invoices) == [1001]
@@ -514,9 +496,7 @@ async def test_polled_payment_is_stored_with_its_details(
     market_db: Database,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001, "TON")
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock, asset="TON")
     await cp_provider.poll_pass()
     await cp_provider.drain()
     row = await market_db.fetchone("SELECT body, source, verdict, invoice_id, order_id FROM cryptopay_updates")
@@ -547,14 +527,8 @@ async def test_failures_in_the_background_are_logged(
     cp_events: RecordingEvents,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
-
-    async def broken(order_id: str, status: object) -> None:
-        raise RuntimeError("boom")
-
-    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
+    cp_events.broken = "boom"
     await cp_provider.poll_pass()
     await cp_provider.drain()
     failed = [r for r in caplog.records if r.getMessage() == "cryptopay task failed name=cryptopay-confirm-order-1"]

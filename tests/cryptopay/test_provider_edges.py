@@ -14,7 +14,7 @@ from bot.payments.cryptopay.matching import RowState
 from bot.payments.cryptopay.provider import CryptoPayProvider
 from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay
 from bot.payments.cryptopay.store import CryptoPayStore
-from tests.cryptopay.conftest import RecordingEvents, payment_request
+from tests.cryptopay.conftest import RecordingEvents, pay_with_webhook_lost, payment_request
 from tests.orders.conftest import Clock
 
 
@@ -63,10 +63,7 @@ async def test_redrive_counts_every_order_it_confirmed(
     cp_store: CryptoPayStore,
 ) -> None:
     for order_id in ("order-1", "order-2"):
-        start = await cp_provider.start(payment_request(cp_clock, order_id))
-        assert start.reference is not None
-        cp_fake.state.webhook_faults.lose += 1
-        assert await cp_fake.pay(int(start.reference))
+        await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock, order_id)
     events, cp_provider.events = cp_provider.events, None  # the order side is not there yet
     await cp_provider.poll_pass()
     await cp_provider.drain()
@@ -84,9 +81,7 @@ async def test_a_background_confirmation_that_succeeds_logs_no_error(
     cp_events: RecordingEvents,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
     await cp_provider.poll("order-1")  # records the payment, confirms it in the background
     await cp_provider.drain()
     assert [o for o, _ in cp_events.confirmed] == ["order-1"]
@@ -100,14 +95,8 @@ async def test_drain_waits_out_a_failing_confirmation_without_raising(
     cp_events: RecordingEvents,
     cp_store: CryptoPayStore,
 ) -> None:
-    await cp_provider.start(payment_request(cp_clock))
-    cp_fake.state.webhook_faults.lose = 1
-    assert await cp_fake.pay(1001)
-
-    async def broken(order_id: str, status: object) -> None:
-        raise RuntimeError("database locked")
-
-    cp_events.payment_confirmed = broken  # type: ignore[method-assign]
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock)
+    cp_events.broken = "database locked"
     await cp_provider.poll("order-1")
     await cp_provider.drain()  # the failure is logged by the task's callback, not raised here
     stored = await cp_store.get("order-1")
@@ -128,10 +117,7 @@ async def test_a_slow_confirmation_does_not_hold_up_another_order(
     cp_provider: CryptoPayProvider, cp_fake: RunningFakeCryptoPay, cp_clock: Clock, cp_events: RecordingEvents
 ) -> None:
     for order_id in ("order-1", "order-2"):
-        start = await cp_provider.start(payment_request(cp_clock, order_id))
-        assert start.reference is not None
-        cp_fake.state.webhook_faults.lose += 1
-        assert await cp_fake.pay(int(start.reference))
+        await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock, order_id)
     events, cp_provider.events = cp_provider.events, None
     await cp_provider.poll_pass()
     await cp_provider.drain()

@@ -16,6 +16,7 @@ from bot.orders.models import OrderState
 from bot.orders.payment_details import PAID_STATES, payer_details
 from bot.orders.staff_actions import OrderStaffActions
 from bot.orders.staff_spending import OrderSpending
+from bot.payments.registry import PaymentRegistry
 from bot.settings import Settings
 from bot.shop.catalog import PaymentMethod
 from bot.staff.audit import AuditLog
@@ -116,3 +117,22 @@ async def test_no_details_before_the_money_arrived_or_for_other_methods(shop: Sh
     unknown = dataclasses.replace(paid, method=None)
     assert await payer_details(shop.service.providers, unknown) is None
     assert rendering.detail_embed(paid, [], payment_details=None)["fields"][-1]["name"] == "Timeline"
+
+
+async def test_no_details_when_the_method_has_no_provider_now(shop: Shop) -> None:  # noqa: F811
+    order_id, _ = await paid_order(shop)
+    paid = await shop.service.get(order_id)
+    assert await payer_details(PaymentRegistry(), paid) is None  # e.g. CRYPTOPAY_TOKEN removed since
+
+
+async def test_a_failing_lookup_shows_no_details_and_is_logged(
+    shop: Shop,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    order_id, _ = await paid_order(shop)
+    paid = await shop.service.get(order_id)
+    await shop.db.execute("ALTER TABLE cryptopay_invoices RENAME TO cryptopay_invoices_gone")
+    assert await payer_details(shop.service.providers, paid) == {}
+    [record] = [r for r in caplog.records if r.getMessage().startswith("payment details lookup failed")]
+    assert record.getMessage() == f"payment details lookup failed order_id={order_id} method=cryptopay"
+    assert record.exc_info is not None

@@ -20,7 +20,7 @@ from bot.payments.cryptopay.store import CryptoPayStore
 from bot.payments.cryptopay.webhook import cryptopay_webhook_handler
 from bot.payments.provider import PaymentOutcome
 from bot.storage import Database
-from tests.cryptopay.conftest import RecordingEvents, audit_rows, payment_request
+from tests.cryptopay.conftest import RecordingEvents, audit_rows, pay_with_webhook_lost, payment_request
 from tests.orders.conftest import Clock
 
 PATH = "/hooks/cryptopay"
@@ -59,11 +59,8 @@ async def paid_update(
 ) -> bytes:
     """Start the order's invoice, pay it in the fake (its own webhook lost), return the update body it would send,
     with ``changes`` applied to the invoice payload (e.g. a tampered amount)."""
-    start = await cp_provider.start(payment_request(clock, order_id))
-    assert start.reference is not None
-    invoice = cp_fake.state.invoices[int(start.reference)]
-    cp_fake.state.webhook_faults.lose += 1
-    assert await cp_fake.pay(invoice.invoice_id, "USDT")
+    start = await pay_with_webhook_lost(cp_provider, cp_fake, clock, order_id)
+    invoice = cp_fake.state.invoices[int(str(start.reference))]
     body = json.loads(cp_fake.state.update_body(invoice, cp_fake.base_url))
     body["payload"].update(changes)
     return json.dumps(body).encode()
@@ -193,6 +190,8 @@ async def test_signed_with_another_token_is_401(
     body = await paid_update(cp_provider, cp_fake, cp_clock)
     assert (await post(hook, body, "1234:another-app"))[0] == 401
     assert (await post(hook, body + b" ", cp_fake.token, signature=sign(body, webhook_key(cp_fake.token))))[0] == 401
+    for unreadable in (b"not json", b'{"update_type": "check_activated"}'):  # checked before anything is parsed
+        assert await post(hook, unreadable, "1234:another-app") == (401, {"status": "invalid signature"})
     assert await cp_store.updates() == []
 
 

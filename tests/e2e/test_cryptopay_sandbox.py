@@ -6,41 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
-import jwt
 
 from bot.market.simulator.state import SANDBOX_SECRET
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.storage import Database
 from tests.e2e.harness import BotProcess
 from tests.fake_discord import FakeDiscord
 
 _PAY_LINK = re.compile(r'href="(http://127\.0\.0\.1:\d+/pay/[A-Za-z0-9]+)"')
-
-
-def sandbox_token() -> str:
-    now = int(time.time())
-    claims = {
-        "iss": "NLRI",
-        "iat": now,
-        "exp": now + 600,
-        "integration_id": 1,
-        "login": "darth",
-        "email": "darth@example.com",
-        "product": "cs2",
-        "market": False,
-        "cnt": 0,
-        "days": 30,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the sandbox's public secret is short
-        return jwt.encode(claims, SANDBOX_SECRET, algorithm="HS256")
 
 
 async def test_sandbox_sells_with_the_embedded_crypto_pay(
@@ -54,7 +33,8 @@ async def test_sandbox_sells_with_the_embedded_crypto_pay(
     await bot.wait_ready(fake, http)
     await bot.wait_for_line(r"sandbox crypto pay running url=http://127\.0\.0\.1:\d+")
 
-    async with http.get(f"{bot.base_url}/checkout?nl_purchase={sandbox_token()}") as resp:
+    link = sample_checkout_link(bot.base_url, "/checkout", SANDBOX_SECRET, 1)
+    async with http.get(link) as resp:
         assert resp.status == 200
         order_path = resp.url.path
     pay_url = None

@@ -6,10 +6,11 @@ error. Amounts are sent as decimal strings and answers are decoded with ``parse_
 touches money. Answers are ``{"ok": true, "result": …}`` or ``{"ok": false, "error": {"code", "name"}}``.
 
 Retries: ``getMe``, ``getInvoices`` and ``deleteInvoice`` are safe to repeat and are retried with the
-:class:`~bot.market.retry.RetryPolicy` on :class:`CryptoPayUnavailable`. ``createInvoice`` is NOT idempotent
-at Crypto Pay (no idempotency key): it makes exactly ONE attempt, and an unavailable answer means the
-invoice may or may not exist. The provider (:mod:`.provider`) owns that case: it records its intent before
-calling and, after an uncertain outcome, looks for the invoice by its ``payload`` before creating another.
+:class:`~bot.market.retry.RetryPolicy` on :class:`CryptoPayUnavailable` (the Market client's loop,
+:func:`~bot.market.retry.with_retries`). ``createInvoice`` is NOT idempotent at Crypto Pay (no idempotency
+key): it makes exactly ONE attempt, and an unavailable answer means the invoice may or may not exist. The
+provider (:mod:`.provider`) owns that case: it records its intent before calling and, after an uncertain
+outcome, looks for the invoice by its ``payload`` before creating another.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import aiohttp
 
-from bot.market.retry import RetryPolicy, parse_retry_after
+from bot.market.retry import RetryPolicy, parse_retry_after, with_retries
 from bot.payments.cryptopay.errors import CryptoPayError, CryptoPayProtocolError, CryptoPayUnavailable
 from bot.payments.cryptopay.models import (
     FIAT_CURRENCIES,
@@ -157,7 +158,9 @@ class CryptoPayClient:
 
     # ------------------------------------------------------------------ transport
     async def _read(self, method: str, fields: Mapping[str, object]) -> Any:
-        return await with_retries(self.retry, method, lambda: self._call(method, fields))
+        return await with_retries(
+            self.retry, method, lambda: self._call(method, fields), retry_on=CryptoPayUnavailable, service="cryptopay"
+        )
 
     async def _call(self, method: str, fields: Mapping[str, object]) -> Any:
         """One HTTP attempt; the ``result`` of a success or a typed failure."""
@@ -216,18 +219,3 @@ def _parsed(method: str, parse: Callable[[object], T], value: object) -> T:
         return parse(value)
     except ValueError as exc:
         raise CryptoPayProtocolError(f"{method}: {exc}", method=method) from None
-
-
-async def with_retries(policy: RetryPolicy, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run ``attempt`` until it does not raise :class:`CryptoPayUnavailable`, at most ``policy.attempts`` times."""
-    for number in range(1, policy.attempts + 1):
-        try:
-            return await attempt()
-        except CryptoPayUnavailable as exc:
-            if number >= policy.attempts:
-                raise
-            waited = await policy.wait(number, exc.retry_after)
-            log.info(
-                "cryptopay retry method=%s attempt=%d status=%s waited_s=%.3f", method, number + 1, exc.status, waited
-            )
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -12,7 +12,8 @@ the audit channel, never delivered.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -47,6 +48,8 @@ class StoredInvoice:
     late: bool = False
     confirmed: bool = False
     updated_at: datetime | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+    """The payer's details stored with the payment (:meth:`Invoice.payer_details`); empty until paid."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,13 +249,13 @@ class CryptoPayProvider:
             stored = await self.store.get(order_id)
             if stored is None:  # pragma: no cover - rows are never deleted once an invoice exists
                 return None
-        return await self._status(stored)
+        return self._status(stored)
 
     async def stored_details(self, order_id: str) -> dict[str, str]:
         """The payer's details stored when the payment was recorded (no API call; empty when none)."""
         return await self.store.payer_details(order_id)
 
-    async def _status(self, stored: StoredInvoice) -> PaymentStatus:
+    def _status(self, stored: StoredInvoice) -> PaymentStatus:
         outcome = {
             RowState.CREATING: PaymentOutcome.PENDING,
             RowState.ACTIVE: PaymentOutcome.PENDING,
@@ -263,7 +263,7 @@ class CryptoPayProvider:
             RowState.EXPIRED: PaymentOutcome.EXPIRED,
             RowState.CANCELLED: PaymentOutcome.CANCELLED,
         }[stored.state]
-        details = await self.store.payer_details(stored.order_id) if stored.state is RowState.PAID else {}
+        details = dict(stored.details)  # stored with the payment: empty until paid
         paid_at = details.get("paid_at")
         return PaymentStatus(
             outcome=outcome,
@@ -296,7 +296,7 @@ class CryptoPayProvider:
             stored = await self.store.get(order_id)
             if stored is None or stored.state is not RowState.PAID or stored.confirmed:
                 return False
-            status = await self._status(stored)
+            status = self._status(stored)
             try:
                 if stored.late:
                     await self.events.payment_late(order_id, status)

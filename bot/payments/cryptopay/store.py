@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 Source = Literal["webhook", "poll"]
 AUDIT_TARGET = "channel:audit"
 _EXCERPT = 700
-_COLUMNS = "order_id, invoice_id, state, amount, fiat, pay_url, late, confirmed_at, updated_at"
+_COLUMNS = "order_id, invoice_id, state, amount, fiat, pay_url, late, confirmed_at, updated_at, payer_details"
 
 
 def iso(moment: datetime) -> str:
@@ -54,7 +54,14 @@ def _row(row: aiosqlite.Row) -> StoredInvoice:
         late=bool(row["late"]),
         confirmed=row["confirmed_at"] is not None,
         updated_at=datetime.fromisoformat(str(row["updated_at"])).astimezone(UTC),
+        details=_details(row["payer_details"]),
     )
+
+
+def _details(stored: str | None) -> dict[str, str]:
+    if stored is None:
+        return {}
+    return {str(k): str(v) for k, v in json.loads(stored).items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +178,7 @@ class CryptoPayStore:
 
     async def payer_details(self, order_id: str) -> dict[str, str]:
         row = await self._db.fetchone("SELECT payer_details FROM cryptopay_invoices WHERE order_id = ?", (order_id,))
-        if row is None or row["payer_details"] is None:
-            return {}
-        return {str(k): str(v) for k, v in json.loads(str(row["payer_details"])).items()}
+        return {} if row is None else _details(row["payer_details"])
 
     # ----------------------------------------------------------------- updates
     async def record_paid(self, invoice: Invoice, *, body: str, source: Source, remote: str | None = None) -> Recorded:

@@ -28,6 +28,7 @@ from bot.payments.cryptopay.matching import Verdict
 from bot.payments.cryptopay.models import Invoice, parse_invoice
 from bot.payments.cryptopay.signature import SIGNATURE_HEADER, verify
 from bot.payments.cryptopay.store import CryptoPayStore, Recorded
+from bot.webhooks.receiver import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,6 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant
 
 def _answer(status: str, code: int = 200) -> web.Response:
     return web.json_response({"status": status}, status=code)
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def read_update(text: str) -> Invoice | str:
@@ -88,7 +76,7 @@ def cryptopay_webhook_handler(
     """The route's handler (see the module docstring); ``key`` = :func:`~.signature.webhook_key` of the token."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        raw = await _read_limited(request, max_body)
+        raw = await read_limited(request, max_body)
         if raw is None:
             return _answer("body too large", 413)
         remote = request.remote
