@@ -21,6 +21,7 @@ from bot.extensions import FeatureDisabled
 from bot.market.models import Plan, Product
 from bot.shop.catalog import MARKETPLACE, PaymentMethod, ProductKey
 from bot.shop.importing import EXPORT_FILENAME, MAX_IMPORT_BYTES, ImportPlan, ImportRejected
+from bot.shop.price_table import PriceEntry
 from bot.shop.prices_object import describe, price_text
 from bot.shop.service import Actor, ShopService, shop_disabled_reason
 from bot.shop.validation import product_key
@@ -52,6 +53,11 @@ def _key_label(key: ProductKey) -> str:
 
 def _method_label(method: PaymentMethod | None) -> str:
     return "every method" if method is None else method.label
+
+
+def _entry_label(key: ProductKey, entry: PriceEntry) -> str:
+    """``**CS2, 30 days**, EUR, every method``: which price a set or remove answer is about."""
+    return f"**{_key_label(key)}**, {entry.currency}, {_method_label(entry.method)}"
 
 
 class ShopConfirmView(OwnerView):
@@ -183,11 +189,11 @@ class ShopCog(commands.Cog, name="Shop"):
         new = change.new
         assert new is not None  # noqa: S101 - set_price always returns the new entry
         was = "new price" if change.old is None else f"was {price_text(change.old.price)}"
-        shown = (await self.service.next_push()).prices.get(str(key), {}).get(new.currency)
+        shown = await self.service.shown_price(key, new.currency)
         after = f"Neverlose will show {describe(shown)} {new.currency}" if shown is not None else "not pushed yet"
         await interaction.response.send_message(
-            f"Price set: **{_key_label(key)}**, {new.currency}, {_method_label(new.method)}: "
-            f"**{price_text(new.price)}** ({was}). {after} after the next push (within 10 s).",
+            f"Price set: {_entry_label(key, new)}: **{price_text(new.price)}** ({was}). "
+            f"{after} after the next push (within 10 s).",
             ephemeral=True,
         )
 
@@ -213,8 +219,7 @@ class ShopCog(commands.Cog, name="Shop"):
         key = product_key(product, plan)
         old = await self.service.remove_price(_actor(interaction), key, currency, method)
         await interaction.response.send_message(
-            f"Price removed: **{_key_label(key)}**, {old.currency}, {_method_label(old.method)} "
-            f"(was {price_text(old.price)}).",
+            f"Price removed: {_entry_label(key, old)} (was {price_text(old.price)}).",
             ephemeral=True,
         )
 

@@ -21,7 +21,7 @@ from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import ImportPlan, export_json, parse_import
 from bot.shop.methods import EnabledMethods
 from bot.shop.price_table import PriceEntry, PriceTable
-from bot.shop.prices_object import PricesObject, derive_prices, encode_prices, price_text
+from bot.shop.prices_object import PricesObject, PriceValue, derive_prices, encode_prices, price_text
 from bot.shop.push import AlertSink, OutboxAlerts, PricePusher
 from bot.shop.state import (
     EXPIRES_AT,
@@ -171,6 +171,10 @@ class ShopService:
         if not prices:
             return NextPush(prices, None, "No enabled payment method has a price in the table.")
         return NextPush(prices, encode_prices(prices), None)
+
+    async def shown_price(self, key: ProductKey | str, currency: str) -> PriceValue | None:
+        """What Neverlose will show for ``key`` in ``currency`` after the next push (``None``: not pushed)."""
+        return (await self.next_push()).prices.get(str(key), {}).get(currency)
 
     async def prices_json(self) -> str | None:
         """The exact prices text the push sends now, or ``None`` when there is nothing to push."""

@@ -124,7 +124,7 @@ async def test_price_set_and_remove(env: ShopEnv) -> None:
         PriceEntry("marketplace", "USD", Decimal("1.15")),
     ]
     rec = await env.run("price remove", {"product": "cs2", "plan": 30, "currency": "EUR", "method": "cryptopay"})
-    assert "EUR, Crypto Pay (was 31)" in await env.answered(rec, "Price removed")
+    assert "Price removed: **CS2, 30 days**, EUR, Crypto Pay (was 31)." in await env.answered(rec, "Price removed")
     rec = await env.run("price remove", {"product": "cs2", "plan": 30, "currency": "EUR", "method": "cryptopay"})
     assert "there is no price for cs2-30 EUR (cryptopay) to remove" in await env.answered(rec, "Invalid price")
     records = await env.bot.staff.audit.query(AuditQuery())  # type: ignore[union-attr]

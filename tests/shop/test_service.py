@@ -169,6 +169,7 @@ async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
     nxt = await service.next_push()
     assert nxt.text is None
     assert nxt.reason == "No payment method is enabled; set `/shop method manual` instructions or CRYPTOPAY_TOKEN."
+    assert await service.shown_price("cs2-30", "EUR") is None
     await service.set_price(ALICE, "cs2-30", "EUR", "1", "cryptopay")
     await service.remove_price(ALICE, "cs2-30", "EUR")
     await service.set_manual_instructions(ALICE, "card 1234")
@@ -179,6 +180,9 @@ async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
     assert shop.sim.state.requests_for("set-reseller-prices") == []
     await service.set_price(ALICE, "cs2-30", "EUR", "2")
     assert (await service.next_push()).text == '{"cs2-30":{"EUR":"2"}}'
+    assert await service.shown_price("cs2-30", "EUR") == D("2")
+    assert await service.shown_price("cs2-30", "USD") is None
+    assert await service.shown_price("cs2-90", "EUR") is None
 
 
 async def test_manual_instructions_enable_the_method(shop: Shop, clock: Clock) -> None:
