@@ -40,7 +40,6 @@ METHOD_CHOICES = [app_commands.Choice(name=method.label, value=method.value) for
 CONFIRM_TIMEOUT_S = 120.0
 PAGE_LINES = 15
 PREVIEW_LINES = 25
-DISABLE_WORDS = frozenset({"off", "none", "disable", "-"})
 
 
 def _actor(interaction: Interaction) -> Actor:
@@ -349,9 +348,7 @@ class ShopCog(commands.Cog, name="Shop"):
     @staff_only()
     @server_manager_only()
     async def method_manual(self, interaction: Interaction, instructions: app_commands.Range[str, 1, 1500]) -> None:
-        text = "" if instructions.strip().lower() in DISABLE_WORDS else instructions
-        await self.service.set_manual_instructions(_actor(interaction), text)
-        if text:
+        if await self.service.set_manual_instructions(_actor(interaction), instructions):
             message = "Manual payments are enabled with these instructions. The next push includes their prices."
         else:
             message = "Manual payments are disabled. The next push leaves out prices only they had."

@@ -51,6 +51,8 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 MAX_AUDIT_TEXT = 400
+DISABLE_WORDS = frozenset({"off", "none", "disable", "-"})
+"""Manual payment instructions that mean "disable manual payments" (any letter case)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +275,10 @@ class ShopService:
         return old
 
     async def set_manual_instructions(self, actor: Actor, text: str) -> str | None:
-        old = await self.methods.set_manual_instructions(text, actor.staff_id)
+        """Set the manual payment instructions (blank or a word of :data:`DISABLE_WORDS`: disable manual
+        payments); returns the instructions now in force (``None``: disabled)."""
+        cleaned = "" if text.strip().lower() in DISABLE_WORDS else text
+        old = await self.methods.set_manual_instructions(cleaned, actor.staff_id)
         new = await self.methods.manual_instructions()
         await self._record(
             actor,
@@ -281,7 +286,7 @@ class ShopService:
             "manual payment instructions",
             f"{_short(old) if old else 'none (disabled)'} → {_short(new) if new else 'none (disabled)'}",
         )
-        return old
+        return new
 
     # ----------------------------------------------------------------- status
     async def status(self) -> ShopStatus:

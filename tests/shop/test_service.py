@@ -189,14 +189,15 @@ async def test_manual_instructions_enable_the_method(shop: Shop, clock: Clock) -
     service = shop.service
     await service.pusher.tick()
     assert await service.methods.enabled() == []
-    await service.set_manual_instructions(ALICE, "  Card 1234\nput the order number in the comment  ")
+    now = await service.set_manual_instructions(ALICE, "  Card 1234\nput the order number in the comment  ")
+    assert now == "Card 1234\nput the order number in the comment"
     assert await service.methods.enabled() == [PaymentMethod.MANUAL]
     assert await service.methods.manual_instructions() == "Card 1234\nput the order number in the comment"
     assert await service.state.get(MANUAL_INSTRUCTIONS) == "Card 1234\nput the order number in the comment"
     assert service.pusher.next_push_at() == clock.now + timedelta(seconds=3)  # the methods changed
     service.methods.cryptopay_enabled = True
     assert await service.methods.enabled() == [PaymentMethod.MANUAL, PaymentMethod.CRYPTOPAY]
-    await service.set_manual_instructions(ALICE, "")
+    assert await service.set_manual_instructions(ALICE, "") is None
     assert await service.methods.enabled() == [PaymentMethod.CRYPTOPAY]
     with pytest.raises(ShopInputError, match=f"at most {MAX_INSTRUCTIONS} are allowed"):
         await service.set_manual_instructions(ALICE, "x" * (MAX_INSTRUCTIONS + 1))
@@ -213,6 +214,12 @@ async def test_manual_instructions_enable_the_method(shop: Shop, clock: Clock) -
     assert rows[2][3].startswith("none (disabled) → xxx")
     assert rows[2][3].endswith("…")
     assert len(rows) == 3
+    # a word that means "disable" disables (any letter case); inside instructions it is text
+    for word in ("off", " OFF ", "none", "Disable", "-"):
+        await service.set_manual_instructions(ALICE, "card 1234")
+        assert await service.set_manual_instructions(ALICE, word) is None
+        assert await service.methods.manual_instructions() is None
+    assert await service.set_manual_instructions(ALICE, "off card 1234") == "off card 1234"
 
 
 async def test_visibility(shop: Shop) -> None:
