@@ -20,7 +20,7 @@ from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.market.models import Plan, Product
 from bot.shop.catalog import MARKETPLACE, PaymentMethod, ProductKey
-from bot.shop.importing import EXPORT_FILENAME, MAX_IMPORT_BYTES, ImportPlan, ImportRejected
+from bot.shop.importing import EXPORT_FILENAME, ImportPlan, check_size
 from bot.shop.price_table import PriceEntry
 from bot.shop.prices_object import describe, price_text
 from bot.shop.service import Actor, ShopService, shop_disabled_reason
@@ -261,10 +261,7 @@ class ShopCog(commands.Cog, name="Shop"):
     @server_manager_only()
     async def prices_import(self, interaction: Interaction, file: discord.Attachment) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if file.size > MAX_IMPORT_BYTES:
-            raise ImportRejected(
-                [f"the file is {file.size:,} bytes; at most {MAX_IMPORT_BYTES:,} bytes (64 KiB) are accepted."]
-            )
+        check_size(file.size)  # before downloading it
         plan = await self.service.plan_import(await file.read())
         if plan.unchanged:
             await interaction.followup.send("The file matches the price table; nothing to import.", ephemeral=True)
