@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot.market.client import MarketClient
-from bot.market.errors import MarketError
+from bot.market.errors import MarketError, MarketValidationError
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod
@@ -158,6 +158,18 @@ async def test_exact_bytes_signed_and_sent(shop: Shop, market_client: MarketClie
     assert await service.prices_json() == prices
     await service.pusher.push()  # the same table gives the same bytes
     assert shop.sim.state.requests_for("set-reseller-prices")[1].raw == expected
+
+
+@pytest.mark.parametrize(
+    ("integration", "text"),
+    [(1, ""), (1, '["cs2-30"]'), (1, ' {"cs2-30":{"EUR":"1"}}'), (1, None), (0, '{"cs2-30":{"EUR":"1"}}')],
+)
+async def test_push_refuses_what_is_not_a_prices_text_before_sending(
+    shop: Shop, market_client: MarketClient, integration: int, text: str
+) -> None:
+    with pytest.raises(MarketValidationError):
+        await market_client.push_reseller_prices(integration, text)
+    assert shop.sim.state.requests_for("set-reseller-prices") == []
 
 
 async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
