@@ -363,6 +363,8 @@ async def test_non_staff_refused(env: ShopEnv, sub: str, options: dict[str, Any]
     assert NOT_STAFF in text or NOT_MANAGER in text
     assert await env.shop.table.entries() == []
     assert env.sim.state.integrations["1"].is_public is False
+    assert await env.shop.methods.manual_instructions() is None
+    assert await env.bot.staff.audit.query(AuditQuery()) == []  # type: ignore[union-attr]
 
 
 async def test_non_staff_cannot_import(env: ShopEnv) -> None:
