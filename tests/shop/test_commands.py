@@ -312,6 +312,17 @@ async def test_visibility_asks_for_confirmation_and_warns(env: ShopEnv) -> None:
     assert NOT_MANAGER in await env.answered(refused, NOT_MANAGER)
 
 
+async def test_an_unanswered_confirmation_expires_and_changes_nothing(env: ShopEnv) -> None:
+    cog = env.bot.get_cog("Shop")
+    assert cog is not None
+    cog.confirm_timeout = 0.3  # type: ignore[attr-defined]
+    rec = await env.run("visibility", {"public": True}, user="owner")
+    await env.answered(rec, "Make your integration **public**?")
+    await rec.wait_until(lambda r: "Expired; nothing was changed." in r.all_text())
+    assert env.sim.state.integrations["1"].is_public is False
+    assert env.sim.state.requests_for("integration-visibility") == []
+
+
 async def test_status(env: ShopEnv) -> None:
     await env.shop.methods.set_manual_instructions("card", None)
     await env.shop.set_price(_actor(env), "cs2-30", "EUR", "1")
