@@ -20,7 +20,8 @@ from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.market.models import Plan, Product
 from bot.shop.catalog import MARKETPLACE, PaymentMethod, ProductKey
-from bot.shop.importing import EXPORT_FILENAME, MAX_IMPORT_BYTES, ImportPlan, ImportRejected
+from bot.shop.importing import EXPORT_FILENAME, ImportPlan, check_size
+from bot.shop.price_table import PriceEntry
 from bot.shop.prices_object import describe, price_text
 from bot.shop.service import Actor, ShopService, shop_disabled_reason
 from bot.shop.validation import product_key
@@ -39,7 +40,6 @@ METHOD_CHOICES = [app_commands.Choice(name=method.label, value=method.value) for
 CONFIRM_TIMEOUT_S = 120.0
 PAGE_LINES = 15
 PREVIEW_LINES = 25
-DISABLE_WORDS = frozenset({"off", "none", "disable", "-"})
 
 
 def _actor(interaction: Interaction) -> Actor:
@@ -52,6 +52,11 @@ def _key_label(key: ProductKey) -> str:
 
 def _method_label(method: PaymentMethod | None) -> str:
     return "every method" if method is None else method.label
+
+
+def _entry_label(key: ProductKey, entry: PriceEntry) -> str:
+    """``**CS2, 30 days**, EUR, every method``: which price a set or remove answer is about."""
+    return f"**{_key_label(key)}**, {entry.currency}, {_method_label(entry.method)}"
 
 
 class ShopConfirmView(OwnerView):
@@ -183,11 +188,11 @@ class ShopCog(commands.Cog, name="Shop"):
         new = change.new
         assert new is not None  # noqa: S101 - set_price always returns the new entry
         was = "new price" if change.old is None else f"was {price_text(change.old.price)}"
-        shown = (await self.service.next_push()).prices.get(str(key), {}).get(new.currency)
+        shown = await self.service.shown_price(key, new.currency)
         after = f"Neverlose will show {describe(shown)} {new.currency}" if shown is not None else "not pushed yet"
         await interaction.response.send_message(
-            f"Price set: **{_key_label(key)}**, {new.currency}, {_method_label(new.method)}: "
-            f"**{price_text(new.price)}** ({was}). {after} after the next push (within 10 s).",
+            f"Price set: {_entry_label(key, new)}: **{price_text(new.price)}** ({was}). "
+            f"{after} after the next push (within 10 s).",
             ephemeral=True,
         )
 
@@ -213,8 +218,7 @@ class ShopCog(commands.Cog, name="Shop"):
         key = product_key(product, plan)
         old = await self.service.remove_price(_actor(interaction), key, currency, method)
         await interaction.response.send_message(
-            f"Price removed: **{_key_label(key)}**, {old.currency}, {_method_label(old.method)} "
-            f"(was {price_text(old.price)}).",
+            f"Price removed: {_entry_label(key, old)} (was {price_text(old.price)}).",
             ephemeral=True,
         )
 
@@ -257,10 +261,7 @@ class ShopCog(commands.Cog, name="Shop"):
     @server_manager_only()
     async def prices_import(self, interaction: Interaction, file: discord.Attachment) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if file.size > MAX_IMPORT_BYTES:
-            raise ImportRejected(
-                [f"the file is {file.size:,} bytes; at most {MAX_IMPORT_BYTES:,} bytes (64 KiB) are accepted."]
-            )
+        check_size(file.size)  # before downloading it
         plan = await self.service.plan_import(await file.read())
         if plan.unchanged:
             await interaction.followup.send("The file matches the price table; nothing to import.", ephemeral=True)
@@ -344,9 +345,7 @@ class ShopCog(commands.Cog, name="Shop"):
     @staff_only()
     @server_manager_only()
     async def method_manual(self, interaction: Interaction, instructions: app_commands.Range[str, 1, 1500]) -> None:
-        text = "" if instructions.strip().lower() in DISABLE_WORDS else instructions
-        await self.service.set_manual_instructions(_actor(interaction), text)
-        if text:
+        if await self.service.set_manual_instructions(_actor(interaction), instructions):
             message = "Manual payments are enabled with these instructions. The next push includes their prices."
         else:
             message = "Manual payments are disabled. The next push leaves out prices only they had."

@@ -17,7 +17,6 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
-from bot.guild_config import ChannelKind
 from bot.market.errors import MarketFailure
 from bot.staff.permissions import staff_only
 from bot.stats import chart
@@ -73,20 +72,13 @@ class Stats(commands.Cog):
     def __init__(self, bot: ResellerBot, stats: StatsFeature) -> None:
         self.bot = bot
         self.stats = stats
-        self.digest = DigestScheduler(
-            bot.guild_config, stats.settings.zone, self.post_digest, can_post=self.digest_channel_set
-        )
+        self.digest = DigestScheduler(bot.guild_config, stats.settings.zone, self.post_digest)
 
     async def cog_load(self) -> None:
         self.bot.start_background(self.digest.run_forever(), name="weekly-digest")
 
-    async def digest_channel_set(self) -> bool:
-        return await self.bot.guild_config.channel_id(ChannelKind.DIGEST) is not None
-
-    async def post_digest(self, week: Period) -> bool:
-        channel_id = await self.bot.guild_config.channel_id(ChannelKind.DIGEST)
-        if channel_id is None:
-            return False
+    async def post_digest(self, week: Period, channel_id: int) -> bool:
+        """The digest's message (the scheduler in bot/stats/digest.py decides when and where)."""
         await self.bot.wait_until_ready()
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
         if not isinstance(channel, discord.abc.Messageable):

@@ -153,13 +153,10 @@ class MarketClient:
 
         ``prices`` maps ``"<product>-<days>"`` (e.g. ``"cs2-30"``) or ``"marketplace"`` to at most three
         currencies (three upper-case letters) with an amount or a ``(low, high)`` range. Sent as the JSON
-        string the API expects. Idempotent, so retried like a read.
+        string the API expects (:meth:`push_reseller_prices`). Idempotent, so retried like a read.
         """
-        fields = {
-            "integration_id": validate_integration_id(integration_id),
-            "prices": encode_reseller_prices(prices),
-        }
-        await self._read("set-reseller-prices", fields)
+        validate_integration_id(integration_id)
+        await self.push_reseller_prices(integration_id, encode_reseller_prices(prices))
 
     async def push_reseller_prices(self, integration_id: int | str, prices_json: str) -> None:
         """``set-reseller-prices`` with an already encoded prices object (``bot.shop.prices_object``).

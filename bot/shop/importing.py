@@ -124,11 +124,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a price")
 
 
+def check_size(size: int) -> None:
+    """Refuse a file of more than 64 KiB (``/shop prices import`` checks the attachment's size before
+    downloading it; the bytes are checked again when read)."""
+    if size > MAX_IMPORT_BYTES:
+        raise ImportRejected([f"the file is {size:,} bytes; at most {MAX_IMPORT_BYTES:,} bytes (64 KiB) are accepted."])
+
+
 def _decode(raw: bytes) -> object:
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise ImportRejected(
-            [f"the file is {len(raw):,} bytes; at most {MAX_IMPORT_BYTES:,} bytes (64 KiB) are accepted."]
-        )
+    check_size(len(raw))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

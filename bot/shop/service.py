@@ -21,7 +21,7 @@ from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import ImportPlan, export_json, parse_import
 from bot.shop.methods import EnabledMethods
 from bot.shop.price_table import PriceEntry, PriceTable
-from bot.shop.prices_object import PricesObject, derive_prices, encode_prices, price_text
+from bot.shop.prices_object import PricesObject, PriceValue, derive_prices, encode_prices, price_text
 from bot.shop.push import AlertSink, OutboxAlerts, PricePusher
 from bot.shop.state import (
     EXPIRES_AT,
@@ -51,6 +51,8 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 MAX_AUDIT_TEXT = 400
+DISABLE_WORDS = frozenset({"off", "none", "disable", "-"})
+"""Manual payment instructions that mean "disable manual payments" (any letter case)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,10 @@ class ShopService:
             return NextPush(prices, None, "No enabled payment method has a price in the table.")
         return NextPush(prices, encode_prices(prices), None)
 
+    async def shown_price(self, key: ProductKey | str, currency: str) -> PriceValue | None:
+        """What Neverlose will show for ``key`` in ``currency`` after the next push (``None``: not pushed)."""
+        return (await self.next_push()).prices.get(str(key), {}).get(currency)
+
     async def prices_json(self) -> str | None:
         """The exact prices text the push sends now, or ``None`` when there is nothing to push."""
         return (await self.next_push()).text
@@ -269,7 +275,10 @@ class ShopService:
         return old
 
     async def set_manual_instructions(self, actor: Actor, text: str) -> str | None:
-        old = await self.methods.set_manual_instructions(text, actor.staff_id)
+        """Set the manual payment instructions (blank or a word of :data:`DISABLE_WORDS`: disable manual
+        payments); returns the instructions now in force (``None``: disabled)."""
+        cleaned = "" if text.strip().lower() in DISABLE_WORDS else text
+        old = await self.methods.set_manual_instructions(cleaned, actor.staff_id)
         new = await self.methods.manual_instructions()
         await self._record(
             actor,
@@ -277,7 +286,7 @@ class ShopService:
             "manual payment instructions",
             f"{_short(old) if old else 'none (disabled)'} → {_short(new) if new else 'none (disabled)'}",
         )
-        return old
+        return new
 
     # ----------------------------------------------------------------- status
     async def status(self) -> ShopStatus:

@@ -17,6 +17,11 @@ LAST_ERROR = "push.last_error"
 LAST_ERROR_AT = "push.last_error_at"
 ALERT_ACTIVE = "alert.active"
 
+_UPSERT = (
+    "INSERT INTO shop_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+)
+
 
 def to_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -37,11 +42,7 @@ class ShopState:
         return None if row is None else str(row["value"])
 
     async def set(self, key: str, value: str) -> None:
-        await self._db.execute(
-            "INSERT INTO shop_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-            (key, value),
-        )
+        await self._db.execute(_UPSERT, (key, value))
 
     async def set_many(self, values: dict[str, str | None]) -> None:
         """Set (or, for ``None``, delete) several keys in one transaction."""
@@ -50,11 +51,7 @@ class ShopState:
                 if value is None:
                     await conn.execute("DELETE FROM shop_state WHERE key = ?", (key,))
                 else:
-                    await conn.execute(
-                        "INSERT INTO shop_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                        "value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                        (key, value),
-                    )
+                    await conn.execute(_UPSERT, (key, value))
 
     async def delete(self, key: str) -> None:
         await self._db.execute("DELETE FROM shop_state WHERE key = ?", (key,))

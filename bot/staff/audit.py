@@ -99,19 +99,19 @@ def to_csv(records: Sequence[AuditRecord]) -> bytes:
                 e.staff_id,
                 e.action,
                 e.event.value,
-                _cell(e.username or ""),
-                _cell(e.item_code or ""),
-                _cell(e.detail),
+                spreadsheet_cell(e.username or ""),
+                spreadsheet_cell(e.item_code or ""),
+                spreadsheet_cell(e.detail),
                 "" if e.amount_nle is None else f"{e.amount_nle:.2f}",
                 e.request_id or "",
                 e.operation_id or "",
-                _cell(e.result),
+                spreadsheet_cell(e.result),
             ]
         )
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """Neutralise spreadsheet formulas in free text (CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

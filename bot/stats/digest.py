@@ -4,7 +4,8 @@ The digest due at a moment covers the week (Monday to Sunday) before the latest 
 The ISO week it covers is kept in ``guild_config`` (key ``stats.digest_week``) and written BEFORE posting:
 the digest is posted at most once per week, whatever restarts. A failed post gives the week back so it is
 tried again at the next look; a digest missed while the bot was down is posted at start (only the latest
-one: older weeks are not posted late). The clock and the sleep are injectable for tests.
+one: older weeks are not posted late). While no digest channel is set, nothing is posted and no week is
+claimed. The clock and the sleep are injectable for tests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.guild_config import GuildConfig
+from bot.guild_config import ChannelKind, GuildConfig
 from bot.stats.periods import Period, iso_week, week_of
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ POST_AT = time(9, 0)
 RETRY_AFTER = timedelta(minutes=10)
 MAX_SLEEP = timedelta(hours=1)
 
-Poster = Callable[[Period], Awaitable[bool]]
-"""Posts the digest of a week; ``False`` when there is nowhere to post it (no digest channel set)."""
+Poster = Callable[[Period, int], Awaitable[bool]]
+"""Posts the digest of a week to the digest channel (its id); ``False`` when it cannot post there."""
 
 
 def _monday_at_nine(day_local: datetime, zone: ZoneInfo) -> datetime:
@@ -65,13 +66,11 @@ class DigestScheduler:
         zone: ZoneInfo,
         post: Poster,
         *,
-        can_post: Callable[[], Awaitable[bool]] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._config = config
         self.zone = zone
         self._post = post
-        self._can_post = can_post
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = asyncio.Lock()
 
@@ -83,11 +82,12 @@ class DigestScheduler:
             last = await self._config.value(WEEK_KEY)
             if last is not None and last >= key:
                 return None
-            if self._can_post is not None and not await self._can_post():
+            channel_id = await self._config.channel_id(ChannelKind.DIGEST)
+            if channel_id is None:
                 return None  # nowhere to post yet: nothing claimed
             await self._config.set_value(WEEK_KEY, key)  # claimed first: at most once per week
             try:
-                posted = await self._post(week)
+                posted = await self._post(week, channel_id)
             except Exception:
                 log.exception("weekly digest failed week=%s", key)
                 posted = False

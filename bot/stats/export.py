@@ -2,7 +2,8 @@
 
 Rows are those of the period as ``/stats`` counts them by their own time (orders by creation, operations by
 creation, webhook events by reception). Timestamps are the stored UTC text (``…Z``), money the stored
-Decimal text, unchanged. No secrets: order e-mails, tokens and form tokens are not exported.
+Decimal text, unchanged; text that a spreadsheet would take for a formula (``=…``, ``@…``) gets a leading
+``'`` as in the audit export. No secrets: order e-mails, tokens and form tokens are not exported.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.staff.audit import spreadsheet_cell
 from bot.stats.figures import stamp
 from bot.stats.periods import Period
 from bot.storage import Database
@@ -62,7 +64,7 @@ def _csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow(["" if v is None else spreadsheet_cell(v) if isinstance(v, str) else v for v in row])
     return buffer.getvalue().encode("utf-8")
 
 

@@ -24,6 +24,7 @@ from bot.guild_config import GuildConfig
 from bot.market.errors import MarketFailure
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
+from bot.staff.audit import AUDIT_TARGET
 from bot.stats.figures import ZERO, stamp
 from bot.storage import Database
 
@@ -33,7 +34,6 @@ WINDOW = timedelta(days=7)
 BALANCE_MAX_AGE = timedelta(minutes=5)
 WATCH_INTERVAL = timedelta(minutes=5)
 ALERT_KEY = "stats.balance_alert"
-AUDIT_TARGET = "channel:audit"
 LOW = "low"
 OK = "ok"
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -49,12 +47,9 @@ def alerts() -> Alerts:
 
 
 @pytest.fixture
-async def shop_db(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(tmp_path / "shop.sqlite3")
-    try:
-        yield db
-    finally:
-        await db.close()
+def shop_db(market_db: Database) -> Database:
+    """A real SQLite file with every migration (the shared ``market_db`` of tests/plugins/market.py)."""
+    return market_db
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ async def test_price_set_and_remove(env: ShopEnv) -> None:
         PriceEntry("marketplace", "USD", Decimal("1.15")),
     ]
     rec = await env.run("price remove", {"product": "cs2", "plan": 30, "currency": "EUR", "method": "cryptopay"})
-    assert "EUR, Crypto Pay (was 31)" in await env.answered(rec, "Price removed")
+    assert "Price removed: **CS2, 30 days**, EUR, Crypto Pay (was 31)." in await env.answered(rec, "Price removed")
     rec = await env.run("price remove", {"product": "cs2", "plan": 30, "currency": "EUR", "method": "cryptopay"})
     assert "there is no price for cs2-30 EUR (cryptopay) to remove" in await env.answered(rec, "Invalid price")
     records = await env.bot.staff.audit.query(AuditQuery())  # type: ignore[union-attr]
@@ -312,6 +312,17 @@ async def test_visibility_asks_for_confirmation_and_warns(env: ShopEnv) -> None:
     assert NOT_MANAGER in await env.answered(refused, NOT_MANAGER)
 
 
+async def test_an_unanswered_confirmation_expires_and_changes_nothing(env: ShopEnv) -> None:
+    cog = env.bot.get_cog("Shop")
+    assert cog is not None
+    cog.confirm_timeout = 0.3  # type: ignore[attr-defined]
+    rec = await env.run("visibility", {"public": True}, user="owner")
+    await env.answered(rec, "Make your integration **public**?")
+    await rec.wait_until(lambda r: "Expired; nothing was changed." in r.all_text())
+    assert env.sim.state.integrations["1"].is_public is False
+    assert env.sim.state.requests_for("integration-visibility") == []
+
+
 async def test_status(env: ShopEnv) -> None:
     await env.shop.methods.set_manual_instructions("card", None)
     await env.shop.set_price(_actor(env), "cs2-30", "EUR", "1")
@@ -363,6 +374,8 @@ async def test_non_staff_refused(env: ShopEnv, sub: str, options: dict[str, Any]
     assert NOT_STAFF in text or NOT_MANAGER in text
     assert await env.shop.table.entries() == []
     assert env.sim.state.integrations["1"].is_public is False
+    assert await env.shop.methods.manual_instructions() is None
+    assert await env.bot.staff.audit.query(AuditQuery()) == []  # type: ignore[union-attr]
 
 
 async def test_non_staff_cannot_import(env: ShopEnv) -> None:

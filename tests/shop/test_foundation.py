@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -81,17 +79,8 @@ def test_method_prices() -> None:
 
 
 # ---------------------------------------------------------------- repository
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "shop.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def test_price_table_repository(db: Database) -> None:
-    table = PriceTable(db)
+async def test_price_table_repository(shop_db: Database) -> None:
+    table = PriceTable(shop_db)
     assert await table.entries() == []
     generic = PriceEntry("cs2-30", "EUR", Decimal("30.50"))
     crypto = PriceEntry("cs2-30", "EUR", Decimal("31.00"), C)
@@ -103,7 +92,7 @@ async def test_price_table_repository(db: Database) -> None:
     assert (await table.get("cs2-30", "EUR", None)).price.as_tuple() == Decimal("30.50").as_tuple()  # type: ignore[union-attr]
     await table.put(PriceEntry("cs2-30", "EUR", Decimal("29.99")), updated_by=8)
     assert await table.get("cs2-30", "EUR", None) == PriceEntry("cs2-30", "EUR", Decimal("29.99"))
-    row = await db.fetchone("SELECT price, updated_by, method FROM shop_prices WHERE method = ''")
+    row = await shop_db.fetchone("SELECT price, updated_by, method FROM shop_prices WHERE method = ''")
     assert row is not None
     assert (row["price"], row["updated_by"], row["method"]) == ("29.99", 8, "")
     await table.put(PriceEntry("csgo-90", "USD", Decimal("0.00000001")), updated_by=None)
@@ -118,8 +107,8 @@ async def test_price_table_repository(db: Database) -> None:
     assert await table.entries() == []
 
 
-async def test_price_table_constraints(db: Database) -> None:
-    table = PriceTable(db)
+async def test_price_table_constraints(shop_db: Database) -> None:
+    table = PriceTable(shop_db)
     with pytest.raises(Exception, match="CHECK constraint"):
         await table.put(PriceEntry("cs2-30", "eur", Decimal("1")), updated_by=None)
     await table.put(PriceEntry("cs2-30", "EUR", Decimal("1")), updated_by=None)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot.market.client import MarketClient
-from bot.market.errors import MarketError
+from bot.market.errors import MarketError, MarketValidationError
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod
@@ -160,6 +160,18 @@ async def test_exact_bytes_signed_and_sent(shop: Shop, market_client: MarketClie
     assert shop.sim.state.requests_for("set-reseller-prices")[1].raw == expected
 
 
+@pytest.mark.parametrize(
+    ("integration", "text"),
+    [(1, ""), (1, '["cs2-30"]'), (1, ' {"cs2-30":{"EUR":"1"}}'), (1, None), (0, '{"cs2-30":{"EUR":"1"}}')],
+)
+async def test_push_refuses_what_is_not_a_prices_text_before_sending(
+    shop: Shop, market_client: MarketClient, integration: int, text: str
+) -> None:
+    with pytest.raises(MarketValidationError):
+        await market_client.push_reseller_prices(integration, text)
+    assert shop.sim.state.requests_for("set-reseller-prices") == []
+
+
 async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
     service = shop.service
     nxt = await service.next_push()
@@ -169,6 +181,7 @@ async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
     nxt = await service.next_push()
     assert nxt.text is None
     assert nxt.reason == "No payment method is enabled; set `/shop method manual` instructions or CRYPTOPAY_TOKEN."
+    assert await service.shown_price("cs2-30", "EUR") is None
     await service.set_price(ALICE, "cs2-30", "EUR", "1", "cryptopay")
     await service.remove_price(ALICE, "cs2-30", "EUR")
     await service.set_manual_instructions(ALICE, "card 1234")
@@ -179,20 +192,24 @@ async def test_nothing_is_pushed_without_prices_or_methods(shop: Shop) -> None:
     assert shop.sim.state.requests_for("set-reseller-prices") == []
     await service.set_price(ALICE, "cs2-30", "EUR", "2")
     assert (await service.next_push()).text == '{"cs2-30":{"EUR":"2"}}'
+    assert await service.shown_price("cs2-30", "EUR") == D("2")
+    assert await service.shown_price("cs2-30", "USD") is None
+    assert await service.shown_price("cs2-90", "EUR") is None
 
 
 async def test_manual_instructions_enable_the_method(shop: Shop, clock: Clock) -> None:
     service = shop.service
     await service.pusher.tick()
     assert await service.methods.enabled() == []
-    await service.set_manual_instructions(ALICE, "  Card 1234\nput the order number in the comment  ")
+    now = await service.set_manual_instructions(ALICE, "  Card 1234\nput the order number in the comment  ")
+    assert now == "Card 1234\nput the order number in the comment"
     assert await service.methods.enabled() == [PaymentMethod.MANUAL]
     assert await service.methods.manual_instructions() == "Card 1234\nput the order number in the comment"
     assert await service.state.get(MANUAL_INSTRUCTIONS) == "Card 1234\nput the order number in the comment"
     assert service.pusher.next_push_at() == clock.now + timedelta(seconds=3)  # the methods changed
     service.methods.cryptopay_enabled = True
     assert await service.methods.enabled() == [PaymentMethod.MANUAL, PaymentMethod.CRYPTOPAY]
-    await service.set_manual_instructions(ALICE, "")
+    assert await service.set_manual_instructions(ALICE, "") is None
     assert await service.methods.enabled() == [PaymentMethod.CRYPTOPAY]
     with pytest.raises(ShopInputError, match=f"at most {MAX_INSTRUCTIONS} are allowed"):
         await service.set_manual_instructions(ALICE, "x" * (MAX_INSTRUCTIONS + 1))
@@ -209,6 +226,12 @@ async def test_manual_instructions_enable_the_method(shop: Shop, clock: Clock) -
     assert rows[2][3].startswith("none (disabled) → xxx")
     assert rows[2][3].endswith("…")
     assert len(rows) == 3
+    # a word that means "disable" disables (any letter case); inside instructions it is text
+    for word in ("off", " OFF ", "none", "Disable", "-"):
+        await service.set_manual_instructions(ALICE, "card 1234")
+        assert await service.set_manual_instructions(ALICE, word) is None
+        assert await service.methods.manual_instructions() is None
+    assert await service.set_manual_instructions(ALICE, "off card 1234") == "off card 1234"
 
 
 async def test_visibility(shop: Shop) -> None:

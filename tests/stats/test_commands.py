@@ -16,7 +16,7 @@ from bot.market.request_ids import RequestIdFactory
 from bot.market.retry import RetryPolicy
 from bot.market.simulator.runner import RunningSimulator
 from bot.stats.digest import WEEK_KEY
-from bot.stats.periods import Period
+from bot.stats.periods import Period, iso_week
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.plugins.bot import StartBot
 from tests.stats.conftest import BERLIN, Clock, seed
@@ -151,12 +151,20 @@ async def test_digest_channel_and_post(
     assert "Digest notifications now go to" in rec.all_text()
     assert await bot.guild_config.channel_id(ChannelKind.DIGEST) == general.id
     cog = cast(Any, bot.get_cog("Stats"))
-    assert await cog.post_digest(Period(date(2026, 3, 23), date(2026, 3, 29), BERLIN))
+    assert await cog.post_digest(Period(date(2026, 3, 23), date(2026, 3, 29), BERLIN), general.id)
     posted = fake_discord.messages("general")[-1]
     assert posted["embeds"][0]["title"] == "Weekly digest: 2026-03-23 to 2026-03-29"
     assert [a["filename"] for a in posted["attachments"]] == ["stats.png"]
     # The scheduler started with the bot and, with no channel at start, claimed no week.
     assert await bot.guild_config.value(WEEK_KEY) is None
+    # Its next look finds the channel: the due week's digest goes there through the cog, and the week is claimed.
+    week = await cog.digest.tick()
+    assert week is not None
+    posted = fake_discord.messages("general")[-1]
+    assert posted["embeds"][0]["title"] == f"Weekly digest: {week.label}"
+    assert [a["filename"] for a in posted["attachments"]] == ["stats.png"]
+    assert await bot.guild_config.value(WEEK_KEY) == iso_week(week.first)
+    assert await cog.digest.tick() is None  # once per week
 
 
 async def test_stats_export_too_large(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.guild_config import GuildConfig
+from bot.guild_config import ChannelKind, GuildConfig
 from bot.settings import Settings
 from bot.stats.digest import WEEK_KEY, DigestScheduler, latest_due, next_due, week_due
 from bot.stats.periods import Period
@@ -21,27 +21,36 @@ def berlin(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
 
 
+DIGEST_CHANNEL = 555
+
+
 class Poster:
     def __init__(self) -> None:
         self.weeks: list[Period] = []
+        self.channels: list[int] = []
         self.fail = False
-        self.channel = True
 
-    async def __call__(self, week: Period) -> bool:
+    async def __call__(self, week: Period, channel_id: int) -> bool:
         if self.fail:
             raise RuntimeError("Discord said no")
         self.weeks.append(week)
+        self.channels.append(channel_id)
         return True
-
-    async def can_post(self) -> bool:
-        return self.channel
 
 
 @pytest.fixture
-async def config(tmp_path: Path, make_settings: Callable[..., Settings]) -> AsyncIterator[GuildConfig]:
+async def bare_config(tmp_path: Path, make_settings: Callable[..., Settings]) -> AsyncIterator[GuildConfig]:
+    """No digest channel set."""
     db = await Database.open(tmp_path / "digest.sqlite3")
     yield GuildConfig(db, make_settings())
     await db.close()
+
+
+@pytest.fixture
+async def config(bare_config: GuildConfig) -> GuildConfig:
+    """The digest channel set."""
+    await bare_config.set_channel(ChannelKind.DIGEST, DIGEST_CHANNEL, updated_by=None)
+    return bare_config
 
 
 def week(first: date) -> Period:
@@ -61,7 +70,7 @@ def test_due_moments_follow_local_time() -> None:
 async def test_monday_nine_once_per_week_and_catch_up(config: GuildConfig) -> None:
     clock = Clock()
     poster = Poster()
-    digest = DigestScheduler(config, BERLIN, poster, can_post=poster.can_post, clock=clock)
+    digest = DigestScheduler(config, BERLIN, poster, clock=clock)
     await config.set_value(WEEK_KEY, "2026-W12")  # the digest of 16-22 March went out
 
     clock.now = berlin(2026, 3, 30, 8, 59, 59)
@@ -82,17 +91,19 @@ async def test_monday_nine_once_per_week_and_catch_up(config: GuildConfig) -> No
     assert await digest.tick() == week(date(2026, 4, 20))
     assert await digest.tick() is None
     assert [w.first for w in poster.weeks] == [date(2026, 3, 23), date(2026, 3, 30), date(2026, 4, 20)]
+    assert poster.channels == [DIGEST_CHANNEL] * 3
 
 
-async def test_failed_post_is_tried_again_and_no_channel_claims_nothing(config: GuildConfig) -> None:
+async def test_failed_post_is_tried_again_and_no_channel_claims_nothing(bare_config: GuildConfig) -> None:
+    config = bare_config
     clock = Clock()
     poster = Poster()
-    digest = DigestScheduler(config, BERLIN, poster, can_post=poster.can_post, clock=clock)
+    digest = DigestScheduler(config, BERLIN, poster, clock=clock)
     clock.now = berlin(2026, 3, 30, 9, 0)
-    poster.channel = False
     assert await digest.tick() is None
     assert await config.value(WEEK_KEY) is None
-    poster.channel = True
+    assert poster.weeks == []
+    await config.set_channel(ChannelKind.DIGEST, DIGEST_CHANNEL, updated_by=None)
     poster.fail = True
     assert await digest.tick() is None
     assert await config.value(WEEK_KEY) == ""

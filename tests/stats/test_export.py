@@ -56,3 +56,17 @@ async def test_export_contents(seeded: Seeded) -> None:
     ]
     assert event_rows[0]["item_id"] == "E3yugw"
     assert event_rows[1]["item_id"] == ""
+
+
+async def test_export_neutralises_spreadsheet_formulas(seeded: Seeded) -> None:
+    # A webhook username is the sender's text: a spreadsheet must not run it (as in the audit export).
+    await seeded.db.execute(
+        "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
+        " VALUES ('transfer', 99, '=HYPERLINK(\"http://x\")', '1.00', '2026-03-29T12:00:00.000000Z', '{}')"
+    )
+    _, _, events = await export_period(seeded.db, seeded.period)
+    event_rows = rows(events.data)
+    assert [(r["username"], r["amount"]) for r in event_rows if r["unique_id"] == "99"] == [
+        ('\'=HYPERLINK("http://x")', "1.00")
+    ]
+    assert all(not r["username"].startswith("'") for r in event_rows if r["unique_id"] != "99")
