@@ -147,7 +147,6 @@ class Discovery:
         self._lock = asyncio.Lock()
         self._metadata: ProviderMetadata | None = None
         self.problem: str | None = "not read yet"
-        self.attempts = 0
         if settings.issuer is None:
             self._metadata = static_metadata(settings)
             self.problem = (
@@ -170,7 +169,6 @@ class Discovery:
         if issuer is None:
             return self._metadata is not None
         async with self._lock:
-            self.attempts += 1
             try:
                 metadata = parse_document(await self._fetch(discovery_url(issuer)), self._settings)
             except DiscoveryProblem as exc:

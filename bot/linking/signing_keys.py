@@ -53,7 +53,6 @@ class SigningKeys:
     clock: Clock
     before_refetch: Callable[[], Awaitable[object]] | None = None
     min_refetch: timedelta = MIN_REFETCH
-    fetches: int = 0
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -87,7 +86,6 @@ class SigningKeys:
             return found
 
     async def _load(self, uri: str) -> _Cached:
-        self.fetches += 1
         try:
             answer = await fetch_json(self.session, uri, limit=MAX_JWKS_BYTES)
         except Unreachable as exc:
