@@ -41,7 +41,7 @@ from bot.payments.cryptopay.feature import CryptoPayFeature
 from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
-from bot.shop.service import ShopService, shop_disabled_reason
+from bot.shop.service import ShopService
 from bot.staff.services import StaffServices
 from bot.stats.feature import StatsFeature
 from bot.storage import Database
@@ -199,6 +199,11 @@ class ResellerBot(commands.Bot):
     def _own_webhook_url(self) -> str:
         return self.web.local_url + self.settings.server.webhook_path
 
+    def _public_base_url(self) -> str:
+        """Where browsers reach the embedded server: ``PUBLIC_BASE_URL``, else the address it listens on (known
+        once it listens)."""
+        return str(self.settings.server.public_base_url or self.web.local_url)
+
     async def _recover_journal(self) -> None:
         redriven = await self.journal.redrive_pending()
         if redriven:
@@ -266,7 +271,8 @@ class ResellerBot(commands.Bot):
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
         # --- shop: the price table and its push to Neverlose's checkout (issue 13) ---
-        if shop_disabled_reason(self.settings.shop.integration_id) is None:
+        integration_id = self.settings.shop.integration_id  # set: the shop is on (shop_disabled_reason)
+        if integration_id is not None:
             self.shop = ShopService.create(
                 db=self.db,
                 market=self.market,
@@ -277,6 +283,13 @@ class ResellerBot(commands.Bot):
             )
             self.start_background(self.shop.pusher.run(), name="shop-prices")
             self.on_close(self.shop.pusher.close)
+            if self.sandbox is not None:  # /shop status shows a link signed like Neverlose's, to this server
+                self.shop.sample_link = lambda: sample_checkout_link(
+                    self._public_base_url(),
+                    self.settings.checkout.checkout_path,
+                    self.settings.market.secret.get_secret_value(),
+                    integration_id,
+                )
         # --- orders and checkout (issue 14) ---
         if self.settings.shop.enabled:
             self.orders = OrdersFeature.create(
@@ -287,7 +300,7 @@ class ResellerBot(commands.Bot):
                 app=self.web.app,
                 outbox=self.webhooks.outbox,
                 wake=self.webhooks.dispatcher.wake,
-                base_url=lambda: str(self.settings.server.public_base_url or self.web.local_url),
+                base_url=self._public_base_url,
             )
             self.start_background(self.orders.service.run_forever(), name="orders")
             self.on_close(self.orders.service.close)
@@ -299,14 +312,6 @@ class ResellerBot(commands.Bot):
                 wake=self.webhooks.dispatcher.wake,
                 audit=self.staff.audit,
                 config=self.guild_config,
-            )
-        if self.sandbox is not None and self.shop is not None and self.settings.shop.integration_id is not None:
-            integration_id = self.settings.shop.integration_id
-            self.shop.sample_link = lambda: sample_checkout_link(  # the server's address is known once it listens
-                str(self.settings.server.public_base_url or self.web.local_url),
-                self.settings.checkout.checkout_path,
-                self.settings.market.secret.get_secret_value(),
-                integration_id,
             )
         # --- Crypto Pay (issue 15) ---
         if self.orders is not None and self.settings.cryptopay.enabled:

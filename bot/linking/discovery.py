@@ -17,7 +17,6 @@ can be verified (no issuer, no keys); identity then comes from userinfo alone (s
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.linking.fetch import Unreachable, fetch_json
 from bot.settings import OAuthSettings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ REFRESH_EVERY = timedelta(days=1)
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(minutes=15)
 MAX_DOCUMENT_BYTES = 256 * 1024
-_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -73,18 +72,6 @@ class ProviderMetadata:
     @property
     def verifies_id_tokens(self) -> bool:
         return self.issuer is not None and self.jwks_uri is not None
-
-
-async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The whole body, or ``None`` when it is longer than ``limit`` bytes (read no further than that)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def discovery_url(issuer: str) -> str:
@@ -160,7 +147,6 @@ class Discovery:
         self._lock = asyncio.Lock()
         self._metadata: ProviderMetadata | None = None
         self.problem: str | None = "not read yet"
-        self.attempts = 0
         if settings.issuer is None:
             self._metadata = static_metadata(settings)
             self.problem = (
@@ -183,7 +169,6 @@ class Discovery:
         if issuer is None:
             return self._metadata is not None
         async with self._lock:
-            self.attempts += 1
             try:
                 metadata = parse_document(await self._fetch(discovery_url(issuer)), self._settings)
             except DiscoveryProblem as exc:
@@ -214,23 +199,12 @@ class Discovery:
 
     async def _fetch(self, url: str) -> object:
         try:
-            async with self._session.get(
-                url, headers={"Accept": "application/json"}, timeout=_TIMEOUT, allow_redirects=False
-            ) as response:
-                status = response.status
-                raw = await read_limited(response, MAX_DOCUMENT_BYTES) if status == 200 else b""
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DiscoveryProblem(f"unreachable ({type(exc).__name__})", reachable=False) from None
-        if status >= 500:
-            raise DiscoveryProblem(f"answered status {status}", reachable=False)
-        if status != 200:
-            raise DiscoveryProblem(f"answered status {status}")
-        if raw is None:
-            raise DiscoveryProblem("document too large")
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise DiscoveryProblem("document is not JSON") from None
+            answer = await fetch_json(self._session, url, limit=MAX_DOCUMENT_BYTES)
+        except Unreachable as exc:
+            raise DiscoveryProblem(f"unreachable ({exc})", reachable=False) from None
+        if answer.problem is not None:
+            raise DiscoveryProblem(answer.problem, reachable=answer.status < 500)
+        return answer.document
 
     def next_delay(self, failures: int) -> float:
         """Seconds to wait after ``failures`` consecutive failed attempts (0 = the last one worked)."""

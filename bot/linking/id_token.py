@@ -66,8 +66,7 @@ class IdTokenRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IdTokenClaims:
-    sub: str
-    user_id: int
+    sub: str  # a Neverlose user id (digits); the link reads the number from it (``links.user_id_of``)
 
 
 def at_hash(access_token: str, algorithm: str) -> str:
@@ -139,7 +138,7 @@ class IdTokenVerifier:
         sub = claims["sub"]
         if not isinstance(sub, str) or not _USER_ID.match(sub):
             raise IdTokenRejected(IdTokenProblem.SUBJECT)
-        return IdTokenClaims(sub=sub, user_id=int(sub))
+        return IdTokenClaims(sub=sub)
 
     @staticmethod
     def _key(jwk: dict[str, Any], algorithm: str) -> Any:

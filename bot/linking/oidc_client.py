@@ -83,7 +83,6 @@ class TokenResponse:
 class UserInfo:
     sub: str
     login: str
-    user_id: int | None = None  # ``cc.neverlose.user_id`` (or a numeric ``sub``)
     reg_date: date | None = None  # ``cc.neverlose.reg_date``
 
 
@@ -96,14 +95,12 @@ def _reg_date(value: object) -> date | None:
         return None
 
 
-def _user_id(body: dict[str, Any], sub: str) -> int | None:
-    """``cc.neverlose.user_id`` (an integer) when given, which must agree with ``sub``; else a numeric sub."""
+def _check_user_id(body: dict[str, Any], sub: str) -> None:
+    """``cc.neverlose.user_id``, when given, must be the integer ``sub`` stands for (the link stores the user id
+    :func:`~bot.linking.links.user_id_of` reads from ``sub``)."""
     claimed = body.get("cc.neverlose.user_id")
-    if claimed is None:
-        return int(sub) if sub.isascii() and sub.isdigit() and len(sub) <= 18 else None
-    if isinstance(claimed, bool) or not isinstance(claimed, int) or str(claimed) != sub:
+    if claimed is not None and (isinstance(claimed, bool) or not isinstance(claimed, int) or str(claimed) != sub):
         raise ProviderProtocolError("userinfo cc.neverlose.user_id does not match sub")
-    return claimed
 
 
 class OIDCClient:
@@ -191,8 +188,8 @@ class OIDCClient:
         return TokenResponse(token, id_token)
 
     async def userinfo(self, access_token: str) -> UserInfo:
-        """``sub``, the login (``cc.neverlose.login``, else ``preferred_username``, else ``name``), the user id
-        and the registration date from the userinfo endpoint."""
+        """``sub``, the login (``cc.neverlose.login``, else ``preferred_username``, else ``name``) and the
+        registration date from the userinfo endpoint (a ``cc.neverlose.user_id`` other than ``sub`` is refused)."""
         body = await self._request(
             "GET", self.provider().userinfo_endpoint, "userinfo", headers={"Authorization": f"Bearer {access_token}"}
         )
@@ -207,12 +204,8 @@ class OIDCClient:
         )
         if login is None:
             raise ProviderProtocolError("userinfo has no login (cc.neverlose.login or preferred_username)")
-        return UserInfo(
-            sub=sub,
-            login=login.strip(),
-            user_id=_user_id(body, sub),
-            reg_date=_reg_date(body.get("cc.neverlose.reg_date")),
-        )
+        _check_user_id(body, sub)
+        return UserInfo(sub=sub, login=login.strip(), reg_date=_reg_date(body.get("cc.neverlose.reg_date")))
 
     async def _request(
         self,

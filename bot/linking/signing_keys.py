@@ -13,7 +13,6 @@ hammer the provider.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,13 +21,12 @@ from typing import Any
 
 import aiohttp
 
-from bot.linking.discovery import read_limited
+from bot.linking.fetch import Unreachable, fetch_json
 
 log = logging.getLogger(__name__)
 
 MIN_REFETCH = timedelta(minutes=1)
 MAX_JWKS_BYTES = 256 * 1024
-_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 Clock = Callable[[], datetime]
 
@@ -55,7 +53,6 @@ class SigningKeys:
     clock: Clock
     before_refetch: Callable[[], Awaitable[object]] | None = None
     min_refetch: timedelta = MIN_REFETCH
-    fetches: int = 0
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -89,23 +86,16 @@ class SigningKeys:
             return found
 
     async def _load(self, uri: str) -> _Cached:
-        self.fetches += 1
         try:
-            async with self.session.get(
-                uri, headers={"Accept": "application/json"}, timeout=_TIMEOUT, allow_redirects=False
-            ) as response:
-                status = response.status
-                raw = await read_limited(response, MAX_JWKS_BYTES) if status == 200 else None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("oidc jwks unreachable error=%s", type(exc).__name__)
+            answer = await fetch_json(self.session, uri, limit=MAX_JWKS_BYTES)
+        except Unreachable as exc:
+            log.warning("oidc jwks unreachable error=%s", exc)
             raise KeysUnavailable("jwks unreachable") from None
+        status = answer.status
         if status >= 500:
             log.warning("oidc jwks unavailable status=%d", status)
             raise KeysUnavailable(f"jwks answered {status}")
-        try:
-            document = None if raw is None else json.loads(raw)
-        except ValueError:
-            document = None
+        document = answer.document
         keys = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(keys, list):
             log.warning("oidc jwks invalid status=%d", status)

@@ -41,6 +41,17 @@ def _package_data_files() -> list[str]:
     return sorted(str(path.relative_to(ROOT / "bot")) for path in found)
 
 
+def test_every_file_beside_the_code_is_named_as_package_data() -> None:
+    """A template, stylesheet or migration added under ``bot/`` without a package-data pattern would be
+    missing from the image: every non-Python file there must be matched."""
+    tree = sorted(
+        str(path.relative_to(ROOT / "bot"))
+        for path in (ROOT / "bot").rglob("*")
+        if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts
+    )
+    assert tree == _package_data_files()
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the project installed non-editable (``pip install .``, as the Dockerfile does).

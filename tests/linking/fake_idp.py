@@ -109,6 +109,7 @@ class FakeIdP:
     userinfo_without_sub: bool = False
     userinfo_status: int | None = None
     userinfo_sub: str | None = None  # report this sub instead of the account's
+    userinfo_user_id: object = None  # report this cc.neverlose.user_id instead of the sub's number
     # discovery and keys
     issuer: str | None = None  # default: the server's URL
     discovery_status: int | None = None
@@ -323,7 +324,9 @@ class FakeIdP:
             claims["cc.neverlose.reg_date"] = account.reg_date
         if not self.userinfo_without_sub:
             claims["sub"] = self.userinfo_sub or account.sub
-            claims["cc.neverlose.user_id"] = int(claims["sub"])
+            claims["cc.neverlose.user_id"] = (
+                int(claims["sub"]) if self.userinfo_user_id is None else self.userinfo_user_id
+            )
         return web.json_response(claims)
 
     def app(self) -> web.Application:

@@ -158,6 +158,19 @@ def test_an_https_issuer_needs_https_endpoints_and_a_json_object() -> None:
         parse_document(["issuer"], settings)
 
 
+@pytest.mark.parametrize(("status", "kept"), [(500, True), (503, True), (404, False), (499, False)])
+async def test_after_a_good_document_a_5xx_keeps_it_and_a_4xx_does_not(
+    idp: FakeIdP, bot_session: aiohttp.ClientSession, status: int, kept: bool
+) -> None:
+    """A 5xx is an outage (the last document still serves); any other status is an answer: linking pauses."""
+    discovery = Discovery(bot_session, oauth_settings(idp))
+    assert await discovery.refresh()
+    idp.discovery_status = status
+    assert await discovery.refresh() is kept
+    assert (discovery.metadata is not None) is kept
+    assert discovery.problem == (None if kept else f"answered status {status}")
+
+
 async def test_a_document_that_is_not_json(bot_session: aiohttp.ClientSession, unused_tcp_port: int) -> None:
     async def page(request: web.Request) -> web.Response:
         return web.Response(text="<html>maintenance</html>", content_type="text/html")

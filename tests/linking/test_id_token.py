@@ -210,6 +210,15 @@ async def test_userinfo_naming_another_sub(harness: Harness, caplog: pytest.LogC
     await _refused(harness, caplog, "userinfo_sub_mismatch", words="named two different accounts")
 
 
+@pytest.mark.parametrize("user_id", [2002, "1001", True])
+async def test_userinfo_naming_another_user_id(
+    harness: Harness, caplog: pytest.LogCaptureFixture, user_id: object
+) -> None:
+    """``cc.neverlose.user_id`` must be the integer of ``sub``: another number, a string or a boolean is refused."""
+    harness.idp.userinfo_user_id = user_id
+    await _refused(harness, caplog, "provider_protocol", words="answered in a way we do not understand")
+
+
 async def test_no_id_token_in_the_token_response(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.idp.forge = "omit"
     await _refused(harness, caplog, "id_token_missing", words="carried no signed identity")
