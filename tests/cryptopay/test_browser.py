@@ -8,6 +8,7 @@ The bot is the real ``ResellerBot`` (in-process, fake Discord, Market simulator)
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +16,14 @@ import pytest
 from bot.market.simulator.runner import RunningSimulator
 from bot.market.simulator.state import SimulatorState
 from bot.orders.models import OrderState
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.catalog import PaymentMethod
 from bot.shop.price_table import PriceEntry, PriceTable
-from tests.orders.test_browser import INSTRUCTIONS, SECRET, checkout_token
+from tests.orders.test_browser import INSTRUCTIONS, SECRET
 from tests.plugins.bot import StartBot
-from tests.plugins.browser import IMAGES, PHONE
+from tests.plugins.browser import PHONE
 
 
 @pytest.fixture
@@ -31,7 +33,12 @@ def market_state() -> SimulatorState:
 
 @pytest.mark.parametrize("webhook", ["delivered", "lost"])
 async def test_checkout_with_crypto_pay_in_chromium(
-    browser: Any, start_bot: StartBot, market_sim: RunningSimulator, cp_fake: RunningFakeCryptoPay, webhook: str
+    browser: Any,
+    start_bot: StartBot,
+    market_sim: RunningSimulator,
+    cp_fake: RunningFakeCryptoPay,
+    webhook: str,
+    images: Path,
 ) -> None:
     from playwright.async_api import expect
 
@@ -46,7 +53,7 @@ async def test_checkout_with_crypto_pay_in_chromium(
 
     context = await browser.new_context(**PHONE)
     page = await context.new_page()
-    await page.goto(f"{bot.web.local_url}/checkout?nl_purchase={checkout_token()}")
+    await page.goto(sample_checkout_link(bot.web.local_url, "/checkout", SECRET, 1))
     order_id = page.url.rsplit("/", 1)[1]
     await expect(page.get_by_role("group", name="Choose how to pay")).to_be_visible(timeout=15_000)
     await page.get_by_label("Crypto Pay").check()
@@ -54,7 +61,7 @@ async def test_checkout_with_crypto_pay_in_chromium(
     pay = page.get_by_role("link", name="Pay 19.90 EUR")
     await expect(pay).to_be_visible(timeout=10_000)
     if webhook == "delivered":
-        await page.screenshot(path=str(IMAGES / "checkout-cryptopay-phone.png"), full_page=True)
+        await page.screenshot(path=str(images / "checkout-cryptopay-phone.png"), full_page=True)
     await page.reload()  # reloading never creates a second invoice
     await pay.click()
 

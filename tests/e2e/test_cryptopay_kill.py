@@ -15,12 +15,13 @@ import pytest
 
 from bot.market.simulator.runner import RunningSimulator, running_simulator
 from bot.market.simulator.state import SimulatorState
+from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay, run_fake_cryptopay
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.storage import Database
 from tests.e2e.harness import BotProcess
 from tests.fake_discord import FakeDiscord
-from tests.orders.test_browser import SECRET, checkout_token
+from tests.orders.test_browser import SECRET
 
 _PAY_LINK = re.compile(r'href="(http://127\.0\.0\.1:\d+/pay/[A-Za-z0-9]+)"')
 
@@ -71,7 +72,7 @@ async def test_kill_9_between_the_paid_webhook_and_delivery(
     await bot.wait_ready(fake, http)
     cryptopay.state.webhook_url = bot.base_url + "/hooks/cryptopay"
 
-    async with http.get(f"{bot.base_url}/checkout?nl_purchase={checkout_token()}") as resp:
+    async with http.get(sample_checkout_link(bot.base_url, "/checkout", SECRET, 1)) as resp:
         assert resp.status == 200
         order_url = str(resp.url)
         order_path = resp.url.path

@@ -2,13 +2,15 @@
 payment → "I have paid" → a staff confirmation → "Delivered" on the page, exactly one gift in the simulator.
 
 The bot is the real ``ResellerBot`` (in-process, against the fake Discord and the Market simulator). The
-screenshots of the order page (phone 390 px and desktop) go to ``docs/images/`` for ``docs/checkout.md``.
+screenshots of the order page (phone 390 px and desktop) go to the test's temporary folder, or to
+``docs/images/`` for ``docs/checkout.md`` when ``UPDATE_DOC_IMAGES=1``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
 from tests.fake_discord import FakeDiscord
 from tests.plugins.bot import StartBot
-from tests.plugins.browser import DESKTOP, IMAGES, PHONE
+from tests.plugins.browser import DESKTOP, PHONE
 
 SECRET = "browser-test-market-secret-" + "x" * 40
 INSTRUCTIONS = (
@@ -37,7 +39,7 @@ def market_state() -> SimulatorState:
 
 
 async def test_checkout_to_delivered_in_chromium(
-    browser: Any, start_bot: StartBot, market_sim: RunningSimulator, fake_discord: FakeDiscord
+    browser: Any, start_bot: StartBot, market_sim: RunningSimulator, fake_discord: FakeDiscord, images: Path
 ) -> None:
     from playwright.async_api import expect
 
@@ -50,7 +52,6 @@ async def test_checkout_to_delivered_in_chromium(
     await bot.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
     url = sample_checkout_link(bot.web.local_url, "/checkout", SECRET, 1)  # signed as Neverlose signs it
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
     phone = await browser.new_context(**PHONE)
     page = await phone.new_page()
     await page.goto(url)
@@ -60,13 +61,13 @@ async def test_checkout_to_delivered_in_chromium(
     # The pre-checks run in the background; the page reloads itself when they are done.
     await expect(page.get_by_role("heading", name="How to pay")).to_be_visible(timeout=15_000)
     await expect(page.get_by_text("19.90 EUR").first).to_be_visible()
-    await page.screenshot(path=str(IMAGES / "checkout-order-phone.png"), full_page=True)
+    await page.screenshot(path=str(images / "checkout-order-phone.png"), full_page=True)
 
     desktop = await browser.new_context(**DESKTOP)
     desktop_page = await desktop.new_page()
     await desktop_page.goto(f"{bot.web.local_url}/orders/{order_id}")
     await expect(desktop_page.get_by_role("button", name="I have paid")).to_be_visible()
-    await desktop_page.screenshot(path=str(IMAGES / "checkout-order-desktop.png"), full_page=True)
+    await desktop_page.screenshot(path=str(images / "checkout-order-desktop.png"), full_page=True)
     await desktop.close()
 
     await page.get_by_label("Payment reference (optional)").fill("SEPA 4471")
@@ -85,7 +86,7 @@ async def test_checkout_to_delivered_in_chromium(
     await press.wait_until(lambda r: "confirmed" in r.all_text(), timeout=10)
     await expect(page.get_by_role("status")).to_have_text("Delivered", timeout=20_000)
     await expect(page.get_by_text("is on the Neverlose account")).to_be_visible()
-    await page.screenshot(path=str(IMAGES / "checkout-delivered-phone.png"), full_page=True)
+    await page.screenshot(path=str(images / "checkout-delivered-phone.png"), full_page=True)
     await phone.close()
 
     assert len(market_sim.state.effects("gift-product")) == 1
@@ -94,7 +95,7 @@ async def test_checkout_to_delivered_in_chromium(
     assert len([m for m in fake_discord.messages("general") if order_id in str(m["embeds"])]) == 1  # edited card
 
 
-async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot) -> None:
+async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot, images: Path) -> None:
     from playwright.async_api import expect
 
     bot = await start_bot(MARKET_INTEGRATION_ID="1")
@@ -108,5 +109,5 @@ async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot) -> 
     await expect(page.get_by_role("link", name="Go to Neverlose's site")).to_have_attribute(
         "href", "https://neverlose.cc"
     )
-    await page.screenshot(path=str(IMAGES / "checkout-expired-phone.png"), full_page=True)
+    await page.screenshot(path=str(images / "checkout-expired-phone.png"), full_page=True)
     await context.close()

@@ -25,7 +25,21 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def images_folder(tmp_path: Path) -> Path:
+    """Where a test saves what it shows: ``docs/images/`` (the pictures the docs show) only when
+    ``UPDATE_DOC_IMAGES=1``; otherwise the test's own temporary folder, so a test run leaves the work tree as it was."""
+    if os.environ.get("UPDATE_DOC_IMAGES") == "1":
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        return DOC_IMAGES
+    return tmp_path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    return images_folder(tmp_path)
 
 
 def _missing() -> str | None:

@@ -12,8 +12,6 @@ from bot.stats.forecast import Forecast
 from bot.stats.summary import stats_embed
 from tests.stats.conftest import Seeded
 
-DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "stats-chart.png"
-
 
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -24,7 +22,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-async def test_chart_png_and_series_match_the_embed(seeded: Seeded) -> None:
+async def test_chart_png_and_series_match_the_embed(seeded: Seeded, images: Path) -> None:
     figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
     rendered = await chart.render_async(figures)
     assert png_size(rendered.png) == (chart.WIDTH_PX, rendered.height)
@@ -47,8 +45,7 @@ async def test_chart_png_and_series_match_the_embed(seeded: Seeded) -> None:
             elif value:
                 assert f"{value} {series.unit}" in line
     assert sum(rendered.series[-1].values, D(0)) == figures.totals.spent
-    DOCS_IMAGE.parent.mkdir(exist_ok=True)
-    DOCS_IMAGE.write_bytes(rendered.png)  # the real chart shown in docs/stats.md
+    (images / "stats-chart.png").write_bytes(rendered.png)  # the real chart shown in docs/stats.md
 
 
 async def test_chart_by_staff_uses_labels_and_an_empty_chart_still_renders(seeded: Seeded, market_db: object) -> None:
