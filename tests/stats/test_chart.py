@@ -26,6 +26,9 @@ async def test_chart_png_and_series_match_the_embed(seeded: Seeded, images: Path
     figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
     rendered = await chart.render_async(figures)
     assert png_size(rendered.png) == (chart.WIDTH_PX, rendered.height)
+    import matplotlib  # imported by the drawing, with the non-interactive backend
+
+    assert matplotlib.get_backend().lower() == "agg"
     assert rendered.height == 3 * chart.PANEL_HEIGHT_PX + 90  # USD, USDT, NLE spent
     days = ["2026-03-27", "2026-03-28", "2026-03-29", "2026-03-30"]
     assert [(s.title, s.labels, s.values) for s in rendered.series] == [
