@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.http.health import HealthCheck, health_routes
+from bot.http.listen import listen
 from bot.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,8 @@ class WebServer:
         self.port: int | None = None
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port, reuse_address=True)
-        await site.start()
-        self._runner = runner
-        addresses = runner.addresses
-        self.port = int(addresses[0][1]) if addresses else self.settings.port
+        options = {"access_log": None, "handle_signals": False, "shutdown_timeout": 5.0}
+        self._runner, self.port = await listen(self.app, self.settings.host, self.settings.port, **options)
         log.info("http server listening host=%s port=%s", self.settings.host, self.port)
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from decimal import Decimal
 import aiohttp
 from aiohttp import web
 
+from bot.http.listen import listen
 from bot.market.simulator.app import API_PREFIX, create_app
 from bot.market.simulator.events import EventDelivery, SignatureForm, send_event
 from bot.market.simulator.state import SimulatorState
@@ -86,19 +87,8 @@ async def run_simulator_app(
     """Start the simulator in the running loop; the caller must ``await sim.close()``."""
     state = state or SimulatorState.demo()
     state.stopping = asyncio.Event()
-    runner = web.AppRunner(create_app(state), access_log=logging.getLogger("aiohttp.access") if access_log else None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    bound_port = port
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            bound_port = int(address[1])
-            break
+    access = logging.getLogger("aiohttp.access") if access_log else None
+    runner, bound_port = await listen(create_app(state), host, port, access_log=access)
     sim = RunningSimulator(runner, state, host, bound_port)
     log.info("market simulator started url=%s reseller=%s", sim.base_url, state.reseller)
     return sim

@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.http.listen import listen
 from bot.market.simulator.faults import Fault, FaultKind, FaultPlan
 from bot.payments.cryptopay.client import TOKEN_HEADER
 from bot.payments.cryptopay.models import FIAT_CURRENCIES, MAX_EXPIRES_IN, InvoiceStatus
@@ -526,19 +527,7 @@ async def run_fake_cryptopay(
 ) -> RunningFakeCryptoPay:
     """Start the fake in the running loop; the caller must ``await running.close()``."""
     fake = FakeCryptoPay(state or FakeCryptoPayState())
-    runner = web.AppRunner(fake.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    bound = port
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            bound = int(address[1])
-            break
+    runner, bound = await listen(fake.app, host, port, access_log=None)
     fake.base_url = f"http://{host}:{bound}"
     log.info("fake cryptopay started url=%s", fake.base_url)
     return RunningFakeCryptoPay(fake, runner)
