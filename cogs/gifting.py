@@ -20,6 +20,7 @@ from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.guild_config import ChannelKind
 from bot.staff import rendering
+from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.errors import NotStaff, StaffError
 from bot.staff.models import Quote, SpendKind
 from bot.staff.permissions import staff_only
@@ -163,7 +164,9 @@ class Gifting(commands.Cog):
                 "it will expire and nothing will be sent."
             )
             return Outcome(outcome.status, text, approval=approval)
-        await self.staff.approvals.attach_message(approval.id, channel_id=channel.id, message_id=message.id)
+        now = await self.staff.approvals.attach_message(approval.id, channel_id=channel.id, message_id=message.id)
+        if now is not None and now.status is not ApprovalStatus.PENDING:  # expired by a sweep while being posted
+            await self._mark_message(now)
         return outcome
 
     # ------------------------------------------------------------------ approval expiry
@@ -171,16 +174,21 @@ class Gifting(commands.Cog):
         """Expire overdue approvals and mark their messages (buttons removed)."""
         expired = await self.staff.spending.expire_approvals()
         for approval in expired:
-            if approval.channel_id is None or approval.message_id is None:
-                continue
-            channel = self.bot.get_partial_messageable(approval.channel_id)
-            try:
-                await channel.get_partial_message(approval.message_id).edit(
-                    embed=rendering.approval_embed(approval), view=None
-                )
-            except discord.HTTPException as exc:
-                log.warning("could not mark approval expired id=%s status=%s", approval.id, exc.status)
+            await self._mark_message(approval)
         return len(expired)
+
+    async def _mark_message(self, approval: Approval) -> None:
+        """Show the approval's final state on its message, buttons removed (nothing to do before it is posted:
+        :meth:`_post_approval` checks again once it has the message)."""
+        if approval.channel_id is None or approval.message_id is None:
+            return
+        channel = self.bot.get_partial_messageable(approval.channel_id)
+        try:
+            await channel.get_partial_message(approval.message_id).edit(
+                embed=rendering.approval_embed(approval), view=None
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not mark approval expired id=%s status=%s", approval.id, exc.status)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -97,11 +97,14 @@ class ApprovalStore:
         row = await self._db.fetchone("SELECT * FROM staff_approvals WHERE id = ?", (approval_id,))
         return None if row is None else Approval.from_row(row)
 
-    async def attach_message(self, approval_id: int, *, channel_id: int, message_id: int) -> None:
+    async def attach_message(self, approval_id: int, *, channel_id: int, message_id: int) -> Approval | None:
+        """Record where the approval's message is; returns the approval as it is now (a sweep may already have
+        expired it while the message was being posted: the caller then marks the message at once)."""
         await self._db.execute(
             "UPDATE staff_approvals SET channel_id = ?, message_id = ? WHERE id = ?",
             (channel_id, message_id, approval_id),
         )
+        return await self.get(approval_id)
 
     async def set_operation(self, approval_id: int, operation_id: int) -> None:
         await self._db.execute("UPDATE staff_approvals SET operation_id = ? WHERE id = ?", (operation_id, approval_id))

@@ -124,6 +124,7 @@ class FakeDiscord:
         self._commands: dict[int | None, dict[int, dict[str, Any]]] = {}  # guild id (None=global) -> id -> cmd
         self._nonces: dict[tuple[int, str], tuple[float, int]] = {}
         self._rate_limits: list[RateLimitInjection] = []
+        self._held_answers: list[tuple[str, str, asyncio.Event]] = []
         self._down = False
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -388,6 +389,14 @@ class FakeDiscord:
         """Answer the next ``count`` requests whose path (relative to the API base, e.g.
         ``/channels/123/messages``) starts with ``route_prefix`` with a 429."""
         self._rate_limits.append(RateLimitInjection(route_prefix, count, retry_after, method, is_global))
+
+    def hold_answers(self, route_suffix: str, method: str = "POST") -> asyncio.Event:
+        """Handle the matching requests (path relative to the API base ending with ``route_suffix``, e.g.
+        ``/messages``) at once, so their effect is visible in the fake's state, but keep the bot waiting for the
+        answer until the returned event is set (a slow network between Discord and the bot)."""
+        released = asyncio.Event()
+        self._held_answers.append((method, route_suffix, released))
+        return released
 
     def close_dms(self, user: UserRef, closed: bool = True) -> None:
         """Make DMs to ``user`` fail with 403 / 50007 'Cannot send messages to this user'."""
@@ -680,6 +689,10 @@ class FakeDiscord:
             else:
                 response = await handler(request)
                 self._add_ratelimit_headers(request, response)
+                held = [e for m, suffix, e in self._held_answers if m == request.method and path.endswith(suffix)]
+                if held:
+                    self.notify()  # the effect is visible to waiters; the bot still waits for its answer
+                    await held[0].wait()
         except DiscordError as exc:
             response = _json(exc.body, status=exc.status)
             self._add_ratelimit_headers(request, response)
