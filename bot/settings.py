@@ -8,6 +8,7 @@ read at import time: ``main()`` calls :func:`load_settings` once and passes the 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,21 @@ def _issuer_url(value: str | None) -> str | None:
 def _url_path(value: str) -> str:
     if not value.startswith("/") or " " in value or "?" in value:
         raise ValueError("must be a URL path starting with '/', without spaces or '?'")
+    return value
+
+
+def _networks(value: object) -> object:
+    """``10.0.0.2, 172.16.0.0/12`` → networks (one address is a /32 or /128)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        networks = []
+        for part in value:
+            try:
+                networks.append(ipaddress.ip_network(str(part), strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 10.0.0.2 or 172.16.0.0/12)") from None
+        return networks
     return value
 
 
@@ -132,6 +148,9 @@ class ServerSettings(_Section):
         default="/webhooks/market", validation_alias="WEBHOOK_PATH"
     )
     public_base_url: OptionalHttpUrl = Field(default=None, validation_alias="PUBLIC_BASE_URL")
+    trusted_proxies: Annotated[
+        list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(_networks)
+    ] = Field(default_factory=list, validation_alias="TRUSTED_PROXIES")
 
     @property
     def public_webhook_url(self) -> str | None:

@@ -12,7 +12,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from bot.http.forwarded import forwarded_middleware
 from bot.http.health import HealthCheck, health_routes
 from bot.http.listen import listen
 from bot.settings import ServerSettings
@@ -39,7 +41,10 @@ class WebServer:
 
     def __init__(self, settings: ServerSettings, health: HealthCheck) -> None:
         self.settings = settings
-        self.app = web.Application(middlewares=[error_middleware])
+        middlewares: list[Middleware] = [error_middleware]
+        if settings.trusted_proxies:
+            middlewares.append(forwarded_middleware(settings.trusted_proxies))
+        self.app = web.Application(middlewares=middlewares)
         self.app.add_routes(health_routes(health))
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
