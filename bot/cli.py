@@ -29,9 +29,6 @@ from pydantic import SecretStr
 from bot import __version__
 from bot.discord_api import use_rest_base
 from bot.logging_setup import configure_logging
-from bot.market.simulator.runner import RunningSimulator, running_simulator
-from bot.market.simulator.state import SANDBOX_INTEGRATION_ID, Integration, SimulatorState
-from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay, run_fake_cryptopay
 from bot.settings import (
     ServerSettings,
     Settings,
@@ -41,8 +38,10 @@ from bot.settings import (
     load_settings,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the simulators are imported by `sandbox` only, not by `run`
     from bot.core import ResellerBot
+    from bot.market.simulator.runner import RunningSimulator
+    from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +221,9 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
 @contextlib.asynccontextmanager
 async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, RunningSimulator]]:
     """Start the Market API simulator with a seeded demo account and point the settings at it."""
+    from bot.market.simulator.runner import running_simulator
+    from bot.market.simulator.state import SANDBOX_INTEGRATION_ID, Integration, SimulatorState
+
     async with running_simulator(SimulatorState.demo()) as sim:
         market = settings.market.model_copy(
             update={"base_url": sim.base_url, "user_id": sim.user_id, "secret": SecretStr(sim.secret)}
@@ -239,7 +241,7 @@ async def _sandbox_market(settings: Settings) -> AsyncIterator[tuple[Settings, R
 async def _print_sample_link(settings: Settings, bot: ResellerBot) -> None:
     """Sandbox: once the bot is ready (its embedded server listens), print a checkout link signed like Neverlose's (see
     bot/orders/sandbox_link.py) to the bot's own address, for an operator to click through an order."""
-    from bot.orders.sandbox_link import sample_checkout_link
+    from bot.orders.sandbox_link import SANDBOX_INTEGRATION_ID, sample_checkout_link
 
     await bot.wait_until_ready()
     base = str(settings.server.public_base_url or bot.web.local_url)
@@ -255,6 +257,8 @@ async def _print_sample_link(settings: Settings, bot: ResellerBot) -> None:
 @contextlib.asynccontextmanager
 async def _sandbox_cryptopay(settings: Settings) -> AsyncIterator[tuple[Settings, RunningFakeCryptoPay]]:
     """Start the fake Crypto Pay (pay page, signed webhooks) and point the Crypto Pay settings at it."""
+    from bot.payments.cryptopay.simulator import FakeCryptoPayState, run_fake_cryptopay
+
     fake = await run_fake_cryptopay(FakeCryptoPayState())
     try:
         cryptopay = settings.cryptopay.model_copy(update={"token": SecretStr(fake.token), "api_base": fake.api_base})

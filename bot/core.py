@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -31,14 +31,11 @@ from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
 from bot.market.journal import Operation, SpendingJournal
 from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
-from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.discord_sink import DiscordHttpSink
 from bot.orders.cryptopay_events import OrderPaymentEvents
 from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.feature import OrdersFeature
-from bot.orders.sandbox_link import sample_checkout_link
 from bot.payments.cryptopay.feature import CryptoPayFeature
-from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.shop.service import ShopService
@@ -47,6 +44,10 @@ from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
 from bot.webhooks.feature import WebhookFeature
+
+if TYPE_CHECKING:  # sandbox mode only (`reseller-bot sandbox` imports them)
+    from bot.market.simulator.runner import RunningSimulator
+    from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,16 @@ class ResellerBot(commands.Bot):
         once it listens)."""
         return str(self.settings.server.public_base_url or self.web.local_url)
 
+    def _sample_checkout_link(self, integration_id: int) -> str:
+        from bot.orders.sandbox_link import sample_checkout_link  # sandbox only: PyJWT loads on first use
+
+        return sample_checkout_link(
+            self._public_base_url(),
+            self.settings.checkout.checkout_path,
+            self.settings.market.secret.get_secret_value(),
+            integration_id,
+        )
+
     async def _recover_journal(self) -> None:
         redriven = await self.journal.redrive_pending()
         if redriven:
@@ -284,12 +295,7 @@ class ResellerBot(commands.Bot):
             self.start_background(self.shop.pusher.run(), name="shop-prices")
             self.on_close(self.shop.pusher.close)
             if self.sandbox is not None:  # /shop status shows a link signed like Neverlose's, to this server
-                self.shop.sample_link = lambda: sample_checkout_link(
-                    self._public_base_url(),
-                    self.settings.checkout.checkout_path,
-                    self.settings.market.secret.get_secret_value(),
-                    integration_id,
-                )
+                self.shop.sample_link = lambda: self._sample_checkout_link(integration_id)
         # --- orders and checkout (issue 14) ---
         if self.settings.shop.enabled:
             self.orders = OrdersFeature.create(

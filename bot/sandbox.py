@@ -10,10 +10,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from bot.market.simulator.runner import RunningSimulator
 from bot.staff import inputs
 from bot.staff.errors import InvalidInput
+
+if TYPE_CHECKING:  # only `reseller-bot sandbox` starts a simulator; `run` does not import it
+    from bot.market.simulator.runner import RunningSimulator
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
 from bot.linking.discovery import ProviderMetadata
 from bot.linking.sessions import secret_digest
 from bot.linking.signing_keys import KeysInvalid, SigningKeys
@@ -105,6 +103,8 @@ class IdTokenVerifier:
         key refresh). ``KeysUnavailable`` (JWKS unreachable) passes through."""
         if provider.issuer is None or provider.jwks_uri is None:  # pragma: no cover - callers check
             raise IdTokenRejected(IdTokenProblem.MALFORMED, detail="no_issuer")
+        import jwt  # imported on first use, not at start-up (PyJWT + cryptography: ~10 MB)
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -147,12 +147,16 @@ class IdTokenVerifier:
             raise IdTokenRejected(IdTokenProblem.ALGORITHM, detail="key_alg")
         if jwk.get("kty") != _KEY_TYPES.get(algorithm[:2]):
             raise IdTokenRejected(IdTokenProblem.ALGORITHM, detail="key_type")
+        import jwt  # imported on first use, not at start-up (PyJWT + cryptography: ~10 MB)
+
         try:
             return jwt.PyJWK(jwk, algorithm=algorithm).key
         except (jwt.PyJWKError, jwt.InvalidKeyError):
             raise IdTokenRejected(IdTokenProblem.KEY_UNKNOWN, detail="key_unusable") from None
 
     def _decode(self, token: str, key: Any, algorithm: str, issuer: str) -> dict[str, Any]:
+        import jwt  # imported on first use, not at start-up (PyJWT + cryptography: ~10 MB)
+
         try:
             return jwt.decode(
                 token,

@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-import jwt
-from jwt.warnings import InsecureKeyLengthWarning
-
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_username
@@ -83,6 +80,9 @@ def verify_purchase_token(token: str | None, *, secret: str, integration_id: int
         raise TokenRejected("missing", MISSING_LINK)
     if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
         raise TokenRejected("too_large")
+    import jwt  # first use: PyJWT with cryptography under it is ~10 MB the bot needs only once a link is opened
+    from jwt.warnings import InsecureKeyLengthWarning
+
     options: dict[str, object] = {"require": ["exp", "iat", "iss"], "verify_signature": True}
     try:
         with warnings.catch_warnings():

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderRefused, OrderState
@@ -43,10 +41,13 @@ from bot.orders.web_security import (
 from bot.payments.provider import PaymentStartRefused
 from bot.shop.catalog import PaymentMethod
 
+if TYPE_CHECKING:  # jinja2 and aiohttp-jinja2 are imported when the checkout pages are set up (the shop is on)
+    import jinja2
+
 log = logging.getLogger(__name__)
 
 ASSETS_PATH = "/orders-assets"
-JINJA_KEY = web.AppKey("orders_jinja", jinja2.Environment)
+JINJA_KEY: web.AppKey[jinja2.Environment] = web.AppKey("orders_jinja")
 _ORDER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _ASSET_TYPES = {"orders.css": "text/css", "orders.js": "text/javascript"}
 _RECHECKABLE = {BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value}
@@ -101,6 +102,9 @@ class CheckoutPages:
 
     def setup(self, app: web.Application) -> None:
         """Add the routes and the template environment to ``app``."""
+        import aiohttp_jinja2
+        import jinja2
+
         aiohttp_jinja2.setup(
             app,
             loader=jinja2.PackageLoader("bot.orders", "templates"),
@@ -123,6 +127,8 @@ class CheckoutPages:
     def _render(
         self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
     ) -> web.Response:
+        import aiohttp_jinja2  # imported by setup() already: a lookup in sys.modules
+
         context = {"assets": ASSETS_PATH, "support_url": self._support_url, **context}
         response = aiohttp_jinja2.render_template(template, request, context, status=status, app_key=JINJA_KEY)
         secure(response)

@@ -1,8 +1,13 @@
-"""What the bot imports to start: the CLI and every cog extension, without the libraries only one command needs.
+"""What the bot imports to start: the CLI and every cog extension, without the libraries only one feature needs.
 
-matplotlib (with numpy under it) is about 40 MB of the process and 0.4 s of start-up; it is imported by the
-first chart drawn (``bot.stats.chart``), not by starting the bot. Checked in a fresh interpreter, where
-nothing else has imported it.
+Each is imported on first use, in a fresh interpreter checked here (where nothing else has imported them):
+
+- matplotlib (with numpy under it): about 40 MB of the process and 0.4 s of start-up; the first chart drawn
+  (``bot.stats.chart``);
+- PyJWT with cryptography under it (about 10 MB): the first checkout link verified (``bot.orders.token``), the
+  first sign-in verified (``bot.linking.id_token``), the sandbox's sample link;
+- jinja2 and aiohttp-jinja2 (about 2 MB): when the checkout pages are set up (only with the shop on);
+- the Market API simulator and the fake Crypto Pay: ``reseller-bot sandbox`` only.
 """
 
 from __future__ import annotations
@@ -12,16 +17,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LOADED = """
 import json, pkgutil, importlib, sys
 import bot.cli, bot.core, cogs
 for module in pkgutil.iter_modules(cogs.__path__):
     importlib.import_module(f"cogs.{module.name}")
-print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {"matplotlib", "numpy", "PIL"})))
+print(json.dumps(sorted(sys.modules)))
 """
+FIRST_USE = {
+    "chart libraries": ("matplotlib", "numpy", "PIL"),
+    "PyJWT and cryptography": ("jwt", "cryptography"),
+    "templates": ("jinja2", "aiohttp_jinja2", "markupsafe"),
+    "simulators": ("bot.market.simulator", "bot.payments.cryptopay.simulator"),
+}
 
 
-def test_starting_the_bot_does_not_import_the_chart_libraries() -> None:
+@pytest.fixture(scope="module")
+def started() -> list[str]:
     done = subprocess.run([sys.executable, "-c", LOADED], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == []
+    modules: list[str] = json.loads(done.stdout)
+    return modules
+
+
+def _under(modules: list[str], packages: tuple[str, ...]) -> list[str]:
+    return [name for name in modules if any(name == p or name.startswith(p + ".") for p in packages)]
+
+
+@pytest.mark.parametrize("what", sorted(FIRST_USE))
+def test_starting_the_bot_does_not_import_what_only_some_features_use(started: list[str], what: str) -> None:
+    assert _under(started, FIRST_USE[what]) == []
+
+
+def test_the_check_sees_what_start_up_imports(started: list[str]) -> None:
+    """The check itself: what every start-up needs is there (else an empty list would pass any test above)."""
+    assert _under(started, ("discord", "aiohttp", "pydantic", "bot.core", "cogs.stats")) != []
