@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import configure_logging
+from bot.logging_setup import caller_details_used, configure_logging
 
 
 class ThreadRecordingStream(io.StringIO):
@@ -29,11 +29,17 @@ class ThreadRecordingStream(io.StringIO):
 def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    switches = {name: getattr(logging, name) for name in SWITCHES}
     yield
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    for name, value in switches.items():
+        setattr(logging, name, value)
+
+
+SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 
 @pytest.mark.usefixtures("restore_root_logger")
@@ -116,3 +122,52 @@ def test_a_line_that_cannot_be_written_costs_only_itself(capsys: pytest.CaptureF
     assert "after" in text
     assert "poison" not in text
     assert "RuntimeError: a broken filter" in capsys.readouterr().err  # reported as logging.Handler does
+
+
+def _record_made_now() -> logging.LogRecord:
+    """A record made by a logging call here, as a handler gets it."""
+    records: list[logging.LogRecord] = []
+    keeper = logging.Handler()
+    keeper.emit = records.append  # type: ignore[method-assign]
+    log = logging.getLogger("bot.test.details")
+    log.addHandler(keeper)
+    try:
+        log.warning("a line")
+    finally:
+        log.removeHandler(keeper)
+    return records[0]
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_records_do_not_collect_the_caller_thread_or_process_the_lines_do_not_show() -> None:
+    assert _record_made_now().funcName == "_record_made_now"  # the standard library's default: collected
+    stream = io.StringIO()
+    listener = configure_logging("INFO", stream=stream)
+    record = _record_made_now()
+    assert record.funcName == "(unknown function)", "no findCaller() for a format that shows no caller"
+    assert record.lineno == 0
+    assert record.threadName is None
+    assert record.processName is None
+    assert record.process is None
+    logging.getLogger("bot.test").info("still one line kind=%s", "purchase")
+    listener.stop()
+    assert "still one line kind=purchase" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "used"),
+    [
+        ("[{asctime}] [{levelname:<8}] {name}: {message}", set()),
+        ("{message} ({filename}:{lineno})", {"caller"}),
+        ("{funcName}: {message}", {"caller"}),
+        ("{module} {message}", {"caller"}),
+        ("[{threadName}] {message}", {"thread"}),
+        ("{thread} {message}", {"thread"}),
+        ("{process} {message}", {"process"}),
+        ("{processName} {message}", {"multiprocessing"}),
+    ],
+)
+def test_a_format_that_shows_a_detail_keeps_it(fmt: str, used: set[str]) -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logging.Formatter(fmt, style="{"))
+    assert {name for name, shown in caller_details_used(handler).items() if shown} == used
