@@ -14,7 +14,10 @@ their order) and, per target, sends one message after the other:
   4xx) → a multi-row message is split into single rows, a single row is marked undeliverable and reported;
 - a channel kind with no channel configured waits, reported once;
 - a card target (``card:<kind>:<key>``) is one message posted once and edited afterwards: only its newest
-  row is delivered (see :mod:`bot.notifications.cards`).
+  row is delivered (see :mod:`bot.notifications.cards`);
+- a delivered message is recorded (its rows marked sent with the message id) in the background, many messages
+  per commit (:mod:`bot.notifications.marks`): the next post does not wait for the write. A pass ends, and
+  the next one starts, only once every mark handed over is committed, and stopping writes the last ones.
 
 Other targets are not held up by a failing one: a pass reads only the rows of targets that may be tried now
 (a target in backoff, on a blocked channel or on an unconfigured channel kind is left out of the query), so
@@ -46,6 +49,7 @@ from bot.guild_config import ChannelKind
 from bot.notifications.cards import decode_components
 from bot.notifications.discord_sink import UNKNOWN_MESSAGE, DeliveryError, DiscordSink
 from bot.notifications.embeds import MAX_EMBEDS_PER_MESSAGE, MAX_TOTAL_CHARS, Embed, alert_embed, embed_chars
+from bot.notifications.marks import SentMarks
 from bot.notifications.outbox import (
     CardTarget,
     ChannelKindTarget,
@@ -177,6 +181,7 @@ class NotificationDispatcher:
         self._pass_lock = asyncio.Lock()
         self._excluded: frozenset[str] = frozenset()
         self._pass_started = -math.inf
+        self._marks = SentMarks(outbox)
 
     # ----------------------------------------------------------------- control
     def wake(self) -> None:
@@ -198,12 +203,24 @@ class NotificationDispatcher:
         self.wake()
 
     async def close(self) -> None:
+        """Stop after the message being sent; record every delivered message (the loop records any sent after)."""
         self._stopping = True
         self.wake()
+        await self._marks.flush()
 
     async def run(self) -> None:
         """Deliver until :meth:`close`; a failing pass is logged and retried after a delay."""
         log.info("notification dispatcher started")
+        try:
+            await self._serve()
+        finally:  # stopped or cancelled (shutdown): the marks of what was delivered are written all the same
+            try:
+                await self._marks.flush()
+            except Exception:
+                log.exception("recording delivered notifications failed at stop marks=%d", self._marks.unrecorded)
+        log.info("notification dispatcher stopped")
+
+    async def _serve(self) -> None:
         failures = 0
         while not self._stopping:
             self._wake.clear()
@@ -221,7 +238,6 @@ class NotificationDispatcher:
                 timeout = self._delay(failures)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.0))
-        log.info("notification dispatcher stopped")
 
     async def drain(self, *, max_passes: int = 10_000) -> PassResult:
         """Pass until nothing deliverable is left (rows waiting on a blocked or unconfigured channel stay)."""
@@ -243,6 +259,7 @@ class NotificationDispatcher:
         """One pass over the pending rows (see the module docstring)."""
         async with self._pass_lock:
             result = PassResult()
+            await self._marks.flush()  # a message whose mark is still being written is not pending any more
             rows = await self._outbox.pending(limit=self._page_size, exclude=self._waiting_targets())
             groups: dict[str, list[OutboxRow]] = {}
             for row in rows:
@@ -257,6 +274,7 @@ class NotificationDispatcher:
                     until > now and target not in self._excluded for target, until in self._wait_untils().items()
                 )
                 result.more = result.more or result.progressed or newly_waiting
+            await self._marks.flush()
             result.remaining = await self._outbox.pending_count()
             return result
 
@@ -344,7 +362,7 @@ class NotificationDispatcher:
                 if not await self._message_failed(target, parsed, channel_id, message, nonce, exc, result):
                     return
                 continue
-            await self._outbox.mark_sent(nonce, message_id)
+            self._marks.add(nonce, message_id)  # recorded in the background (bot.notifications.marks)
             self._state.retry.pop(target, None)
             self._state.blocked_targets.pop(target, None)
             self._state.reported.discard(f"blocked:{channel_id}")

@@ -17,8 +17,9 @@ renders the same message, and the busy ingest path writes a small row and render
 Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
 (``nlo-<id>``; ids are AUTOINCREMENT so never reused), in a committed transaction (the dispatcher claims all
 the messages it planned for a target in one pass together: :meth:`Outbox.claim_many`). The message is sent
-with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id. After
-a crash between the two, the same rows are sent again with the same nonce, and Discord answers with the
+with that nonce and ``enforce_nonce``; once Discord answers, the rows are marked sent with the message id (the
+dispatcher records these marks in the background, many messages per commit: :mod:`bot.notifications.marks`).
+After a crash between the two, the same rows are sent again with the same nonce, and Discord answers with the
 message it already created instead of posting it twice.
 """
 
@@ -372,6 +373,18 @@ class Outbox:
             "WHERE nonce = ? AND state = 'pending'",
             (message_id, nonce),
         )
+
+    async def mark_sent_many(self, marks: Sequence[tuple[str, int | None]]) -> int:
+        """:meth:`mark_sent` for several messages, given as (nonce, message id), in ONE transaction (one commit
+        for all); rows marked."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.executemany(
+                "UPDATE notification_outbox SET state = 'sent', message_id = ?, attempts = attempts + 1, "
+                "last_error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE nonce = ? AND state = 'pending'",
+                [(message_id, nonce) for nonce, message_id in marks],
+            )
+            return cursor.rowcount
 
     async def mark_undeliverable(self, nonce: str, error: str) -> int:
         return await self._db.execute(

@@ -1,0 +1,81 @@
+"""Recording delivered messages in the background, in batches, instead of one database write per message.
+
+Once Discord has answered a post, the dispatcher hands the message's nonce and id to :class:`SentMarks` and
+goes on with the next post at once; one writer task records everything handed over meanwhile in ONE
+transaction (:meth:`~bot.notifications.outbox.Outbox.mark_sent_many`), and starts again as long as more
+arrived. Under a backlog the marks of many messages share a commit and its fsync, and the posts no longer
+wait for them.
+
+What this changes for exactly-once: nothing but the width of the window the outbox already covers. A mark
+still pending when the process dies leaves its rows claimed with their nonce, so the next start sends them
+again with that nonce and Discord answers with the message it already created (see
+:mod:`bot.notifications.outbox`; Discord keeps nonces for a few minutes). The window is one batch: the
+writer is never more than one commit behind the posts. :meth:`SentMarks.flush` waits until everything handed
+over is recorded; the dispatcher calls it before a pass reads the outbox again (so a pass never sees, and
+sends again, a message whose mark is still being written) and when it stops (so a clean shutdown loses none).
+A write that fails keeps its marks for the next attempt and is raised by the next :meth:`~SentMarks.flush`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class MarkWriter(Protocol):
+    async def mark_sent_many(self, marks: list[tuple[str, int | None]]) -> int: ...
+
+
+class SentMarks:
+    """Marks of delivered messages (nonce, Discord message id), written in the background in batches."""
+
+    def __init__(self, outbox: MarkWriter) -> None:
+        self._outbox = outbox
+        self._waiting: list[tuple[str, int | None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def unrecorded(self) -> int:
+        """Marks handed over and not yet committed."""
+        return len(self._waiting) + (0 if self._writer is None else 1)
+
+    def add(self, nonce: str, message_id: int | None) -> None:
+        """Record that the message ``nonce`` was delivered as ``message_id`` (soon; see :meth:`flush`)."""
+        self._waiting.append((nonce, message_id))
+        if self._writer is None and self._error is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="notification-marks")
+
+    async def flush(self) -> None:
+        """Wait until every mark handed over is committed; raise the error of a write that failed (its marks
+        are kept and written by this call or the next)."""
+        while True:
+            if self._writer is not None:
+                # shielded: a cancelled caller (shutdown) does not cancel a commit under way
+                await asyncio.shield(self._writer)
+                continue
+            if self._error is not None:
+                error, self._error = self._error, None
+                if self._waiting:
+                    self._writer = asyncio.get_running_loop().create_task(self._write(), name="notification-marks")
+                raise error
+            if not self._waiting:
+                return
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="notification-marks")
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._outbox.mark_sent_many(batch)
+                except BaseException as exc:
+                    self._waiting[:0] = batch  # kept, in order, for the next attempt
+                    self._error = exc
+                    log.warning("recording delivered notifications failed marks=%d error=%r", len(batch), exc)
+                    return
+        finally:
+            self._writer = None
