@@ -236,32 +236,44 @@ class OutboxCounts:
 
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
+    """An outbox row from a :data:`_PENDING` row. Its columns are read by position, in the SELECT's order: a
+    ``sqlite3.Row`` looks a name up by comparing it with every column name (about 8 us per row here)."""
+    row_id, dedupe_key, target, content, embeds_json, nonce, attempts = (
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+    )
+    event_kind, unique_id, username, amount, item_id, received_at = row[7], row[8], row[9], row[10], row[11], row[12]
     embeds: Any
-    if row["event_kind"] is None:
-        embeds = json.loads(str(row["embeds"]))
+    if event_kind is None:
+        embeds = json.loads(str(embeds_json))
     else:  # a webhook event's announcement (its own embeds column is empty): rendered now, from the event row
         embeds = [
             event_embed(
-                str(row["event_kind"]),
-                username=str(row["username"]),
-                item_id=None if row["item_id"] is None else str(row["item_id"]),
-                amount=Decimal(str(row["amount"])),
-                unique_id=int(row["unique_id"]),
-                received_at=datetime.fromisoformat(str(row["received_at"])),
+                str(event_kind),
+                username=str(username),
+                item_id=None if item_id is None else str(item_id),
+                amount=Decimal(str(amount)),
+                unique_id=int(unique_id),
+                received_at=datetime.fromisoformat(str(received_at)),
             )
         ]
     return OutboxRow(
-        id=int(row["id"]),
-        dedupe_key=str(row["dedupe_key"]),
-        target=str(row["target"]),
-        content=None if row["content"] is None else str(row["content"]),
+        id=int(row_id),
+        dedupe_key=str(dedupe_key),
+        target=str(target),
+        content=None if content is None else str(content),
         embeds=list(embeds),
-        nonce=None if row["nonce"] is None else str(row["nonce"]),
-        attempts=int(row["attempts"]),
+        nonce=None if nonce is None else str(nonce),
+        attempts=int(attempts),
     )
 
 
-_PENDING = (
+_PENDING = (  # the order :func:`_row` reads the columns in
     "SELECT o.id, o.dedupe_key, o.target, o.content, o.embeds, o.nonce, o.attempts, e.kind AS event_kind, "
     "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
     "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id"
