@@ -13,7 +13,8 @@ again with that nonce and Discord answers with the message it already created (s
 writer is never more than one commit behind the posts. :meth:`SentMarks.flush` waits until everything handed
 over is recorded; the dispatcher calls it before a pass reads the outbox again (so a pass never sees, and
 sends again, a message whose mark is still being written) and when it stops (so a clean shutdown loses none).
-A write that fails keeps its marks for the next attempt and is raised by the next :meth:`~SentMarks.flush`.
+A write that fails keeps its marks, in order, for the next attempt (started by the next mark or flush) and is
+raised once by the next :meth:`~SentMarks.flush`, so the dispatcher's pass fails and is retried as before.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ class SentMarks:
     def __init__(self, outbox: MarkWriter) -> None:
         self._outbox = outbox
         self._waiting: list[tuple[str, int | None]] = []
+        self._writing: list[tuple[str, int | None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
 
     @property
     def unrecorded(self) -> int:
         """Marks handed over and not yet committed."""
-        return len(self._waiting) + (0 if self._writer is None else 1)
+        return len(self._waiting) + len(self._writing)
 
     def add(self, nonce: str, message_id: int | None) -> None:
         """Record that the message ``nonce`` was delivered as ``message_id`` (soon; see :meth:`flush`)."""
@@ -57,10 +59,8 @@ class SentMarks:
                 # shielded: a cancelled caller (shutdown) does not cancel a commit under way
                 await asyncio.shield(self._writer)
                 continue
-            if self._error is not None:
+            if self._error is not None:  # raised once; the kept marks are tried again by the next add or flush
                 error, self._error = self._error, None
-                if self._waiting:
-                    self._writer = asyncio.get_running_loop().create_task(self._write(), name="notification-marks")
                 raise error
             if not self._waiting:
                 return
@@ -69,13 +69,15 @@ class SentMarks:
     async def _write(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                self._writing, self._waiting = self._waiting, []
                 try:
-                    await self._outbox.mark_sent_many(batch)
+                    await self._outbox.mark_sent_many(self._writing)
                 except BaseException as exc:
-                    self._waiting[:0] = batch  # kept, in order, for the next attempt
+                    self._waiting[:0] = self._writing  # kept, in order, for the next attempt
                     self._error = exc
-                    log.warning("recording delivered notifications failed marks=%d error=%r", len(batch), exc)
+                    log.warning("recording delivered notifications failed marks=%d error=%r", len(self._writing), exc)
                     return
+                finally:
+                    self._writing = []
         finally:
             self._writer = None

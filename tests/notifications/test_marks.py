@@ -4,6 +4,7 @@ the outbox's exactly-once: real SQLite files, the recording sink (it deduplicate
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,25 @@ async def test_a_crash_between_posting_and_recording_posts_again_only_with_the_s
     assert [(state, message_id) for state, _, message_id in states] == [
         ("sent", by_nonce[nonce]) for _, nonce, _ in states
     ]
+
+
+async def test_marks_that_could_not_be_written_are_kept_and_written_by_the_next_flush(db: Database) -> None:
+    from bot.notifications.marks import SentMarks
+
+    outbox = Outbox(db)
+    await enqueue(outbox, 3)
+    ids = [row.id for row in await outbox.pending()]
+    nonces = await outbox.claim_many([[row_id] for row_id in ids])
+    marks = SentMarks(outbox)
+    await db.execute("PRAGMA query_only = ON")  # the disk refuses writes for a moment
+    marks.add(nonces[0], 501)
+    marks.add(nonces[1], 502)
+    with pytest.raises(sqlite3.OperationalError):
+        await marks.flush()
+    assert marks.unrecorded == 2
+    assert {state for state, _, _ in await _states(db)} == {"pending"}
+    await db.execute("PRAGMA query_only = OFF")
+    marks.add(nonces[2], 503)  # the next message delivered: written after the two kept
+    await marks.flush()
+    assert marks.unrecorded == 0
+    assert await _states(db) == [("sent", nonce, 501 + n) for n, nonce in enumerate(nonces)]
