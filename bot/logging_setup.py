@@ -13,7 +13,7 @@ is shared by many lines. A line reaches stderr at most that much later; nothing 
 
 A record carries only what the line shows: the format (discord.py's) has no caller file, line or function and
 no thread or process, so :func:`configure_logging` turns off what the standard library would otherwise collect
-for every call (walking the caller's frames, the thread's and process's names): about 21 -> 13 us per call.
+for every call (walking the caller's frames, the thread's and process's names): a call on the event loop 9.4 -> 5.9 us.
 It looks at what the formatter prints (:func:`caller_details_used`), so a format that shows them keeps them.
 """
 
