@@ -173,3 +173,61 @@ async def test_long_periods_scan_the_tables(seeded: Seeded) -> None:
     short = Period(date(2026, 3, 25), date(2026, 3, 31), BERLIN)
     reader = StatsReader(seeded.db)
     assert (await reader.figures(long, Dimension.STAFF)).totals == (await reader.figures(short, Dimension.STAFF)).totals
+
+
+async def test_top_buyers_are_the_five_with_most_orders_with_only_their_revenue(seeded: Seeded) -> None:
+    from tests.stats.conftest import add_order, utc
+
+    # In the period already: Alice and alice (2 orders). Zed buys 3 times under three spellings; five more
+    # buyers once each, so the fifth place is decided by the login among equals.
+    paid = utc(2026, 3, 28, 12, 0)
+    for number, (login, currency, amount) in enumerate(
+        [("zed", "USD", "1.10"), ("Zed", "EUR", "2.20"), ("ZED", "USD", "3.30"), ("frank", "USD", "9.00"),
+         ("dave", "EUR", "4.00"), ("erin", "USD", "5.00"), ("bob", "USDT", "6.00"), ("carol", "USD", "7.00")]
+    ):  # fmt: skip
+        await add_order(
+            seeded, f"B{number}", paid_at=paid, login=login, product="cs2-30", method="manual",
+            currency=currency, amount=amount, nle_cost="17.10", paid_by=None,
+        )  # fmt: skip
+    buyers = (await StatsReader(seeded.db).figures(seeded.period, Dimension.PRODUCT)).buyers
+    assert buyers == [
+        Buyer("ZED", 3, {"EUR": D("2.20"), "USD": D("4.40")}),
+        Buyer("Alice", 2, {"USD": D("10.50"), "USDT": D("12.25")}),
+        Buyer("bob", 1, {"USDT": D("6.00")}),  # bob's refunded order (O3) counts nowhere
+        Buyer("carol", 1, {"USD": D("7.00")}),  # carol's order paid after the period (O4) is left out
+        Buyer("dave", 1, {"EUR": D("4.00")}),
+    ]
+
+
+async def test_period_queries_use_the_stats_indexes(seeded: Seeded) -> None:
+    """Migration 0012: no temporary index built per query, the journal and webhooks read from covering indexes,
+    and a short period finds its paid orders through the history's time index."""
+    from datetime import date
+
+    from bot.stats.periods import Period
+    from tests.stats.conftest import BERLIN
+
+    executed: list[tuple[str, tuple[object, ...]]] = []
+    fetchall = seeded.db.fetchall
+
+    async def recording(sql: str, params: tuple[object, ...] = ()) -> list[object]:  # type: ignore[type-arg]
+        executed.append((sql, tuple(params)))
+        return await fetchall(sql, params)
+
+    seeded.db.fetchall = recording  # type: ignore[assignment,method-assign]
+    reader = StatsReader(seeded.db)
+    for by in Dimension:
+        await reader.figures(Period(date(2026, 3, 28), date(2026, 3, 28), BERLIN), by)
+    await reader.figures(Period(date(2026, 3, 1), date(2026, 3, 30), BERLIN), Dimension.PRODUCT)
+    seeded.db.fetchall = fetchall  # type: ignore[method-assign]
+    plans = {sql: " | ".join(str(r[3]) for r in await fetchall(f"EXPLAIN QUERY PLAN {sql}", p)) for sql, p in executed}
+    assert len(plans) > 10
+    for sql, plan in plans.items():
+        assert "AUTOMATIC" not in plan, (sql, plan)
+        if "FROM operations" in sql:
+            assert "COVERING INDEX operations_by_created" in plan, (sql, plan)
+        if "FROM webhook_events" in sql:
+            assert "COVERING INDEX webhook_events_received" in plan, (sql, plan)
+        if "FROM order_transitions t JOIN" in sql:
+            assert "INDEX order_transitions_paid" in plan, (sql, plan)
+    assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
