@@ -16,7 +16,9 @@ the period's UTC bounds, and put on local days in ``TIMEZONE``.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bot.stats.lanes import Fetch, read_lanes
 from bot.stats.periods import Period, local_midnight
 from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
 from bot.storage import Database
@@ -144,6 +147,18 @@ def _scan(period: Period) -> str:
     return " NOT INDEXED" if period.days > INDEXED_DAYS else ""
 
 
+SLICES = 2
+"""A period's scans run as this many queries over consecutive time slices, side by side on the read lanes
+(:mod:`bot.stats.lanes`): the longest scan no longer holds one core while the other waits."""
+
+
+def _slices(period: Period) -> list[tuple[str, str]]:
+    """Consecutive half-open UTC ranges ``[from, to)`` (stored-timestamp text) covering the period exactly."""
+    start, end = period.start, period.end
+    bounds = [start + (end - start) * i / SLICES for i in range(SLICES)] + [end]
+    return [(stamp(a), stamp(b)) for a, b in itertools.pairwise(bounds)]
+
+
 class _DayOf:
     """Local day of a slot (see :func:`_slot`), memoised."""
 
@@ -203,13 +218,20 @@ class StatsReader:
         self.slow_queries = 0
         """Queries that needed the slow exact sum (an amount the fast path cannot prove exact)."""
 
-    async def _grouped(
-        self, sql: str, column: str, keys: int, period: Period | tuple[str, ...]
+    async def _grouped(self, fetch: Fetch, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters a time range) as
+        ``(*keys, count, Decimal)``, from each time slice of ``period`` (see :func:`_slices`): a key can come
+        once per slice, and the callers add them up."""
+        async with asyncio.TaskGroup() as group:
+            parts = [
+                group.create_task(self._grouped_once(fetch, sql, column, keys, bounds)) for bounds in _slices(period)
+            ]
+        return [row for part in parts for row in part.result()]
+
+    async def _grouped_once(
+        self, fetch: Fetch, sql: str, column: str, keys: int, params: tuple[str, ...]
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``) as ``(*keys, count, Decimal)``; its
-        parameters are the period's bounds or the ones given."""
-        params = (stamp(period.start), stamp(period.end)) if isinstance(period, Period) else period
-        rows = await self._db.fetchall(sql.format(agg=fast_aggregate(column)), params)
+        rows = await fetch(sql.format(agg=fast_aggregate(column)), params)
         result: list[tuple[Any, ...]] = []
         for row in rows:
             amount = fast_total(row[keys + 1], row[keys + 2], row[keys + 3], row[keys + 4])
@@ -219,12 +241,13 @@ class StatsReader:
         else:
             return result
         self.slow_queries += 1
-        rows = await self._db.fetchall(sql.format(agg=aggregate(column)), params)
+        rows = await fetch(sql.format(agg=aggregate(column)), params)
         return [(*r[:keys], int(r[keys]), total(r[keys + 1], r[keys + 2], r[keys + 3])) for r in rows]
 
-    async def _orders(self, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
+    async def _orders(self, fetch: Fetch, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
         """(key, currency, refunded, orders, revenue) per group of the orders paid in ``period``."""
         rows = await self._grouped(
+            fetch,
             f"SELECT {_ORDER_KEYS[by].format(slot=_slot('t.at', _hourly(period)))},"
             f" COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID.format(hint=_scan(period))}"
             " GROUP BY 1, 2, 3",
@@ -237,11 +260,14 @@ class StatsReader:
             (day_of(str(r[0])) if by is Dimension.DAY else str(r[0]), str(r[1]), bool(r[2]), r[3], r[4]) for r in rows
         ]
 
-    async def _spending(self, period: Period, by: Dimension) -> list[tuple[str | None, str | None, Decimal]]:
+    async def _spending(
+        self, fetch: Fetch, period: Period, by: Dimension
+    ) -> list[tuple[str | None, str | None, Decimal]]:
         """(breakdown key or None, staff key or None for the shop, NLE) per group of succeeded operations."""
         join = _ORDER_JOIN if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY) else ""
         staff = f"CASE WHEN {_IS_ORDER} THEN NULL ELSE COALESCE(CAST(op.requested_by AS TEXT), '{SYSTEM}') END"
         rows = await self._grouped(
+            fetch,
             f"SELECT {_SPEND_KEYS[by].format(slot=_slot('op.created_at', _hourly(period)))}, {staff}, {{agg}}"
             f"{_SPENT.format(join=join)} GROUP BY 1, 2",
             "op.amount_nle",
@@ -259,35 +285,41 @@ class StatsReader:
                 result.append((None if key is None else str(key), member, amount))
         return result
 
-    async def _webhooks(self, period: Period) -> dict[str, tuple[int, Decimal]]:
+    async def _webhooks(self, fetch: Fetch, period: Period) -> dict[str, tuple[int, Decimal]]:
         rows = await self._grouped(
+            fetch,
             "SELECT kind, {agg} FROM webhook_events WHERE received_at >= ? AND received_at < ? GROUP BY kind",
             "amount",
             1,
             period,
         )
-        return {str(kind): (count, amount) for kind, count, amount in rows}
+        events: dict[str, tuple[int, Decimal]] = {}
+        for kind, count, amount in rows:
+            before = events.get(str(kind), (0, ZERO))
+            events[str(kind)] = (before[0] + count, before[1] + amount)
+        return events
 
-    async def _buyers(self, period: Period) -> list[Buyer]:
+    async def _buyers(self, fetch: Fetch, period: Period) -> list[Buyer]:
         """The top buyers: ranked by their number of orders (counted per login, letter case merged here, which is
         cheaper than lower() per row in SQL), then the revenue of the few chosen logins only."""
-        params = (stamp(period.start), stamp(period.end))
-        counts = await self._db.fetchall(
-            f"SELECT o.login, COUNT(*){_PAID.format(hint=_scan(period))} AND o.state != 'refunded' GROUP BY 1", params
-        )
+        sql = f"SELECT o.login, COUNT(*){_PAID.format(hint=_scan(period))} AND o.state != 'refunded' GROUP BY 1"
+        async with asyncio.TaskGroup() as group:
+            parts = [group.create_task(fetch(sql, bounds)) for bounds in _slices(period)]
         orders: dict[str, int] = defaultdict(int)
-        logins: dict[str, list[str]] = defaultdict(list)
-        for login, count in counts:
-            folded = login.casefold()
-            orders[folded] += int(count)
-            logins[folded].append(login)
+        logins: dict[str, set[str]] = defaultdict(set)
+        for part in parts:
+            for login, count in part.result():
+                folded = login.casefold()
+                orders[folded] += int(count)
+                logins[folded].add(login)
         ranked = sorted(orders, key=lambda k: (-orders[k], k))[:TOP_BUYERS]
         if not ranked:
             return []
-        chosen = [login for key in ranked for login in logins[key]]
+        chosen = sorted(login for key in ranked for login in logins[key])
         # From the chosen logins' orders (the login index; NOCASE equality implies equal casefold, so it adds no
         # other buyer) to their history, instead of joining every order of the period again.
-        rows = await self._grouped(
+        rows = await self._grouped_once(
+            fetch,
             f"SELECT o.login, COALESCE(o.currency, '?'), {{agg}} FROM orders o"  # noqa: S608
             " JOIN order_transitions t ON t.order_id = o.id"
             f" WHERE o.login COLLATE NOCASE IN ({', '.join('?' * len(chosen))}) AND o.state != 'refunded'"
@@ -295,28 +327,41 @@ class StatsReader:
             " GROUP BY 1, 2",
             "o.amount",
             2,
-            (*chosen, *params),
+            (*chosen, stamp(period.start), stamp(period.end)),
         )
         revenue: dict[str, dict[str, Decimal]] = defaultdict(dict)
         for login, currency, _, amount in rows:
             add_money(revenue[login.casefold()], currency, amount)
         return [Buyer(min(logins[k]), orders[k], sorted_money(revenue[k])) for k in ranked]
 
-    async def totals(self, period: Period) -> Totals:
+    async def _period_totals(self, fetch: Fetch, period: Period) -> Totals:
         by = Dimension.STAFF
-        return _totals(await self._orders(period, by), await self._spending(period, by), await self._webhooks(period))
+        async with asyncio.TaskGroup() as group:
+            orders = group.create_task(self._orders(fetch, period, by))
+            spends = group.create_task(self._spending(fetch, period, by))
+            events = group.create_task(self._webhooks(fetch, period))
+        return _totals(orders.result(), spends.result(), events.result())
+
+    async def totals(self, period: Period) -> Totals:
+        async with read_lanes(self._db) as fetch:
+            return await self._period_totals(fetch, period)
 
     async def figures(self, period: Period, by: Dimension) -> Figures:
-        orders = await self._orders(period, by)
-        spends = await self._spending(period, by)
-        totals = _totals(orders, spends, await self._webhooks(period))
+        """The figures of ``period``: its queries run side by side on read-only connections (see
+        :mod:`bot.stats.lanes`), the longest first."""
+        async with read_lanes(self._db) as fetch, asyncio.TaskGroup() as group:
+            orders = group.create_task(self._orders(fetch, period, by))
+            spends = group.create_task(self._spending(fetch, period, by))
+            buyers = group.create_task(self._buyers(fetch, period))
+            events = group.create_task(self._webhooks(fetch, period))
+            previous = group.create_task(self._period_totals(fetch, period.previous()))
         return Figures(
             period=period,
             by=by,
-            totals=totals,
-            previous=await self.totals(period.previous()),
-            rows=_breakdown(period, by, orders, spends),
-            buyers=await self._buyers(period),
+            totals=_totals(orders.result(), spends.result(), events.result()),
+            previous=previous.result(),
+            rows=_breakdown(period, by, orders.result(), spends.result()),
+            buyers=buyers.result(),
         )
 
 

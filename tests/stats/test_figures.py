@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal as D
 
 import pytest
@@ -199,28 +202,31 @@ async def test_top_buyers_are_the_five_with_most_orders_with_only_their_revenue(
     ]
 
 
-async def test_period_queries_use_the_stats_indexes(seeded: Seeded) -> None:
+async def test_period_queries_use_the_stats_indexes(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
     """Migration 0012: no temporary index built per query, the journal and webhooks read from covering indexes,
     and a short period finds its paid orders through the history's time index."""
     from datetime import date
 
+    import bot.stats.lanes
     from bot.stats.periods import Period
     from tests.stats.conftest import BERLIN
 
     executed: list[tuple[str, tuple[object, ...]]] = []
-    fetchall = seeded.db.fetchall
+    fetchall = bot.stats.lanes._fetchall
 
-    async def recording(sql: str, params: tuple[object, ...] = ()) -> list[object]:  # type: ignore[type-arg]
+    def recording(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[object]:
         executed.append((sql, tuple(params)))
-        return await fetchall(sql, params)
+        return fetchall(conn, sql, params)
 
-    seeded.db.fetchall = recording  # type: ignore[assignment,method-assign]
+    monkeypatch.setattr(bot.stats.lanes, "_fetchall", recording)
     reader = StatsReader(seeded.db)
     for by in Dimension:
         await reader.figures(Period(date(2026, 3, 28), date(2026, 3, 28), BERLIN), by)
     await reader.figures(Period(date(2026, 3, 1), date(2026, 3, 30), BERLIN), Dimension.PRODUCT)
-    seeded.db.fetchall = fetchall  # type: ignore[method-assign]
-    plans = {sql: " | ".join(str(r[3]) for r in await fetchall(f"EXPLAIN QUERY PLAN {sql}", p)) for sql, p in executed}
+    plans = {
+        sql: " | ".join(str(r[3]) for r in await seeded.db.fetchall(f"EXPLAIN QUERY PLAN {sql}", p))
+        for sql, p in executed
+    }
     assert len(plans) > 10
     for sql, plan in plans.items():
         assert "AUTOMATIC" not in plan, (sql, plan)
@@ -231,3 +237,63 @@ async def test_period_queries_use_the_stats_indexes(seeded: Seeded) -> None:
         if "FROM order_transitions t JOIN" in sql:
             assert "INDEX order_transitions_paid" in plan, (sql, plan)
     assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
+
+
+async def test_rows_at_the_boundary_of_the_time_slices_count_once(seeded: Seeded) -> None:
+    from bot.stats.figures import _slices
+    from tests.stats.conftest import spend, utc
+
+    # The period (Berlin, with the DST change) is 95 hours long: the two slices meet at 2026-03-28T22:30Z.
+    assert _slices(seeded.period) == [
+        ("2026-03-26T23:00:00.000000Z", "2026-03-28T22:30:00.000000Z"),
+        ("2026-03-28T22:30:00.000000Z", "2026-03-30T22:00:00.000000Z"),
+    ]
+    assert await spend(seeded, utc(2026, 3, 28, 22, 30), "0.70", 1001) is OperationStatus.SUCCEEDED
+    for unique_id, at in ((50, "2026-03-28T22:30:00.000000Z"), (51, "2026-03-28T22:29:59.999999Z")):
+        await seeded.db.execute(  # purchases in both slices: their counts and sums add up
+            "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
+            " VALUES ('purchase', ?, 'x', '1.10', ?, '{}')",
+            (unique_id, at),
+        )
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.STAFF)
+    assert figures.totals.spent_staff == {"1001": D("4.00"), "1002": D("1.05"), SYSTEM: D("2.00")}
+    assert (figures.totals.purchases, figures.totals.purchases_nle) == (3, D("9.97"))
+
+
+async def test_an_in_memory_database_is_read_on_its_own_connection() -> None:
+    from pathlib import Path
+
+    from bot.stats.periods import Period
+    from bot.storage import Database
+    from tests.stats.conftest import BERLIN, PERIOD_DAYS
+
+    db = await Database.open(Path(":memory:"))  # a second connection could not see it
+    try:
+        await db.execute(
+            "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
+            " VALUES ('transfer', 1, 'x', '2.50', '2026-03-28T12:00:00.000000Z', '{}')"
+        )
+        figures = await StatsReader(db).figures(Period(*PERIOD_DAYS, BERLIN), Dimension.DAY)
+    finally:
+        await db.close()
+    assert (figures.totals.transfers, figures.totals.transfers_nle) == (1, D("2.50"))
+
+
+async def test_a_failing_query_ends_the_answer_and_the_lanes_stay_usable(seeded: Seeded) -> None:
+    from bot.stats.lanes import read_lanes
+
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c"
+
+    async def answer() -> None:
+        async with read_lanes(seeded.db) as fetch, asyncio.TaskGroup() as group:
+            group.create_task(fetch(slow, ()))
+            group.create_task(fetch("SELECT no_such_column FROM orders", ()))
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await answer()
+    assert raised.group_contains(sqlite3.OperationalError)
+    async with read_lanes(seeded.db, lanes=1) as fetch:  # one connection: queries take turns on it
+        results = await asyncio.gather(fetch(slow, ()), fetch("SELECT count(*) FROM orders", ()))
+    assert [list(rows) for rows in results] == [[(300000,)], [(6,)]]
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
+    assert figures.totals.orders == 2
