@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import itertools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.stats.lanes import Fetch, read_lanes
 from bot.stats.periods import Period, local_midnight
@@ -32,6 +31,7 @@ from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
 from bot.storage import Database
 
 ZERO = Decimal(0)
+T = TypeVar("T")
 SHOP = "shop"
 """Key of the shop's own spending and of orders confirmed by a payment provider (no staff member)."""
 SYSTEM = "system"
@@ -147,18 +147,6 @@ def _scan(period: Period) -> str:
     return " NOT INDEXED" if period.days > INDEXED_DAYS else ""
 
 
-SLICES = 2
-"""A period's scans run as this many queries over consecutive time slices, side by side on the read lanes
-(:mod:`bot.stats.lanes`): the longest scan no longer holds one core while the other waits."""
-
-
-def _slices(period: Period) -> list[tuple[str, str]]:
-    """Consecutive half-open UTC ranges ``[from, to)`` (stored-timestamp text) covering the period exactly."""
-    start, end = period.start, period.end
-    bounds = [start + (end - start) * i / SLICES for i in range(SLICES)] + [end]
-    return [(stamp(a), stamp(b)) for a, b in itertools.pairwise(bounds)]
-
-
 class _DayOf:
     """Local day of a slot (see :func:`_slot`), memoised."""
 
@@ -219,14 +207,9 @@ class StatsReader:
         """Queries that needed the slow exact sum (an amount the fast path cannot prove exact)."""
 
     async def _grouped(self, fetch: Fetch, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters a time range) as
-        ``(*keys, count, Decimal)``, from each time slice of ``period`` (see :func:`_slices`): a key can come
-        once per slice, and the callers add them up."""
-        async with asyncio.TaskGroup() as group:
-            parts = [
-                group.create_task(self._grouped_once(fetch, sql, column, keys, bounds)) for bounds in _slices(period)
-            ]
-        return [row for part in parts for row in part.result()]
+        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters the period's UTC range) as
+        ``(*keys, count, Decimal)``."""
+        return await self._grouped_once(fetch, sql, column, keys, (stamp(period.start), stamp(period.end)))
 
     async def _grouped_once(
         self, fetch: Fetch, sql: str, column: str, keys: int, params: tuple[str, ...]
@@ -293,25 +276,18 @@ class StatsReader:
             1,
             period,
         )
-        events: dict[str, tuple[int, Decimal]] = {}
-        for kind, count, amount in rows:
-            before = events.get(str(kind), (0, ZERO))
-            events[str(kind)] = (before[0] + count, before[1] + amount)
-        return events
+        return {str(kind): (count, amount) for kind, count, amount in rows}
 
     async def _buyers(self, fetch: Fetch, period: Period) -> list[Buyer]:
         """The top buyers: ranked by their number of orders (counted per login, letter case merged here, which is
         cheaper than lower() per row in SQL), then the revenue of the few chosen logins only."""
         sql = f"SELECT o.login, COUNT(*){_PAID.format(hint=_scan(period))} AND o.state != 'refunded' GROUP BY 1"
-        async with asyncio.TaskGroup() as group:
-            parts = [group.create_task(fetch(sql, bounds)) for bounds in _slices(period)]
         orders: dict[str, int] = defaultdict(int)
-        logins: dict[str, set[str]] = defaultdict(set)
-        for part in parts:
-            for login, count in part.result():
-                folded = login.casefold()
-                orders[folded] += int(count)
-                logins[folded].add(login)
+        logins: dict[str, list[str]] = defaultdict(list)
+        for login, count in await fetch(sql, (stamp(period.start), stamp(period.end))):
+            folded = login.casefold()
+            orders[folded] += int(count)
+            logins[folded].append(login)
         ranked = sorted(orders, key=lambda k: (-orders[k], k))[:TOP_BUYERS]
         if not ranked:
             return []
@@ -349,13 +325,34 @@ class StatsReader:
     async def figures(self, period: Period, by: Dimension) -> Figures:
         """The figures of ``period``: its queries run side by side on read-only connections (see
         :mod:`bot.stats.lanes`), the longest first."""
+        figures, _ = await self._read(period, by, None)
+        return figures
+
+    async def figures_and_chart(
+        self, period: Period, by: Dimension, draw: Callable[[Figures], Coroutine[Any, Any, T]]
+    ) -> tuple[Figures, T]:
+        """The figures and ``draw`` of them, started as soon as the breakdown is known, while the top buyers,
+        the webhook figures and the previous period are still being read. ``draw`` gets the period, the
+        breakdown and its rows; it must not use the totals, the previous period or the buyers (empty there)."""
+        figures, drawing = await self._read(period, by, draw)
+        assert drawing is not None  # noqa: S101 (a draw was given)
+        return figures, drawing.result()
+
+    async def _read(
+        self, period: Period, by: Dimension, draw: Callable[[Figures], Coroutine[Any, Any, T]] | None
+    ) -> tuple[Figures, asyncio.Task[T] | None]:
+        drawing: asyncio.Task[T] | None = None
         async with read_lanes(self._db) as fetch, asyncio.TaskGroup() as group:
             orders = group.create_task(self._orders(fetch, period, by))
             spends = group.create_task(self._spending(fetch, period, by))
             buyers = group.create_task(self._buyers(fetch, period))
             events = group.create_task(self._webhooks(fetch, period))
             previous = group.create_task(self._period_totals(fetch, period.previous()))
-        return Figures(
+            if draw is not None:
+                await asyncio.wait([orders, spends])
+                rows = _breakdown(period, by, orders.result(), spends.result())
+                drawing = group.create_task(draw(Figures(period, by, Totals(), Totals(), rows, [])))
+        figures = Figures(
             period=period,
             by=by,
             totals=_totals(orders.result(), spends.result(), events.result()),
@@ -363,6 +360,7 @@ class StatsReader:
             rows=_breakdown(period, by, orders.result(), spends.result()),
             buyers=buyers.result(),
         )
+        return figures, drawing
 
 
 def _totals(

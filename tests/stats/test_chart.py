@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.stats import chart
-from bot.stats.figures import Dimension, StatsReader
+from bot.stats.figures import Dimension, Figures, StatsReader
 from bot.stats.forecast import Forecast
 from bot.stats.summary import stats_embed
 from tests.stats.conftest import Seeded
@@ -143,3 +143,18 @@ async def test_embed_fields(seeded: Seeded) -> None:
         "Transfers: 1 (before 0, new)"
     )
     assert fields["Balance"] == "100.00 NLE. Forecast: about 10.0 days left at 10.00 NLE/day (last 7 days)."
+
+
+async def test_chart_drawn_with_the_figures_is_the_chart_of_the_figures(seeded: Seeded) -> None:
+    reader = StatsReader(seeded.db)
+    seen: list[Figures] = []
+
+    async def draw(early: Figures) -> chart.Chart:
+        seen.append(early)
+        return await chart.render_async(early)
+
+    for by in Dimension:
+        figures, rendered = await reader.figures_and_chart(seeded.period, by, draw)
+        assert figures == await reader.figures(seeded.period, by)
+        assert (seen[-1].period, seen[-1].by, seen[-1].rows) == (figures.period, by, figures.rows)
+        assert rendered == chart.render(figures)  # the same series and the same PNG, byte for byte

@@ -239,27 +239,6 @@ async def test_period_queries_use_the_stats_indexes(seeded: Seeded, monkeypatch:
     assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
 
 
-async def test_rows_at_the_boundary_of_the_time_slices_count_once(seeded: Seeded) -> None:
-    from bot.stats.figures import _slices
-    from tests.stats.conftest import spend, utc
-
-    # The period (Berlin, with the DST change) is 95 hours long: the two slices meet at 2026-03-28T22:30Z.
-    assert _slices(seeded.period) == [
-        ("2026-03-26T23:00:00.000000Z", "2026-03-28T22:30:00.000000Z"),
-        ("2026-03-28T22:30:00.000000Z", "2026-03-30T22:00:00.000000Z"),
-    ]
-    assert await spend(seeded, utc(2026, 3, 28, 22, 30), "0.70", 1001) is OperationStatus.SUCCEEDED
-    for unique_id, at in ((50, "2026-03-28T22:30:00.000000Z"), (51, "2026-03-28T22:29:59.999999Z")):
-        await seeded.db.execute(  # purchases in both slices: their counts and sums add up
-            "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
-            " VALUES ('purchase', ?, 'x', '1.10', ?, '{}')",
-            (unique_id, at),
-        )
-    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.STAFF)
-    assert figures.totals.spent_staff == {"1001": D("4.00"), "1002": D("1.05"), SYSTEM: D("2.00")}
-    assert (figures.totals.purchases, figures.totals.purchases_nle) == (3, D("9.97"))
-
-
 async def test_an_in_memory_database_is_read_on_its_own_connection() -> None:
     from pathlib import Path
 
