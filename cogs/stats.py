@@ -62,8 +62,8 @@ async def _forecast(stats: StatsFeature) -> Forecast | None:
 async def figures_message(
     stats: StatsFeature, period: Period, by: Dimension, *, title: str, guild: discord.Guild | None
 ) -> tuple[discord.Embed, discord.File, chart.Chart]:
-    figures = await stats.reader.figures(period, by)
-    rendered = await chart.render_async(figures, _labeller(guild, by))
+    label = _labeller(guild, by)
+    figures, rendered = await stats.reader.figures_and_chart(period, by, lambda early: chart.render_async(early, label))
     embed = discord.Embed.from_dict(stats_embed(figures, await _forecast(stats), title=title))
     return embed, discord.File(io.BytesIO(rendered.png), filename=CHART_FILE), rendered
 

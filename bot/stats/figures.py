@@ -16,19 +16,22 @@ the period's UTC bounds, and put on local days in ``TIMEZONE``.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.stats.lanes import Fetch, read_lanes
 from bot.stats.periods import Period, local_midnight
 from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
 from bot.storage import Database
 
 ZERO = Decimal(0)
+T = TypeVar("T")
 SHOP = "shop"
 """Key of the shop's own spending and of orders confirmed by a payment provider (no staff member)."""
 SYSTEM = "system"
@@ -137,8 +140,10 @@ def _hourly(period: Period) -> bool:
 
 
 def _scan(period: Period) -> str:
-    """Index hint: a long period reads most rows, and a plain table scan is several times faster than an index
-    range that then looks every row up; a short one uses the time index."""
+    """Index hint for the order history: a long period reads most rows, and a plain scan (in the order the rows
+    were written, so the orders it joins are read in about the same order) is several times faster than the
+    time index, whose rows then join the orders in random order; a short period uses the index (migration
+    0012). The journal and webhook queries read covering indexes and need no hint."""
     return " NOT INDEXED" if period.days > INDEXED_DAYS else ""
 
 
@@ -167,7 +172,7 @@ class _Acc:
 
 
 _PAID = (
-    " FROM order_transitions t JOIN orders o ON o.id = t.order_id"
+    " FROM order_transitions t{hint} JOIN orders o ON o.id = t.order_id"
     " WHERE t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired') AND t.at >= ? AND t.at < ?"
 )
 _ORDER_KEYS = {
@@ -178,7 +183,7 @@ _ORDER_KEYS = {
     Dimension.STAFF: f"COALESCE(CAST(o.paid_by AS TEXT), '{SHOP}')",
 }
 _SPENT = (
-    " FROM operations op{hint}{join} WHERE op.created_at >= ? AND op.created_at < ? AND op.status = 'succeeded'"
+    " FROM operations op{join} WHERE op.created_at >= ? AND op.created_at < ? AND op.status = 'succeeded'"
     " AND op.amount_nle IS NOT NULL"
 )
 _IS_ORDER = f"(op.request_id GLOB '{ORDER_REQUEST_PREFIX}*')"
@@ -201,10 +206,15 @@ class StatsReader:
         self.slow_queries = 0
         """Queries that needed the slow exact sum (an amount the fast path cannot prove exact)."""
 
-    async def _grouped(self, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``) as ``(*keys, count, Decimal)``."""
-        params = (stamp(period.start), stamp(period.end))
-        rows = await self._db.fetchall(sql.format(agg=fast_aggregate(column)), params)
+    async def _grouped(self, fetch: Fetch, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters the period's UTC range) as
+        ``(*keys, count, Decimal)``."""
+        return await self._grouped_once(fetch, sql, column, keys, (stamp(period.start), stamp(period.end)))
+
+    async def _grouped_once(
+        self, fetch: Fetch, sql: str, column: str, keys: int, params: tuple[str, ...]
+    ) -> list[tuple[Any, ...]]:
+        rows = await fetch(sql.format(agg=fast_aggregate(column)), params)
         result: list[tuple[Any, ...]] = []
         for row in rows:
             amount = fast_total(row[keys + 1], row[keys + 2], row[keys + 3], row[keys + 4])
@@ -214,14 +224,15 @@ class StatsReader:
         else:
             return result
         self.slow_queries += 1
-        rows = await self._db.fetchall(sql.format(agg=aggregate(column)), params)
+        rows = await fetch(sql.format(agg=aggregate(column)), params)
         return [(*r[:keys], int(r[keys]), total(r[keys + 1], r[keys + 2], r[keys + 3])) for r in rows]
 
-    async def _orders(self, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
+    async def _orders(self, fetch: Fetch, period: Period, by: Dimension) -> list[tuple[str, str, bool, int, Decimal]]:
         """(key, currency, refunded, orders, revenue) per group of the orders paid in ``period``."""
         rows = await self._grouped(
+            fetch,
             f"SELECT {_ORDER_KEYS[by].format(slot=_slot('t.at', _hourly(period)))},"
-            f" COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID}"
+            f" COALESCE(o.currency, '?'), o.state = 'refunded', {{agg}}{_PAID.format(hint=_scan(period))}"
             " GROUP BY 1, 2, 3",
             "o.amount",
             3,
@@ -232,13 +243,16 @@ class StatsReader:
             (day_of(str(r[0])) if by is Dimension.DAY else str(r[0]), str(r[1]), bool(r[2]), r[3], r[4]) for r in rows
         ]
 
-    async def _spending(self, period: Period, by: Dimension) -> list[tuple[str | None, str | None, Decimal]]:
+    async def _spending(
+        self, fetch: Fetch, period: Period, by: Dimension
+    ) -> list[tuple[str | None, str | None, Decimal]]:
         """(breakdown key or None, staff key or None for the shop, NLE) per group of succeeded operations."""
         join = _ORDER_JOIN if by in (Dimension.PRODUCT, Dimension.METHOD, Dimension.CURRENCY) else ""
         staff = f"CASE WHEN {_IS_ORDER} THEN NULL ELSE COALESCE(CAST(op.requested_by AS TEXT), '{SYSTEM}') END"
         rows = await self._grouped(
+            fetch,
             f"SELECT {_SPEND_KEYS[by].format(slot=_slot('op.created_at', _hourly(period)))}, {staff}, {{agg}}"
-            f"{_SPENT.format(hint=_scan(period), join=join)} GROUP BY 1, 2",
+            f"{_SPENT.format(join=join)} GROUP BY 1, 2",
             "op.amount_nle",
             2,
             period,
@@ -254,50 +268,99 @@ class StatsReader:
                 result.append((None if key is None else str(key), member, amount))
         return result
 
-    async def _webhooks(self, period: Period) -> dict[str, tuple[int, Decimal]]:
+    async def _webhooks(self, fetch: Fetch, period: Period) -> dict[str, tuple[int, Decimal]]:
         rows = await self._grouped(
-            f"SELECT kind, {{agg}} FROM webhook_events{_scan(period)}"  # noqa: S608
-            " WHERE received_at >= ? AND received_at < ? GROUP BY kind",
+            fetch,
+            "SELECT kind, {agg} FROM webhook_events WHERE received_at >= ? AND received_at < ? GROUP BY kind",
             "amount",
             1,
             period,
         )
         return {str(kind): (count, amount) for kind, count, amount in rows}
 
-    async def _buyers(self, period: Period) -> list[Buyer]:
-        rows = await self._grouped(
-            f"SELECT o.login, COALESCE(o.currency, '?'), {{agg}}{_PAID} AND o.state != 'refunded' GROUP BY 1, 2",
+    async def _buyers(self, fetch: Fetch, period: Period) -> list[Buyer]:
+        """The top buyers: ranked by their number of orders (counted per login, letter case merged here, which is
+        cheaper than lower() per row in SQL), then the revenue of the few chosen logins only."""
+        sql = f"SELECT o.login, COUNT(*){_PAID.format(hint=_scan(period))} AND o.state != 'refunded' GROUP BY 1"
+        orders: dict[str, int] = defaultdict(int)
+        logins: dict[str, list[str]] = defaultdict(list)
+        for login, count in await fetch(sql, (stamp(period.start), stamp(period.end))):
+            folded = login.casefold()
+            orders[folded] += int(count)
+            logins[folded].append(login)
+        ranked = sorted(orders, key=lambda k: (-orders[k], k))[:TOP_BUYERS]
+        if not ranked:
+            return []
+        chosen = sorted(login for key in ranked for login in logins[key])
+        # From the chosen logins' orders (the login index; NOCASE equality implies equal casefold, so it adds no
+        # other buyer) to their history, instead of joining every order of the period again.
+        rows = await self._grouped_once(
+            fetch,
+            f"SELECT o.login, COALESCE(o.currency, '?'), {{agg}} FROM orders o"  # noqa: S608
+            " JOIN order_transitions t ON t.order_id = o.id"
+            f" WHERE o.login COLLATE NOCASE IN ({', '.join('?' * len(chosen))}) AND o.state != 'refunded'"
+            " AND t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired') AND t.at >= ? AND t.at < ?"
+            " GROUP BY 1, 2",
             "o.amount",
             2,
-            period,
+            (*chosen, stamp(period.start), stamp(period.end)),
         )
-        acc: dict[str, _Acc] = defaultdict(_Acc)
-        names: dict[str, str] = {}
-        for login, currency, count, amount in rows:
-            folded = login.casefold()  # letter case ignored, merged here (cheaper than lower() per row in SQL)
-            names[folded] = min(names.get(folded, login), login)
-            entry = acc[folded]
-            entry.orders += count
-            add_money(entry.revenue, currency, amount)
-        ranked = sorted(acc, key=lambda k: (-acc[k].orders, k))[:TOP_BUYERS]
-        return [Buyer(names[k], acc[k].orders, sorted_money(acc[k].revenue)) for k in ranked]
+        revenue: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        for login, currency, _, amount in rows:
+            add_money(revenue[login.casefold()], currency, amount)
+        return [Buyer(min(logins[k]), orders[k], sorted_money(revenue[k])) for k in ranked]
+
+    async def _period_totals(self, fetch: Fetch, period: Period) -> Totals:
+        by = Dimension.STAFF
+        async with asyncio.TaskGroup() as group:
+            orders = group.create_task(self._orders(fetch, period, by))
+            spends = group.create_task(self._spending(fetch, period, by))
+            events = group.create_task(self._webhooks(fetch, period))
+        return _totals(orders.result(), spends.result(), events.result())
 
     async def totals(self, period: Period) -> Totals:
-        by = Dimension.STAFF
-        return _totals(await self._orders(period, by), await self._spending(period, by), await self._webhooks(period))
+        async with read_lanes(self._db) as fetch:
+            return await self._period_totals(fetch, period)
 
     async def figures(self, period: Period, by: Dimension) -> Figures:
-        orders = await self._orders(period, by)
-        spends = await self._spending(period, by)
-        totals = _totals(orders, spends, await self._webhooks(period))
-        return Figures(
+        """The figures of ``period``: its queries run side by side on read-only connections (see
+        :mod:`bot.stats.lanes`), the longest first."""
+        figures, _ = await self._read(period, by, None)
+        return figures
+
+    async def figures_and_chart(
+        self, period: Period, by: Dimension, draw: Callable[[Figures], Coroutine[Any, Any, T]]
+    ) -> tuple[Figures, T]:
+        """The figures and ``draw`` of them, started as soon as the breakdown is known, while the top buyers,
+        the webhook figures and the previous period are still being read. ``draw`` gets the period, the
+        breakdown and its rows; it must not use the totals, the previous period or the buyers (empty there)."""
+        figures, drawing = await self._read(period, by, draw)
+        assert drawing is not None  # noqa: S101 (a draw was given)
+        return figures, drawing.result()
+
+    async def _read(
+        self, period: Period, by: Dimension, draw: Callable[[Figures], Coroutine[Any, Any, T]] | None
+    ) -> tuple[Figures, asyncio.Task[T] | None]:
+        drawing: asyncio.Task[T] | None = None
+        async with read_lanes(self._db) as fetch, asyncio.TaskGroup() as group:
+            orders = group.create_task(self._orders(fetch, period, by))
+            spends = group.create_task(self._spending(fetch, period, by))
+            buyers = group.create_task(self._buyers(fetch, period))
+            events = group.create_task(self._webhooks(fetch, period))
+            previous = group.create_task(self._period_totals(fetch, period.previous()))
+            if draw is not None:
+                await asyncio.wait([orders, spends])
+                rows = _breakdown(period, by, orders.result(), spends.result())
+                drawing = group.create_task(draw(Figures(period, by, Totals(), Totals(), rows, [])))
+        figures = Figures(
             period=period,
             by=by,
-            totals=totals,
-            previous=await self.totals(period.previous()),
-            rows=_breakdown(period, by, orders, spends),
-            buyers=await self._buyers(period),
+            totals=_totals(orders.result(), spends.result(), events.result()),
+            previous=previous.result(),
+            rows=_breakdown(period, by, orders.result(), spends.result()),
+            buyers=buyers.result(),
         )
+        return figures, drawing
 
 
 def _totals(

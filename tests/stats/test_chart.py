@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 from bot.stats import chart
-from bot.stats.figures import Dimension, StatsReader
+from bot.stats.figures import Dimension, Figures, StatsReader
 from bot.stats.forecast import Forecast
 from bot.stats.summary import stats_embed
 from tests.stats.conftest import Seeded
@@ -51,6 +52,58 @@ async def test_chart_png_and_series_match_the_embed(seeded: Seeded, images: Path
     (images / "stats-chart.png").write_bytes(rendered.png)  # the real chart shown in docs/stats.md
 
 
+def _image(png: bytes) -> Any:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def _bar_x(bar: int, bars: int) -> float:
+    """Pixel column of position ``bar`` (the x axis runs from -0.6 to bars - 0.4)."""
+    return chart.LEFT_PX + (bar + 0.6) / (bars + 0.2) * (chart.WIDTH_PX - chart.LEFT_PX - chart.RIGHT_PX)
+
+
+def bar_tops_px(png: bytes, colour: str, bars: int) -> list[tuple[int, int]]:
+    """(height, top row) of each bar in pixels of exactly ``colour`` (one panel's bars share it): the height is
+    the same in the middle and a quarter bar to each side (a rectangle)."""
+    image = _image(png)
+    rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    found = []
+    for bar in range(bars):
+        columns = []
+        for shift in (-0.25, 0.0, 0.25):
+            x = round(_bar_x(bar, bars) + shift * (_bar_x(1, bars) - _bar_x(0, bars)))
+            rows = [y for y in range(image.height) if image.getpixel((x, y)) == rgb]
+            columns.append((len(rows), min(rows, default=-1)))
+        assert max(h for h, _ in columns) - min(h for h, _ in columns) <= 1, columns
+        found.append(columns[1])
+    return found
+
+
+def has_label_above(png: bytes, bar: int, bars: int, top: int) -> bool:
+    """Dark (text) pixels just above a bar's top, around its middle."""
+    image = _image(png)
+    x = round(_bar_x(bar, bars))
+    return any(sum(image.getpixel((x + dx, y))) < 250 for dx in range(-8, 9) for y in range(top - 14, top - 1))
+
+
+async def test_bars_are_drawn_at_their_values_with_labels(seeded: Seeded) -> None:
+    rendered = chart.render(await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY))
+    colours = [chart.COLOURS[0], chart.COLOURS[1], chart.NLE_COLOUR]
+    for series, colour in zip(rendered.series, colours, strict=True):
+        bars = bar_tops_px(rendered.png, colour, len(series.values))
+        tallest, top = max(h for h, _ in bars), max(series.values)
+        assert tallest > 150, (series.title, bars)  # the highest bar fills most of its panel (1 / 1.18)
+        base = max(row + h for h, row in bars)  # the panel's zero line
+        for index, (value, (height, row)) in enumerate(zip(series.values, bars, strict=True)):
+            assert abs(height - float(value / top) * tallest) <= 2, (series.title, bars)
+            # a value's label sits above its bar; an empty day has none
+            label_row = row if height else base
+            assert has_label_above(rendered.png, index, len(bars), label_row) == bool(value), (series.title, index)
+
+
 async def test_chart_by_staff_uses_labels_and_an_empty_chart_still_renders(seeded: Seeded, market_db: object) -> None:
     figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.STAFF)
     rendered = chart.render(figures, lambda key: {"1001": "Alice"}.get(key, key))
@@ -90,3 +143,18 @@ async def test_embed_fields(seeded: Seeded) -> None:
         "Transfers: 1 (before 0, new)"
     )
     assert fields["Balance"] == "100.00 NLE. Forecast: about 10.0 days left at 10.00 NLE/day (last 7 days)."
+
+
+async def test_chart_drawn_with_the_figures_is_the_chart_of_the_figures(seeded: Seeded) -> None:
+    reader = StatsReader(seeded.db)
+    seen: list[Figures] = []
+
+    async def draw(early: Figures) -> chart.Chart:
+        seen.append(early)
+        return await chart.render_async(early)
+
+    for by in Dimension:
+        figures, rendered = await reader.figures_and_chart(seeded.period, by, draw)
+        assert figures == await reader.figures(seeded.period, by)
+        assert (seen[-1].period, seen[-1].by, seen[-1].rows) == (figures.period, by, figures.rows)
+        assert rendered == chart.render(figures)  # the same series and the same PNG, byte for byte

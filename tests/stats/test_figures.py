@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal as D
 
 import pytest
@@ -173,3 +176,103 @@ async def test_long_periods_scan_the_tables(seeded: Seeded) -> None:
     short = Period(date(2026, 3, 25), date(2026, 3, 31), BERLIN)
     reader = StatsReader(seeded.db)
     assert (await reader.figures(long, Dimension.STAFF)).totals == (await reader.figures(short, Dimension.STAFF)).totals
+
+
+async def test_top_buyers_are_the_five_with_most_orders_with_only_their_revenue(seeded: Seeded) -> None:
+    from tests.stats.conftest import add_order, utc
+
+    # In the period already: Alice and alice (2 orders). Zed buys 3 times under three spellings; five more
+    # buyers once each, so the fifth place is decided by the login among equals.
+    paid = utc(2026, 3, 28, 12, 0)
+    for number, (login, currency, amount) in enumerate(
+        [("zed", "USD", "1.10"), ("Zed", "EUR", "2.20"), ("ZED", "USD", "3.30"), ("frank", "USD", "9.00"),
+         ("dave", "EUR", "4.00"), ("erin", "USD", "5.00"), ("bob", "USDT", "6.00"), ("carol", "USD", "7.00")]
+    ):  # fmt: skip
+        await add_order(
+            seeded, f"B{number}", paid_at=paid, login=login, product="cs2-30", method="manual",
+            currency=currency, amount=amount, nle_cost="17.10", paid_by=None,
+        )  # fmt: skip
+    buyers = (await StatsReader(seeded.db).figures(seeded.period, Dimension.PRODUCT)).buyers
+    assert buyers == [
+        Buyer("ZED", 3, {"EUR": D("2.20"), "USD": D("4.40")}),
+        Buyer("Alice", 2, {"USD": D("10.50"), "USDT": D("12.25")}),
+        Buyer("bob", 1, {"USDT": D("6.00")}),  # bob's refunded order (O3) counts nowhere
+        Buyer("carol", 1, {"USD": D("7.00")}),  # carol's order paid after the period (O4) is left out
+        Buyer("dave", 1, {"EUR": D("4.00")}),
+    ]
+
+
+async def test_period_queries_use_the_stats_indexes(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration 0012: no temporary index built per query, the journal and webhooks read from covering indexes,
+    and a short period finds its paid orders through the history's time index."""
+    from datetime import date
+
+    import bot.stats.lanes
+    from bot.stats.periods import Period
+    from tests.stats.conftest import BERLIN
+
+    executed: list[tuple[str, tuple[object, ...]]] = []
+    fetchall = bot.stats.lanes._fetchall
+
+    def recording(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[object]:
+        executed.append((sql, tuple(params)))
+        return fetchall(conn, sql, params)
+
+    monkeypatch.setattr(bot.stats.lanes, "_fetchall", recording)
+    reader = StatsReader(seeded.db)
+    for by in Dimension:
+        await reader.figures(Period(date(2026, 3, 28), date(2026, 3, 28), BERLIN), by)
+    await reader.figures(Period(date(2026, 3, 1), date(2026, 3, 30), BERLIN), Dimension.PRODUCT)
+    plans = {
+        sql: " | ".join(str(r[3]) for r in await seeded.db.fetchall(f"EXPLAIN QUERY PLAN {sql}", p))
+        for sql, p in executed
+    }
+    assert len(plans) > 10
+    for sql, plan in plans.items():
+        assert "AUTOMATIC" not in plan, (sql, plan)
+        if "FROM operations" in sql:
+            assert "COVERING INDEX operations_by_created" in plan, (sql, plan)
+        if "FROM webhook_events" in sql:
+            assert "COVERING INDEX webhook_events_received" in plan, (sql, plan)
+        if "FROM order_transitions t JOIN" in sql:
+            assert "INDEX order_transitions_paid" in plan, (sql, plan)
+    assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
+
+
+async def test_an_in_memory_database_is_read_on_its_own_connection() -> None:
+    from pathlib import Path
+
+    from bot.stats.periods import Period
+    from bot.storage import Database
+    from tests.stats.conftest import BERLIN, PERIOD_DAYS
+
+    db = await Database.open(Path(":memory:"))  # a second connection could not see it
+    try:
+        await db.execute(
+            "INSERT INTO webhook_events (kind, unique_id, username, amount, received_at, body)"
+            " VALUES ('transfer', 1, 'x', '2.50', '2026-03-28T12:00:00.000000Z', '{}')"
+        )
+        figures = await StatsReader(db).figures(Period(*PERIOD_DAYS, BERLIN), Dimension.DAY)
+    finally:
+        await db.close()
+    assert (figures.totals.transfers, figures.totals.transfers_nle) == (1, D("2.50"))
+
+
+async def test_a_failing_query_ends_the_answer_and_the_lanes_stay_usable(seeded: Seeded) -> None:
+    from bot.stats.lanes import read_lanes
+
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c"
+
+    async def answer() -> None:
+        async with read_lanes(seeded.db) as fetch, asyncio.TaskGroup() as group:
+            group.create_task(fetch(slow, ()))
+            group.create_task(fetch("SELECT no_such_column FROM orders", ()))
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await answer()
+    assert raised.group_contains(sqlite3.OperationalError)
+    async with read_lanes(seeded.db, lanes=1) as fetch:  # one connection: queries take turns on it
+        results = await asyncio.gather(fetch(slow, ()), fetch("SELECT count(*) FROM orders", ()))
+    assert [list(rows) for rows in results] == [[(300000,)], [(6,)]]
+    figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
+    assert figures.totals.orders == 2
