@@ -12,7 +12,7 @@ Logs and the CLI stay English and do not use this package.
 
 from __future__ import annotations
 
-from bot.i18n.catalog import DEFAULT_LOCALE, LOCALES, Catalogs, catalogs, t
+from bot.i18n.catalog import DEFAULT_LOCALE, LOCALES, Catalogs, catalogs, t, t_html
 from bot.i18n.formats import date_time, money, number, relative
 from bot.i18n.negotiation import from_accept_language, from_discord, supported
 
@@ -29,4 +29,5 @@ __all__ = [
     "relative",
     "supported",
     "t",
+    "t_html",
 ]

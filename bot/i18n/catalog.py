@@ -22,6 +22,7 @@ from typing import Final
 
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +128,11 @@ def catalogs() -> Catalogs:
 def t(code: str, msg_id: str, /, **values: object) -> str:
     """Shortcut: ``t("ru", "order.state.paid")``."""
     return catalogs().text(code, msg_id, **values)
+
+
+def t_html(code: str, msg_id: str, /, **values: object) -> Markup:
+    """A message with markup (its id ends in ``_html``) for a page: the catalog's text is trusted (package
+    data, reviewed like code), every value is HTML-escaped unless it is itself :class:`Markup`."""
+    if not msg_id.endswith("_html"):
+        raise ValueError(f"{msg_id} is not an _html message")
+    return Markup(catalogs().text(code, msg_id)).format(**values)  # noqa: S704 - our own catalog; values escaped

@@ -122,10 +122,12 @@ class LinkingService:
     def redirect_uri(self) -> str:
         return self.oidc.redirect_uri
 
-    async def new_start_url(self, discord_user_id: int) -> str:
-        """A one-time start URL for ``discord_user_id`` (valid :attr:`ttl`)."""
+    async def new_start_url(self, discord_user_id: int, locale: str | None = None) -> str:
+        """A one-time start URL for ``discord_user_id`` (valid :attr:`ttl`); ``locale`` (the member's Discord
+        language) becomes ``?lang=``, so the pages at the end of the flow are in that language."""
         token = await self.sessions.issue_start_token(discord_user_id)
-        return f"{self.public_base_url}{START_PREFIX}{token}"
+        suffix = f"?lang={locale}" if locale else ""
+        return f"{self.public_base_url}{START_PREFIX}{token}{suffix}"
 
     def routes(self) -> list[web.RouteDef]:
         return linking_routes(
