@@ -25,6 +25,7 @@ from bot.extensions import LoadReport, load_extensions
 from bot.guild_config import GuildConfig
 from bot.http.health import HealthCheck
 from bot.http.server import WebServer
+from bot.i18n.commands import CommandTranslator
 from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.market.client import MarketClient
 from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
@@ -343,6 +344,8 @@ class ResellerBot(commands.Bot):
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id
+        if self.tree.translator is None:  # Russian names, descriptions, options and choices (docs/i18n.md)
+            await self.tree.set_translator(CommandTranslator())
         try:
             if guild_id is not None:
                 guild = discord.Object(id=guild_id)
