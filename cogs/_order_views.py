@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import DEFAULT_LOCALE, from_discord, t
 from bot.notifications.embeds import Embed
 from bot.orders import rendering
 from bot.orders.discord_feature import OrdersDiscord
@@ -89,7 +90,7 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
     async def callback(self, interaction: Interaction) -> None:
         try:
             if self.action == rendering.REFUND:
-                await interaction.response.send_modal(RefundModal(self.order_id))
+                await interaction.response.send_modal(RefundModal(self.order_id, from_discord(interaction.locale)))
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
             text = await run_action(order_discord(interaction), self.action, self.order_id, interaction)
@@ -110,9 +111,13 @@ class RefundModal(discord.ui.Modal, title="Mark the order refunded"):
         custom_id="note",
     )
 
-    def __init__(self, order_id: str) -> None:
-        super().__init__(custom_id=f"order-refund-note:{order_id}"[:100], timeout=900)
+    def __init__(self, order_id: str, locale: str = DEFAULT_LOCALE) -> None:
+        super().__init__(
+            title=t(locale, "orders.refund.title"), custom_id=f"order-refund-note:{order_id}"[:100], timeout=900
+        )
         self.order_id = order_id
+        self.note.label = t(locale, "orders.refund.label")
+        self.note.placeholder = t(locale, "orders.refund.placeholder")
 
     async def on_submit(self, interaction: Interaction) -> None:
         if not await check_staff_interaction(interaction, what=f"order refund {self.order_id}"):
@@ -142,8 +147,12 @@ class OrdersPager(OwnerView):
         filters: str,
         per_page: int = 10,
         timeout: float = 600,
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
+        self.locale = locale
+        self.previous.label = t(locale, "pager.previous")
+        self.next.label = t(locale, "pager.next")
         self.feature = feature
         self.state = state
         self.login = login
@@ -165,7 +174,12 @@ class OrdersPager(OwnerView):
         self.previous.disabled = self.page <= 0
         self.next.disabled = not has_more
         data: Embed = rendering.list_embed(
-            shown, title="Orders", page=self.page, has_more=has_more, filters=self.filters
+            shown,
+            title=t(self.locale, "orders.list.heading"),
+            page=self.page,
+            has_more=has_more,
+            filters=self.filters,
+            locale=self.locale,
         )
         return discord.Embed.from_dict(data)
 
