@@ -420,6 +420,9 @@ class ResellerBot(commands.Bot):
         """Remember the member's Discord language for the DMs the bot sends them later."""
         if self._languages is not None:
             await self._languages.remember_member(interaction.user.id, interaction.locale)
+            command = interaction.data.get("name") if interaction.data else None
+            if interaction.type is discord.InteractionType.application_command and command == "setup":
+                await self._languages.remember_guild(interaction.guild_locale)  # the server's language
 
     async def on_resumed(self) -> None:
         self.gateway_connected = True
