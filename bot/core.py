@@ -255,6 +255,7 @@ class ResellerBot(commands.Bot):
             channels=self.guild_config,
             sink=DiscordHttpSink(self.http),
             public_url=self.settings.server.public_webhook_url,
+            locale=self.languages.channel,
         )
         self.webhooks.add_route(self.web.app, self.settings.server.webhook_path)
         self.health.add("webhooks", self.webhooks.probe)
