@@ -379,3 +379,27 @@ async def test_approval_survives_a_restart(
     assert message is not None
     assert message["components"] == []
     assert "approved" in message["embeds"][0]["title"]
+
+
+async def test_gift_in_russian(env: Env) -> None:
+    """A staff member whose Discord is Russian: the confirmation, its buttons, the outcome and the owner-only
+    refusal are Russian, money the Russian way. (The outcome's sentence and the "What" line come from
+    bot/staff/spending.py, still English: see docs/i18n.md.)"""
+    env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
+    env.fake.user_locales[env.fake.guild.members["member"].id] = "ru"
+    rec = await env.run("gift", {"product": "cs2", "plan": 30, "username": "darth"})
+    text = await env.answered(rec, "Подтвердите: Подарок подписки")
+    assert "Получатель: `darth`" in text
+    assert "Цена: 17,10\N{NO-BREAK SPACE}NLE (1\N{NO-BREAK SPACE}368,00\N{NO-BREAK SPACE}RUB)" in text
+    message = rec.final_message()
+    assert message is not None
+    assert "Нажимать эти кнопки можете только вы." in message["embeds"][0]["footer"]["text"]
+    labels = [c["label"] for row in message["components"] for c in row["components"]]
+    assert labels == ["Подтвердить", "Отмена"]
+    other = await env.fake.click_button(rec, "confirm", user="member")
+    await other.wait_response()
+    assert "Эти кнопки может нажимать только" in other.all_text()
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "Подарок подписки: выполнено" in _title(r))
+    assert "Id запроса" in rec.all_text()
