@@ -144,10 +144,15 @@ def audit_page_embed(records: Sequence[AuditRecord], *, page: int, pages: int, t
     return embed
 
 
-def prices_embed(prices: Prices) -> discord.Embed:
-    embed = discord.Embed(title=f"{prices.product.label} prices", colour=COLOR_PENDING)
+def prices_embed(prices: Prices, locale: str = DEFAULT_LOCALE) -> discord.Embed:
+    title = t(locale, "info.prices.title", product=prices.product.label)
+    embed = discord.Embed(title=title, colour=COLOR_PENDING)
     for plan, row in sorted(prices.plans.items()):
-        embed.add_field(name=f"{plan.days} days", value=f"{nle(row.nle)} ({row.nle:,.2f} EUR)\n{rub(row.rub)}")
+        eur = money(row.nle.quantize(CENTS), "EUR", locale)
+        embed.add_field(
+            name=t(locale, "count.days", count=plan.days),
+            value=f"{nle(row.nle, locale)} ({eur})\n{rub(row.rub, locale)}",
+        )
     return embed
 
 

@@ -200,3 +200,4 @@ async def test_the_linking_commands_in_russian(fake_discord: FakeDiscord, harnes
     assert "Ваш аккаунт Discord не привязан." in answers[6]
     assert "/привязка начать" in answers[7]
     assert [english_in(text) for text in answers] == [[]] * len(answers)
+    fake_discord.assert_no_violations()

@@ -88,6 +88,7 @@ async def test_a_russian_member_buys_and_gets_a_russian_receipt(shop_ru: Shop) -
     dm = await shop.fake.wait_for_dm("member", lambda m: "Чек" in str(m["embeds"]))
     assert "5,00\N{NO-BREAK SPACE}NLE" in _text(dm)
     assert_russian(_text(dm))
+    shop.fake.assert_no_violations()  # Discord's limits (embed sizes, components) hold in Russian too
 
 
 async def test_a_russian_staff_member_reads_orders_in_russian(shop_ru: Shop) -> None:
@@ -104,3 +105,4 @@ async def test_a_russian_staff_member_reads_orders_in_russian(shop_ru: Shop) -> 
     text = await shop.answered(listed, "Заказы — страница 1")
     assert "Фильтры: статус ожидает оплаты, последние 2 дня" in text
     assert_russian(_text(listed.final_message()))
+    shop.fake.assert_no_violations()

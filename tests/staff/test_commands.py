@@ -403,3 +403,27 @@ async def test_gift_in_russian(env: Env) -> None:
     await click.wait_response()
     await rec.wait_until(lambda r: "Подарок подписки: выполнено" in _title(r))
     assert "Id запроса" in rec.all_text()
+    env.fake.assert_no_violations()
+
+
+async def test_balance_prices_user_check_in_russian(env: Env) -> None:
+    from tests.i18n.leaks import english_in
+
+    env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
+    nbsp = "\N{NO-BREAK SPACE}"
+    balance = await env.answered(await env.run("balance"), "Баланс")
+    assert f"Баланс: **1{nbsp}000,00{nbsp}NLE**" in balance
+    prices = await env.answered(await env.run("prices", {"product": "cs2"}), "Цены CS2")
+    assert f"365 дней: 134,10{nbsp}NLE (134,10{nbsp}EUR)" in prices
+    assert f"10{nbsp}728,00{nbsp}RUB" in prices
+    answers = [balance.split("\n")[:2], prices]
+    for (username, product), expected in {
+        ("darth", "cs2"): "есть и приглашён к CS2",
+        ("newbie", "cs2"): "не приглашён к CS2",
+        ("newbie", "csgo"): "CS:GO общедоступен",
+        ("ghost", None): "на Neverlose нет",
+    }.items():
+        options = {"username": username} | ({"product": product} if product else {})
+        rec = await env.run("user", options, subcommand="check")
+        answers.append(await env.answered(rec, expected))
+    assert [english_in(str(text)) for text in answers] == [[]] * len(answers)
