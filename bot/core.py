@@ -280,7 +280,9 @@ class ResellerBot(commands.Bot):
             self.web.app.add_routes(self.linking.routes())
             # discovery is read in the background: unreachable, it pauses /link only (retried with backoff)
             self.start_background(self.linking.discovery.run(), name="oidc-discovery")
-            receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
+            receipts = self.linking.attach_outbox(
+                self.webhooks.outbox, wake=self.webhooks.dispatcher.wake, locale=self.languages.channel
+            )
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
         # --- shop: the price table and its push to Neverlose's checkout (issue 13) ---

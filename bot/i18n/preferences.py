@@ -15,6 +15,7 @@ transaction of the change they report.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import aiosqlite
 
@@ -36,6 +37,12 @@ async def member_locale_on(conn: aiosqlite.Connection, user_id: int) -> str | No
     """A member's last known language, read on an open connection (inside a transaction's hook)."""
     async with conn.execute("SELECT value FROM guild_config WHERE key = ?", (member_key(user_id),)) as cur:
         row = await cur.fetchone()
+    return None if row is None else supported(str(row[0]))
+
+
+def member_locale_sync(conn: sqlite3.Connection, user_id: int) -> str | None:
+    """:func:`member_locale_on` on a synchronous connection (the webhook store's writer thread)."""
+    row = conn.execute("SELECT value FROM guild_config WHERE key = ?", (member_key(user_id),)).fetchone()
     return None if row is None else supported(str(row[0]))
 
 
