@@ -53,14 +53,15 @@ def staff_subject(interaction: Interaction) -> StaffSubject:
 async def run_action(feature: OrdersDiscord, action: str, order_id: str, interaction: Interaction) -> str:
     """Run a card button's action for the presser; the text to answer with."""
     staff, actions, guild_id = staff_subject(interaction), feature.staff, interaction.guild_id
+    locale = from_discord(interaction.locale)
     if action == rendering.CONFIRM:
-        return (await actions.confirm(order_id, staff, guild_id=guild_id)).text
+        return (await actions.confirm(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.APPROVE:
-        return (await actions.approve(order_id, staff, guild_id=guild_id)).text
+        return (await actions.approve(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.REJECT:
-        return (await actions.reject(order_id, staff, guild_id=guild_id)).text
+        return (await actions.reject(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.RETRY:
-        return (await actions.retry(order_id, staff, guild_id=guild_id)).text
+        return (await actions.retry(order_id, staff, guild_id=guild_id)).text_in(locale)
     raise ValueError(f"unknown order action {action!r}")
 
 
@@ -127,7 +128,7 @@ class RefundModal(discord.ui.Modal, title="Mark the order refunded"):
         result = await feature.staff.refund(
             self.order_id, staff_subject(interaction), str(self.note.value), guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     async def on_error(self, interaction: Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_interaction_error(interaction, error, where="order refund note")

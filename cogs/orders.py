@@ -177,7 +177,7 @@ class Orders(commands.Cog):
     async def order_retry(self, interaction: Interaction, id: ORDER_ID) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feature.staff.retry(id.strip(), staff_subject(interaction), guild_id=interaction.guild_id)
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     @order.command(name="cancel", description="Cancel an order that is still awaiting payment")
     @app_commands.describe(id="The order id", reason="Shown to the customer on the order page")
@@ -192,7 +192,7 @@ class Orders(commands.Cog):
         result = await self.feature.staff.cancel(
             id.strip(), staff_subject(interaction), reason, guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     @order.command(name="refund", description="Record that an order was refunded by hand (with a note)")
     @app_commands.describe(id="The order id", note="How the money went back, e.g. bank transfer, reference")
@@ -207,7 +207,7 @@ class Orders(commands.Cog):
         result = await self.feature.staff.refund(
             id.strip(), staff_subject(interaction), note, guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
 
 async def setup(bot: ResellerBot) -> None:

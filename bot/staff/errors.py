@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -32,8 +33,9 @@ RECORDED_NOTE = (
 class StaffError(Exception):
     """A refusal whose ``message`` is written for staff and safe to show as it is."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, said: Callable[[str], str] | None = None) -> None:
         self.message = message
+        self.said = said  # the sentence in a reader's language (``message`` is its English, for the audit)
         super().__init__(message)
 
 
@@ -120,12 +122,9 @@ def render_error(error: BaseException, *, spending: bool = False, locale: str = 
     catalogs, e.g. the not-staff refusal, is translated)."""
     error = unwrap(error)
     if isinstance(error, StaffError):
-        return RenderedError(
-            catalogs().localize_english(locale, error.message, "error.") if locale != "en" else error.message
-        )
+        return RenderedError(error.said(locale) if error.said is not None else _known(error.message, locale))
     if isinstance(error, NotStaff):
-        message = catalogs().localize_english(locale, error.message, "error.") if locale != "en" else error.message
-        return RenderedError(message, level=logging.WARNING)
+        return RenderedError(_known(error.message, locale), level=logging.WARNING)
     if isinstance(error, MarketValidationError):
         return RenderedError(t(locale, "error.invalid_field", field=error.field, message=error.message))
     if isinstance(error, MarketError):

@@ -18,6 +18,7 @@ from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
 from bot.payments.enabled import set_manual_instructions
 from bot.shop.price_table import PriceEntry, PriceTable
+from bot.staff.audit import AuditQuery
 from tests.fake_discord import FakeDiscord
 from tests.i18n.leaks import english_in
 from tests.orders.test_discord import BASE, Shop
@@ -83,7 +84,11 @@ async def test_a_russian_member_buys_and_gets_a_russian_receipt(shop_ru: Shop) -
     assert "Подтвердить оплату" in str(card["components"])  # BOT_LOCALE=ru: the card is Russian
     assert_russian(_text(card))
     pressed = await shop.fake.click_button(card, f"order:confirm:{order.id}", user="staff")
-    await shop.answered(pressed, "confirmed")  # bot/orders/staff_actions.py answers in English (not moved yet)
+    answer = await shop.answered(pressed, "подтверждена; выдаём 5,00\N{NO-BREAK SPACE}NLE на `darth`")
+    assert_russian(answer)
+    assert shop.bot.staff is not None
+    audited = [r.entry.result for r in await shop.bot.staff.audit.query(AuditQuery())]
+    assert any("confirmed; delivering 5.00 NLE" in (result or "") for result in audited), "the audit stays English"
     await shop.state(order.id, OrderState.DELIVERED)
     dm = await shop.fake.wait_for_dm("member", lambda m: "Чек" in str(m["embeds"]))
     assert "5,00\N{NO-BREAK SPACE}NLE" in _text(dm)
