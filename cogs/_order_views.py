@@ -101,24 +101,22 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
             await report_interaction_error(interaction, exc, where=f"order {self.action}", spending=spending)
 
 
-class RefundModal(discord.ui.Modal, title="Mark the order refunded"):
-    """Asks how the money went back (required; stored with the order and audited)."""
-
-    note: discord.ui.TextInput[RefundModal] = discord.ui.TextInput(
-        label="How was the money refunded?",
-        placeholder="e.g. sent back by bank transfer on 7 Dec, reference 123",
-        min_length=3,
-        max_length=300,
-        custom_id="note",
-    )
+class RefundModal(discord.ui.Modal):
+    """Asks how the money went back (required; stored with the order and audited), in the presser's language."""
 
     def __init__(self, order_id: str, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
             title=t(locale, "orders.refund.title"), custom_id=f"order-refund-note:{order_id}"[:100], timeout=900
         )
         self.order_id = order_id
-        self.note.label = t(locale, "orders.refund.label")
-        self.note.placeholder = t(locale, "orders.refund.placeholder")
+        self.note: discord.ui.TextInput[RefundModal] = discord.ui.TextInput(
+            label=t(locale, "orders.refund.label"),
+            placeholder=t(locale, "orders.refund.placeholder"),
+            min_length=3,
+            max_length=300,
+            custom_id="note",
+        )
+        self.add_item(self.note)
 
     async def on_submit(self, interaction: Interaction) -> None:
         if not await check_staff_interaction(interaction, what=f"order refund {self.order_id}"):
