@@ -25,6 +25,8 @@ from bot.extensions import LoadReport, load_extensions
 from bot.guild_config import GuildConfig
 from bot.http.health import HealthCheck
 from bot.http.server import WebServer
+from bot.i18n.commands import CommandTranslator
+from bot.i18n.preferences import Languages
 from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.market.client import MarketClient
 from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
@@ -99,6 +101,7 @@ class ResellerBot(commands.Bot):
         self._market: MarketClient | None = None
         self._journal: SpendingJournal | None = None
         self._guild_config: GuildConfig | None = None
+        self._languages: Languages | None = None
         self.webhooks: WebhookFeature | None = None  # webhook store, notifications outbox and dispatcher
         self.staff: StaffServices | None = None
         self.linking: LinkingService | None = None  # None unless OAUTH_CLIENT_ID and PUBLIC_BASE_URL are set
@@ -147,6 +150,13 @@ class ResellerBot(commands.Bot):
             raise NotReadyError("guild configuration is not loaded yet")
         return self._guild_config
 
+    @property
+    def languages(self) -> Languages:
+        """The language of channel posts and of each member's DMs (docs/i18n.md)."""
+        if self._languages is None:
+            raise NotReadyError("languages are not loaded yet")
+        return self._languages
+
     def start_background(self, coro: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``coro`` for the bot's lifetime; it is cancelled (after services close) on shutdown."""
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -174,6 +184,8 @@ class ResellerBot(commands.Bot):
             await use_gateway_of(self.http)
         self._db = await Database.open(self.settings.storage.database_path)
         self._guild_config = GuildConfig(self._db, self.settings)
+        self._languages = Languages(self.settings.language, self._guild_config)
+        await self._languages.load()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30, connect=10),
             headers={"User-Agent": f"neverlose-reseller-bot/{__version__}"},
@@ -254,6 +266,7 @@ class ResellerBot(commands.Bot):
             channels=self.guild_config,
             sink=DiscordHttpSink(self.http),
             public_url=self.settings.server.public_webhook_url,
+            locale=self.languages.channel,
         )
         self.webhooks.add_route(self.web.app, self.settings.server.webhook_path)
         self.health.add("webhooks", self.webhooks.probe)
@@ -278,7 +291,9 @@ class ResellerBot(commands.Bot):
             self.web.app.add_routes(self.linking.routes())
             # discovery is read in the background: unreachable, it pauses /link only (retried with backoff)
             self.start_background(self.linking.discovery.run(), name="oidc-discovery")
-            receipts = self.linking.attach_outbox(self.webhooks.outbox, wake=self.webhooks.dispatcher.wake)
+            receipts = self.linking.attach_outbox(
+                self.webhooks.outbox, wake=self.webhooks.dispatcher.wake, locale=self.languages.channel
+            )
             self.webhooks.store.add_events_hook(receipts.on_events)
             self.staff.spending.add_success_hook(receipts.on_spending)
         # --- shop: the price table and its push to Neverlose's checkout (issue 13) ---
@@ -318,6 +333,7 @@ class ResellerBot(commands.Bot):
                 wake=self.webhooks.dispatcher.wake,
                 audit=self.staff.audit,
                 config=self.guild_config,
+                channel_locale=self.languages.channel,
             )
         # --- Crypto Pay (issue 15) ---
         if self.orders is not None and self.settings.cryptopay.enabled:
@@ -349,6 +365,8 @@ class ResellerBot(commands.Bot):
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord.guild_id
+        if self.tree.translator is None:  # Russian names, descriptions, options and choices (docs/i18n.md)
+            await self.tree.set_translator(CommandTranslator())
         try:
             if guild_id is not None:
                 guild = discord.Object(id=guild_id)
@@ -406,6 +424,14 @@ class ResellerBot(commands.Bot):
     async def on_ready(self) -> None:
         self.gateway_connected = True
         log.info("gateway ready user=%s guilds=%d", self.user, len(self.guilds))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Remember the member's Discord language for the DMs the bot sends them later."""
+        if self._languages is not None:
+            await self._languages.remember_member(interaction.user.id, interaction.locale)
+            command = interaction.data.get("name") if interaction.data else None
+            if interaction.type is discord.InteractionType.application_command and command == "setup":
+                await self._languages.remember_guild(interaction.guild_locale)  # the server's language
 
     async def on_resumed(self) -> None:
         self.gateway_connected = True

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n.negotiation import supported
+
 DEFAULT_MARKET_BASE_URL = "https://user-api.neverlose.cc/api/market"
 DEFAULT_OAUTH_ISSUER = "https://neverlose.cc"
 
@@ -287,6 +289,19 @@ class LoggingSettings(_Section):
     )
 
 
+def _bot_locale(value: str) -> str:
+    language = supported(value)
+    if language is None:
+        raise ValueError("must be one of the bot's languages: en or ru")
+    return language
+
+
+class LanguageSettings(_Section):
+    """The language of channel posts when the server's is unknown, and of everything with no reader's locale."""
+
+    locale: Annotated[str, AfterValidator(_bot_locale)] = Field(default="en", validation_alias="BOT_LOCALE")
+
+
 class _SandboxMarket(MarketSettings):
     """Market section for ``sandbox``: the embedded simulator supplies the credentials."""
 
@@ -308,6 +323,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "checkout": CheckoutSettings,
     "cryptopay": CryptoPaySettings,
     "stats": StatsSettings,
+    "language": LanguageSettings,
     "logging": LoggingSettings,
 }
 
@@ -327,6 +343,7 @@ class Settings:
     checkout: CheckoutSettings
     cryptopay: CryptoPaySettings
     stats: StatsSettings
+    language: LanguageSettings
     logging: LoggingSettings
 
 

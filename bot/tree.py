@@ -15,6 +15,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.i18n import from_discord
 from bot.staff.errors import GENERIC_FAILURE, render_error, unwrap
 
 __all__ = ["GENERIC_FAILURE", "BotCommandTree", "report_interaction_error", "send_ephemeral"]
@@ -37,7 +38,7 @@ async def report_interaction_error(
     interaction: discord.Interaction[Any], error: BaseException, *, where: str, spending: bool = False
 ) -> None:
     """Log ``error`` (with a traceback only when unexpected) and answer the user ephemerally."""
-    rendered = render_error(error, spending=spending)
+    rendered = render_error(error, spending=spending, locale=from_discord(interaction.locale))
     if rendered.reference is not None:
         log.error(
             "interaction failed ref=%s where=%s user=%s",

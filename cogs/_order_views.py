@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import DEFAULT_LOCALE, from_discord, t
 from bot.notifications.embeds import Embed
 from bot.orders import rendering
 from bot.orders.discord_feature import OrdersDiscord
@@ -52,14 +53,15 @@ def staff_subject(interaction: Interaction) -> StaffSubject:
 async def run_action(feature: OrdersDiscord, action: str, order_id: str, interaction: Interaction) -> str:
     """Run a card button's action for the presser; the text to answer with."""
     staff, actions, guild_id = staff_subject(interaction), feature.staff, interaction.guild_id
+    locale = from_discord(interaction.locale)
     if action == rendering.CONFIRM:
-        return (await actions.confirm(order_id, staff, guild_id=guild_id)).text
+        return (await actions.confirm(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.APPROVE:
-        return (await actions.approve(order_id, staff, guild_id=guild_id)).text
+        return (await actions.approve(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.REJECT:
-        return (await actions.reject(order_id, staff, guild_id=guild_id)).text
+        return (await actions.reject(order_id, staff, guild_id=guild_id)).text_in(locale)
     if action == rendering.RETRY:
-        return (await actions.retry(order_id, staff, guild_id=guild_id)).text
+        return (await actions.retry(order_id, staff, guild_id=guild_id)).text_in(locale)
     raise ValueError(f"unknown order action {action!r}")
 
 
@@ -89,7 +91,7 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
     async def callback(self, interaction: Interaction) -> None:
         try:
             if self.action == rendering.REFUND:
-                await interaction.response.send_modal(RefundModal(self.order_id))
+                await interaction.response.send_modal(RefundModal(self.order_id, from_discord(interaction.locale)))
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
             text = await run_action(order_discord(interaction), self.action, self.order_id, interaction)
@@ -99,20 +101,22 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
             await report_interaction_error(interaction, exc, where=f"order {self.action}", spending=spending)
 
 
-class RefundModal(discord.ui.Modal, title="Mark the order refunded"):
-    """Asks how the money went back (required; stored with the order and audited)."""
+class RefundModal(discord.ui.Modal):
+    """Asks how the money went back (required; stored with the order and audited), in the presser's language."""
 
-    note: discord.ui.TextInput[RefundModal] = discord.ui.TextInput(
-        label="How was the money refunded?",
-        placeholder="e.g. sent back by bank transfer on 7 Dec, reference 123",
-        min_length=3,
-        max_length=300,
-        custom_id="note",
-    )
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__(custom_id=f"order-refund-note:{order_id}"[:100], timeout=900)
+    def __init__(self, order_id: str, locale: str = DEFAULT_LOCALE) -> None:
+        super().__init__(
+            title=t(locale, "orders.refund.title"), custom_id=f"order-refund-note:{order_id}"[:100], timeout=900
+        )
         self.order_id = order_id
+        self.note: discord.ui.TextInput[RefundModal] = discord.ui.TextInput(
+            label=t(locale, "orders.refund.label"),
+            placeholder=t(locale, "orders.refund.placeholder"),
+            min_length=3,
+            max_length=300,
+            custom_id="note",
+        )
+        self.add_item(self.note)
 
     async def on_submit(self, interaction: Interaction) -> None:
         if not await check_staff_interaction(interaction, what=f"order refund {self.order_id}"):
@@ -122,7 +126,7 @@ class RefundModal(discord.ui.Modal, title="Mark the order refunded"):
         result = await feature.staff.refund(
             self.order_id, staff_subject(interaction), str(self.note.value), guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     async def on_error(self, interaction: Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_interaction_error(interaction, error, where="order refund note")
@@ -142,8 +146,12 @@ class OrdersPager(OwnerView):
         filters: str,
         per_page: int = 10,
         timeout: float = 600,
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
+        self.locale = locale
+        self.previous.label = t(locale, "pager.previous")
+        self.next.label = t(locale, "pager.next")
         self.feature = feature
         self.state = state
         self.login = login
@@ -165,7 +173,12 @@ class OrdersPager(OwnerView):
         self.previous.disabled = self.page <= 0
         self.next.disabled = not has_more
         data: Embed = rendering.list_embed(
-            shown, title="Orders", page=self.page, has_more=has_more, filters=self.filters
+            shown,
+            title=t(self.locale, "orders.list.heading"),
+            page=self.page,
+            has_more=has_more,
+            filters=self.filters,
+            locale=self.locale,
         )
         return discord.Embed.from_dict(data)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.i18n import DEFAULT_LOCALE, from_discord, t
 from bot.staff import rendering
 from bot.staff.approvals import Approval
 from bot.staff.audit import paginate
@@ -53,7 +54,8 @@ class OwnerView(discord.ui.View):
                 self.owner_id,
                 custom_id,
             )
-            await send_ephemeral(interaction, f"Only <@{self.owner_id}> can use these buttons.")
+            text = t(from_discord(interaction.locale), "staff.owner_only", mention=f"<@{self.owner_id}>")
+            await send_ephemeral(interaction, text)
             return False
         return await check_staff_interaction(interaction, what=f"button {custom_id}")
 
@@ -80,12 +82,16 @@ class ConfirmView(OwnerView):
         on_confirm: Callable[[Interaction], Awaitable[None]],
         on_cancel: Callable[[], bool],
         timeout: float,
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         super().__init__(owner_id=quote.staff_id, timeout=timeout)
         self.quote = quote
         self.origin = origin
         self._on_confirm = on_confirm
         self._on_cancel = on_cancel
+        self.locale = locale
+        self.confirm.label = t(locale, "staff.button.confirm")
+        self.cancel.label = t(locale, "staff.button.cancel")
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
     async def confirm(self, interaction: Interaction, button: discord.ui.Button[ConfirmView]) -> None:
@@ -98,13 +104,17 @@ class ConfirmView(OwnerView):
     async def cancel(self, interaction: Interaction, button: discord.ui.Button[ConfirmView]) -> None:
         self.stop()
         self._on_cancel()
-        await interaction.response.edit_message(embed=rendering.closed_embed(self.quote, "cancelled"), view=None)
+        await interaction.response.edit_message(
+            embed=rendering.closed_embed(self.quote, "cancelled", locale=self.locale), view=None
+        )
 
     async def on_timeout(self) -> None:
         if not self._on_cancel():
             return  # already confirmed (the service consumed the quote)
         try:
-            await self.origin.edit_original_response(embed=rendering.closed_embed(self.quote, "expired"), view=None)
+            await self.origin.edit_original_response(
+                embed=rendering.closed_embed(self.quote, "expired", locale=self.locale), view=None
+            )
         except discord.HTTPException as exc:
             log.warning("could not mark confirmation expired quote=%s status=%s", self.quote.id, exc.status)
 

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.guild_config import ChannelKind
+from bot.i18n import from_discord
 from bot.staff import rendering
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.errors import NotStaff, StaffError
@@ -118,18 +119,20 @@ class Gifting(commands.Cog):
 
     # ------------------------------------------------------------------ confirmation
     async def _ask(self, interaction: Interaction, quote: Quote) -> None:
+        locale = from_discord(interaction.locale)
+
         async def on_confirm(press: Interaction) -> None:
             try:
                 outcome = await self.staff.spending.confirm(quote.id, staff_id=press.user.id)
             except StaffError as exc:  # limit reached meanwhile, expired, ...: nothing was sent
                 await press.edit_original_response(
-                    embed=rendering.closed_embed(quote, "refused", exc.message), view=None
+                    embed=rendering.closed_embed(quote, "refused", exc.message, locale), view=None
                 )
                 return
             if outcome.status == OutcomeStatus.AWAITING_APPROVAL:
                 outcome = await self._post_approval(outcome)
             embed = rendering.outcome_embed(
-                quote, status=outcome.status, request_id=outcome.request_id, text=outcome.text
+                quote, status=outcome.status, request_id=outcome.request_id, text=outcome.text, locale=locale
             )
             await press.edit_original_response(embed=embed, view=None)
 
@@ -139,9 +142,10 @@ class Gifting(commands.Cog):
             on_confirm=on_confirm,
             on_cancel=lambda: self.staff.spending.cancel(quote.id),
             timeout=self.confirm_timeout,
+            locale=locale,
         )
         await interaction.edit_original_response(
-            embed=rendering.quote_embed(quote, timeout_s=self.confirm_timeout), view=view
+            embed=rendering.quote_embed(quote, timeout_s=self.confirm_timeout, locale=locale), view=view
         )
 
     async def _post_approval(self, outcome: Outcome) -> Outcome:

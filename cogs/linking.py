@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.linking.links import Link
 from bot.linking.service import LinkingService, linking_disabled_reason
 from bot.staff.permissions import staff_only
@@ -17,26 +18,25 @@ from bot.staff.permissions import staff_only
 log = logging.getLogger(__name__)
 
 
-def _link_embed(title: str, link: Link, member: discord.abc.User | None = None) -> discord.Embed:
+def _link_embed(title: str, link: Link, member: discord.abc.User | None = None, locale: str = "en") -> discord.Embed:
     embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     if member is not None:
         embed.add_field(name="Discord", value=member.mention, inline=True)
     else:
         embed.add_field(name="Discord", value=f"<@{link.discord_user_id}>", inline=True)
-    embed.add_field(name="Neverlose login", value=f"`{link.neverlose_login}`", inline=True)
-    embed.add_field(name="Neverlose id", value=f"`{link.neverlose_sub}`", inline=True)
-    registered = "unknown (run `/link start` again to show it)"
+    embed.add_field(name=t(locale, "linking.field.login"), value=f"`{link.neverlose_login}`", inline=True)
+    embed.add_field(name=t(locale, "linking.field.id"), value=f"`{link.neverlose_sub}`", inline=True)
+    registered = t(locale, "linking.registered.unknown")
     if link.neverlose_reg_date is not None:
         registered = link.neverlose_reg_date.isoformat()
-    embed.add_field(name="Registered on Neverlose", value=registered, inline=True)
-    embed.add_field(name="Linked", value=discord.utils.format_dt(link.linked_at, "R"), inline=True)
+    embed.add_field(name=t(locale, "linking.field.registered"), value=registered, inline=True)
+    embed.add_field(
+        name=t(locale, "linking.field.linked"), value=discord.utils.format_dt(link.linked_at, "R"), inline=True
+    )
     return embed
 
 
-UNAVAILABLE = (
-    "Linking is unavailable right now: the bot cannot read Neverlose's sign-in configuration. "
-    "Nothing is wrong with your account; please try again later."
-)
+UNAVAILABLE = t("en", "linking.unavailable")
 
 
 class LinkingCog(commands.Cog):
@@ -47,17 +47,20 @@ class LinkingCog(commands.Cog):
 
     @link.command(name="start", description="Get a one-time link to sign in with Neverlose")
     async def link_start(self, interaction: discord.Interaction) -> None:
+        locale = from_discord(interaction.locale)
         if not self.service.available:
-            await interaction.response.send_message(UNAVAILABLE, ephemeral=True)
+            await interaction.response.send_message(t(locale, "linking.unavailable"), ephemeral=True)
             log.info("link refused user=%d reason=discovery_unavailable", interaction.user.id)
             return
-        url = await self.service.new_start_url(interaction.user.id)
+        url = await self.service.new_start_url(interaction.user.id, locale)  # the pages follow the member's language
         minutes = int(self.service.ttl.total_seconds() // 60)
         view = discord.ui.View()
-        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="Sign in with Neverlose", url=url))
+        button = discord.ui.Button[discord.ui.View](
+            style=discord.ButtonStyle.link, label=t(locale, "linking.start.button"), url=url
+        )
+        view.add_item(button)
         await interaction.response.send_message(
-            "Press the button to sign in with Neverlose and link your account. "
-            f"The link is for you only, works once and expires in {minutes} minutes.",
+            t(locale, "linking.start.text", count=minutes),
             view=view,
             ephemeral=True,
         )
@@ -66,27 +69,25 @@ class LinkingCog(commands.Cog):
     @link.command(name="status", description="Show which Neverlose account your Discord account is linked to")
     async def link_status(self, interaction: discord.Interaction) -> None:
         current = await self.service.links.get(interaction.user.id)
+        locale = from_discord(interaction.locale)
         if current is None:
-            await interaction.response.send_message(
-                "Your Discord account is not linked. Use `/link start` to link it.", ephemeral=True
-            )
+            await interaction.response.send_message(t(locale, "linking.status.none"), ephemeral=True)
             return
+        title = t(locale, "linking.status.title")
         await interaction.response.send_message(
-            embed=_link_embed("Your linked Neverlose account", current, interaction.user), ephemeral=True
+            embed=_link_embed(title, current, interaction.user, locale), ephemeral=True
         )
 
     @app_commands.command(name="unlink", description="Remove the link to your Neverlose account")
     async def unlink(self, interaction: discord.Interaction) -> None:
         removed = await self.service.links.unlink(interaction.user.id)
+        locale = from_discord(interaction.locale)
         if removed is None:
-            await interaction.response.send_message("Your Discord account is not linked.", ephemeral=True)
+            await interaction.response.send_message(t(locale, "linking.unlink.none"), ephemeral=True)
             return
         log.info("link removed user=%d sub=%s", interaction.user.id, removed.neverlose_sub)
-        await interaction.response.send_message(
-            f"Unlinked from the Neverlose account `{removed.neverlose_login}`. "
-            "You will no longer get receipts or roles for it.",
-            ephemeral=True,
-        )
+        text = t(locale, "linking.unlink.done", login=removed.neverlose_login)
+        await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="whois", description="Staff: find the link of a member or a Neverlose login")
     @app_commands.describe(member="A Discord member", username="A Neverlose login")
@@ -99,24 +100,24 @@ class LinkingCog(commands.Cog):
         member: discord.Member | None = None,
         username: app_commands.Range[str, 1, 64] | None = None,
     ) -> None:
+        locale = from_discord(interaction.locale)
         if (member is None) == (username is None):
-            await interaction.response.send_message("Give exactly one of `member` or `username`.", ephemeral=True)
+            await interaction.response.send_message(t(locale, "linking.whois.one"), ephemeral=True)
             return
         if member is not None:
             found = await self.service.links.get(member.id)
-            missing = f"{member.mention} has not linked a Neverlose account."
+            missing = t(locale, "linking.whois.no_member", member=member.mention)
         else:
             assert username is not None  # noqa: S101 - exactly one is set (checked above)
             found = await self.service.links.get_by_login(username)
-            missing = (
-                f"No Discord account is linked to the Neverlose login `{discord.utils.escape_markdown(username)}`."
-            )
+            missing = t(locale, "linking.whois.no_login", login=discord.utils.escape_markdown(username))
         if found is None:
             await interaction.response.send_message(
                 missing, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
             return
-        await interaction.response.send_message(embed=_link_embed("Linked account", found, member), ephemeral=True)
+        title = t(locale, "linking.whois.title")
+        await interaction.response.send_message(embed=_link_embed(title, found, member, locale), ephemeral=True)
 
 
 async def setup(bot: ResellerBot) -> None:

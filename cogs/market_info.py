@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.staff import inputs, rendering
 from bot.staff.permissions import staff_only
 from bot.staff.services import StaffServices
@@ -43,11 +44,15 @@ class MarketInfo(commands.Cog):
         amount = await self.bot.market.get_balance()
         spent, limit = await self.staff.spending.daily_limit.usage(interaction.user.id)
         forecast = "" if self.bot.stats is None else "\n" + (await self.bot.stats.forecaster.forecast(amount)).text()
-        await interaction.followup.send(
-            f"Balance: **{rendering.nle(amount)}**\nYour spending today (UTC): {spent:.2f} of {limit:.2f} NLE."
-            + forecast,
-            ephemeral=True,
+        locale = from_discord(interaction.locale)
+        text = t(
+            locale,
+            "info.balance",
+            balance=rendering.nle(amount, locale),
+            spent=rendering.nle(spent, locale),
+            limit=rendering.nle(limit, locale),
         )
+        await interaction.followup.send(text + forecast, ephemeral=True)
 
     @app_commands.command(name="prices", description="The four plans of a product with NLE (EUR) and RUB prices")
     @app_commands.describe(product="The product")
@@ -58,7 +63,8 @@ class MarketInfo(commands.Cog):
     async def prices(self, interaction: Interaction, product: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         table = await self.bot.market.get_prices(inputs.product(product))
-        await interaction.followup.send(embed=rendering.prices_embed(table), ephemeral=True)
+        embed = rendering.prices_embed(table, from_discord(interaction.locale))
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @user.command(name="check", description="Does a Neverlose user exist, and are they invited to a product?")
     @app_commands.describe(username="The Neverlose login", product="Also check the invitation to this product")
@@ -70,16 +76,17 @@ class MarketInfo(commands.Cog):
         chosen = inputs.product(product) if product is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.staff.spending.prechecks.user_status(name, chosen)
+        locale = from_discord(interaction.locale)
         if not status.exists:
-            text = f"`{name}` does not exist on Neverlose."
+            text = t(locale, "info.user.missing", name=name)
         elif status.product is None or status.invite is None:
-            text = f"`{name}` exists on Neverlose."
+            text = t(locale, "info.user.exists", name=name)
         elif status.invite.cheat_public:
-            text = f"`{name}` exists; {status.product.label} is public, so they can receive it."
+            text = t(locale, "info.user.public", name=name, product=status.product.label)
         elif status.invite.user_invited:
-            text = f"`{name}` exists and is invited to {status.product.label}."
+            text = t(locale, "info.user.invited", name=name, product=status.product.label)
         else:
-            text = f"`{name}` exists but is not invited to {status.product.label}; ask Neverlose staff to invite them."
+            text = t(locale, "info.user.not_invited", name=name, product=status.product.label)
         await interaction.followup.send(text, ephemeral=True)
 
 

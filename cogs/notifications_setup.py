@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.guild_config import ChannelKind
+from bot.i18n import from_discord, t
 from bot.staff.permissions import server_manager_only
 from cogs._setup_group import add_setup_commands, remove_setup_commands
 
@@ -46,11 +47,10 @@ def notifications_command(bot: ResellerBot) -> app_commands.Command[Any, ..., No
         log.info(
             "notification channel set kind=%s channel=%d by=%d", channel_kind.value, channel.id, interaction.user.id
         )
-        await interaction.response.send_message(
-            f"{channel_kind.value.capitalize()} notifications now go to {channel.mention}. The bot needs View "
-            f"Channel, Send Messages and Embed Links there. Notifications waiting: {pending}.",
-            ephemeral=True,
-        )
+        locale = from_discord(interaction.locale)
+        kind_name = t(locale, f"setup.kind.{channel_kind.value}")
+        text = t(locale, "setup.notifications", kind=kind_name, channel=channel.mention, pending=pending)
+        await interaction.response.send_message(text, ephemeral=True)
 
     return notifications
 

@@ -19,9 +19,10 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.linking.links import LinkRepository
 from bot.market.models import Plan, Product
-from bot.orders import rendering
+from bot.orders import localized, rendering
 from bot.orders.discord_cards import pending_approval
 from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.models import Order, OrderError, OrderNotFound, OrderState
@@ -69,11 +70,11 @@ class Orders(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(OrderButton)
 
-    async def _order(self, order_id: str) -> Order:
+    async def _order(self, order_id: str, locale: str) -> Order:
         try:
             return await self.feature.service.get(order_id.strip())
         except OrderNotFound:
-            raise InvalidInput(f"No order `{order_id.strip()[:64]}`.") from None
+            raise InvalidInput(t(locale, "orders.no_order", id=order_id.strip()[:64])) from None
 
     # ------------------------------------------------------------------ staff: list
     @orders.command(name="list", description="Orders, newest first, with filters (staff)")
@@ -91,6 +92,7 @@ class Orders(commands.Cog):
         days: app_commands.Range[int, 1, 365] | None = None,
     ) -> None:
         name = inputs.username(login) if login is not None else None
+        locale = from_discord(interaction.locale)
         await interaction.response.defer(ephemeral=True, thinking=True)
         view = OrdersPager(
             owner_id=interaction.user.id,
@@ -98,8 +100,9 @@ class Orders(commands.Cog):
             state=OrderState(state) if state else None,
             login=name,
             since=utc_now() - timedelta(days=days) if days is not None else None,
-            filters=rendering.filters_text(state, name, days),
+            filters=rendering.filters_text(state, name, days, locale),
             per_page=self.per_page,
+            locale=locale,
         )
         await interaction.edit_original_response(embed=await view.render(), view=view)
 
@@ -110,26 +113,29 @@ class Orders(commands.Cog):
         link = await self.links.get(interaction.user.id)
         login = link.neverlose_login if link is not None else None
         mine = await self.feature.service.customer_orders(interaction.user.id, login, limit=MINE_LIMIT)
+        locale = from_discord(interaction.locale)
         if not mine:
-            await interaction.followup.send(rendering.NO_ORDERS_YET, ephemeral=True)
+            await interaction.followup.send(t(locale, "orders.mine.none"), ephemeral=True)
             return
-        data = rendering.mine_embed(mine, url_of=self.feature.service.order_url)
+        data = rendering.mine_embed(mine, url_of=self.feature.service.order_url, locale=locale)
         await interaction.followup.send(embed=embed(data), ephemeral=True)
 
     async def _buy(self, interaction: Interaction, key: ProductKey, nle: Decimal | None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         link = await self.links.get(interaction.user.id)
+        locale = from_discord(interaction.locale)
         if link is None:
-            how = "with `/link`" if self.bot.linking is not None else "(ask staff how: account linking is off here)"
-            raise NotLinked(f"Link your Neverlose account first {how}; orders are delivered to your linked account.")
+            how = t(locale, "orders.buy.link_with" if self.bot.linking is not None else "orders.buy.link_off")
+            raise NotLinked(t(locale, "orders.buy.not_linked", how=how))
         try:
             order = await self.feature.service.create_for_discord_user(
                 interaction.user.id, link.neverlose_login, key, nle
             )
         except OrderError as exc:
-            raise InvalidInput(f"This order cannot be placed: {exc}.") from None
+            reason = localized.refusal(str(exc), locale)
+            raise InvalidInput(t(locale, "orders.buy.refused", reason=reason)) from None
         log.info("order placed from discord order_id=%s user=%d", order.id, interaction.user.id)
-        text = rendering.placed_text(order, url=self.feature.service.order_url(order.id))
+        text = rendering.placed_text(order, url=self.feature.service.order_url(order.id), locale=locale)
         await interaction.followup.send(text, ephemeral=True)
 
     @buy.command(name="product", description="Buy a CS:GO or CS2 subscription for your linked Neverlose account")
@@ -145,7 +151,9 @@ class Orders(commands.Cog):
         try:
             nle = Decimal(amount.strip().replace(",", "."))
         except InvalidOperation:
-            raise InvalidInput(f"`{amount[:20]}` is not an amount; write it like 25 or 12.50.") from None
+            raise InvalidInput(
+                t(from_discord(interaction.locale), "orders.buy.bad_amount", amount=amount[:20])
+            ) from None
         await self._buy(interaction, ProductKey.marketplace(), nle)
 
     # ------------------------------------------------------------------ staff: one order
@@ -154,10 +162,13 @@ class Orders(commands.Cog):
     @staff_only()
     async def order_show(self, interaction: Interaction, id: ORDER_ID) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        order = await self._order(id)
+        locale = from_discord(interaction.locale)
+        order = await self._order(id, locale)
         history = await self.feature.service.history(order.id)
         details = await self.feature.staff.payment_details(order)
-        data = rendering.detail_embed(order, history, requested_by=pending_approval(history), payment_details=details)
+        data = rendering.detail_embed(
+            order, history, requested_by=pending_approval(history), payment_details=details, locale=locale
+        )
         await interaction.followup.send(embed=embed(data), ephemeral=True)
 
     @order.command(name="retry", description="Deliver an order that needs attention again (same safety rules)")
@@ -166,7 +177,7 @@ class Orders(commands.Cog):
     async def order_retry(self, interaction: Interaction, id: ORDER_ID) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feature.staff.retry(id.strip(), staff_subject(interaction), guild_id=interaction.guild_id)
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     @order.command(name="cancel", description="Cancel an order that is still awaiting payment")
     @app_commands.describe(id="The order id", reason="Shown to the customer on the order page")
@@ -181,7 +192,7 @@ class Orders(commands.Cog):
         result = await self.feature.staff.cancel(
             id.strip(), staff_subject(interaction), reason, guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
     @order.command(name="refund", description="Record that an order was refunded by hand (with a note)")
     @app_commands.describe(id="The order id", note="How the money went back, e.g. bank transfer, reference")
@@ -196,7 +207,7 @@ class Orders(commands.Cog):
         result = await self.feature.staff.refund(
             id.strip(), staff_subject(interaction), note, guild_id=interaction.guild_id
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(result.text_in(from_discord(interaction.locale)), ephemeral=True)
 
 
 async def setup(bot: ResellerBot) -> None:

@@ -10,18 +10,16 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.sandbox import DemoResult, SandboxDemo
 from bot.staff.permissions import staff_only
 
 Interaction = discord.Interaction[Any]
 
 
-def _answer(result: DemoResult) -> str:
-    outcome = "accepted it" if result.status == 200 else f"answered HTTP {result.status}"
-    return (
-        f"The simulator sent a signed **{result.kind}** event (unique_id {result.unique_id}) to this bot's "
-        f"webhook, which {outcome}. Watch the {result.kind} channel."
-    )
+def _answer(result: DemoResult, locale: str) -> str:
+    outcome = t(locale, "sandbox.accepted") if result.status == 200 else t(locale, "sandbox.http", status=result.status)
+    return t(locale, "sandbox.answer", kind=result.kind, unique_id=result.unique_id, outcome=outcome)
 
 
 class Sandbox(commands.Cog):
@@ -45,7 +43,7 @@ class Sandbox(commands.Cog):
     async def purchase(self, interaction: Interaction, username: str, item: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.demo.purchase(username, item)
-        await interaction.followup.send(_answer(result), ephemeral=True)
+        await interaction.followup.send(_answer(result, from_discord(interaction.locale)), ephemeral=True)
 
     @sandbox.command(name="transfer", description="A demo customer transfers NLE to your account")
     @app_commands.describe(username="The sender's Neverlose login", amount="NLE, e.g. 5.00")
@@ -53,7 +51,7 @@ class Sandbox(commands.Cog):
     async def transfer(self, interaction: Interaction, username: str, amount: app_commands.Range[str, 1, 20]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.demo.transfer(username, amount)
-        await interaction.followup.send(_answer(result), ephemeral=True)
+        await interaction.followup.send(_answer(result, from_discord(interaction.locale)), ephemeral=True)
 
 
 async def setup(bot: ResellerBot) -> None:

@@ -10,7 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import ResellerBot
-from bot.staff import inputs
+from bot.i18n import from_discord, t
+from bot.staff import inputs, rendering
 from bot.staff.permissions import server_manager_only
 from cogs._setup_group import add_setup_commands, remove_setup_commands
 
@@ -26,11 +27,10 @@ async def staff_role(interaction: Interaction, role: discord.Role, remove: bool 
     else:
         await config.add_staff_role(role.id, updated_by=interaction.user.id)
     roles = sorted(await config.staff_role_ids())
-    listed = ", ".join(f"<@&{r}>" for r in roles) or "none (only members with Manage Server)"
-    verb = "removed from" if remove else "added to"
-    await interaction.response.send_message(
-        f"{role.mention} {verb} the staff roles. Staff roles: {listed}.", ephemeral=True
-    )
+    locale = from_discord(interaction.locale)
+    listed = ", ".join(f"<@&{r}>" for r in roles) or t(locale, "setup.staff_role.none")
+    message = "setup.staff_role.removed" if remove else "setup.staff_role.added"
+    await interaction.response.send_message(t(locale, message, role=role.mention, roles=listed), ephemeral=True)
 
 
 @app_commands.describe(
@@ -48,11 +48,14 @@ async def limits(
         await config.set_daily_limit(_non_negative(daily_limit), updated_by=interaction.user.id)
     if approval_threshold is not None:
         await config.set_transfer_approval_threshold(_non_negative(approval_threshold), updated_by=interaction.user.id)
-    await interaction.response.send_message(
-        f"Daily limit per staff member: **{await config.daily_limit():.2f} NLE** (UTC day). "
-        f"Transfers above **{await config.transfer_approval_threshold():.2f} NLE** need a second approval.",
-        ephemeral=True,
+    locale = from_discord(interaction.locale)
+    text = t(
+        locale,
+        "setup.limits",
+        limit=rendering.nle(await config.daily_limit(), locale),
+        threshold=rendering.nle(await config.transfer_approval_threshold(), locale),
     )
+    await interaction.response.send_message(text, ephemeral=True)
 
 
 def _non_negative(value: str) -> Decimal:

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Middleware
 from bot.http.forwarded import forwarded_middleware
 from bot.http.health import HealthCheck, health_routes
 from bot.http.listen import listen
+from bot.i18n.web import language_routes
 from bot.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class WebServer:
             middlewares.append(forwarded_middleware(settings.trusted_proxies))
         self.app = web.Application(middlewares=middlewares)
         self.app.add_routes(health_routes(health))
+        self.app.add_routes(language_routes())
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 

@@ -1,7 +1,9 @@
 """The small, self-contained HTML pages the browser sees at the end of the linking flow.
 
 No scripts, no images, no third-party resources: one inline stylesheet allowed by its hash in a strict
-Content-Security-Policy. Every dynamic value is HTML-escaped.
+Content-Security-Policy. Every dynamic value is HTML-escaped. Texts come from the catalogs (``link.*``) in
+the page's language (:func:`bot.i18n.web.page_locale`); the switcher's links set the language cookie and do
+not return here (a callback's address answers only once).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from html import escape
 
 from aiohttp import web
 
+from bot.i18n import t, t_html
+from bot.i18n.web import switcher
 from bot.linking.flow import FailureReason, LinkFailure, LinkResult, Reason
 from bot.linking.id_token import IdTokenProblem
 from bot.linking.sessions import SessionProblem
@@ -25,6 +29,8 @@ _CSS = (
     "main.ok{border-top-color:#3ba55d}main.fail{border-top-color:#ed4245}"
     "h1{font-size:1.4rem;margin:0 0 1rem}p{line-height:1.5}code{font-size:.9em}"
     "small{color:#9a9a9a}"
+    "nav{text-align:right;font-size:.9rem;margin:-1rem 0 .5rem}nav a{color:#7d97ff;margin-left:.75rem}"
+    "nav span{color:#9a9a9a;margin-left:.75rem}"
 )
 _CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode("utf-8")).digest()).decode("ascii")
 
@@ -49,25 +55,37 @@ class Page:
     status: int = 200
 
 
-def render(page: Page, *, reference: str | None = None) -> str:
+def _switcher(locale: str) -> str:
+    links = []
+    for link in switcher(locale, None):
+        if link.current:
+            links.append(f'<span lang="{link.code}" aria-current="true">{escape(link.name)}</span>')
+        else:
+            links.append(
+                f'<a href="{escape(link.href)}" lang="{link.code}" hreflang="{link.code}">{escape(link.name)}</a>'
+            )
+    return f'<nav aria-label="{escape(t(locale, "lang.switch"))}">{"".join(links)}</nav>'
+
+
+def render(page: Page, locale: str, *, reference: str | None = None) -> str:
     footer = ""
     if reference is not None:
-        footer = f"<p><small>Reference: <code>{escape(reference)}</code></small></p>"
-    hint = "" if page.ok else "<p><small>You can close this page and run <code>/link start</code> again.</small></p>"
+        footer = f"<p><small>{escape(t(locale, 'link.page.reference'))} <code>{escape(reference)}</code></small></p>"
+    hint = "" if page.ok else f"<p><small>{t_html(locale, 'link.page.hint_html')}</small></p>"
     return (
         "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{locale}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{escape(page.title)}</title><style>{_CSS}</style></head>"
-        f'<body><main class="{"ok" if page.ok else "fail"}"><h1>{escape(page.title)}</h1>'
+        f'<body><main class="{"ok" if page.ok else "fail"}">{_switcher(locale)}<h1>{escape(page.title)}</h1>'
         f"<p>{escape(page.message)}</p>{hint}{footer}</main></body></html>\n"
     )
 
 
-def response(page: Page, *, reference: str | None = None) -> web.Response:
+def response(page: Page, locale: str, *, reference: str | None = None) -> web.Response:
     return web.Response(
-        text=render(page, reference=reference),
+        text=render(page, locale, reference=reference),
         status=page.status,
         content_type="text/html",
         charset="utf-8",
@@ -75,135 +93,57 @@ def response(page: Page, *, reference: str | None = None) -> web.Response:
     )
 
 
-_RESTART = "Run /link start in Discord again to get a new link."
+# reason -> (title id, message id, HTTP status); ``{restart}`` in a message is ``link.page.restart``.
 _FAILURES: dict[Reason, tuple[str, str, int]] = {
-    SessionProblem.START_UNKNOWN: ("Link not valid", f"This linking link is not valid. {_RESTART}", 404),
-    SessionProblem.START_USED: ("Link already used", f"This linking link was already used. {_RESTART}", 410),
-    SessionProblem.START_EXPIRED: ("Link expired", f"This linking link has expired. {_RESTART}", 410),
-    SessionProblem.STATE_MISSING: (
-        "Linking failed",
-        "The answer from Neverlose carried no state parameter, so it cannot be matched to a linking attempt.",
-        400,
-    ),
-    SessionProblem.STATE_UNKNOWN: (
-        "Linking failed",
-        "The answer from Neverlose does not match any linking attempt started here.",
-        400,
-    ),
-    SessionProblem.STATE_REUSED: (
-        "Already handled",
-        "This answer from Neverlose was already used. Check /link status in Discord.",
-        400,
-    ),
-    SessionProblem.STATE_EXPIRED: (
-        "Linking timed out",
-        f"More than 10 minutes passed between starting and finishing. {_RESTART}",
-        400,
-    ),
-    SessionProblem.BROWSER_MISMATCH: (
-        "Different browser",
-        "Linking must finish in the same browser where it started (and with cookies allowed). " + _RESTART,
-        400,
-    ),
-    FailureReason.PROVIDER_ERROR: ("Neverlose did not sign you in", "Neverlose returned an error", 400),
-    FailureReason.CODE_MISSING: (
-        "Linking failed",
-        "The answer from Neverlose carried no authorization code.",
-        400,
-    ),
-    FailureReason.TOKEN_REFUSED: (
-        "Linking failed",
-        "Neverlose refused to confirm the sign-in",
-        400,
-    ),
-    FailureReason.USERINFO_REFUSED: (
-        "Linking failed",
-        "Neverlose refused to tell us which account signed in",
-        502,
-    ),
-    FailureReason.SUB_MISSING: (
-        "Linking failed",
-        "Neverlose did not say which account signed in (no account id in its answer). Nothing was linked.",
-        502,
-    ),
-    FailureReason.PROVIDER_PROTOCOL: (
-        "Linking failed",
-        "Neverlose answered in a way we do not understand. Nothing was linked; please try again later.",
-        502,
-    ),
-    FailureReason.PROVIDER_UNAVAILABLE: (
-        "Neverlose is unavailable",
-        "Neverlose could not be reached. Nothing was linked; please try again in a few minutes.",
-        502,
-    ),
-    FailureReason.DISCOVERY_UNAVAILABLE: (
-        "Linking is unavailable",
-        "The bot cannot read Neverlose's sign-in configuration right now, so linking is paused. Nothing was "
-        "linked; please try again later.",
-        503,
-    ),
-    FailureReason.USERINFO_SUB_MISMATCH: (
-        "Sign-in could not be verified",
-        "Neverlose's answers named two different accounts. Nothing was linked. " + _RESTART,
-        502,
-    ),
-    FailureReason.ALREADY_LINKED: (
-        "Account already linked",
-        "This Neverlose account is already linked to another Discord account. Run /unlink from that "
-        "Discord account first, or ask staff for help.",
-        409,
-    ),
+    SessionProblem.START_UNKNOWN: ("link.title.invalid", "link.fail.start_unknown", 404),
+    SessionProblem.START_USED: ("link.title.used", "link.fail.start_used", 410),
+    SessionProblem.START_EXPIRED: ("link.title.expired", "link.fail.start_expired", 410),
+    SessionProblem.STATE_MISSING: ("link.title.failed", "link.fail.state_missing", 400),
+    SessionProblem.STATE_UNKNOWN: ("link.title.failed", "link.fail.state_unknown", 400),
+    SessionProblem.STATE_REUSED: ("link.title.handled", "link.fail.state_reused", 400),
+    SessionProblem.STATE_EXPIRED: ("link.title.timed_out", "link.fail.state_expired", 400),
+    SessionProblem.BROWSER_MISMATCH: ("link.title.browser", "link.fail.browser_mismatch", 400),
+    FailureReason.PROVIDER_ERROR: ("link.title.not_signed_in", "link.fail.provider_error", 400),
+    FailureReason.CODE_MISSING: ("link.title.failed", "link.fail.code_missing", 400),
+    FailureReason.TOKEN_REFUSED: ("link.title.failed", "link.fail.token_refused", 400),
+    FailureReason.USERINFO_REFUSED: ("link.title.failed", "link.fail.userinfo_refused", 502),
+    FailureReason.SUB_MISSING: ("link.title.failed", "link.fail.sub_missing", 502),
+    FailureReason.PROVIDER_PROTOCOL: ("link.title.failed", "link.fail.provider_protocol", 502),
+    FailureReason.PROVIDER_UNAVAILABLE: ("link.title.unavailable_nl", "link.fail.provider_unavailable", 502),
+    FailureReason.DISCOVERY_UNAVAILABLE: ("link.title.unavailable", "link.fail.discovery_unavailable", 503),
+    FailureReason.USERINFO_SUB_MISMATCH: ("link.title.unverified", "link.fail.userinfo_sub_mismatch", 502),
+    FailureReason.ALREADY_LINKED: ("link.title.already_linked", "link.fail.already_linked", 409),
 }
+for _problem in IdTokenProblem:
+    _FAILURES[_problem] = ("link.title.unverified", "link.fail.verify", 502)
+
+_WITH_DETAIL = {FailureReason.PROVIDER_ERROR, FailureReason.TOKEN_REFUSED, FailureReason.USERINFO_REFUSED}
 
 
-_ID_TOKEN_CHECK: dict[IdTokenProblem, str] = {
-    IdTokenProblem.MISSING: "Neverlose's answer carried no signed identity (id_token)",
-    IdTokenProblem.MALFORMED: "the signed identity (id_token) is malformed",
-    IdTokenProblem.ALGORITHM: "the signed identity uses a signature method the bot does not accept",
-    IdTokenProblem.KEY_UNKNOWN: "the signed identity was signed with a key Neverlose does not publish",
-    IdTokenProblem.SIGNATURE: "the signature of the signed identity is not valid",
-    IdTokenProblem.ISSUER: "the signed identity was not issued by Neverlose",
-    IdTokenProblem.AUDIENCE: "the signed identity was issued for another application",
-    IdTokenProblem.EXPIRED: "the signed identity has expired",
-    IdTokenProblem.NOT_YET_VALID: "the signed identity is dated in the future (check the server clock)",
-    IdTokenProblem.SUBJECT: "the signed identity names no valid Neverlose account",
-    IdTokenProblem.NONCE_MISSING: "the signed identity is not bound to this sign-in (no nonce)",
-    IdTokenProblem.NONCE_MISMATCH: "the signed identity belongs to a different sign-in (nonce)",
-    IdTokenProblem.NONCE_REPLAYED: "the signed identity was already used by an earlier sign-in (nonce)",
-    IdTokenProblem.AT_HASH: "the signed identity does not belong to the access token (at_hash)",
-}
-for _problem, _check in _ID_TOKEN_CHECK.items():
-    _FAILURES[_problem] = (
-        "Sign-in could not be verified",
-        f"The bot could not verify the sign-in: {_check}. Nothing was linked. If this keeps happening, tell staff.",
-        502,
-    )
-
-
-def failure_page(failure: LinkFailure) -> Page:
-    title, message, status = _FAILURES[failure.reason]
-    if failure.reason in {
-        FailureReason.PROVIDER_ERROR,
-        FailureReason.TOKEN_REFUSED,
-        FailureReason.USERINFO_REFUSED,
-    }:
+def failure_page(failure: LinkFailure, locale: str) -> Page:
+    title_id, message_id, status = _FAILURES[failure.reason]
+    restart = t(locale, "link.page.restart")
+    if isinstance(failure.reason, IdTokenProblem):
+        message = t(locale, message_id, check=t(locale, f"link.check.{failure.reason.value}"))
+    else:
+        message = (
+            t(locale, message_id, restart=restart) if "{restart}" in t("en", message_id) else t(locale, message_id)
+        )
+    if failure.reason in _WITH_DETAIL:
         if failure.detail == "access_denied":
-            message = "You declined the request on Neverlose, so nothing was linked."
+            message = t(locale, "link.fail.declined")
         else:
-            message = f"{message} (error: {failure.detail or 'unknown'}). Nothing was linked. {_RESTART}"
-    return Page(title, message, ok=False, status=status)
+            detail = failure.detail or t(locale, "link.fail.unknown_error")
+            message = t(locale, "link.fail.with_error", message=message, detail=detail, restart=restart)
+    return Page(t(locale, title_id), message, ok=False, status=status)
 
 
-def success_page(result: LinkResult) -> Page:
-    login = result.link.neverlose_login
-    message = f"Your Discord account is now linked to the Neverlose account {login}."
+def success_page(result: LinkResult, locale: str) -> Page:
+    message = t(locale, "link.ok.linked", login=result.link.neverlose_login)
     if result.replaced is not None and result.replaced.neverlose_sub != result.link.neverlose_sub:
-        message += f" It replaces the earlier link to {result.replaced.neverlose_login}."
-    return Page("Account linked", message + " You can close this page.", ok=True)
+        message += " " + t(locale, "link.ok.replaces", login=result.replaced.neverlose_login)
+    return Page(t(locale, "link.title.linked"), message + " " + t(locale, "link.ok.close"), ok=True)
 
 
-INTERNAL_ERROR = Page(
-    "Something went wrong",
-    "Something went wrong on our side and nothing was linked. Staff can find the reference in the log.",
-    status=500,
-)
+def internal_error(locale: str) -> Page:
+    return Page(t(locale, "link.title.internal"), t(locale, "link.internal"), status=500)

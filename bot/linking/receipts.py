@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 
 import aiosqlite
 
+from bot.i18n import DEFAULT_LOCALE, t
+from bot.i18n.preferences import member_locale_on, member_locale_sync
 from bot.linking.links import Link, find_by_login, find_by_logins_sync
 from bot.linking.roles import RoleKey, RoleMapping, roles_for, roles_for_sync
 from bot.market.journal import Operation, OperationStatus
@@ -34,39 +36,43 @@ log = logging.getLogger(__name__)
 COLOR_RECEIPT = 0x2ECC71
 COLOR_GIFT = 0x9B59B6
 COLOR_LINKED = 0x3498DB
-FOOTER = {"text": "Neverlose reseller"}
 
 GIFT_METHOD = "gift-product"
 GIVE_METHOD = "give-for-free"
 TRANSFER_METHOD = "transfer-money"
 
 
-def purchase_receipt(event: WebhookEvent, link: Link) -> Embed:
+def _footer(locale: str) -> dict[str, str]:
+    return {"text": t(locale, "receipt.footer")}
+
+
+def purchase_receipt(event: WebhookEvent, link: Link, locale: str = DEFAULT_LOCALE) -> Embed:
     item = event.item_id or "?"
     url = item_url(item)
     return {
-        "title": "Receipt: market purchase",
+        "title": t(locale, "receipt.purchase.title"),
         "url": url,
-        "description": f"Thank you for your purchase, `{link.neverlose_login}`!",
+        "description": t(locale, "receipt.purchase.text", login=link.neverlose_login),
         "color": COLOR_RECEIPT,
         "fields": [
-            {"name": "Item", "value": f"[{item}]({url})", "inline": True},
-            {"name": "Amount", "value": format_nle(event.amount), "inline": True},
-            {"name": "Purchase #", "value": str(event.unique_id), "inline": True},
+            {"name": t(locale, "receipt.field.item"), "value": f"[{item}]({url})", "inline": True},
+            {"name": t(locale, "receipt.field.amount"), "value": format_nle(event.amount), "inline": True},
+            {"name": t(locale, "receipt.field.purchase"), "value": str(event.unique_id), "inline": True},
         ],
-        "footer": FOOTER,
+        "footer": _footer(locale),
         "timestamp": event.received_at.isoformat(timespec="seconds"),
     }
 
 
-def _what_was_sent(op: Operation) -> str | None:
+def _what_was_sent(op: Operation, locale: str = DEFAULT_LOCALE) -> str | None:
     """``CS2, 30 days`` / ``item E3yugw`` / ``12.5 NLE``; ``None`` for a method that sends nothing."""
     params = op.params
     try:
         if op.method == GIFT_METHOD:
-            return f"{Product(params['product']).label}, {Plan(int(params['cnt'])).days} days"
+            product = Product(params["product"]).label
+            return t(locale, "product.plan", product=product, count=Plan(int(params["cnt"])).days)
         if op.method == GIVE_METHOD:
-            return f"item {params['code']}"
+            return t(locale, "receipt.item", code=params["code"])
         if op.method == TRANSFER_METHOD:
             return format_nle(Decimal(str(params.get("amount", op.amount_nle))))
     except (KeyError, ValueError, InvalidOperation):
@@ -74,26 +80,23 @@ def _what_was_sent(op: Operation) -> str | None:
     return None
 
 
-def staff_gift_notice(op: Operation, link: Link, what: str) -> Embed:
+def staff_gift_notice(op: Operation, link: Link, what: str, locale: str = DEFAULT_LOCALE) -> Embed:
     return {
-        "title": "You received a gift" if op.method != TRANSFER_METHOD else "You received NLE",
-        "description": f"Staff sent **{what}** to your Neverlose account `{link.neverlose_login}`.",
+        "title": t(locale, "receipt.gift.title" if op.method != TRANSFER_METHOD else "receipt.nle.title"),
+        "description": t(locale, "receipt.gift.text", what=what, login=link.neverlose_login),
         "color": COLOR_GIFT,
-        "fields": [{"name": "Reference", "value": op.request_id, "inline": True}],
-        "footer": FOOTER,
+        "fields": [{"name": t(locale, "receipt.field.reference"), "value": op.request_id, "inline": True}],
+        "footer": _footer(locale),
         "timestamp": op.updated_at.isoformat(timespec="seconds"),
     }
 
 
-def linked_notice(link: Link) -> Embed:
+def linked_notice(link: Link, locale: str = DEFAULT_LOCALE) -> Embed:
     return {
-        "title": "Neverlose account linked",
-        "description": (
-            f"Your Discord account is now linked to the Neverlose account `{link.neverlose_login}`. "
-            "You will get receipts here for its market purchases. Use `/unlink` to undo it."
-        ),
+        "title": t(locale, "receipt.linked.title"),
+        "description": t(locale, "receipt.linked.text", login=link.neverlose_login),
         "color": COLOR_LINKED,
-        "footer": FOOTER,
+        "footer": _footer(locale),
     }
 
 
@@ -117,10 +120,18 @@ def role_grant(link: Link, mapping: RoleMapping, *, source: str) -> OutboxMessag
 class ReceiptHooks:
     """The hooks above, sharing the outbox and the dispatcher's ``wake``."""
 
-    def __init__(self, db: Database, outbox: Outbox, *, wake: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        wake: Callable[[], None] = lambda: None,
+        locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
+    ) -> None:
         self._db = db
         self._outbox = outbox
         self._wake = wake
+        self._locale = locale  # for members whose language the bot has not seen yet
 
     async def _grant_roles(
         self, conn: aiosqlite.Connection, link: Link, kind: RoleKey, key: str, *, source: str
@@ -137,9 +148,10 @@ class ReceiptHooks:
             if link is None:
                 log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
                 continue
+            locale = member_locale_sync(conn, link.discord_user_id) or self._locale()
             receipt = OutboxMessage(
                 target=f"dm:{link.discord_user_id}",
-                embeds=[purchase_receipt(event, link)],
+                embeds=[purchase_receipt(event, link, locale)],
                 dedupe_key=f"linking:receipt:purchase:{event.unique_id}",
             )
             self._outbox.enqueue_sync(conn, [receipt])
@@ -160,18 +172,19 @@ class ReceiptHooks:
         username = op.username
         if op.status is not OperationStatus.SUCCEEDED or username is None:
             return
-        what = _what_was_sent(op)
-        if what is None:
+        if _what_was_sent(op) is None:
             return
         async with self._db.transaction() as conn:
             link = await find_by_login(conn, username)
             if link is None:
                 log.debug("gift notice skipped: recipient not linked operation=%s", op.id)
                 return
+            locale = await member_locale_on(conn, link.discord_user_id) or self._locale()
+            what = _what_was_sent(op, locale) or ""
             await self._outbox.enqueue(
                 conn,
                 target=f"dm:{link.discord_user_id}",
-                embeds=[staff_gift_notice(op, link, what)],
+                embeds=[staff_gift_notice(op, link, what, locale)],
                 dedupe_key=f"linking:receipt:operation:{op.id}",
             )
             roles = 0
@@ -192,7 +205,7 @@ class ReceiptHooks:
         await self._outbox.enqueue(
             conn,
             target=f"dm:{link.discord_user_id}",
-            embeds=[linked_notice(link)],
+            embeds=[linked_notice(link, await member_locale_on(conn, link.discord_user_id) or self._locale())],
             dedupe_key=f"linking:linked:{link.discord_user_id}:{link.neverlose_sub}:{link.linked_at.isoformat()}",
         )
 

@@ -16,6 +16,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from bot.i18n.negotiation import supported
+from bot.i18n.web import page_locale, remember
 from bot.linking import pages
 from bot.linking.flow import LinkFailure, LinkFlow
 from bot.linking.oidc_client import CALLBACK_PATH
@@ -40,7 +42,7 @@ def _guarded(route: str, handler: Handler) -> Handler:
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("linking route failed ref=%s route=%s", reference, route)
-            return pages.response(pages.INTERNAL_ERROR, reference=reference)
+            return pages.response(pages.internal_error(page_locale(request)), page_locale(request), reference=reference)
 
     return wrapper
 
@@ -57,8 +59,12 @@ def linking_routes(
         try:
             authorize_url = await flow.begin(request.match_info["token"], browser_id)
         except LinkFailure as failure:
-            return pages.response(pages.failure_page(failure))
+            locale = page_locale(request)
+            return pages.response(pages.failure_page(failure, locale), locale)
         response = web.Response(status=302, headers={**pages.SECURITY_HEADERS, "Location": authorize_url})
+        chosen = supported(request.query.get("lang"))  # the member's Discord language, from /link start
+        if chosen is not None:
+            remember(response, chosen, secure=secure_cookie)
         response.set_cookie(
             COOKIE_NAME,
             cookie_value,
@@ -80,8 +86,10 @@ def linking_routes(
                 browser_id=cookie.verify(request.cookies.get(COOKIE_NAME)),
             )
         except LinkFailure as failure:
-            return pages.response(pages.failure_page(failure))
-        return pages.response(pages.success_page(result))
+            locale = page_locale(request)
+            return pages.response(pages.failure_page(failure, locale), locale)
+        locale = page_locale(request)
+        return pages.response(pages.success_page(result, locale), locale)
 
     return [
         web.get(START_PATH, _guarded("start", start), allow_head=False),

@@ -8,6 +8,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
+from bot.i18n import DEFAULT_LOCALE
 from bot.linking.discovery import Discovery, static_metadata
 from bot.linking.flow import LinkFlow
 from bot.linking.id_token import IdTokenVerifier
@@ -103,11 +104,13 @@ class LinkingService:
             client_auth=client_auth,
         )
 
-    def attach_outbox(self, outbox: Outbox, *, wake: Callable[[], None]) -> ReceiptHooks:
+    def attach_outbox(
+        self, outbox: Outbox, *, wake: Callable[[], None], locale: Callable[[], str] = lambda: DEFAULT_LOCALE
+    ) -> ReceiptHooks:
         """Confirm new links by DM and note renames in the audit channel through ``outbox``; return the
         receipt hooks for the webhook store and the spending service to register (``on_events``,
         ``on_spending``)."""
-        hooks = ReceiptHooks(self._db, outbox, wake=wake)
+        hooks = ReceiptHooks(self._db, outbox, wake=wake, locale=locale)
         self.links.add_link_hook(hooks.on_linked)
         self.links.add_rename_hook(RenameAudit(outbox).on_renamed)
         self.links.add_commit_listener(hooks.after_commit)
@@ -122,10 +125,12 @@ class LinkingService:
     def redirect_uri(self) -> str:
         return self.oidc.redirect_uri
 
-    async def new_start_url(self, discord_user_id: int) -> str:
-        """A one-time start URL for ``discord_user_id`` (valid :attr:`ttl`)."""
+    async def new_start_url(self, discord_user_id: int, locale: str | None = None) -> str:
+        """A one-time start URL for ``discord_user_id`` (valid :attr:`ttl`); ``locale`` (the member's Discord
+        language) becomes ``?lang=``, so the pages at the end of the flow are in that language."""
         token = await self.sessions.issue_start_token(discord_user_id)
-        return f"{self.public_base_url}{START_PREFIX}{token}"
+        suffix = f"?lang={locale}" if locale else ""
+        return f"{self.public_base_url}{START_PREFIX}{token}{suffix}"
 
     def routes(self) -> list[web.RouteDef]:
         return linking_routes(

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.i18n import DEFAULT_LOCALE, t
+
 Embed = dict[str, Any]
 
 MAX_EMBEDS_PER_MESSAGE = 10
@@ -54,56 +56,82 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def purchase_embed(*, username: str, item_id: str, amount: Decimal, unique_id: int, received_at: datetime) -> Embed:
+def _field(locale: str, name: str, value: str) -> dict[str, Any]:
+    return {"name": t(locale, f"notify.field.{name}"), "value": value, "inline": True}
+
+
+def purchase_embed(
+    *,
+    username: str,
+    item_id: str,
+    amount: Decimal,
+    unique_id: int,
+    received_at: datetime,
+    locale: str = DEFAULT_LOCALE,
+) -> Embed:
     """One market purchase: buyer, item (with its link), amount, unique_id and when we received it."""
     iso, discord_time = _timestamp_fields(received_at)
     link = item_url(item_id)
     nle = format_nle(amount)
     return {
-        "title": "New market purchase",
+        "title": t(locale, "notify.purchase.title"),
         "url": link,
-        "description": f"`{username}` bought [{item_id}]({link}) for **{nle}**.",
+        "description": t(locale, "notify.purchase.text", username=username, item=item_id, link=link, amount=nle),
         "color": COLOR_PURCHASE,
         "fields": [
-            {"name": "Buyer", "value": f"`{username}`", "inline": True},
-            {"name": "Item", "value": f"[{item_id}]({link})", "inline": True},
-            {"name": "Amount", "value": nle, "inline": True},
-            {"name": "Unique ID", "value": str(unique_id), "inline": True},
-            {"name": "Received", "value": discord_time, "inline": True},
+            _field(locale, "buyer", f"`{username}`"),
+            _field(locale, "item", f"[{item_id}]({link})"),
+            _field(locale, "amount", nle),
+            _field(locale, "unique_id", str(unique_id)),
+            _field(locale, "received", discord_time),
         ],
-        "footer": FOOTER,
+        "footer": {"text": t(locale, "notify.footer")},
         "timestamp": iso,
     }
 
 
-def transfer_embed(*, username: str, amount: Decimal, unique_id: int, received_at: datetime) -> Embed:
+def transfer_embed(
+    *, username: str, amount: Decimal, unique_id: int, received_at: datetime, locale: str = DEFAULT_LOCALE
+) -> Embed:
     """One NLE transfer to the reseller's account: sender, amount, unique_id and when we received it."""
     iso, discord_time = _timestamp_fields(received_at)
     nle = format_nle(amount)
     return {
-        "title": "NLE received",
-        "description": f"`{username}` sent **{nle}** to the reseller account.",
+        "title": t(locale, "notify.transfer.title"),
+        "description": t(locale, "notify.transfer.text", username=username, amount=nle),
         "color": COLOR_TRANSFER,
         "fields": [
-            {"name": "Sender", "value": f"`{username}`", "inline": True},
-            {"name": "Amount", "value": nle, "inline": True},
-            {"name": "Unique ID", "value": str(unique_id), "inline": True},
-            {"name": "Received", "value": discord_time, "inline": True},
+            _field(locale, "sender", f"`{username}`"),
+            _field(locale, "amount", nle),
+            _field(locale, "unique_id", str(unique_id)),
+            _field(locale, "received", discord_time),
         ],
-        "footer": FOOTER,
+        "footer": {"text": t(locale, "notify.footer")},
         "timestamp": iso,
     }
 
 
 def event_embed(
-    kind: str, *, username: str, item_id: str | None, amount: Decimal, unique_id: int, received_at: datetime
+    kind: str,
+    *,
+    username: str,
+    item_id: str | None,
+    amount: Decimal,
+    unique_id: int,
+    received_at: datetime,
+    locale: str = DEFAULT_LOCALE,
 ) -> Embed:
     """The announcement of a stored webhook event: a purchase (with its item) or a transfer."""
     if kind == "purchase" and item_id is not None:
         return purchase_embed(
-            username=username, item_id=item_id, amount=amount, unique_id=unique_id, received_at=received_at
+            username=username,
+            item_id=item_id,
+            amount=amount,
+            unique_id=unique_id,
+            received_at=received_at,
+            locale=locale,
         )
-    return transfer_embed(username=username, amount=amount, unique_id=unique_id, received_at=received_at)
+    return transfer_embed(username=username, amount=amount, unique_id=unique_id, received_at=received_at, locale=locale)
 
 
 def alert_embed(title: str, description: str, *, problem: bool = True, fields: Sequence[tuple[str, str]] = ()) -> Embed:

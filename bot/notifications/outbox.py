@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import aiosqlite
 
 from bot.guild_config import ChannelKind
+from bot.i18n import DEFAULT_LOCALE
 from bot.notifications.cards import (
     Component,
     card_dedupe_key,
@@ -235,7 +236,7 @@ class OutboxCounts:
     undeliverable: int
 
 
-def _row(row: aiosqlite.Row) -> OutboxRow:
+def _row(row: aiosqlite.Row, locale: str = DEFAULT_LOCALE) -> OutboxRow:
     """An outbox row from a :data:`_PENDING` row. Its columns are read by position, in the SELECT's order: a
     ``sqlite3.Row`` looks a name up by comparing it with every column name (about 8 us per row here)."""
     row_id, dedupe_key, target, content, embeds_json, nonce, attempts = (
@@ -260,6 +261,7 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
                 amount=Decimal(str(amount)),
                 unique_id=int(unique_id),
                 received_at=datetime.fromisoformat(str(received_at)),
+                locale=locale,
             )
         ]
     return OutboxRow(
@@ -287,8 +289,9 @@ def _placeholders(count: int) -> str:
 class Outbox:
     """Repository over ``notification_outbox``; see the module docstring for the delivery protocol."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, locale: Callable[[], str] = lambda: DEFAULT_LOCALE) -> None:
         self._db = db
+        self._locale = locale  # the channels' language: announcements are rendered at delivery
 
     async def enqueue(
         self,
@@ -338,7 +341,8 @@ class Outbox:
             params.extend(exclude)
         sql = f"{_PENDING} WHERE {where} ORDER BY o.id LIMIT ?"
         rows = await self._db.fetchall(sql, (*params, limit))
-        return [_row(r) for r in rows]
+        locale = self._locale()
+        return [_row(r, locale) for r in rows]
 
     async def pending_count(self) -> int:
         """How many rows are pending (read through the partial index of pending rows, not the whole table)."""

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 import aiosqlite
 
 from bot.guild_config import ChannelKind
+from bot.i18n import DEFAULT_LOCALE
+from bot.i18n.preferences import member_locale_on
 from bot.linking.links import find_by_login
 from bot.notifications.outbox import OutboxMessage, card_row, insert_rows, prepare_rows
 from bot.orders import rendering
@@ -67,9 +69,16 @@ async def history_on(conn: aiosqlite.Connection, order_id: str) -> list[Transiti
 class OrderCards:
     """The transition hook (:meth:`on_transition`) and the dispatcher's wake after commit."""
 
-    def __init__(self, *, order_url: Callable[[str], str], wake: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        *,
+        order_url: Callable[[str], str],
+        wake: Callable[[], None] = lambda: None,
+        channel_locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
+    ) -> None:
         self._order_url = order_url
         self._wake = wake
+        self._channel_locale = channel_locale  # the card's language; a receipt is in its recipient's
 
     async def on_transition(self, conn: aiosqlite.Connection, order: Order, transition: Transition) -> None:
         """``OrderService.add_transition_hook``: queue the card (and the receipt) in the change's transaction."""
@@ -84,8 +93,10 @@ class OrderCards:
                         ChannelKind.ORDERS,
                         order.id,
                         version=str(transition.seq),
-                        embeds=[rendering.card_embed(order, requested_by=requested_by)],
-                        components=rendering.card_components(order, requested_by=requested_by),
+                        embeds=[rendering.card_embed(order, requested_by=requested_by, locale=self._channel_locale())],
+                        components=rendering.card_components(
+                            order, requested_by=requested_by, locale=self._channel_locale()
+                        ),
                     )
                 )
             if transition.to_state is OrderState.DELIVERED and transition.from_state is not OrderState.DELIVERED:
@@ -111,8 +122,9 @@ class OrderCards:
             log.debug("order receipt skipped: recipient not linked order_id=%s", order.id)
             return None
         log.info("order receipt queued order_id=%s user=%d", order.id, user_id)
+        locale = await member_locale_on(conn, user_id) or self._channel_locale()
         return OutboxMessage(
             target=f"dm:{user_id}",
-            embeds=[rendering.receipt_embed(order, url=self._order_url(order.id))],
+            embeds=[rendering.receipt_embed(order, url=self._order_url(order.id), locale=locale)],
             dedupe_key=f"order-receipt:{order.id}",
         )

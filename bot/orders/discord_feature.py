@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.i18n import DEFAULT_LOCALE
 from bot.market.journal import SpendingJournal
 from bot.orders.discord_cards import OrderCards
 from bot.orders.service import OrderService
@@ -36,8 +37,9 @@ class OrdersDiscord:
         audit: AuditLog,
         config: StaffConfig,
         clock: Clock = utc_now,
+        channel_locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
     ) -> OrdersDiscord:
-        cards = OrderCards(order_url=service.order_url, wake=wake)
+        cards = OrderCards(order_url=service.order_url, wake=wake, channel_locale=channel_locale)
         service.add_transition_hook(cards.on_transition)
         staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db, journal), clock=clock)
         return cls(service, cards, staff)

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.notifications.cards import Component, action_row, button
 from bot.notifications.embeds import Embed
+from bot.orders import localized
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.payment_details import details_lines
 from bot.orders.prechecks import BlockReason
@@ -40,24 +43,37 @@ COLOURS = {
     OrderState.NEEDS_ATTENTION: 0xE74C3C,
     OrderState.REFUNDED: 0x9B59B6,
 }
-FOOTER = {"text": "Neverlose reseller shop"}
 MAX_LIST_DESCRIPTION = 4096
+
+
+def footer(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
+    return {"text": t(locale, "orders.footer")}
+
+
+FOOTER = footer()
 
 
 def custom_id(action: str, order_id: str) -> str:
     return f"order:{action}:{order_id}"
 
 
-def format_nle(amount: Decimal) -> str:
-    return f"{amount:,.2f} NLE"
+def format_nle(amount: Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    return money(amount, "NLE", locale)
 
 
-def price_text(order: Order) -> str:
+def price_text(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     """``20.00 EUR (manual payment)`` / ``not chosen yet``."""
     if order.amount is None or order.currency is None:
-        return "not chosen yet"
-    method = f" ({order.method.label.lower()})" if order.method is not None else ""
-    return f"{order.amount:,.2f} {order.currency}{method}"
+        return t(locale, "orders.price.not_chosen")
+    amount = money(order.amount, order.currency, locale)
+    if order.method is None:
+        return amount
+    return t(locale, "orders.price.with_method", amount=amount, method=t(locale, f"orders.method.lower.{order.method}"))
+
+
+def _state(state: OrderState, locale: str) -> str:
+    """The state as staff filter by it: ``awaiting_payment`` / ``ожидает оплаты`` (the /orders list choices)."""
+    return t(locale, f"choice.{state.value}")
 
 
 def _when(moment: datetime) -> str:
@@ -68,11 +84,11 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def actor_text(actor: str) -> str:
+def actor_text(actor: str, locale: str = DEFAULT_LOCALE) -> str:
     """``staff:1`` → ``<@1> (staff)``; ``discord:1`` → ``<@1>``; others as they are."""
     kind, _, rest = actor.partition(":")
     if kind == "staff" and rest.isdigit():
-        return f"<@{rest}> (staff)"
+        return t(locale, "orders.actor.staff", mention=f"<@{rest}>")
     if kind == "discord" and rest.isdigit():
         return f"<@{rest}>"
     return actor
@@ -83,100 +99,106 @@ def awaiting_second(order: Order, requested_by: int | None) -> bool:
     return requested_by is not None and order.state in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED)
 
 
-def card_embed(order: Order, *, requested_by: int | None = None) -> Embed:
+def card_embed(order: Order, *, requested_by: int | None = None, locale: str = DEFAULT_LOCALE) -> Embed:
     """The card in the orders channel: what, for whom, price, cost, state and what staff can do."""
+
+    def field(name: str, value: str, *, inline: bool = True) -> dict[str, Any]:
+        return {"name": t(locale, f"orders.field.{name}"), "value": value, "inline": inline}
+
     fields = [
-        {"name": "Product", "value": order.description, "inline": True},
-        {"name": "Recipient", "value": f"`{order.login}`", "inline": True},
-        {"name": "State", "value": order.state.value, "inline": True},
-        {"name": "Price", "value": price_text(order), "inline": True},
-        {"name": "Market cost", "value": format_nle(order.nle_cost), "inline": True},
-        {"name": "Created", "value": _when(order.created_at), "inline": True},
+        field("product", localized.description(order, locale)),
+        field("recipient", f"`{order.login}`"),
+        field("state", _state(order.state, locale)),
+        field("price", price_text(order, locale)),
+        field("cost", format_nle(order.nle_cost, locale)),
+        field("created", _when(order.created_at)),
     ]
     if order.discord_user_id is not None:
-        fields.append({"name": "Ordered by", "value": f"<@{order.discord_user_id}>", "inline": True})
+        fields.append(field("ordered_by", f"<@{order.discord_user_id}>"))
     if order.payment_claimed_at is not None:
-        reference = f" — reference `{_clip(order.claim_reference, 100)}`" if order.claim_reference else ""
-        fields.append(
-            {"name": "Customer says paid", "value": _when(order.payment_claimed_at) + reference, "inline": False}
-        )
+        claimed = _when(order.payment_claimed_at)
+        if order.claim_reference:
+            reference = f"`{_clip(order.claim_reference, 100)}`"
+            claimed = t(locale, "orders.field.claimed_reference", when=claimed, reference=reference)
+        fields.append(field("claimed", claimed, inline=False))
     if order.paid_by is not None:
-        fields.append({"name": "Payment confirmed by", "value": f"<@{order.paid_by}>", "inline": True})
+        fields.append(field("confirmed_by", f"<@{order.paid_by}>"))
     if order.request_id is not None:
-        fields.append({"name": "Request id", "value": f"`{order.request_id}`", "inline": True})
+        fields.append(field("request_id", f"`{order.request_id}`"))
     if order.check_status == "blocked" and order.check_reason:
-        fields.append({"name": "Cannot be offered", "value": _block_text(order.check_reason), "inline": False})
+        fields.append(field("blocked", _block_text(order.check_reason, locale), inline=False))
     if order.last_error and order.state is OrderState.NEEDS_ATTENTION:
-        retry = " Retried automatically when the balance allows." if order.auto_retry else ""
-        fields.append({"name": "Neverlose refused", "value": _clip(order.last_error, 900) + retry, "inline": False})
+        retry = " " + t(locale, "orders.field.auto_retry") if order.auto_retry else ""
+        fields.append(field("refused", _clip(order.last_error, 900) + retry, inline=False))
     if awaiting_second(order, requested_by):
-        fields.append(
-            {
-                "name": "Waiting for a second staff member",
-                "value": f"<@{requested_by}> confirmed the payment; the cost is above the approval threshold, so "
-                "a different staff member must press **Approve payment**.",
-                "inline": False,
-            }
-        )
+        approve = t(locale, "orders.button.approve")
+        text = t(locale, "orders.field.second_text", mention=f"<@{requested_by}>", button=approve)
+        fields.append(field("second", text, inline=False))
+    title = t(locale, "orders.card.title", id=order.id, state=localized.state_label(order.state, locale))
     return {
-        "title": _clip(f"Order {order.id}: {order.state.label}", 256),
-        "description": _next_step(order),
+        "title": _clip(title, 256),
+        "description": _next_step(order, locale),
         "color": COLOURS[order.state],
         "fields": fields,
-        "footer": FOOTER,
+        "footer": footer(locale),
         "timestamp": order.updated_at.astimezone(UTC).isoformat(timespec="seconds"),
     }
 
 
-def _block_text(reason: str) -> str:
-    try:
-        return BlockReason(reason).staff_text
-    except ValueError:
-        return reason
+def _block_text(reason: str, locale: str = DEFAULT_LOCALE) -> str:
+    if reason in {r.value for r in BlockReason}:
+        return t(locale, f"orders.staff_block.{reason}")
+    return reason
 
 
-def _next_step(order: Order) -> str:
+def _next_step(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     state = order.state
     if state in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED) and order.method is PaymentMethod.MANUAL:
-        expired = (
-            " The order expired meanwhile; a payment that arrived still counts." if state is OrderState.EXPIRED else ""
+        text = t(
+            locale,
+            "orders.next.manual",
+            confirm=t(locale, "orders.button.confirm"),
+            reject=t(locale, "orders.button.reject"),
         )
-        return (
-            "Check that the money arrived (the order number should be in the payment's comment), then press "
-            f"**Confirm payment**, or **Reject** when nothing came.{expired}"
-        )
+        return text + " " + t(locale, "orders.next.manual_expired") if state is OrderState.EXPIRED else text
     if state is OrderState.AWAITING_PAYMENT:
-        return "Waiting for the customer's payment."
+        return t(locale, "orders.next.awaiting")
     if state in (OrderState.PAID, OrderState.FULFILLING):
-        return "Paid; the bot is delivering it through the spending journal."
+        return t(locale, "orders.next.paid")
     if state is OrderState.DELIVERED:
-        return "Delivered. Nothing left to do."
+        return t(locale, "orders.next.delivered")
     if state is OrderState.NEEDS_ATTENTION:
-        return (
-            "Neverlose refused the delivery. Fix the cause and press **Retry**, or refund the customer by hand "
-            "and press **Mark refunded**."
+        return t(
+            locale,
+            "orders.next.attention",
+            retry=t(locale, "orders.button.retry"),
+            refunded=t(locale, "orders.button.refunded"),
         )
     if state is OrderState.REFUNDED:
-        return "Refunded by hand."
-    return "Closed without payment."
+        return t(locale, "orders.next.refunded")
+    return t(locale, "orders.next.closed")
 
 
-def card_components(order: Order, *, requested_by: int | None = None) -> list[Component]:
+def card_components(order: Order, *, requested_by: int | None = None, locale: str = DEFAULT_LOCALE) -> list[Component]:
     """The card's buttons for the order's state (none once nothing is left to do)."""
     state = order.state
+
+    def label(name: str) -> str:
+        return t(locale, f"orders.button.{name}")
+
     if state in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED) and order.method is PaymentMethod.MANUAL:
         if awaiting_second(order, requested_by):
-            first = button("Approve payment", custom_id(APPROVE, order.id), style="success")
+            first = button(label("approve"), custom_id(APPROVE, order.id), style="success")
         else:
-            first = button("Confirm payment", custom_id(CONFIRM, order.id), style="success")
+            first = button(label("confirm"), custom_id(CONFIRM, order.id), style="success")
         if state is OrderState.EXPIRED:
             return [action_row(first)]
-        return [action_row(first, button("Reject", custom_id(REJECT, order.id), style="danger"))]
+        return [action_row(first, button(label("reject"), custom_id(REJECT, order.id), style="danger"))]
     if state is OrderState.NEEDS_ATTENTION:
         return [
             action_row(
-                button("Retry", custom_id(RETRY, order.id), style="primary"),
-                button("Mark refunded", custom_id(REFUND, order.id), style="secondary"),
+                button(label("retry"), custom_id(RETRY, order.id), style="primary"),
+                button(label("refunded"), custom_id(REFUND, order.id), style="secondary"),
             )
         ]
     return []
@@ -191,53 +213,70 @@ def wants_card(order: Order) -> bool:
     return order.state not in (OrderState.AWAITING_PAYMENT, OrderState.EXPIRED, OrderState.CANCELLED)
 
 
-def order_line(order: Order) -> str:
+def order_line(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     """One line of a list: id, state, what, for whom, when."""
     return (
-        f"`{order.id}` **{order.state.value}** {order.description} → `{order.login}` "
-        f"({price_text(order)}) {_when(order.created_at)}"
+        f"`{order.id}` **{_state(order.state, locale)}** {localized.description(order, locale)} → `{order.login}` "
+        f"({price_text(order, locale)}) {_when(order.created_at)}"
     )
 
 
-def filters_text(state: str | None, login: str | None, days: int | None) -> str:
-    """``/orders list``'s filters in words: ``state cancelled, login darth, last 1 day(s)`` (empty for none)."""
+def filters_text(state: str | None, login: str | None, days: int | None, locale: str = DEFAULT_LOCALE) -> str:
+    """``/orders list``'s filters in words: ``state cancelled, login darth, last 1 day`` (empty for none)."""
     parts = (
-        f"state {state}" if state else "",
-        f"login {login}" if login else "",
-        f"last {days} day(s)" if days else "",
+        t(locale, "orders.filters.state", state=t(locale, f"choice.{state}")) if state else "",
+        t(locale, "orders.filters.login", login=login) if login else "",
+        t(locale, "orders.filters.days", count=days) if days else "",
     )
     return ", ".join(part for part in parts if part)
 
 
-def list_embed(orders: Sequence[Order], *, title: str, page: int, has_more: bool, filters: str = "") -> Embed:
+def list_embed(
+    orders: Sequence[Order],
+    *,
+    title: str,
+    page: int,
+    has_more: bool,
+    filters: str = "",
+    locale: str = DEFAULT_LOCALE,
+) -> Embed:
     """A page of orders (``page`` 0-based): title ``<title> — page N``, one line per order."""
-    lines = [order_line(o) for o in orders] or ["No orders match."]
+    lines = [order_line(o, locale) for o in orders] or [t(locale, "orders.list.none")]
     if filters:
-        lines.insert(0, f"Filters: {filters}")
+        lines.insert(0, t(locale, "orders.list.filters", filters=filters))
     if has_more:
-        lines.append("More on the next page.")
+        lines.append(t(locale, "orders.list.more"))
     return {
-        "title": _clip(f"{title} — page {page + 1}", 256),
+        "title": _clip(t(locale, "orders.list.title", title=title, page=page + 1), 256),
         "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
-        "footer": FOOTER,
+        "footer": footer(locale),
     }
 
 
-def mine_embed(orders: Sequence[Order], *, url_of: Callable[[str], str]) -> Embed:
+def mine_embed(orders: Sequence[Order], *, url_of: Callable[[str], str], locale: str = DEFAULT_LOCALE) -> Embed:
     """``/orders mine``: one linked line per order (``url_of(order id)`` is its page)."""
-    lines = [f"[{o.id}]({url_of(o.id)}) **{o.state.label}** {o.description} → `{o.login}`" for o in orders]
-    return {"title": "Your orders", "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION), "color": 0x3498DB}
+    lines = [
+        f"[{o.id}]({url_of(o.id)}) **{localized.state_label(o.state, locale)}** "
+        f"{localized.description(o, locale)} → `{o.login}`"
+        for o in orders
+    ]
+    return {
+        "title": t(locale, "orders.mine.title"),
+        "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
+        "color": 0x3498DB,
+    }
 
 
-NO_ORDERS_YET = "You have no orders yet. Use `/buy` to place one."
+NO_ORDERS_YET = t(DEFAULT_LOCALE, "orders.mine.none")
 
 
-def placed_text(order: Order, *, url: str) -> str:
+def placed_text(order: Order, *, url: str, locale: str = DEFAULT_LOCALE) -> str:
     """``/buy``'s answer: the order page to pay on, or why the order cannot be paid now."""
     if order.check_status == "blocked" and order.check_reason:
-        return f"Your order {url} cannot be paid right now: {BlockReason(order.check_reason).customer_text}"
-    return f"Your order for **{order.description}** to `{order.login}`: {url}\nOpen it to pay."
+        return t(locale, "orders.placed.blocked", url=url, reason=localized.blocked_text(order.check_reason, locale))
+    product = localized.description(order, locale)
+    return t(locale, "orders.placed.ok", product=product, login=order.login, url=url)
 
 
 def detail_embed(
@@ -246,40 +285,51 @@ def detail_embed(
     *,
     requested_by: int | None = None,
     payment_details: Mapping[str, str] | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Embed:
     """``/order show``: the card, the buyer's payment (when its provider reported one) and the timeline (newest
     15 entries)."""
-    embed = card_embed(order, requested_by=requested_by)
+    embed = card_embed(order, requested_by=requested_by, locale=locale)
     if payment_details is not None:
-        method = order.method.label if order.method is not None else "provider"
+        method = (
+            localized.method_label(order.method, locale)
+            if order.method is not None
+            else t(locale, "orders.detail.provider")
+        )
         embed["fields"] = [
             *embed["fields"],
             {
-                "name": f"Buyer's payment ({method})",
+                "name": t(locale, "orders.detail.payment", method=method),
                 "value": _clip("\n".join(details_lines(order, payment_details)), 1024),
                 "inline": False,
             },
         ]
     lines = []
-    for t in history[-15:]:
-        move = t.to_state.value if t.from_state in (None, t.to_state) else f"{t.from_state.value} → {t.to_state.value}"
-        note = f" — {_clip(t.note, 120)}" if t.note else ""
-        lines.append(f"{_when(t.at)} {move} by {actor_text(t.actor)}{note}")
-    embed["fields"] = [*embed["fields"], {"name": "Timeline", "value": _clip("\n".join(lines), 1024), "inline": False}]
+    for entry in history[-15:]:
+        to_state = _state(entry.to_state, locale)
+        move = to_state
+        if entry.from_state is not None and entry.from_state is not entry.to_state:
+            move = f"{_state(entry.from_state, locale)} → {to_state}"
+        note = f" — {_clip(entry.note, 120)}" if entry.note else ""
+        actor = actor_text(entry.actor, locale)
+        lines.append(t(locale, "orders.detail.line", when=_when(entry.at), move=move, actor=actor, note=note))
+    timeline = {"name": t(locale, "orders.detail.timeline"), "value": _clip("\n".join(lines), 1024), "inline": False}
+    embed["fields"] = [*embed["fields"], timeline]
     return embed
 
 
-def receipt_embed(order: Order, *, url: str) -> Embed:
+def receipt_embed(order: Order, *, url: str, locale: str = DEFAULT_LOCALE) -> Embed:
     """The DM a linked customer gets once their order is delivered."""
+    product = localized.description(order, locale)
     return {
-        "title": "Receipt: your order was delivered",
+        "title": t(locale, "orders.receipt.title"),
         "url": url,
-        "description": f"**{order.description}** was delivered to your Neverlose account `{order.login}`.",
+        "description": t(locale, "orders.receipt.text", product=product, login=order.login),
         "color": COLOURS[OrderState.DELIVERED],
         "fields": [
-            {"name": "Order", "value": f"[{order.id}]({url})", "inline": False},
-            {"name": "Paid", "value": price_text(order), "inline": True},
+            {"name": t(locale, "orders.receipt.order"), "value": f"[{order.id}]({url})", "inline": False},
+            {"name": t(locale, "orders.receipt.paid"), "value": price_text(order, locale), "inline": True},
         ],
-        "footer": FOOTER,
+        "footer": footer(locale),
         "timestamp": order.updated_at.astimezone(UTC).isoformat(timespec="seconds"),
     }

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.locks import KeyedLocks
+from bot.orders import localized
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
 from bot.orders.payment_details import details_lines, payer_details
@@ -53,9 +55,31 @@ class OrderRefusal(StaffError):
 
 
 @dataclass(frozen=True, slots=True)
+class Said:
+    """A sentence from the catalogs: ``said(locale)``; a value may itself be ``callable(locale)``. The audit
+    records ``said("en")``; the staff member who pressed reads it in their language."""
+
+    msg_id: str
+    values: dict[str, object] = field(default_factory=dict)
+
+    def __call__(self, locale: str = DEFAULT_LOCALE) -> str:
+        values = {k: v(locale) if callable(v) else v for k, v in self.values.items()}
+        return t(locale, self.msg_id, **values)
+
+
+def _state(state: OrderState) -> Callable[[str], str]:
+    return lambda locale: t(locale, f"choice.{state.value}")
+
+
+@dataclass(frozen=True, slots=True)
 class ActionResult:
     order: Order
     text: str
+    said: Said | None = None
+
+    def text_in(self, locale: str) -> str:
+        """The answer in the reader's language (``text`` is the English, as audited)."""
+        return self.text if self.said is None else self.said(locale)
 
 
 class OrderStaffActions:
@@ -106,15 +130,16 @@ class OrderStaffActions:
         action: str,
         staff: StaffSubject,
         order_id: str,
-        text: str,
+        text: str | Said,
         *,
         order: Order | None = None,
         guild_id: int | None = None,
         event: AuditEvent = AuditEvent.REFUSED,
     ) -> OrderRefusal:
-        await self._audit(action, event, staff, order=order, order_id=order_id, result=text, guild_id=guild_id)
+        english = text if isinstance(text, str) else text()
+        await self._audit(action, event, staff, order=order, order_id=order_id, result=english, guild_id=guild_id)
         log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
-        return OrderRefusal(text)
+        return OrderRefusal(english, None if isinstance(text, str) else text)
 
     async def record_refusal(self, action: str, user_id: int, order_id: str, reason: str, guild_id: int | None) -> None:
         """Audit an order action refused before it reached these rules (a non-staff member pressed a button)."""
@@ -131,7 +156,7 @@ class OrderStaffActions:
             return await self.orders.get(order_id)
         except OrderNotFound:
             raise await self._refuse(
-                action, staff, order_id, f"No order `{order_id[:64]}`.", guild_id=guild_id
+                action, staff, order_id, Said("orders.no_order", {"id": order_id[:64]}), guild_id=guild_id
             ) from None
 
     async def _checked_limit(
@@ -149,11 +174,8 @@ class OrderStaffActions:
         async with self._order_locks(order.id), self._staff_locks(staff.user_id):
             order = await self.orders.get(order.id)
             if order.method is not PaymentMethod.MANUAL or order.state not in CONFIRMABLE:
-                text = f"Order `{order.id}` is {order.state.value}" + (
-                    "; only manual payments are confirmed by staff."
-                    if order.state in CONFIRMABLE
-                    else "; nothing to confirm."
-                )
+                why = "orders.action.not_manual" if order.state in CONFIRMABLE else "orders.action.nothing_to_confirm"
+                text = Said(why, {"id": order.id, "state": _state(order.state)})
                 raise await self._refuse("confirm", staff, order.id, text, order=order, guild_id=guild_id)
             await self._checked_limit("confirm", staff, order, staff.user_id, guild_id)
             threshold = await self._config.transfer_approval_threshold()
@@ -165,12 +187,18 @@ class OrderStaffActions:
         self, order: Order, staff: StaffSubject, threshold: Decimal, guild_id: int | None
     ) -> ActionResult:
         waiting = pending_approval(await self.orders.history(order.id))
-        text = (
-            f"The Market cost {order.nle_cost:.2f} NLE is above the approval threshold ({threshold:.2f} NLE): a "
-            "different staff member must press **Approve payment** on the order's card. Nothing is delivered yet."
+        said = Said(
+            "orders.action.threshold",
+            {
+                "cost": lambda locale: money(order.nle_cost.quantize(CENTS), "NLE", locale),
+                "threshold": lambda locale: money(threshold.quantize(CENTS), "NLE", locale),
+                "button": lambda locale: t(locale, "orders.button.approve"),
+            },
         )
+        text = said()
         if waiting is not None:
-            return ActionResult(order, f"Already waiting for a second staff member (<@{waiting}> confirmed). " + text)
+            again = Said("orders.action.already_waiting", {"mention": f"<@{waiting}>", "text": said})
+            return ActionResult(order, again(), again)
         order = await self.orders.repo.move(
             order.id, order.state, actor=f"staff:{staff.user_id}", note=APPROVAL_NOTE, expect=order.state
         )
@@ -183,7 +211,7 @@ class OrderStaffActions:
             result=text,
             guild_id=guild_id,
         )
-        return ActionResult(order, text)
+        return ActionResult(order, text, said)
 
     async def _confirm(
         self,
@@ -197,12 +225,15 @@ class OrderStaffActions:
         try:
             order = await self.orders.confirm_payment(order.id, PaymentMethod.MANUAL, None, actor)
         except OrderError as exc:
-            raise await self._refuse(
-                action, staff, order.id, f"Refused: {exc}.", order=order, guild_id=guild_id
-            ) from None
-        text = f"Payment of order `{order.id}` confirmed; delivering {order.description} to `{order.login}`."
+            raise await self._refuse(action, staff, order.id, _refused(exc), order=order, guild_id=guild_id) from None
+        delivered = order
+        said = Said(
+            "orders.action.confirmed",
+            {"id": order.id, "product": lambda locale: localized.description(delivered, locale), "login": order.login},
+        )
+        text = said()
         await self._audit(action, event, staff, order=order, order_id=order.id, result=text, guild_id=guild_id)
-        return ActionResult(order, text)
+        return ActionResult(order, text, said)
 
     async def approve(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
         """A second staff member approves a confirmation above the threshold."""
@@ -211,12 +242,12 @@ class OrderStaffActions:
             order = await self.orders.get(order.id)
             requester = pending_approval(await self.orders.history(order.id)) if order.state in CONFIRMABLE else None
             if requester is None:
-                text = f"No confirmation of order `{order.id}` waits for approval (it is {order.state.value})."
+                text = Said("orders.action.no_approval", {"id": order.id, "state": _state(order.state)})
                 raise await self._refuse(
                     "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
                 )
             if requester == staff.user_id:
-                text = "You cannot approve your own confirmation; a different staff member must approve it."
+                text = Said("orders.action.own")
                 raise await self._refuse(
                     "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
                 )
@@ -225,7 +256,8 @@ class OrderStaffActions:
                 result = await self._confirm(
                     order, f"staff:{requester}", "approve", staff, guild_id, event=AuditEvent.APPROVED
                 )
-        return ActionResult(result.order, result.text + f" Approved; confirmed by <@{requester}>.")
+        approved = Said("orders.action.approved", {"text": result.said or result.text, "mention": f"<@{requester}>"})
+        return ActionResult(result.order, approved(), approved)
 
     # ------------------------------------------------------------------ the others
     async def _simple(
@@ -235,7 +267,7 @@ class OrderStaffActions:
         staff: StaffSubject,
         guild_id: int | None,
         run: Callable[[str], Awaitable[Order]],
-        done: Callable[[Order], str],
+        done: Callable[[Order], Said],
         event: AuditEvent = AuditEvent.SUCCEEDED,
     ) -> ActionResult:
         order = await self._get(action, staff, order_id, guild_id)
@@ -243,15 +275,20 @@ class OrderStaffActions:
             try:
                 order = await run(order.id)
             except IllegalTransition as exc:
-                text = f"Order `{exc.order_id}` is {exc.current.value}; it cannot be {_PAST[action]}."
-                raise await self._refuse(action, staff, order.id, text, order=order, guild_id=guild_id) from None
+                past = f"orders.action.past.{action}"
+                illegal = Said(
+                    "orders.action.illegal",
+                    {"id": exc.order_id, "state": _state(exc.current), "past": lambda locale: t(locale, past)},
+                )
+                raise await self._refuse(action, staff, order.id, illegal, order=order, guild_id=guild_id) from None
             except OrderError as exc:
                 raise await self._refuse(
-                    action, staff, order.id, f"Refused: {exc}.", order=order, guild_id=guild_id
+                    action, staff, order.id, _refused(exc), order=order, guild_id=guild_id
                 ) from None
-        text = done(order)
+        said = done(order)
+        text = said()
         await self._audit(action, event, staff, order=order, order_id=order.id, result=text, guild_id=guild_id)
-        return ActionResult(order, text)
+        return ActionResult(order, text, said)
 
     async def reject(
         self, order_id: str, staff: StaffSubject, reason: str | None = None, *, guild_id: int | None = None
@@ -263,7 +300,7 @@ class OrderStaffActions:
             staff,
             guild_id,
             lambda oid: self.orders.reject_payment(oid, f"staff:{staff.user_id}", why),
-            lambda o: f"Order `{o.id}` rejected ({why}); the customer's page says so. Nothing was delivered.",
+            lambda o: Said("orders.action.rejected", {"id": o.id, "why": why}),
         )
 
     async def cancel(
@@ -276,16 +313,18 @@ class OrderStaffActions:
             staff,
             guild_id,
             lambda oid: self.orders.cancel(oid, f"staff:{staff.user_id}", why),
-            lambda o: f"Order `{o.id}` cancelled ({why}). Nothing was delivered.",
+            lambda o: Said("orders.action.cancelled", {"id": o.id, "why": why}),
         )
 
     async def retry(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
-        def done(order: Order) -> str:
+        def done(order: Order) -> Said:
             if order.state is OrderState.DELIVERED:
-                return f"Order `{order.id}` retried: delivered."
+                return Said("orders.action.retried_delivered", {"id": order.id})
             if order.state is OrderState.NEEDS_ATTENTION:
-                return f"Order `{order.id}` retried: Neverlose refused again ({order.last_error or 'no reason given'})."
-            return f"Order `{order.id}` retried: {order.state.value}; Neverlose gave no definite answer yet."
+                error = order.last_error
+                reason = error if error else (lambda locale: t(locale, "orders.action.no_reason"))
+                return Said("orders.action.retried_refused", {"id": order.id, "reason": reason})
+            return Said("orders.action.retried_unknown", {"id": order.id, "state": _state(order.state)})
 
         return await self._simple(
             "retry",
@@ -306,18 +345,23 @@ class OrderStaffActions:
             staff,
             guild_id,
             lambda oid: self.orders.refund(oid, f"staff:{staff.user_id}", note),
-            lambda o: f"Order `{o.id}` marked refunded: {note.strip()[:300]}",
+            lambda o: Said("orders.action.refunded", {"id": o.id, "note": note.strip()[:300]}),
         )
         details = await self.payment_details(result.order)
         if details is None:
             return result
         lines = details_lines(result.order, details)
-        text = f"{result.text}\nThe buyer's payment (send it back from @CryptoBot, Wallet → Send):\n" + "\n".join(lines)
-        return ActionResult(result.order, text)
+        said = Said("orders.action.refund_details", {"text": result.said or result.text, "lines": "\n".join(lines)})
+        return ActionResult(result.order, said(), said)
 
     async def payment_details(self, order: Order) -> dict[str, str] | None:
         """The buyer's payment as its provider reported it (see :mod:`bot.orders.payment_details`)."""
         return await payer_details(self.orders.providers, order)
 
 
-_PAST = {"reject": "rejected", "cancel": "cancelled", "retry": "retried", "refund": "marked refunded"}
+CENTS = Decimal("0.01")
+
+
+def _refused(exc: OrderError) -> Said:
+    """``Refused: <the order service's reason>.``, the reason in the reader's language when it is a catalog one."""
+    return Said("orders.action.refused", {"reason": lambda locale: localized.refusal(str(exc), locale)})

@@ -17,13 +17,16 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from markupsafe import Markup
 
+from bot.i18n import date_time, money, relative, t, t_html
+from bot.i18n.web import page_locale, switcher
+from bot.orders import localized
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderRefused, OrderState
 from bot.orders.prechecks import BlockReason
 from bot.orders.repository import iso
@@ -52,14 +55,6 @@ _ORDER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _ASSET_TYPES = {"orders.css": "text/css", "orders.js": "text/javascript"}
 _RECHECKABLE = {BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value}
 MAX_FORM_BYTES = 4096
-_START_FAILED = (
-    "This payment could not be started because of a problem on our side. Please try again later, or contact support"
-)
-_CSRF_TEXT = "This form could not be accepted. Reload the order page and try again."
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%d %b %Y, %H:%M UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +68,7 @@ class _Step:
 class _OfferView:
     method: str
     label: str
-    price: Decimal
+    price: str
     selected: bool
 
 
@@ -125,11 +120,22 @@ class CheckoutPages:
 
     # ------------------------------------------------------------------ rendering
     def _render(
-        self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+        self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200, here: str | None
     ) -> web.Response:
+        """``here``: where the language switcher returns to (never an address the request came with: a 404 page
+        is the same whatever the id, and a checkout link's token stays out of the page)."""
         import aiohttp_jinja2  # imported by setup() already: a lookup in sys.modules
 
-        context = {"assets": ASSETS_PATH, "support_url": self._support_url, **context}
+        locale = page_locale(request)
+        context = {
+            "assets": ASSETS_PATH,
+            "support_url": self._support_url,
+            "lang": locale,
+            "switcher": switcher(locale, here),
+            "t": lambda msg_id, **values: t(locale, msg_id, **values),
+            "th": lambda msg_id, **values: t_html(locale, msg_id, **values),
+            **context,
+        }
         response = aiohttp_jinja2.render_template(template, request, context, status=status, app_key=JINJA_KEY)
         secure(response)
         return response
@@ -150,14 +156,16 @@ class CheckoutPages:
             "error.html",
             {"title": title, "message": message, "start_again": start_again, "back_url": back_url},
             status=status,
+            here=back_url,
         )
         if headers:
             response.headers.update(headers)
         return response
 
     def _not_found(self, request: web.Request) -> web.Response:
+        locale = page_locale(request)
         return self._error(
-            request, 404, "Order not found", "We have no order at this address. Check the link you were given."
+            request, 404, t(locale, "order.error.not_found.title"), t(locale, "order.error.not_found.text")
         )
 
     # ------------------------------------------------------------------ handlers
@@ -167,8 +175,8 @@ class CheckoutPages:
             claims = verify_purchase_token(token, secret=self._secret, integration_id=self._integration_id)
         except TokenRejected as exc:
             log.warning("checkout link refused reason=%s client=%s", exc.code, request.remote)
-            title = "Link expired" if exc.expired else "Link not valid"
-            return self._error(request, exc.status, title, exc.message, start_again=True)
+            title, message = localized.link_refused(exc, page_locale(request))
+            return self._error(request, exc.status, title, message, start_again=True)
         order, _ = await self.service.create_from_token(claims)
         raise web.HTTPSeeOther(f"/orders/{order.id}", headers=_security_headers())
 
@@ -194,7 +202,8 @@ class CheckoutPages:
         if order is None:
             return self._not_found(request)
         self.service.start_check(order)
-        return self._render(request, "order.html", await self._context(order))
+        context = await self._context(order, page_locale(request))
+        return self._render(request, "order.html", context, here=f"/orders/{order.id}")
 
     async def status(self, request: web.Request) -> web.Response:
         order = await self._order(request)
@@ -205,16 +214,16 @@ class CheckoutPages:
         secure(response)
         return response
 
-    async def _context(self, order: Order) -> dict[str, Any]:
+    async def _context(self, order: Order, locale: str) -> dict[str, Any]:
         history = await self.service.history(order.id)
         first: dict[OrderState, datetime] = {}
         for entry in history:
             if entry.from_state is not entry.to_state:
                 first.setdefault(entry.to_state, entry.at)
         steps = [
-            ("Created", order.created_at),
-            ("Paid", first.get(OrderState.PAID)),
-            ("Delivered", first.get(OrderState.DELIVERED)),
+            (t(locale, "order.step.created"), order.created_at),
+            (t(locale, "order.step.paid"), first.get(OrderState.PAID)),
+            (t(locale, "order.step.delivered"), first.get(OrderState.DELIVERED)),
         ]
         offers: list[_OfferView] = []
         start = None
@@ -222,11 +231,19 @@ class CheckoutPages:
         if order.payable:
             offer = await self.service.offer(order)
             if offer is not None:
-                offers = [_OfferView(m.value, m.label, price, m is order.method) for m, price in offer.prices.items()]
+                offers = [
+                    _OfferView(
+                        m.value,
+                        localized.method_label(m, locale),
+                        money(price, str(order.currency), locale),
+                        m is order.method,
+                    )
+                    for m, price in offer.prices.items()
+                ]
             try:
                 start = await self.service.payment_start(order)
             except PaymentStartRefused as exc:  # expected: the provider says what the customer can do
-                start_problem = exc.customer_text
+                start_problem = localized.refusal(exc.customer_text, locale)
                 log.warning(
                     "payment start refused order_id=%s method=%s error=%s",
                     order.id,
@@ -235,41 +252,50 @@ class CheckoutPages:
                 )
             except Exception:
                 reference = secrets.token_hex(4)
-                start_problem = f"{_START_FAILED} (reference {reference})."
+                start_problem = t(locale, "order.error.start_failed", reference=reference)
                 log.exception("payment start failed order_id=%s method=%s ref=%s", order.id, order.method, reference)
         reason = order.check_reason
-        blocked_text = BlockReason(reason).customer_text if reason in {r.value for r in BlockReason} else ""
+        blocked_text = localized.blocked_text(reason, locale)
+        now = datetime.now(UTC)
         live = not order.state.final and order.state is not OrderState.EXPIRED
         return {
             "order": order,
             "short_id": order.id[:8],
-            "state_label": order.state.label,
+            "state_label": localized.state_label(order.state, locale),
+            "description": localized.description(order, locale),
+            "price": money(order.amount, order.currency, locale) if order.amount is not None and order.currency else "",
+            "method_label": localized.method_label(order.method, locale) if order.method else "",
             "order_url": f"/orders/{order.id}",
             "status_url": f"/orders/{order.id}/status",
             "updated_at": iso(order.updated_at),
             "live": live,
             "refresh_seconds": 30 if order.payable and not order.payment_claimed_at else 10,
-            "timeline": [_Step(label, _when(at) if at else None, iso(at) if at else None) for label, at in steps],
+            "timeline": [
+                _Step(label, date_time(at, locale) if at else None, iso(at) if at else None) for label, at in steps
+            ],
             "offers": offers,
             "start": start,
             "start_problem": start_problem,
             "blocked_text": blocked_text,
             "can_recheck": reason in _RECHECKABLE,
-            "expires_at": _when(order.expires_at),
-            "expires_iso": iso(order.expires_at),
+            "expires_html": Markup('<time datetime="{}">{}</time>').format(
+                iso(order.expires_at), date_time(order.expires_at, locale)
+            ),
+            "expires_in": relative(order.expires_at - now, locale),
         }
 
     # ------------------------------------------------------------------ forms
     async def _form(self, request: web.Request) -> tuple[Order, Any] | web.Response:
         """Rate limit, size, order, origin and form token: the order and the form, or the refusal page."""
+        locale = page_locale(request)
         wait = self.limiter.allow(request.remote or "unknown")
         if wait:
             log.warning("order form rate limited client=%s", request.remote)
             return self._error(
                 request,
                 429,
-                "Too many tries",
-                "You sent this form too often. Please wait a minute and try again.",
+                t(locale, "order.error.rate.title"),
+                t(locale, "order.error.rate.text"),
                 headers={"Retry-After": retry_after_header(wait)},
             )
         order = await self._order(request)
@@ -277,7 +303,13 @@ class CheckoutPages:
             return self._not_found(request)
         back = f"/orders/{order.id}"
         if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-            return self._error(request, 413, "Form too large", "Please go back and try again.", back_url=back)
+            return self._error(
+                request,
+                413,
+                t(locale, "order.error.too_large.title"),
+                t(locale, "order.error.too_large.text"),
+                back_url=back,
+            )
         form = await request.post()
         if not same_origin(request, public_origin=self._public_origin) or not form_token_ok(
             order.form_token, form.get("form_token")
@@ -286,8 +318,8 @@ class CheckoutPages:
             return self._error(
                 request,
                 403,
-                "Please try again",
-                _CSRF_TEXT,
+                t(locale, "order.error.csrf.title"),
+                t(locale, "order.error.csrf.text"),
                 back_url=back,
             )
         return order, form
@@ -296,8 +328,15 @@ class CheckoutPages:
         raise web.HTTPSeeOther(f"/orders/{order.id}", headers=_security_headers())
 
     def _refused(self, request: web.Request, order: Order, exc: OrderError) -> web.Response:
-        message = str(exc) if isinstance(exc, OrderRefused) else "This order can no longer be changed."
-        return self._error(request, 409, "Not possible", message, back_url=f"/orders/{order.id}")
+        locale = page_locale(request)
+        message = localized.refusal(str(exc), locale) if isinstance(exc, OrderRefused) else ""
+        return self._error(
+            request,
+            409,
+            t(locale, "order.error.refused.title"),
+            message or t(locale, "order.error.refused.generic"),
+            back_url=f"/orders/{order.id}",
+        )
 
     async def post_method(self, request: web.Request) -> web.Response:
         checked = await self._form(request)
@@ -307,8 +346,13 @@ class CheckoutPages:
         try:
             method = PaymentMethod(str(form.get("method", "")))
         except ValueError:
+            locale = page_locale(request)
             return self._error(
-                request, 400, "Choose a method", "Please choose how to pay.", back_url=f"/orders/{order.id}"
+                request,
+                400,
+                t(locale, "order.error.method.title"),
+                t(locale, "order.error.method.text"),
+                back_url=f"/orders/{order.id}",
             )
         try:
             await self.service.choose_method(order.id, method)

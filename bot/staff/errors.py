@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from discord import app_commands
 
+from bot.i18n import DEFAULT_LOCALE, catalogs, t
 from bot.market.errors import MarketError, MarketProtocolError, MarketUnavailable, MarketValidationError
 
 GENERIC_FAILURE = "Something went wrong on our side. Reference `{reference}`; staff can find it in the bot's log."
@@ -31,8 +33,9 @@ RECORDED_NOTE = (
 class StaffError(Exception):
     """A refusal whose ``message`` is written for staff and safe to show as it is."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, said: Callable[[str], str] | None = None) -> None:
         self.message = message
+        self.said = said  # the sentence in a reader's language (``message`` is its English, for the audit)
         super().__init__(message)
 
 
@@ -107,32 +110,40 @@ def _duration(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
-def render_error(error: BaseException, *, spending: bool = False) -> RenderedError:
-    """The text for ``error``; ``spending`` means a spending operation may have been recorded already."""
+def _known(message: str, locale: str) -> str:
+    """``message`` in ``locale`` when it is one of the catalog's ``error.`` sentences, else as it is."""
+    msg_id = catalogs().id_of_english(message, "error.")
+    return message if msg_id is None else t(locale, msg_id)
+
+
+def render_error(error: BaseException, *, spending: bool = False, locale: str = DEFAULT_LOCALE) -> RenderedError:
+    """The text for ``error`` in ``locale``; ``spending`` means a spending operation may have been recorded
+    already. A :class:`StaffError`'s sentence is shown as its service wrote it (a known English sentence of the
+    catalogs, e.g. the not-staff refusal, is translated)."""
     error = unwrap(error)
     if isinstance(error, StaffError):
-        return RenderedError(error.message)
+        return RenderedError(error.said(locale) if error.said is not None else _known(error.message, locale))
     if isinstance(error, NotStaff):
-        return RenderedError(error.message, level=logging.WARNING)
+        return RenderedError(_known(error.message, locale), level=logging.WARNING)
     if isinstance(error, MarketValidationError):
-        return RenderedError(f"Invalid {error.field}: {error.message}.")
+        return RenderedError(t(locale, "error.invalid_field", field=error.field, message=error.message))
     if isinstance(error, MarketError):
-        return RenderedError(f"Neverlose refused: {error.text}")
+        return RenderedError(t(locale, "error.market_refused", text=error.text))
     if isinstance(error, MarketUnavailable | MarketProtocolError):
-        lead = UNREACHABLE if isinstance(error, MarketUnavailable) else UNEXPECTED_ANSWER
-        text = lead + "." + RECORDED_NOTE.format(request="") if spending else lead + TRY_LATER
+        lead = t(locale, "error.unreachable" if isinstance(error, MarketUnavailable) else "error.unexpected_answer")
+        text = t(locale, "error.recorded" if spending else "error.try_later", lead=lead)
         return RenderedError(text, level=logging.WARNING)
     if isinstance(error, app_commands.TransformerError):
-        return RenderedError(f"`{error.value}` is not a valid value for this option.")
+        return RenderedError(t(locale, "error.bad_option", value=error.value))
     if isinstance(error, app_commands.NoPrivateMessage):
-        return RenderedError("This command only works inside the server.")
+        return RenderedError(t(locale, "error.guild_only"))
     if isinstance(error, app_commands.CommandOnCooldown):
-        return RenderedError(f"Slow down: try again in {_duration(error.retry_after)}.")
+        return RenderedError(t(locale, "error.cooldown", duration=_duration(error.retry_after)))
     if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole | app_commands.MissingRole):
-        return RenderedError("You do not have the permissions this command needs.", level=logging.WARNING)
+        return RenderedError(t(locale, "error.missing_permissions"), level=logging.WARNING)
     if isinstance(error, app_commands.CheckFailure):
-        return RenderedError("You cannot use this command here.", level=logging.WARNING)
+        return RenderedError(t(locale, "error.check_failed"), level=logging.WARNING)
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
-        return RenderedError("This command is out of date; it will work again after the bot re-syncs commands.")
+        return RenderedError(t(locale, "error.out_of_date"))
     reference = secrets.token_hex(4)
-    return RenderedError(GENERIC_FAILURE.format(reference=reference), reference=reference, level=logging.ERROR)
+    return RenderedError(t(locale, "error.generic", reference=reference), reference=reference, level=logging.ERROR)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import discord
 
+from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.market.models import Prices
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
@@ -26,57 +27,76 @@ _EVENT_COLOURS = {
     AuditEvent.UNKNOWN: COLOR_UNKNOWN,
     AuditEvent.APPROVAL_EXPIRED: COLOR_UNKNOWN,
 }
-_TITLES = {SpendKind.GIFT: "Gift a subscription", SpendKind.GIVE: "Give an item", SpendKind.TRANSFER: "Transfer NLE"}
+_TITLES = {kind: t(DEFAULT_LOCALE, f"staff.kind.{kind.value}") for kind in SpendKind}
+CENTS = Decimal("0.01")  # staff figures are shown to the cent, as the Market quotes them
 
 
-def nle(amount: Decimal) -> str:
-    return f"{amount:,.2f} NLE"
+def nle(amount: Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    return money(amount.quantize(CENTS), "NLE", locale)
 
 
-def rub(amount: Decimal) -> str:
-    return f"{amount:,.2f} RUB"
+def rub(amount: Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    return money(amount.quantize(CENTS), "RUB", locale)
 
 
-def quote_embed(quote: Quote, *, timeout_s: float) -> discord.Embed:
+def _kind(kind: SpendKind, locale: str) -> str:
+    return t(locale, f"staff.kind.{kind.value}")
+
+
+def _status(status: str, locale: str) -> str:
+    msg_id = f"staff.status.{status}"
+    return t(locale, msg_id) if msg_id in catalogs().ids() else status
+
+
+def quote_embed(quote: Quote, *, timeout_s: float, locale: str = DEFAULT_LOCALE) -> discord.Embed:
     """The confirmation shown before anything is sent."""
-    embed = discord.Embed(title=f"Confirm: {_TITLES[quote.kind]}", colour=COLOR_PENDING)
-    embed.add_field(name="Recipient", value=f"`{quote.username}`")
+
+    def field(name: str, value: str) -> None:
+        embed.add_field(name=t(locale, f"staff.field.{name}"), value=value)
+
+    embed = discord.Embed(title=t(locale, "staff.confirm.title", kind=_kind(quote.kind, locale)), colour=COLOR_PENDING)
+    field("recipient", f"`{quote.username}`")
     if quote.kind is SpendKind.GIFT and quote.product is not None and quote.plan is not None:
-        embed.add_field(name="Product", value=quote.product.label)
-        embed.add_field(name="Days", value=str(quote.plan.days))
+        field("product", quote.product.label)
+        field("days", str(quote.plan.days))
     if quote.kind is SpendKind.GIVE:
-        embed.add_field(name="Item", value=f"`{quote.item_code}`")
-    price = nle(quote.amount_nle)
+        field("item", f"`{quote.item_code}`")
+    price = nle(quote.amount_nle, locale)
     if quote.amount_rub is not None:
-        price += f" ({rub(quote.amount_rub)})"
-    embed.add_field(name="Amount" if quote.kind is SpendKind.TRANSFER else "Price", value=price)
+        price += f" ({rub(quote.amount_rub, locale)})"
+    field("amount" if quote.kind is SpendKind.TRANSFER else "price", price)
     if quote.balance is not None and quote.balance_after is not None:
-        embed.add_field(name="Balance now", value=nle(quote.balance))
-        embed.add_field(name="Balance after", value=nle(quote.balance_after))
-    footer = f"Confirm within {timeout_s:.0f} s. Only you can press these buttons."
+        field("balance_now", nle(quote.balance, locale))
+        field("balance_after", nle(quote.balance_after, locale))
+    footer = t(locale, "staff.confirm.footer", seconds=f"{timeout_s:.0f}")
     if quote.needs_approval:
-        footer = "Above the approval threshold: a second staff member must approve in the audit channel. " + footer
+        footer = t(locale, "staff.confirm.approval") + " " + footer
     embed.set_footer(text=footer)
     return embed
 
 
-def outcome_embed(quote: Quote, *, status: str, request_id: str | None, text: str) -> discord.Embed:
+def outcome_embed(
+    quote: Quote, *, status: str, request_id: str | None, text: str, locale: str = DEFAULT_LOCALE
+) -> discord.Embed:
     """The confirmation message after Confirm: what happened."""
     colour = {"succeeded": COLOR_OK, "failed": COLOR_BAD, "awaiting approval": COLOR_PENDING}.get(status, COLOR_UNKNOWN)
-    embed = discord.Embed(title=f"{_TITLES[quote.kind]}: {status}", description=text, colour=colour)
-    embed.add_field(name="Recipient", value=f"`{quote.username}`")
-    embed.add_field(name="What", value=quote.detail)
+    title = t(locale, "staff.outcome.title", kind=_kind(quote.kind, locale), status=_status(status, locale))
+    embed = discord.Embed(title=title, description=text, colour=colour)
+    embed.add_field(name=t(locale, "staff.field.recipient"), value=f"`{quote.username}`")
+    embed.add_field(name=t(locale, "staff.field.what"), value=quote.detail)
     if quote.kind is not SpendKind.GIVE:
-        embed.add_field(name="Amount", value=nle(quote.amount_nle))
+        embed.add_field(name=t(locale, "staff.field.amount"), value=nle(quote.amount_nle, locale))
     if request_id:
-        embed.add_field(name="Request id", value=f"`{request_id}`", inline=False)
+        embed.add_field(name=t(locale, "staff.field.request_id"), value=f"`{request_id}`", inline=False)
     return embed
 
 
-def closed_embed(quote: Quote, reason: str, detail: str = "") -> discord.Embed:
+def closed_embed(quote: Quote, reason: str, detail: str = "", locale: str = DEFAULT_LOCALE) -> discord.Embed:
     """A confirmation that ended without sending anything (cancelled, expired, refused)."""
-    text = f"{detail}\nNothing was sent." if detail else "Nothing was sent."
-    return discord.Embed(title=f"{_TITLES[quote.kind]}: {reason}", description=text, colour=COLOR_BAD)
+    nothing = t(locale, "staff.closed.nothing_sent")
+    text = f"{detail}\n{nothing}" if detail else nothing
+    title = t(locale, "staff.outcome.title", kind=_kind(quote.kind, locale), status=_status(reason, locale))
+    return discord.Embed(title=title, description=text, colour=COLOR_BAD)
 
 
 def audit_embed(record: AuditRecord) -> discord.Embed:
@@ -124,10 +144,15 @@ def audit_page_embed(records: Sequence[AuditRecord], *, page: int, pages: int, t
     return embed
 
 
-def prices_embed(prices: Prices) -> discord.Embed:
-    embed = discord.Embed(title=f"{prices.product.label} prices", colour=COLOR_PENDING)
+def prices_embed(prices: Prices, locale: str = DEFAULT_LOCALE) -> discord.Embed:
+    title = t(locale, "info.prices.title", product=prices.product.label)
+    embed = discord.Embed(title=title, colour=COLOR_PENDING)
     for plan, row in sorted(prices.plans.items()):
-        embed.add_field(name=f"{plan.days} days", value=f"{nle(row.nle)} ({row.nle:,.2f} EUR)\n{rub(row.rub)}")
+        eur = money(row.nle.quantize(CENTS), "EUR", locale)
+        embed.add_field(
+            name=t(locale, "count.days", count=plan.days),
+            value=f"{nle(row.nle, locale)} ({eur})\n{rub(row.rub, locale)}",
+        )
     return embed
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.i18n import DEFAULT_LOCALE
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed
@@ -104,8 +105,9 @@ class WebhookFeature:
         channels: ChannelResolver,
         sink: DiscordSink,
         public_url: str | None,
+        locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
     ) -> WebhookFeature:
-        outbox = Outbox(db)
+        outbox = Outbox(db, locale=locale)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
         store.add_events_hook(event_notification_hook())

@@ -328,6 +328,36 @@ def _command_text_length(payload: dict[str, Any]) -> int:
     return total
 
 
+# Discord's locales (https://discord.com/developers/docs/reference#locales): the keys of *_localizations.
+DISCORD_LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg ru uk hi th "  # noqa: SIM905
+    "zh-CN ja zh-TW ko".split()
+)
+
+
+def _validate_localizations(
+    err: FormError, path: tuple[str | int, ...], payload: dict[str, Any], *, chat_input: bool = True
+) -> None:
+    """``name_localizations`` follow the name's rules, ``description_localizations`` the description's (1-100),
+    keyed by Discord's locales only."""
+    for key, valid in (
+        ("name_localizations", lambda v: is_valid_command_name(v, chat_input=chat_input)),
+        ("description_localizations", lambda v: isinstance(v, str) and 1 <= len(v) <= COMMAND_DESCRIPTION_MAX),
+    ):
+        localizations = payload.get(key)
+        if localizations is None:
+            continue
+        if not isinstance(localizations, dict):
+            err.add((*path, key), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
+        for locale, value in localizations.items():
+            if locale not in DISCORD_LOCALES:
+                err.add((*path, key, locale), "LOCALE_INVALID", "Invalid locale")
+            elif not valid(value):
+                code = "APPLICATION_COMMAND_INVALID_NAME" if key == "name_localizations" else "BASE_TYPE_BAD_LENGTH"
+                err.add((*path, key, locale), code, "Localization is invalid")
+
+
 def _validate_options(err: FormError, path: tuple[str | int, ...], options: Any, depth: int) -> None:
     if not isinstance(options, list):
         err.add(path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType.")
@@ -347,6 +377,7 @@ def _validate_options(err: FormError, path: tuple[str | int, ...], options: Any,
         else:
             names.add(name)
         _bad_len(err, (*p, "description"), opt.get("description"), 1, COMMAND_DESCRIPTION_MAX)
+        _validate_localizations(err, p, opt)
         if kind in (1, 2):
             if (kind == 2 and depth > 0) or (kind == 1 and depth > 1):
                 err.add((*p, "type"), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Sub-command nesting is too deep")
@@ -382,6 +413,11 @@ def _validate_options(err: FormError, path: tuple[str | int, ...], options: Any,
                 err.add((*p, "choices"), "BASE_TYPE_MAX_LENGTH", f"Must be {COMMAND_CHOICES_MAX} or fewer in length.")
             for k, choice in enumerate(choices):
                 _bad_len(err, (*p, "choices", k, "name"), choice.get("name"), 1, CHOICE_NAME_MAX)
+                for locale, value in (choice.get("name_localizations") or {}).items():
+                    if locale not in DISCORD_LOCALES:
+                        err.add((*p, "choices", k, "name_localizations", locale), "LOCALE_INVALID", "Invalid locale")
+                    else:
+                        _bad_len(err, (*p, "choices", k, "name_localizations", locale), value, 1, CHOICE_NAME_MAX)
                 if isinstance(choice.get("value"), str):
                     _max_len(err, (*p, "choices", k, "value"), choice["value"], CHOICE_STRING_VALUE_MAX)
         for key, low, high in (("min_length", 0, 6000), ("max_length", 1, 6000)):
@@ -400,6 +436,7 @@ def validate_command(payload: Any) -> FormError | None:
     chat_input = kind == 1
     if not is_valid_command_name(payload.get("name"), chat_input=chat_input):
         err.add(("name",), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+    _validate_localizations(err, (), payload, chat_input=chat_input)
     description = payload.get("description")
     if chat_input:
         _bad_len(err, ("description",), description, 1, COMMAND_DESCRIPTION_MAX)

@@ -113,6 +113,10 @@ class FakeDiscord:
         self.unhandled: list[RecordedCall] = []
         self.internal_errors: list[str] = []  # bugs in the fake itself (answered 500)
         self.interactions: dict[int, InteractionRecord] = {}
+        # Discord languages: a member's client (``interaction.locale``, by user id) and the server's
+        # (``guild_locale``; Community servers choose it). Everyone is en-US unless a test says otherwise.
+        self.user_locales: dict[int, str] = {}
+        self.guild_locale = "en-US"
         self.gateway = Gateway(self)
 
         self.uploads: dict[str, bytes] = {}  # attachment id -> content (files the bot sent, files "users" upload)
@@ -613,6 +617,10 @@ class FakeDiscord:
                 application_id=self.application_id, data=data, guild=self.guild, channel=ch,
                 member=self._resolve_member(user), bot_member=self.guild.bot_member, message=message,
             )  # fmt: skip
+            payload.update(guild_locale=self.guild_locale)
+            payload["guild"]["locale"] = self.guild_locale
+        who = ch.recipient.id if ch.type == DM and ch.recipient is not None else self._user_id(user)
+        payload["locale"] = self.user_locales.get(who, "en-US")
         record = InteractionRecord(
             id=interaction_id,
             token=token,

@@ -138,3 +138,30 @@ async def test_error_json_shape_over_http(fake_discord: FakeDiscord) -> None:
     assert [c.status for c in fake_discord.calls] == [400, 401, 404]
     assert len(fake_discord.violations) == 1
     assert len(fake_discord.unhandled) == 1
+
+
+def test_localizations_follow_the_rules_of_what_they_translate() -> None:
+    good = {
+        "name": "gift",
+        "description": "Gift",
+        "name_localizations": {"ru": "подарить"},
+        "description_localizations": {"ru": "Подарить подписку"},
+        "options": [
+            {
+                "type": 3,
+                "name": "plan",
+                "description": "d",
+                "name_localizations": {"ru": "срок"},
+                "choices": [{"name": "30 days", "value": "30", "name_localizations": {"ru": "30 дней"}}],
+            }
+        ],
+    }
+    assert limits.validate_command(good) is None
+    bad_name = {**good, "name_localizations": {"ru": "Подарить Подписку"}}
+    assert codes(limits.validate_command(bad_name)) == ["APPLICATION_COMMAND_INVALID_NAME"]
+    long_description = {**good, "description_localizations": {"ru": "д" * 101}}
+    assert codes(limits.validate_command(long_description)) == ["BASE_TYPE_BAD_LENGTH"]
+    unknown_locale = {**good, "name_localizations": {"ru-RU": "подарить"}}
+    assert codes(limits.validate_command(unknown_locale)) == ["LOCALE_INVALID"]
+    option = {**good["options"][0], "choices": [{"name": "x", "value": "x", "name_localizations": {"ru": "я" * 101}}]}
+    assert codes(limits.validate_command({**good, "options": [option]})) == ["BASE_TYPE_BAD_LENGTH"]

@@ -23,13 +23,15 @@ from importlib import resources
 from pathlib import Path
 import bot
 from bot.storage.migrations import load_migrations
+from bot.i18n import LOCALES, t
 expected = json.loads(sys.argv[1])
 root = Path(sys.argv[2])
 installed = Path(bot.__file__).resolve().parent
 assert root not in installed.parents, f"bot imported from the work tree: {installed}"
 missing = [rel for rel in expected if not resources.files("bot").joinpath(rel).is_file()]
 assert not missing, f"not installed as package data: {missing}"
-print(json.dumps({"migrations": len(load_migrations()), "files": len(expected)}))
+print(json.dumps({"migrations": len(load_migrations()), "files": len(expected),
+                  "catalog": [t(code, "order.state.paid") for code in LOCALES]}))
 """
 
 
@@ -86,6 +88,8 @@ def test_every_data_file_is_installed_and_read_from_the_package(installed: Path,
     expected = _package_data_files()
     sql = [name for name in expected if name.endswith(".sql")]
     assert sql, "the migrations must be listed as package data"
+    catalogs = [name for name in expected if name.endswith(".po")]
+    assert sorted(catalogs) == ["i18n/locales/en/LC_MESSAGES/messages.po", "i18n/locales/ru/LC_MESSAGES/messages.po"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = subprocess.run(
@@ -98,7 +102,7 @@ def test_every_data_file_is_installed_and_read_from_the_package(installed: Path,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report == {"migrations": len(sql), "files": len(expected)}
+    assert report == {"migrations": len(sql), "files": len(expected), "catalog": ["Paid", "Оплачен"]}
 
 
 def test_installed_command_starts_from_another_folder(installed: Path, tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.storage.database_path == Path("data/bot.sqlite3")
     assert settings.staff.staff_role_ids == []
     assert settings.logging.level == "INFO"
+    assert settings.language.locale == "en"
     assert settings.discord.guild_id is None
     assert settings.oauth.enabled is False
 
@@ -61,6 +62,7 @@ BAD_VALUES = [
     ("TRANSFER_APPROVAL_THRESHOLD", "lots"),
     ("OAUTH_TOKEN_URL", "nope"),
     ("LOG_LEVEL", "LOUD"),
+    ("BOT_LOCALE", "de"),
 ]
 
 
@@ -118,6 +120,7 @@ def test_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
             "STAFF_ROLE_IDS": " 11, 22 ,",
             "DISCORD_GUILD_ID": "",
             "LOG_LEVEL": "debug",
+            "BOT_LOCALE": "ru-RU",
             "MARKET_BASE_URL": "http://127.0.0.1:9/api/market/",
             "STAFF_DAILY_LIMIT": "250.50",
             "PUBLIC_BASE_URL": "https://bot.example.com/",
@@ -127,6 +130,7 @@ def test_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.staff.staff_role_ids == [11, 22]
     assert settings.discord.guild_id is None
     assert settings.logging.level == "DEBUG"
+    assert settings.language.locale == "ru"
     assert settings.market.base_url == "http://127.0.0.1:9/api/market"
     assert settings.staff.daily_limit == Decimal("250.50")
     assert settings.server.public_webhook_url == "https://bot.example.com/webhooks/market"

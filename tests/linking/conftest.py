@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from bot.http.server import error_middleware
+from bot.i18n.web import language_routes
 from bot.linking.service import LinkingService
 from bot.settings import OAuthSettings
 from bot.storage import Database
@@ -65,8 +66,8 @@ class Harness:
         self._browsers.append(session)
         return session
 
-    async def start_url(self, user_id: int) -> str:
-        return await self.service.new_start_url(user_id)
+    async def start_url(self, user_id: int, locale: str | None = None) -> str:
+        return await self.service.new_start_url(user_id, locale)
 
     async def to_callback(self, browser: aiohttp.ClientSession, user_id: int) -> str:
         """Follow /oauth/start and the IdP's authorize step by hand; return the callback URL (not visited)."""
@@ -149,6 +150,7 @@ async def make_harness(
         idp.redirect_uris.add(service.redirect_uri)
         app = web.Application(middlewares=[error_middleware])
         app.add_routes(service.routes())
+        app.add_routes(language_routes())  # as bot/http/server.py: the pages' language switcher
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()

@@ -158,3 +158,46 @@ async def test_link_start_while_discovery_is_unavailable_answers_clearly(
     await status.wait_response()
     assert "not linked" in status.all_text()
     fake_discord.assert_no_violations()
+
+
+@pytest.mark.usefixtures("bot")
+async def test_the_linking_commands_in_russian(fake_discord: FakeDiscord, harness: Harness) -> None:
+    """A member whose Discord is Russian: Russian answers, and the start link carries ``?lang=ru`` so the page at
+    the end of the flow is Russian too; staff in Russian get /whois in Russian. No English catalog text."""
+    from tests.i18n.leaks import english_in
+
+    for who in ("member", "staff"):
+        fake_discord.user_locales[fake_discord.guild.members[who].id] = "ru"
+    record = await fake_discord.invoke_command("link", subcommand="start", user="member")
+    await record.wait_response()
+    message = record.final_message()
+    assert message is not None
+    (button,) = _buttons(message)
+    assert button["label"] == "Войти через Neverlose"
+    assert button["url"].endswith("?lang=ru")
+    assert "истекает через 10 минут." in message["content"]
+    async with harness.browser().get(button["url"]) as page:
+        assert page.status == 200
+        assert "Аккаунт привязан" in await page.text()
+    answers = [record.all_text()]
+    for name, options, user, sub in (
+        ("link", {}, "member", "status"),
+        ("whois", {"username": "a49"}, "staff", None),
+        ("whois", {"username": "nobody"}, "staff", None),
+        ("whois", {}, "staff", None),
+        ("unlink", {}, "member", None),
+        ("unlink", {}, "member", None),
+        ("link", {}, "member", "status"),
+    ):
+        answer = await fake_discord.invoke_command(name, options, user=user, subcommand=sub)
+        await answer.wait_response()
+        answers.append(answer.all_text())
+    assert "Ваш привязанный аккаунт Neverlose" in answers[1]
+    assert "Привязанный аккаунт" in answers[2]
+    assert "не привязан ни один аккаунт Discord" in answers[3]
+    assert "Укажите ровно одно" in answers[4]
+    assert "Привязка к аккаунту Neverlose `A49` удалена" in answers[5]
+    assert "Ваш аккаунт Discord не привязан." in answers[6]
+    assert "/привязка начать" in answers[7]
+    assert [english_in(text) for text in answers] == [[]] * len(answers)
+    fake_discord.assert_no_violations()

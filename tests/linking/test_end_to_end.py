@@ -8,6 +8,7 @@ member with closed DMs is recorded as undeliverable and shown in /webhook status
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,3 +157,20 @@ async def test_unavailable_discovery_pauses_only_linking(
     status = await env.command("webhook", {}, user="staff", subcommand="status")
     assert status.ephemeral
     fake_discord.assert_no_violations()
+
+
+async def test_a_russian_members_dms_are_russian(env: Env) -> None:
+    """The member used the bot in Russian (/link start): the link confirmation and the purchase receipt, sent
+    later outside any interaction, are Russian; the channel announcement keeps the channel's language."""
+    from tests.i18n.leaks import english_in
+
+    env.fake.user_locales[env.fake.guild.members["member"].id] = "ru"
+    await env.link("member")
+    confirmation = await env.fake.wait_for_dm("member", lambda m: "Аккаунт Neverlose привязан" in str(m))
+    assert (await env.sim.purchase(env.webhook_url, "A49", "E3yugw")).status == 200
+    receipt = await env.fake.wait_for_dm("member", lambda m: "Чек: покупка на маркете" in str(m))
+    assert "Спасибо за покупку, `A49`!" in str(receipt)
+    for message in (confirmation, receipt):
+        assert english_in(json.dumps(message["embeds"], ensure_ascii=False)) == []
+    await env.fake.wait_for(lambda: "New market purchase" in str(env.fake.messages("purchases")))
+    env.fake.assert_no_violations()

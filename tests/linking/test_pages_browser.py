@@ -58,3 +58,42 @@ async def test_unavailable_page(browser: Browser, harness: Harness, tmp_path: Pa
     await page.get_by_role("heading", name="Linking is unavailable").wait_for()
     assert "try again later" in await page.inner_text("main")
     await page.screenshot(path=str(tmp_path / "unavailable-phone.png"))
+
+
+async def test_the_pages_in_russian_and_the_switcher(browser: Browser, harness: Harness, tmp_path: Path) -> None:
+    """A Russian browser gets Russian pages; the switcher's link remembers English in a cookie."""
+    context = await browser.new_context(viewport=SIZES["phone"], locale="ru-RU")  # type: ignore[arg-type]
+    page = await context.new_page()
+    response = await page.goto(await harness.start_url(42))
+    assert response is not None
+    assert response.status == 200
+    await page.get_by_role("heading", name="Аккаунт привязан").wait_for()
+    assert "привязан к аккаунту Neverlose A49" in await page.inner_text("main")
+    assert await page.get_attribute("html", "lang") == "ru"
+    await page.screenshot(path=str(tmp_path / "linked-ru-phone.png"))
+    await page.get_by_role("link", name="English").click()
+    await page.get_by_role("heading", name="English").wait_for()
+    assert "in English" in await page.inner_text("main")
+    assert [c["value"] for c in await context.cookies() if c["name"] == "lang"] == ["en"]
+    await harness.service.links.unlink(42)
+    response = await page.goto(await harness.start_url(42))  # the cookie wins over Accept-Language
+    await page.get_by_role("heading", name="Account linked").wait_for()
+    await context.close()
+
+
+async def test_the_discord_language_carried_by_the_start_link(
+    browser: Browser, harness: Harness, tmp_path: Path
+) -> None:
+    """``/link start`` in a Russian Discord client gives a link with ``?lang=ru``: the result page is Russian
+    in an English browser too."""
+    context = await browser.new_context(viewport=SIZES["desktop"], locale="en-US")  # type: ignore[arg-type]
+    page = await context.new_page()
+    harness.idp.forge = "bad_signature"
+    response = await page.goto(await harness.start_url(42, "ru"))
+    assert response is not None
+    assert response.status == 502
+    await page.get_by_role("heading", name="Вход не удалось проверить").wait_for()
+    text = await page.inner_text("main")
+    assert "подпись удостоверения недействительна" in text
+    await page.screenshot(path=str(tmp_path / "refused-ru-desktop.png"))
+    await context.close()

@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.i18n.web import language_routes
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
 from bot.notifications.outbox import Outbox
@@ -192,6 +193,7 @@ async def checkout(
         limiter=limiter,
     )
     pages.setup(app)
+    app.add_routes(language_routes())  # as bot/http/server.py: the pages' language switcher
     server = TestServer(app)
     await server.start_server(access_log=None)  # as bot/http/server.py: no access log
     client = TestClient(server)

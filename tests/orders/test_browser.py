@@ -111,3 +111,43 @@ async def test_a_refused_link_in_chromium(browser: Any, start_bot: StartBot, ima
     )
     await page.screenshot(path=str(images / "checkout-expired-phone.png"), full_page=True)
     await context.close()
+
+
+async def test_the_order_page_in_russian_and_english_in_chromium(
+    browser: Any, start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A Russian browser (Accept-Language ru-RU) gets the page in Russian; the switcher's "English" link
+    remembers English in a cookie (no script), which then wins over the browser's language; the form still
+    posts with its CSRF token. Screenshots of both languages go to the test's folder."""
+    from playwright.async_api import expect
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1", SHOP_SUPPORT_URL="https://discord.gg/acme-reseller")
+    prices = PriceTable(bot.db)
+    await prices.put(PriceEntry("cs2-30", "EUR", Decimal("1234.50")), updated_by=None)
+    await set_manual_instructions(bot.db, INSTRUCTIONS)
+    url = sample_checkout_link(bot.web.local_url, "/checkout", SECRET, 1)
+
+    russian = await browser.new_context(**PHONE, locale="ru-RU")
+    page = await russian.new_page()
+    await page.goto(url)
+    await expect(page.get_by_role("heading", name="Как оплатить")).to_be_visible(timeout=15_000)
+    assert await page.get_attribute("html", "lang") == "ru"
+    await expect(page.get_by_role("status")).to_have_text("Ожидает оплаты")
+    await expect(page.get_by_text("1\N{NO-BREAK SPACE}234,50\N{NO-BREAK SPACE}EUR").first).to_be_visible()
+    await expect(page.get_by_role("heading", name="CS2, 30 дней")).to_be_visible()
+    await page.screenshot(path=str(tmp_path / "checkout-order-ru-phone.png"), full_page=True)
+
+    await page.get_by_role("link", name="English").click()
+    await expect(page.get_by_role("heading", name="How to pay")).to_be_visible()
+    await expect(page.get_by_text("1,234.50 EUR").first).to_be_visible()
+    assert [c["value"] for c in await russian.cookies() if c["name"] == "lang"] == ["en"]
+    await page.reload()  # the cookie wins over the browser's Russian
+    await expect(page.get_by_role("button", name="I have paid")).to_be_visible()
+    await page.screenshot(path=str(tmp_path / "checkout-order-en-phone.png"), full_page=True)
+
+    await page.get_by_role("link", name="Русский").click()
+    await page.get_by_label("Номер платежа (необязательно)").fill("SEPA 1")
+    await page.get_by_role("button", name="Я оплатил(а)").click()
+    await expect(page.get_by_text("Проверяем вашу оплату")).to_be_visible(timeout=10_000)
+    await page.screenshot(path=str(tmp_path / "checkout-claimed-ru-phone.png"), full_page=True)
+    await russian.close()

@@ -251,7 +251,7 @@ async def test_orders_list_filters_and_pagination(shop: Shop) -> None:
     text = await shop.answered(by_state, "page 1")
     assert ids[0] in text
     assert ids[1] not in text
-    assert "Filters: state cancelled, last 1 day(s)" in text
+    assert "Filters: state cancelled, last 1 day" in text
 
     refused = await shop.run("orders", {}, user="member", subcommand="list")
     await shop.answered(refused, NOT_STAFF)

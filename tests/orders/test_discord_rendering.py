@@ -157,7 +157,7 @@ def test_the_card() -> None:
     )
     nle = replace(ORDER, product_key="marketplace", nle=Decimal("12.5"), amount=None, currency=None)
     assert fields(rendering.card_embed(nle))["Price"] == "not chosen yet"
-    assert fields(rendering.card_embed(nle))["Product"] == "12.5 NLE"
+    assert fields(rendering.card_embed(nle))["Product"] == "12.50 NLE"  # money per locale (bot.i18n.money)
     for state in S:
         card = rendering.card_embed(replace(full, state=state), requested_by=5)
         check_message([card])
@@ -216,8 +216,8 @@ def test_command_answers_filters_mine_and_placed() -> None:
     assert rendering.filters_text(None, None, None) == ""
     assert rendering.filters_text("paid", None, None) == "state paid"
     assert rendering.filters_text(None, "darth", None) == "login darth"
-    assert rendering.filters_text(None, None, 7) == "last 7 day(s)"
-    assert rendering.filters_text("cancelled", "a49", 1) == "state cancelled, login a49, last 1 day(s)"
+    assert rendering.filters_text(None, None, 7) == "last 7 days"
+    assert rendering.filters_text("cancelled", "a49", 1) == "state cancelled, login a49, last 1 day"
 
     mine = rendering.mine_embed([ORDER], url_of=lambda order_id: f"https://x/orders/{order_id}")
     assert mine == {
@@ -306,7 +306,7 @@ async def test_a_card_discord_would_refuse_never_holds_the_order_back(
     orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     orders.add_transition_hook(OrderCards(order_url=orders.order_url).on_transition)
-    monkeypatch.setattr(rendering, "card_embed", lambda order, requested_by=None: {"title": "x" * 300})
+    monkeypatch.setattr(rendering, "card_embed", lambda order, requested_by=None, locale="en": {"title": "x" * 300})
     order = await orders.create_for_discord_user(9, "darth", "cs2-30")
     claimed = await orders.claim_manual_payment(order.id, None)
     assert claimed.payment_claimed_at is not None  # the change happened

@@ -379,3 +379,51 @@ async def test_approval_survives_a_restart(
     assert message is not None
     assert message["components"] == []
     assert "approved" in message["embeds"][0]["title"]
+
+
+async def test_gift_in_russian(env: Env) -> None:
+    """A staff member whose Discord is Russian: the confirmation, its buttons, the outcome and the owner-only
+    refusal are Russian, money the Russian way. (The outcome's sentence and the "What" line come from
+    bot/staff/spending.py, still English: see docs/i18n.md.)"""
+    env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
+    env.fake.user_locales[env.fake.guild.members["member"].id] = "ru"
+    rec = await env.run("gift", {"product": "cs2", "plan": 30, "username": "darth"})
+    text = await env.answered(rec, "Подтвердите: Подарок подписки")
+    assert "Получатель: `darth`" in text
+    assert "Цена: 17,10\N{NO-BREAK SPACE}NLE (1\N{NO-BREAK SPACE}368,00\N{NO-BREAK SPACE}RUB)" in text
+    message = rec.final_message()
+    assert message is not None
+    assert "Нажимать эти кнопки можете только вы." in message["embeds"][0]["footer"]["text"]
+    labels = [c["label"] for row in message["components"] for c in row["components"]]
+    assert labels == ["Подтвердить", "Отмена"]
+    other = await env.fake.click_button(rec, "confirm", user="member")
+    await other.wait_response()
+    assert "Эти кнопки может нажимать только" in other.all_text()
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "Подарок подписки: выполнено" in _title(r))
+    assert "Id запроса" in rec.all_text()
+    env.fake.assert_no_violations()
+
+
+async def test_balance_prices_user_check_in_russian(env: Env) -> None:
+    from tests.i18n.leaks import english_in
+
+    env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
+    nbsp = "\N{NO-BREAK SPACE}"
+    balance = await env.answered(await env.run("balance"), "Баланс")
+    assert f"Баланс: **1{nbsp}000,00{nbsp}NLE**" in balance
+    prices = await env.answered(await env.run("prices", {"product": "cs2"}), "Цены CS2")
+    assert f"365 дней: 134,10{nbsp}NLE (134,10{nbsp}EUR)" in prices
+    assert f"10{nbsp}728,00{nbsp}RUB" in prices
+    answers = [balance.split("\n")[:2], prices]
+    for (username, product), expected in {
+        ("darth", "cs2"): "есть и приглашён к CS2",
+        ("newbie", "cs2"): "не приглашён к CS2",
+        ("newbie", "csgo"): "CS:GO общедоступен",
+        ("ghost", None): "на Neverlose нет",
+    }.items():
+        options = {"username": username} | ({"product": product} if product else {})
+        rec = await env.run("user", options, subcommand="check")
+        answers.append(await env.answered(rec, expected))
+    assert [english_in(str(text)) for text in answers] == [[]] * len(answers)

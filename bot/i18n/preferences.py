@@ -1,0 +1,88 @@
+"""Which language the bot writes in where no reader is at hand: channel posts and DMs.
+
+- **Channel posts** (notifications, order cards, audit): ``BOT_LOCALE`` when the operator set it; else the
+  server's language as Discord gave it with the last ``/setup`` command (``interaction.guild_locale``, which
+  Community servers set), stored in ``guild_config`` under ``locale``; else English.
+- **DMs**: the recipient's last known Discord language (``guild_config`` key ``locale.member.<user id>``,
+  written when a member's language changed), else the channel language. (A key of the existing key/value
+  table, not a table of its own: migrations are consecutive and 0012 is another change's; a later
+  ``member_locales`` table can take these rows over.)
+
+:meth:`Languages.channel` is synchronous (a cached value) because posts are rendered inside the
+transaction of the change they report.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import aiosqlite
+
+from bot.guild_config import GuildConfig
+from bot.i18n.catalog import DEFAULT_LOCALE
+from bot.i18n.negotiation import from_discord, supported
+from bot.settings import LanguageSettings
+
+log = logging.getLogger(__name__)
+
+GUILD_KEY = "locale"
+
+
+def member_key(user_id: int) -> str:
+    return f"locale.member.{user_id}"
+
+
+async def member_locale_on(conn: aiosqlite.Connection, user_id: int) -> str | None:
+    """A member's last known language, read on an open connection (inside a transaction's hook)."""
+    async with conn.execute("SELECT value FROM guild_config WHERE key = ?", (member_key(user_id),)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else supported(str(row[0]))
+
+
+def member_locale_sync(conn: sqlite3.Connection, user_id: int) -> str | None:
+    """:func:`member_locale_on` on a synchronous connection (the webhook store's writer thread)."""
+    row = conn.execute("SELECT value FROM guild_config WHERE key = ?", (member_key(user_id),)).fetchone()
+    return None if row is None else supported(str(row[0]))
+
+
+class Languages:
+    def __init__(self, settings: LanguageSettings, guild_config: GuildConfig) -> None:
+        self._explicit = "locale" in settings.model_fields_set
+        self._setting = settings.locale
+        self._guild_config = guild_config
+        self._channel = settings.locale
+        self._members: dict[int, str] = {}
+
+    async def load(self) -> None:
+        """Read the server's stored language (at start-up)."""
+        if not self._explicit:
+            stored = supported(await self._guild_config.value(GUILD_KEY))
+            self._channel = stored or self._setting
+
+    def channel(self) -> str:
+        return self._channel
+
+    async def remember_guild(self, guild_locale: object) -> None:
+        """``/setup`` ran: keep the server's language (when Discord gave one and BOT_LOCALE is not set)."""
+        language = supported(str(getattr(guild_locale, "value", guild_locale))) if guild_locale else None
+        if self._explicit or language is None or language == self._channel:
+            return
+        await self._guild_config.set_value(GUILD_KEY, language)
+        self._channel = language
+        log.info("channel language set locale=%s", language)
+
+    async def remember_member(self, user_id: int, locale: object) -> str:
+        """Record the member's Discord language when it changed; the language to answer them in."""
+        language = from_discord(locale, DEFAULT_LOCALE)
+        if self._members.get(user_id) != language:
+            await self._guild_config.set_value(member_key(user_id), language, updated_by=user_id)
+            self._members[user_id] = language
+        return language
+
+    async def member(self, user_id: int) -> str:
+        """The language of a DM to ``user_id``."""
+        known = self._members.get(user_id)
+        if known is None:
+            known = supported(await self._guild_config.value(member_key(user_id)))
+        return known or self._channel
