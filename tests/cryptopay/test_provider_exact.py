@@ -118,3 +118,55 @@ async def test_an_unapplied_payment_is_alerted_with_the_order_sides_reason(
     assert stored is not None
     assert stored.confirmed
     assert await cp_provider.confirm("order-1") is False  # told once
+
+
+async def test_an_invoice_deleted_at_crypto_pay_does_not_stop_the_poll_of_the_others(
+    cp_provider: CryptoPayProvider,
+    cp_fake: RunningFakeCryptoPay,
+    cp_state: FakeCryptoPayState,
+    cp_clock: Clock,
+    cp_events: RecordingEvents,
+    cp_store: CryptoPayStore,
+) -> None:
+    await cp_provider.start(payment_request(cp_clock, "order-1"))  # the rows are polled oldest first
+    cp_clock.advance(timedelta(seconds=1))
+    await pay_with_webhook_lost(cp_provider, cp_fake, cp_clock, "order-2")
+    cp_clock.advance(timedelta(seconds=1))
+    await cp_provider.start(payment_request(cp_clock, "order-3"))
+    cp_state.delete_invoice({"invoice_id": "1001"})  # by hand in @CryptoBot: getInvoices no longer lists it
+    cp_clock.advance(timedelta(hours=1, seconds=5))  # order-3's invoice expires
+    await cp_provider.poll_pass()
+    await cp_provider.drain()
+    assert [o for o, _ in cp_events.confirmed] == ["order-2"]
+    assert cp_events.expired == ["order-3"]
+    first = await cp_store.get("order-1")
+    assert first is not None
+    assert first.state.value == "active"  # nothing learnt about it
+
+
+async def test_a_creation_still_settling_costs_no_api_call(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    cp_state.faults.fail_next("createInvoice", status=502)
+    with pytest.raises(PaymentNotStarted):
+        await cp_provider.start(payment_request(cp_clock))
+    cp_state.request_log.clear()
+    await cp_provider.poll_pass()
+    assert cp_state.request_log == []
+    cp_clock.advance(timedelta(seconds=30))  # settled: now it is looked for by payload
+    await cp_provider.poll_pass()
+    assert [m for m, _ in cp_state.request_log] == ["getInvoices"]
+
+
+async def test_an_order_cancelled_before_its_invoice_existed_is_answered_without_asking(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock
+) -> None:
+    cp_state.faults.fail_next("createInvoice", status=502)
+    with pytest.raises(PaymentNotStarted):
+        await cp_provider.start(payment_request(cp_clock))
+    await cp_provider.cancel("order-1")  # no invoice id: nothing to delete
+    cp_state.request_log.clear()
+    assert await cp_provider.poll("order-1") == PaymentStatus(
+        outcome=PaymentOutcome.CANCELLED, reference=None, amount=Decimal("20.00"), currency="EUR", details={}
+    )
+    assert cp_state.request_log == []

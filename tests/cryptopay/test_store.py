@@ -529,3 +529,24 @@ async def test_updates_oldest_first(cp_store: CryptoPayStore) -> None:
         f"body:{hashlib.sha256(b'x').hexdigest()}",
         "invoice:1001",
     ]
+
+
+async def test_each_list_gives_a_thousand_rows_at_most_by_default(
+    cp_store: CryptoPayStore, market_db: Database
+) -> None:
+    """1001 rows of each kind (written in one transaction): the default limit of each list is 1000."""
+    at = "2026-12-07T11:00:00.000000Z"
+    rows = [
+        (f"{state}-{n:04}", invoice, state, at, at, at if state == "paid" else None)
+        for state, base in (("active", 10_000), ("cancelled", 20_000), ("paid", 30_000))
+        for n, invoice in enumerate(range(base, base + 1001))
+    ]
+    async with market_db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO cryptopay_invoices (order_id, invoice_id, state, amount, fiat, created_at, updated_at, "
+            "paid_at) VALUES (?, ?, ?, '20.00', 'EUR', ?, ?, ?)",
+            rows,
+        )
+    assert len(await cp_store.by_state(RowState.ACTIVE)) == 1000
+    assert len(await cp_store.withdrawn_since(T0 - timedelta(days=1))) == 1000
+    assert len(await cp_store.unconfirmed()) == 1000

@@ -207,8 +207,16 @@ class CryptoPayProvider:
             log.warning("cryptopay invoice search failed order_id=%s error=%s", stored.order_id, exc)
         return None
 
-    async def _adopt(self, stored: StoredInvoice, invoice: Invoice, request: PaymentRequest | None) -> PaymentStart:
-        """Take over the invoice an uncertain creation made (found by payload)."""
+    async def _adopt(self, stored: StoredInvoice, invoice: Invoice, request: PaymentRequest) -> PaymentStart:
+        """Take over the invoice an uncertain creation made (found by payload) and send the buyer on."""
+        await self._take_over(stored, invoice)
+        if invoice.status is InvoiceStatus.EXPIRED:
+            raise PaymentNotStarted("This order's invoice has expired. Start again from Neverlose's site.")
+        url = request.return_url if invoice.status is InvoiceStatus.PAID else invoice.pay_url
+        return PaymentStart(reference=str(invoice.invoice_id), redirect_url=url)
+
+    async def _take_over(self, stored: StoredInvoice, invoice: Invoice) -> None:
+        """Record the invoice an uncertain creation made as the order's: paid, expired or active."""
         if invoice.status is InvoiceStatus.PAID:
             await self._record_polled(invoice)
         elif invoice.status is InvoiceStatus.EXPIRED:
@@ -216,12 +224,6 @@ class CryptoPayProvider:
             await self._expired(stored.order_id)
         else:
             await self.store.set_active(stored.order_id, invoice)
-        if request is None:
-            return PaymentStart(reference=str(invoice.invoice_id))
-        if invoice.status is InvoiceStatus.EXPIRED:
-            raise PaymentNotStarted("This order's invoice has expired. Start again from Neverlose's site.")
-        url = request.return_url if invoice.status is InvoiceStatus.PAID else invoice.pay_url
-        return PaymentStart(reference=str(invoice.invoice_id), redirect_url=url)
 
     async def _delete(self, stored: StoredInvoice) -> bool:
         """``deleteInvoice``; ``True`` when Crypto Pay deleted it (or there was none)."""
@@ -338,22 +340,22 @@ class CryptoPayProvider:
             except CryptoPayFailure as exc:
                 log.warning("cryptopay poll failed invoices=%d error=%s", len(chunk), exc)
                 return
-            by_order = {row.invoice_id: row.order_id for row in chunk}
-            for invoice in invoices:
-                order_id = by_order.get(invoice.invoice_id)
-                if order_id is None:
+            by_id: dict[int | None, Invoice] = {invoice.invoice_id: invoice for invoice in invoices}
+            for row in chunk:
+                answer = by_id.get(row.invoice_id)
+                if answer is None:  # deleted at Crypto Pay (e.g. by hand in @CryptoBot): nothing to learn
                     continue
-                if invoice.status is InvoiceStatus.PAID:
-                    await self._record_polled(invoice)
-                elif invoice.status is InvoiceStatus.EXPIRED:
-                    await self._expired(order_id)
+                if answer.status is InvoiceStatus.PAID:
+                    await self._record_polled(answer)
+                elif answer.status is InvoiceStatus.EXPIRED:
+                    await self._expired(row.order_id)
         for row in rows:
             if row.state is RowState.CREATING and (
                 row.updated_at is None or self._clock() - row.updated_at >= self._settle
             ):
                 found = await self._search(row)
                 if found is not None:
-                    await self._adopt(row, found, None)
+                    await self._take_over(row, found)
 
     async def _record_polled(self, invoice: Invoice) -> None:
         body = json.dumps(
