@@ -3,6 +3,7 @@ payment the order side could not take (mutation testing showed both could be wro
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from bot.notifications.embeds import COLOR_PROBLEM
 from bot.payments.cryptopay.provider import CryptoPayProvider, PaymentNotStarted
 from bot.payments.cryptopay.simulator import FakeCryptoPayState, RunningFakeCryptoPay
 from bot.payments.cryptopay.store import CryptoPayStore
-from bot.payments.provider import PaymentOutcome, PaymentStatus
+from bot.payments.provider import PaymentOutcome, PaymentStart, PaymentStatus
 from bot.storage import Database
 from tests.cryptopay.conftest import RecordingEvents, audit_rows, pay_with_webhook_lost, payment_request
 from tests.orders.conftest import Clock
@@ -170,3 +171,19 @@ async def test_an_order_cancelled_before_its_invoice_existed_is_answered_without
         outcome=PaymentOutcome.CANCELLED, reference=None, amount=Decimal("20.00"), currency="EUR", details={}
     )
     assert cp_state.request_log == []
+
+
+async def test_an_invoice_paid_before_its_lost_answer_is_found_sends_the_buyer_to_the_order(
+    cp_provider: CryptoPayProvider, cp_state: FakeCryptoPayState, cp_clock: Clock, cp_events: RecordingEvents
+) -> None:
+    cp_state.faults.delay_next("createInvoice", seconds=5, after_effect=True)  # created, answer never arrives
+    starting = asyncio.create_task(cp_provider.start(payment_request(cp_clock)))
+    for _ in range(500):  # until Crypto Pay holds the invoice
+        if 1001 in cp_state.invoices:
+            break
+        await asyncio.sleep(0.01)
+    assert cp_state.mark_paid(cp_state.invoices[1001], "USDT")  # the buyer pays before the answer is given up on
+    start = await starting
+    assert start == PaymentStart(reference="1001", redirect_url="https://shop.example/orders/order-1")
+    await cp_provider.drain()
+    assert [o for o, _ in cp_events.confirmed] == ["order-1"]

@@ -202,6 +202,8 @@ async def test_payer_details_once_paid(cp_store: CryptoPayStore) -> None:
         "paid_anonymously": "false",
     }
     assert await cp_store.payer_details("order-1") == expected
+    # staff see them as lines in the stored order (bot/orders/payment_details.py): always the same, by name
+    assert list(await cp_store.payer_details("order-1")) == sorted(expected)
     stored = await cp_store.get("order-1")
     assert stored is not None
     assert stored.details == expected

@@ -88,7 +88,7 @@ def parse_decimal(value: object, name: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"{name} must be a decimal number")
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        number = Decimal(value)  # a string may have spaces around it: Decimal drops them itself
     except InvalidOperation:
         raise ValueError(f"{name} must be a decimal number") from None
     if not number.is_finite():

