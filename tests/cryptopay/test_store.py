@@ -8,6 +8,8 @@ value in the store cannot hide behind what the provider happens to ask.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -62,6 +64,22 @@ async def active(store: CryptoPayStore, order_id: str = "order-1", invoice_id: i
 def test_iso_is_utc_with_microseconds_and_z() -> None:
     assert iso(datetime(2026, 12, 7, 13, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-12-07T12:00:00.000000Z"
     assert iso(datetime(2026, 12, 7, 12, 0, 1, 5, tzinfo=UTC)) == "2026-12-07T12:00:01.000005Z"
+
+
+@pytest.fixture
+def tokyo_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is UTC+9 (a host not on UTC)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_host")
+def test_iso_is_utc_on_a_host_not_on_utc() -> None:
+    assert time.localtime(0).tm_hour == 9  # the fixture took effect
+    assert iso(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "2026-12-07T12:00:00.000000Z"
 
 
 # ---------------------------------------------------------------------- invoices
