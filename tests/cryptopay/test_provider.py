@@ -41,7 +41,7 @@ def test_method_and_currencies(cp_provider: CryptoPayProvider) -> None:
 
 
 def test_assets_required(cp_client: CryptoPayClient, cp_store: CryptoPayStore) -> None:
-    with pytest.raises(ValueError, match="assets"):
+    with pytest.raises(ValueError, match=r"^assets must name at least one asset$"):
         CryptoPayProvider(cp_client, cp_store, assets=[])
 
 

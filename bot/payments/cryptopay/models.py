@@ -88,7 +88,7 @@ def parse_decimal(value: object, name: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"{name} must be a decimal number")
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        number = Decimal(value)  # a string may have spaces around it: Decimal drops them itself
     except InvalidOperation:
         raise ValueError(f"{name} must be a decimal number") from None
     if not number.is_finite():
@@ -101,7 +101,7 @@ def parse_time(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be an ISO 8601 time")
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.strip())  # Python 3.11 reads the "Z" itself
     except ValueError:
         raise ValueError(f"{name} must be an ISO 8601 time") from None
     if moment.tzinfo is None:
