@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from markupsafe import Markup
+
+if TYPE_CHECKING:  # markupsafe (jinja2's) is imported when a page is rendered, not at start-up
+    from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
@@ -135,4 +137,6 @@ def t_html(code: str, msg_id: str, /, **values: object) -> Markup:
     data, reviewed like code), every value is HTML-escaped unless it is itself :class:`Markup`."""
     if not msg_id.endswith("_html"):
         raise ValueError(f"{msg_id} is not an _html message")
+    from markupsafe import Markup
+
     return Markup(catalogs().text(code, msg_id)).format(**values)  # noqa: S704 - our own catalog; values escaped

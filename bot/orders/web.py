@@ -22,7 +22,6 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from markupsafe import Markup
 
 from bot.i18n import date_time, money, relative, t, t_html
 from bot.i18n.web import page_locale, switcher
@@ -278,7 +277,7 @@ class CheckoutPages:
             "start_problem": start_problem,
             "blocked_text": blocked_text,
             "can_recheck": reason in _RECHECKABLE,
-            "expires_html": Markup('<time datetime="{}">{}</time>').format(
+            "expires_html": _markup('<time datetime="{}">{}</time>').format(
                 iso(order.expires_at), date_time(order.expires_at, locale)
             ),
             "expires_in": relative(order.expires_at - now, locale),
@@ -383,3 +382,10 @@ class CheckoutPages:
 
 def _security_headers() -> dict[str, str]:
     return dict(SECURITY_HEADERS)
+
+
+def _markup(template: str) -> Any:
+    """``markupsafe.Markup(template)``, imported on first use like jinja2 (it is jinja2's)."""
+    from markupsafe import Markup
+
+    return Markup(template)  # noqa: S704 - a constant of this module; values are escaped by format()
