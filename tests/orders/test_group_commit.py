@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import aiosqlite
 import pytest
@@ -79,3 +80,86 @@ async def test_the_database_is_usable_after_a_failed_batch(market_db: Database) 
         await group.run(writer("z", fail=True))
     assert await keys(market_db) == []
     assert await group.run(writer("y")) == "y"
+
+
+class ManyWriter:
+    """A ``write_many`` that records its calls; refuses any item named in ``refuse``; ``short`` drops a result."""
+
+    def __init__(self, *, refuse: frozenset[str] = frozenset(), short: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self._refuse = refuse
+        self._short = short
+
+    async def __call__(self, conn: aiosqlite.Connection, items: Sequence[str]) -> list[str]:
+        self.calls.append(list(items))
+        for key in items:
+            await conn.execute("INSERT INTO shop_state (key, value) VALUES (?, 'v')", (key,))
+            if key in self._refuse:
+                raise ValueError(f"refused {key}")
+        results = [key.upper() for key in items]
+        return results[1:] if self._short and len(items) > 1 else results
+
+
+async def test_batched_items_share_one_call(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    many = ManyWriter()
+    results = await asyncio.gather(*(group.run_many(many, f"k{n:02}") for n in range(20)))
+    assert results == [f"K{n:02}" for n in range(20)]
+    assert many.calls == [[f"k{n:02}" for n in range(20)]]
+    assert (group.batches, group.group_failures) == (1, 0)
+    assert await keys(market_db) == [f"k{n:02}" for n in range(20)]
+
+
+async def test_a_plain_op_between_batched_items_splits_them_in_order(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    many = ManyWriter()
+    other = ManyWriter()
+    results = await asyncio.gather(
+        group.run_many(many, "a"),
+        group.run_many(many, "b"),
+        group.run(writer("c")),
+        group.run_many(many, "d"),
+        group.run_many(other, "e"),
+        group.run_many(many, "f"),
+    )
+    assert results == ["A", "B", "c", "D", "E", "F"]
+    assert many.calls == [["a", "b"], ["d"], ["f"]]
+    assert other.calls == [["e"]]
+    assert group.batches == 1
+    assert await keys(market_db) == ["a", "b", "c", "d", "e", "f"]
+
+
+async def test_a_failing_batched_item_fails_alone(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    many = ManyWriter(refuse=frozenset({"b"}))
+    results = await asyncio.gather(
+        *(group.run_many(many, key) for key in ("a", "b", "c")), group.run(writer("d")), return_exceptions=True
+    )
+    assert results[0] == "A"
+    assert isinstance(results[1], ValueError)
+    assert str(results[1]) == "refused b"
+    assert results[2:] == ["C", "d"]
+    assert many.calls == [["a", "b", "c"], ["a"], ["b"], ["c"]]  # the group failed: then one at a time
+    assert (group.batches, group.group_failures) == (1, 1)
+    assert await keys(market_db) == ["a", "c", "d"]
+
+
+async def test_a_write_many_missing_a_result_is_written_one_at_a_time(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    many = ManyWriter(short=True)
+    results = await asyncio.gather(*(group.run_many(many, key) for key in ("a", "b")))
+    assert results == ["A", "B"]
+    assert many.calls == [["a", "b"], ["a"], ["b"]]
+    assert group.group_failures == 1
+    assert await keys(market_db) == ["a", "b"]
+
+
+async def test_a_lone_item_that_fails_is_rolled_back(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    many = ManyWriter(refuse=frozenset({"x"}))
+    with pytest.raises(ValueError, match="refused x"):
+        await group.run_many(many, "x")
+    assert many.calls == [["x"]]
+    assert group.group_failures == 0
+    assert await keys(market_db) == []
+    assert await group.run_many(many, "y") == "Y"
