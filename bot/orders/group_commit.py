@@ -121,7 +121,7 @@ class GroupCommit:
         return entry.future, value, None
 
     async def _write_group(self, conn: aiosqlite.Connection, group: list[_Entry], outcomes: list[Outcome]) -> None:
-        write_many = group[0].write_many
+        write_many = group[0].write_many  # pragma: no mutate - every entry of a group has the same one
         assert write_many is not None  # noqa: S101 - _drain sends only batched groups here
         await conn.execute("SAVEPOINT order_group")  # pragma: no mutate
         try:
@@ -134,7 +134,8 @@ class GroupCommit:
                 outcomes.append(await self._write_one(conn, entry))
             return
         await conn.execute("RELEASE order_group")  # pragma: no mutate
-        outcomes.extend((entry.future, value, None) for entry, value in zip(group, values, strict=True))
+        done = zip(group, values, strict=True)  # pragma: no mutate - ``_one`` checked the length
+        outcomes.extend((entry.future, value, None) for entry, value in done)
 
 
 def _one(values: Sequence[Any], expected: int) -> Sequence[Any]:

@@ -151,7 +151,9 @@ async def test_a_write_many_missing_a_result_is_written_one_at_a_time(market_db:
     assert results == ["A", "B"]
     assert many.calls == [["a", "b"], ["a"], ["b"]]
     assert group.group_failures == 1
-    assert await keys(market_db) == ["a", "b"]
+    assert await asyncio.gather(*(group.run_many(many, key) for key in ("c", "d"))) == ["C", "D"]
+    assert (group.batches, group.group_failures) == (2, 2)
+    assert await keys(market_db) == ["a", "b", "c", "d"]
 
 
 async def test_a_lone_item_that_fails_is_rolled_back(market_db: Database) -> None:

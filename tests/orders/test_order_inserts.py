@@ -123,3 +123,9 @@ async def test_checkout_and_discord_orders_in_one_burst(orders: OrderService) ->
     assert created[1][0].id == "D" * 22
     assert orders.repo._writes.batches == 1
     assert sorted(o.login for o in await orders.find(limit=100)) == ["buyer1", "buyer2", "buyer3"]
+
+
+async def test_find_returns_a_page_of_25_by_default(orders: OrderService) -> None:
+    await asyncio.gather(*(orders.create_from_token(claims_for(login=f"buyer{n}")) for n in range(26)))
+    assert len(await orders.find()) == 25
+    assert len(await orders.find(limit=100)) == 26
