@@ -22,7 +22,7 @@ from bot.orders.group_commit import GroupCommit
 from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderState, Transition, is_legal
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from bot.storage.multirow import ROWS_PER_STATEMENT, chunked, row_marks
+from bot.storage.multirow import chunked, row_marks
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class OrderRepository:
         for item in items:
             by_columns.setdefault(tuple(item.values), []).append(item)
         for columns, group in by_columns.items():
-            for chunk in chunked(group, ROWS_PER_STATEMENT):
+            for chunk in chunked(group):
                 row = f"({', '.join('?' for _ in columns)})"  # pragma: no mutate
                 rows = await conn.execute_fetchall(
                     f"INSERT INTO orders ({', '.join(columns)}) VALUES {row_marks(row, len(chunk))}"  # noqa: S608  # pragma: no mutate
@@ -178,12 +178,13 @@ class OrderRepository:
                 inserted.update((order.id, order) for order in map(order_from_row, rows))
         missing = [str(item.values["token_hash"]) for item in items if item.values["id"] not in inserted]
         existing: dict[str, Order] = {}
-        for hashes in chunked(missing, ROWS_PER_STATEMENT):
+        for hashes in chunked(missing):
             rows = await conn.execute_fetchall(
                 f"SELECT * FROM orders WHERE token_hash IN ({', '.join('?' for _ in hashes)})",  # noqa: S608  # pragma: no mutate
                 hashes,
             )
-            existing.update((str(row["token_hash"]), order_from_row(row)) for row in rows)
+            # pragma below: sqlite3.Row's keys are case-insensitive
+            existing.update((str(row["token_hash"]), order_from_row(row)) for row in rows)  # pragma: no mutate
         results: list[tuple[Order, bool]] = []
         created: list[tuple[Order, Transition]] = []
         for item in items:
@@ -272,7 +273,7 @@ class OrderRepository:
     @staticmethod
     async def _append_many(conn: aiosqlite.Connection, transitions: Sequence[Transition]) -> None:
         """The history entries ``transitions``, in multi-row statements."""
-        for chunk in chunked(transitions, ROWS_PER_STATEMENT):
+        for chunk in chunked(transitions):
             await conn.execute(
                 "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note) VALUES "  # noqa: S608
                 + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate

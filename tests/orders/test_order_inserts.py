@@ -29,7 +29,7 @@ async def test_a_burst_is_written_together_one_order_per_token(orders: OrderServ
     distinct = [claims_for(login=f"buyer{n}", email=f"b{n}@example.com") for n in range(12)]
     replayed = distinct[3]  # the same link opened twice at once
     results = await asyncio.gather(*(orders.create_from_token(c) for c in [*distinct, replayed]))
-    assert orders.repo._writes.batches == 1
+    assert (orders.repo._writes.batches, orders.repo._writes.group_failures) == (1, 0)
     assert [created for _, created in results] == [True] * 12 + [False]
     assert results[-1][0] == results[3][0]
     assert [order.login for order, _ in results] == [f"buyer{n}" for n in range(12)] + ["buyer3"]
@@ -54,6 +54,7 @@ async def test_a_token_already_stored_is_found_in_a_burst(orders: OrderService) 
         orders.create_from_token(claims_for(login="buyer0", email="other@example.com")),  # a new token
     )
     assert [created for _, created in results] == [True, False, True]
+    assert (orders.repo._writes.batches, orders.repo._writes.group_failures) == (2, 0)  # written together
     assert results[1][0] == await orders.get(first.id)
     assert results[2][0].id != first.id
     assert len(await orders.find(limit=100)) == 3
@@ -72,6 +73,7 @@ async def test_hooks_run_once_per_new_order_in_a_burst(orders: OrderService) -> 
     token = claims_for(login="buyer9")
     results = await asyncio.gather(*(orders.create_from_token(c) for c in [claims_for(login="buyer8"), token, token]))
     assert sorted(seen) == sorted((order.id, 1) for order, created in results if created)
+    assert orders.repo._writes.group_failures == 0
     assert len(seen) == 2
 
 
@@ -121,7 +123,7 @@ async def test_checkout_and_discord_orders_in_one_burst(orders: OrderService) ->
     assert [c for _, c in created] == [True, True, True]
     assert created[1][0].discord_user_id == 77
     assert created[1][0].id == "D" * 22
-    assert orders.repo._writes.batches == 1
+    assert (orders.repo._writes.batches, orders.repo._writes.group_failures) == (1, 0)
     assert sorted(o.login for o in await orders.find(limit=100)) == ["buyer1", "buyer2", "buyer3"]
 
 
