@@ -86,6 +86,12 @@ def _opt_time(text: str | None) -> datetime | None:
     return None if text is None else parse_iso(text)
 
 
+_INSERT_TRANSITIONS = (
+    "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"  # pragma: no mutate
+    " VALUES "  # pragma: no mutate
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _NewOrder:
     """An order to insert: its column values, the time and the actor of its creation entry."""
@@ -275,8 +281,7 @@ class OrderRepository:
         """The history entries ``transitions``, in multi-row statements."""
         for chunk in chunked(transitions):
             await conn.execute(
-                "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note) VALUES "  # noqa: S608
-                + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate
+                _INSERT_TRANSITIONS + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate
                 [
                     value
                     for t in chunk

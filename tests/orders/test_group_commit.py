@@ -165,3 +165,15 @@ async def test_a_lone_item_that_fails_is_rolled_back(market_db: Database) -> Non
     assert group.group_failures == 0
     assert await keys(market_db) == []
     assert await group.run_many(many, "y") == "Y"
+
+
+async def test_a_write_many_without_a_result_fails_its_item(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+
+    async def forgets(conn: aiosqlite.Connection, items: Sequence[str]) -> list[str]:
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('lost', 'v')")
+        return []
+
+    with pytest.raises(RuntimeError, match=r"^write_many returned 0 results for 1 items$"):
+        await group.run_many(forgets, "a")
+    assert await keys(market_db) == []  # rolled back
