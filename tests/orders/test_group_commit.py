@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 
 import aiosqlite
@@ -70,8 +71,22 @@ async def test_a_failed_commit_fails_every_write_of_the_batch(market_db: Databas
         await conn.execute("COMMIT")  # ends the transaction under the batch's feet: its RELEASE/COMMIT fail
 
     results = await asyncio.gather(group.run(writer("a")), group.run(breaks_the_transaction), return_exceptions=True)
-    assert all(isinstance(r, Exception) for r in results)
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results)  # SQLite's own error, for every caller
+    assert results[0] is results[1]
     assert await group.run(writer("after")) == "after"
+
+
+async def test_a_write_cancelled_inside_aborts_its_batch(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+
+    async def cancelled(conn: aiosqlite.Connection) -> None:
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('c', 'v')")
+        raise asyncio.CancelledError
+
+    results = await asyncio.gather(group.run(writer("a")), group.run(cancelled), return_exceptions=True)
+    assert [repr(r) for r in results] == ["RuntimeError('write aborted')"] * 2
+    assert await keys(market_db) == []
+    assert await group.run(writer("b")) == "b"
 
 
 async def test_the_database_is_usable_after_a_failed_batch(market_db: Database) -> None:
