@@ -192,3 +192,19 @@ async def test_a_write_many_without_a_result_fails_its_item(market_db: Database)
     with pytest.raises(RuntimeError, match=r"^write_many returned 0 results for 1 items$"):
         await group.run_many(forgets, "a")
     assert await keys(market_db) == []  # rolled back
+
+
+async def test_writes_queued_behind_a_failed_batch_are_still_written(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+
+    async def breaks_the_transaction(conn: aiosqlite.Connection) -> None:
+        await conn.execute("COMMIT")
+
+    first = asyncio.ensure_future(group.run(breaks_the_transaction))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the drain has taken the first batch and waits on the database
+    later = asyncio.ensure_future(group.run(writer("later")))
+    results = await asyncio.gather(first, later, return_exceptions=True)
+    assert isinstance(results[0], sqlite3.OperationalError)
+    assert results[1] == "later"
+    assert group.batches == 1
