@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from bot.orders.group_commit import GroupCommit
 from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderState, Transition, is_legal
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
+from bot.storage.multirow import chunked, row_marks
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,21 @@ def _opt_time(text: str | None) -> datetime | None:
     return None if text is None else parse_iso(text)
 
 
+_INSERT_TRANSITIONS = (
+    "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"  # pragma: no mutate
+    " VALUES "  # pragma: no mutate
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _NewOrder:
+    """An order to insert: its column values, the time and the actor of its creation entry."""
+
+    values: dict[str, object]
+    now: datetime
+    actor: str
+
+
 def order_from_row(row: aiosqlite.Row) -> Order:
     return Order(
         id=row["id"],
@@ -139,37 +156,56 @@ class OrderRepository:
     # ------------------------------------------------------------------ writing
     async def insert(self, fields: Mapping[str, object], *, actor: str) -> tuple[Order, bool]:
         """Insert a new order (``state`` awaiting_payment) with its creation entry, or find the one with the same
-        ``token_hash``. Returns (order, created)."""
+        ``token_hash``. Returns (order, created).
+
+        The inserts waiting at the same moment are written together (:meth:`_insert_many`, through
+        :meth:`GroupCommit.run_many`): a burst of checkouts costs a few statements, not a few per order."""
         now = self._clock()
         values = {key: _column(value) for key, value in fields.items()}
         values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=iso(now), updated_at=iso(now))
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
+        return await self._writes.run_many(self._insert_many, _NewOrder(values, now, actor))
 
-        async def op(conn: aiosqlite.Connection) -> tuple[Order, bool]:
-            # One statement inserts and returns the row; a replayed token inserts nothing and is looked up.
-            rows = list(
-                await conn.execute_fetchall(
-                    f"INSERT INTO orders ({columns}) VALUES ({marks}) ON CONFLICT (token_hash) DO NOTHING"  # noqa: S608  # pragma: no mutate
-                    " RETURNING *",  # pragma: no mutate
-                    tuple(values.values()),
+    async def _insert_many(self, conn: aiosqlite.Connection, items: Sequence[_NewOrder]) -> list[tuple[Order, bool]]:
+        """Insert ``items`` (one multi-row statement per column set), their creation entries (one statement),
+        then await the hooks of each new order in turn; a token already stored (or twice in ``items``) inserts
+        nothing and finds that order. One (order, created) per item, in order."""
+        inserted: dict[str, Order] = {}
+        by_columns: dict[tuple[str, ...], list[_NewOrder]] = {}
+        for item in items:
+            by_columns.setdefault(tuple(item.values), []).append(item)
+        for columns, group in by_columns.items():
+            for chunk in chunked(group):
+                row = f"({', '.join('?' for _ in columns)})"  # pragma: no mutate
+                rows = await conn.execute_fetchall(
+                    f"INSERT INTO orders ({', '.join(columns)}) VALUES {row_marks(row, len(chunk))}"  # noqa: S608  # pragma: no mutate
+                    " ON CONFLICT (token_hash) DO NOTHING RETURNING *",  # pragma: no mutate
+                    [value for item in chunk for value in item.values.values()],
                 )
+                inserted.update((order.id, order) for order in map(order_from_row, rows))
+        missing = [str(item.values["token_hash"]) for item in items if item.values["id"] not in inserted]
+        existing: dict[str, Order] = {}
+        for hashes in chunked(missing):
+            rows = await conn.execute_fetchall(
+                f"SELECT * FROM orders WHERE token_hash IN ({', '.join('?' for _ in hashes)})",  # noqa: S608  # pragma: no mutate
+                hashes,
             )
-            if not rows:
-                existing = list(
-                    await conn.execute_fetchall(
-                        "SELECT * FROM orders WHERE token_hash = ?", (values["token_hash"],)
-                    )  # pragma: no mutate
-                )
-                return order_from_row(existing[0]), False
-            order = order_from_row(rows[0])
-            transition = Transition(order.id, 1, None, OrderState.AWAITING_PAYMENT, now, actor, None)
-            await self._append(conn, transition)
+            # pragma below: sqlite3.Row's keys are case-insensitive
+            existing.update((str(row["token_hash"]), order_from_row(row)) for row in rows)  # pragma: no mutate
+        results: list[tuple[Order, bool]] = []
+        created: list[tuple[Order, Transition]] = []
+        for item in items:
+            new = inserted.get(str(item.values["id"]))
+            if new is None:
+                results.append((existing[str(item.values["token_hash"])], False))
+                continue
+            transition = Transition(new.id, 1, None, OrderState.AWAITING_PAYMENT, item.now, item.actor, None)
+            created.append((new, transition))
+            results.append((new, True))
+        await self._append_many(conn, [transition for _, transition in created])
+        for order, transition in created:
             for hook in self.hooks:
                 await hook(conn, order, transition)
-            return order, True
-
-        return await self._writes.run(op)
+        return results
 
     async def move(
         self,
@@ -238,19 +274,28 @@ class OrderRepository:
 
     @staticmethod
     async def _append(conn: aiosqlite.Connection, t: Transition) -> None:
-        await conn.execute(
-            "INSERT INTO order_transitions (order_id, seq, from_state, to_state, at, actor, note)"  # pragma: no mutate
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
-            (
-                t.order_id,
-                t.seq,
-                t.from_state.value if t.from_state else None,
-                t.to_state.value,
-                iso(t.at),
-                t.actor,
-                t.note,
-            ),
-        )
+        await OrderRepository._append_many(conn, [t])
+
+    @staticmethod
+    async def _append_many(conn: aiosqlite.Connection, transitions: Sequence[Transition]) -> None:
+        """The history entries ``transitions``, in multi-row statements."""
+        for chunk in chunked(transitions):
+            await conn.execute(
+                _INSERT_TRANSITIONS + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate
+                [
+                    value
+                    for t in chunk
+                    for value in (
+                        t.order_id,
+                        t.seq,
+                        t.from_state.value if t.from_state else None,
+                        t.to_state.value,
+                        iso(t.at),
+                        t.actor,
+                        t.note,
+                    )
+                ],
+            )
 
     @staticmethod
     async def _read(conn: aiosqlite.Connection, order_id: str) -> Order:

@@ -20,11 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_username
 from bot.shop.catalog import MARKETPLACE, ProductKey
+
+if TYPE_CHECKING:  # PyJWT (with cryptography under it, ~10 MB) is imported when the first link is verified
+    import jwt
 
 MAX_TOKEN_BYTES = 4096
 ISSUER = "NLRI"
@@ -35,6 +39,7 @@ _EMAIL = re.compile(
     r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+"
 )
 _NLE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})?")
+_PRODUCTS = frozenset(p.value for p in Product)
 
 INVALID_LINK = "This checkout link is not valid. Please start again from Neverlose's site."
 EXPIRED_LINK = "This checkout link has expired. Please start again from Neverlose's site."
@@ -74,45 +79,84 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def verify_purchase_token(token: str | None, *, secret: str, integration_id: int) -> PurchaseClaims:
-    """Verify ``token`` (see the module docstring); :class:`TokenRejected` for anything wrong."""
-    if not token:
-        raise TokenRejected("missing", MISSING_LINK)
-    if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
-        raise TokenRejected("too_large")
-    import jwt  # first use: PyJWT with cryptography under it is ~10 MB the bot needs only once a link is opened
-    from jwt.warnings import InsecureKeyLengthWarning
+class PurchaseTokenVerifier:
+    """Verifies tokens signed with one secret for one integration (see the module docstring).
 
-    options: dict[str, object] = {"require": ["exp", "iat", "iss"], "verify_signature": True}
-    try:
-        with warnings.catch_warnings():
-            # The key is the Market secret Neverlose issued, whatever its length: PyJWT's advice is not ours to take.
-            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-            payload = jwt.decode(
-                token,
-                secret,
-                algorithms=[ALGORITHM],
-                issuer=ISSUER,
-                leeway=LEEWAY_SECONDS,
-                options=options,  # type: ignore[arg-type]
-            )
-    except jwt.ExpiredSignatureError:
-        raise TokenRejected("expired", EXPIRED_LINK, status=410) from None
-    except jwt.InvalidSignatureError:
-        raise TokenRejected("bad_signature") from None
-    except jwt.InvalidAlgorithmError:
-        raise TokenRejected("bad_algorithm") from None
-    except jwt.InvalidIssuerError:
-        raise TokenRejected("bad_issuer") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenRejected(f"missing_{exc.claim}") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenRejected("issued_in_future") from None
-    except jwt.InvalidTokenError:
-        raise TokenRejected("malformed") from None
-    if not isinstance(payload, dict):  # pragma: no cover - PyJWT only returns objects
-        raise TokenRejected("malformed")
-    return _claims(payload, integration_id, token_hash(token))
+    Built once per secret: the PyJWT object and its options are made here, not for every token, and whether
+    PyJWT would warn about the key's length is found out here too, so that a key long enough (the usual case)
+    verifies without setting up a warnings filter each time."""
+
+    def __init__(self, *, secret: str, integration_id: int) -> None:
+        self._key = secret.encode("utf-8")
+        self._integration_id = integration_id
+        self._jwt: jwt.PyJWT | None = None  # made on first use (PyJWT is imported then)
+        self._short_key = False
+
+    def _decoder(self) -> jwt.PyJWT:
+        if self._jwt is None:
+            import jwt  # first use: the bot needs PyJWT only once a checkout link is opened
+
+            decoder = jwt.PyJWT(options={"require": ["exp", "iat", "iss"], "verify_signature": True})
+            self._short_key = self._warns_about_key(decoder)
+            self._jwt = decoder
+        return self._jwt
+
+    def _warns_about_key(self, decoder: jwt.PyJWT) -> bool:
+        """Whether PyJWT warns (:class:`InsecureKeyLengthWarning`) when it verifies with this key."""
+        from jwt.warnings import InsecureKeyLengthWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InsecureKeyLengthWarning)
+            probe = decoder.encode({"iss": ISSUER}, self._key, algorithm=ALGORITHM)
+            decoder.decode(probe, self._key, algorithms=[ALGORITHM], options={"require": []})
+        return any(issubclass(w.category, InsecureKeyLengthWarning) for w in caught)
+
+    def verify(self, token: str | None) -> PurchaseClaims:
+        """The claims of ``token``; :class:`TokenRejected` for anything wrong."""
+        if not token:
+            raise TokenRejected("missing", MISSING_LINK)
+        if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
+            raise TokenRejected("too_large")
+        decoder = self._decoder()
+        import jwt  # already imported by _decoder(): a lookup in sys.modules
+
+        try:
+            if self._short_key:
+                from jwt.warnings import InsecureKeyLengthWarning
+
+                with warnings.catch_warnings():
+                    # The key is the Market secret Neverlose issued, whatever its length: PyJWT's advice is not
+                    # ours to take.
+                    warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+                    payload = self._decode(decoder, token)
+            else:
+                payload = self._decode(decoder, token)
+        except jwt.ExpiredSignatureError:
+            raise TokenRejected("expired", EXPIRED_LINK, status=410) from None
+        except jwt.InvalidSignatureError:
+            raise TokenRejected("bad_signature") from None
+        except jwt.InvalidAlgorithmError:
+            raise TokenRejected("bad_algorithm") from None
+        except jwt.InvalidIssuerError:
+            raise TokenRejected("bad_issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenRejected(f"missing_{exc.claim}") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenRejected("issued_in_future") from None
+        except jwt.InvalidTokenError:
+            raise TokenRejected("malformed") from None
+        if not isinstance(payload, dict):  # pragma: no cover - PyJWT only returns objects
+            raise TokenRejected("malformed")
+        return _claims(payload, self._integration_id, token_hash(token))
+
+    def _decode(self, decoder: jwt.PyJWT, token: str) -> object:
+        return decoder.decode(token, self._key, algorithms=[ALGORITHM], issuer=ISSUER, leeway=LEEWAY_SECONDS)
+
+
+def verify_purchase_token(token: str | None, *, secret: str, integration_id: int) -> PurchaseClaims:
+    """Verify ``token`` (see the module docstring); :class:`TokenRejected` for anything wrong. Builds a
+    :class:`PurchaseTokenVerifier` each time: a server keeps one instead."""
+    return PurchaseTokenVerifier(secret=secret, integration_id=integration_id).verify(token)
 
 
 def _claims(payload: Mapping[str, object], integration_id: int, digest: str) -> PurchaseClaims:
@@ -140,7 +184,7 @@ def _claims(payload: Mapping[str, object], integration_id: int, digest: str) -> 
             raise TokenRejected("plan_on_marketplace")
         key, nle = ProductKey.marketplace(), _nle(payload.get("nle"))
     else:
-        if not isinstance(product, str) or product not in {p.value for p in Product}:
+        if not isinstance(product, str) or product not in _PRODUCTS:
             raise TokenRejected("unknown_product", UNSUPPORTED)
         if market:
             raise TokenRejected("market_mismatch")

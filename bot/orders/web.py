@@ -30,7 +30,7 @@ from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFoun
 from bot.orders.prechecks import BlockReason
 from bot.orders.repository import iso
 from bot.orders.service import OrderService
-from bot.orders.token import TokenRejected, verify_purchase_token
+from bot.orders.token import PurchaseTokenVerifier, TokenRejected
 from bot.orders.web_security import (
     SECURITY_HEADERS,
     RateLimiter,
@@ -86,8 +86,7 @@ class CheckoutPages:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.service = service
-        self._secret = secret
-        self._integration_id = integration_id
+        self._verifier = PurchaseTokenVerifier(secret=secret, integration_id=integration_id)
         self.checkout_path = checkout_path
         self._support_url = support_url
         self._public_origin = origin_of(public_base_url)
@@ -171,13 +170,14 @@ class CheckoutPages:
     async def checkout(self, request: web.Request) -> web.Response:
         token = request.query.get("nl_purchase")
         try:
-            claims = verify_purchase_token(token, secret=self._secret, integration_id=self._integration_id)
+            claims = self._verifier.verify(token)
         except TokenRejected as exc:
             log.warning("checkout link refused reason=%s client=%s", exc.code, request.remote)
             title, message = localized.link_refused(exc, page_locale(request))
             return self._error(request, exc.status, title, message, start_again=True)
         order, _ = await self.service.create_from_token(claims)
-        raise web.HTTPSeeOther(f"/orders/{order.id}", headers=_security_headers())
+        # Returned, not raised (web.HTTPSeeOther): no exception through the middlewares, no text body to build.
+        return web.Response(status=303, headers={"Location": f"/orders/{order.id}", **SECURITY_HEADERS})
 
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

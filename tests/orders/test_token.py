@@ -289,3 +289,20 @@ def test_bad_nle(nle: object) -> None:
 def test_good_nle(nle: str, value: str) -> None:
     claims = purchase_claims(product="marketplace", market=True, cnt=None, days=None, nle=nle)
     assert verify(sign(claims)).nle == Decimal(value)
+
+
+def test_one_verifier_serves_many_tokens_with_a_short_secret_too() -> None:
+    from bot.orders.token import PurchaseTokenVerifier
+
+    for secret in ("short", SECRET):
+        verifier = PurchaseTokenVerifier(secret=secret, integration_id=INTEGRATION_ID)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokens = [jwt.encode(purchase_claims(login=f"buyer{n}"), secret, algorithm="HS256") for n in range(3)]
+            forged = jwt.encode(purchase_claims(), secret + "x", algorithm="HS256")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # PyJWT's key-length advice never reaches the caller
+            assert [verifier.verify(token).login for token in tokens] == ["buyer0", "buyer1", "buyer2"]
+            with pytest.raises(TokenRejected) as caught:
+                verifier.verify(forged)
+        assert caught.value.code == "bad_signature"
