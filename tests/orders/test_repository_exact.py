@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.orders.models import OrderState
+from bot.orders.models import OrderNotFound, OrderState
 from bot.orders.repository import OrderRepository, iso, parse_iso
 from bot.storage import Database
 from tests.orders.conftest import Clock
@@ -116,3 +116,9 @@ async def test_a_row_reads_back_exactly(repo: OrderRepository, clock: Clock) -> 
     assert order.expires_at == clock.now
     history = await repo.history(order.id)
     assert [(t.seq, t.from_state, t.to_state, t.at) for t in history] == [(1, None, S.AWAITING_PAYMENT, clock.now)]
+
+
+async def test_a_move_of_an_unknown_order_names_it(repo: OrderRepository) -> None:
+    with pytest.raises(OrderNotFound) as info:
+        await repo.move("nope", S.PAID, actor="x")
+    assert info.value.order_id == "nope"
