@@ -72,3 +72,30 @@ async def test_a_check_waits_for_its_orders_lock(orders: OrderService) -> None:
         done, _ = await asyncio.wait([running], timeout=2.0)
         assert not done  # the order's lock is held: the check waits for it
     assert (await running).state is OrderState.AWAITING_PAYMENT
+
+
+async def test_a_block_for_the_same_reason_is_not_alerted_again(
+    market_db: Database,
+    market_client: MarketClient,
+    market_journal: SpendingJournal,
+    shop: PriceTable,
+    providers: PaymentRegistry,
+    clock: Clock,
+    market_sim: RunningSimulator,
+) -> None:
+    """Still blocked for the same reason, with something else changed (the cost): recorded, no new alert, no wake."""
+    from bot.market.models import Plan, PlanPrice, Product
+
+    woken: list[int] = []
+    service = service_with(
+        market_db, market_client, market_journal, shop, providers, clock, wake=lambda: woken.append(1)
+    )
+    market_sim.state.balance = Decimal("1.00")
+    order = await checked(service)
+    assert (order.check_reason, woken) == ("low_balance", [1])
+    plans = market_sim.state.products[Product.CS2].prices
+    plans[Plan.DAYS_30] = PlanPrice(days=30, cnt=Plan.DAYS_30, nle=Decimal("18.40"), rub=Decimal("1500"))
+    again = await service.check(order.id)
+    assert (again.check_reason, again.nle_cost) == ("low_balance", Decimal("18.40"))
+    assert woken == [1]
+    assert len(await market_db.fetchall("SELECT 1 FROM notification_outbox")) == 1
