@@ -122,3 +122,16 @@ async def test_a_move_of_an_unknown_order_names_it(repo: OrderRepository) -> Non
     with pytest.raises(OrderNotFound) as info:
         await repo.move("nope", S.PAID, actor="x")
     assert info.value.order_id == "nope"
+
+
+def test_iso_is_utc_on_a_host_not_on_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30, no daylight saving
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "2026-12-07T12:00:00.000000Z"
+        assert parse_iso("2026-12-07T12:00:00.000000Z").hour == 12
+    finally:
+        monkeypatch.undo()
+        time.tzset()
