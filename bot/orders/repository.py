@@ -250,7 +250,7 @@ class OrderRepository:
                 )
             )
             if len(rows) != 1:  # pragma: no cover - one writer at a time makes this unreachable
-                raise IllegalTransition(order_id, current.state, to_state)
+                raise IllegalTransition(order_id, current.state, to_state)  # pragma: no mutate
             order = order_from_row(rows[0])
             transition = Transition(order_id, current.seq + 1, current.state, to_state, now, actor, note)
             await self._append(conn, transition)
@@ -313,8 +313,9 @@ class OrderRepository:
 
     async def history(self, order_id: str) -> list[Transition]:
         rows = await self._db.fetchall(
-            "SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq", (order_id,)
-        )  # pragma: no mutate
+            "SELECT * FROM order_transitions WHERE order_id = ? ORDER BY seq",  # pragma: no mutate
+            (order_id,),
+        )
         return [_transition_from_row(row) for row in rows]
 
     async def find(

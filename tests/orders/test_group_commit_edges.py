@@ -1,0 +1,59 @@
+"""Group commit edges found by mutation testing: the default batch bound, writes that arrive while a batch fails,
+and a batch aborted by cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiosqlite
+import pytest
+
+from bot.orders.group_commit import MAX_BATCH, GroupCommit
+from bot.storage import Database
+from tests.orders.test_group_commit import keys, writer
+
+
+async def test_the_default_batch_is_200_writes(market_db: Database) -> None:
+    assert MAX_BATCH == 200
+    group = GroupCommit(market_db)
+    await asyncio.gather(*(group.run(writer(f"k{n:03}")) for n in range(MAX_BATCH + 1)))
+    assert group.batches == 2
+    assert len(await keys(market_db)) == MAX_BATCH + 1
+
+
+async def test_writes_queued_during_a_failed_batch_still_run(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    late: list[asyncio.Future[str]] = []
+
+    async def breaks_the_transaction(conn: aiosqlite.Connection) -> None:
+        late.append(asyncio.ensure_future(group.run(writer("late"))))
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('x', 'v')")
+        await conn.execute("COMMIT")  # the batch's RELEASE/COMMIT fail
+
+    with pytest.raises(aiosqlite.OperationalError):
+        await group.run(breaks_the_transaction)
+    # the drain goes on with what arrived meanwhile (a hang here means it stopped with "late" queued)
+    assert await asyncio.wait_for(late[0], timeout=10) == "late"
+    assert "late" in await keys(market_db)
+
+
+async def test_a_cancelled_batch_fails_its_writes_with_write_aborted(market_db: Database) -> None:
+    group = GroupCommit(market_db)
+    started = asyncio.Event()
+
+    async def waits(conn: aiosqlite.Connection) -> None:
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('never', 'v')")
+        started.set()
+        await asyncio.Event().wait()
+
+    pending = asyncio.ensure_future(group.run(waits))
+    await started.wait()
+    assert group._task is not None
+    group._task.cancel()
+    with pytest.raises(RuntimeError) as info:
+        await pending
+    assert str(info.value) == "write aborted"
+    assert group._task.cancelled()  # the cancellation itself is not swallowed
+    assert group.batches == 0
+    assert await keys(market_db) == []  # rolled back
+    assert await group.run(writer("after")) == "after"

@@ -1,0 +1,137 @@
+"""Repository edges found by mutation testing: the default page size, negative paging, the time format and its
+inverse, the background passes' filters and their order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from bot.orders.models import OrderNotFound, OrderState
+from bot.orders.repository import OrderRepository, iso, parse_iso
+from bot.storage import Database
+from tests.orders.conftest import Clock
+from tests.orders.test_state_machine import force_state, new_order
+
+S = OrderState
+
+
+@pytest.fixture
+def repo(market_db: Database, clock: Clock) -> OrderRepository:
+    return OrderRepository(market_db, clock)
+
+
+async def test_find_gives_25_by_default_and_reads_a_negative_offset_as_0(repo: OrderRepository, clock: Clock) -> None:
+    ids = []
+    for n in range(26):
+        ids.append((await new_order(repo, f"{n:02}" * 11)).id)
+        clock.advance(timedelta(seconds=1))
+    newest_first = ids[::-1]
+    assert [o.id for o in await repo.find()] == newest_first[:25]
+    assert [o.id for o in await repo.find(offset=-3)] == newest_first[:25]
+    assert [o.id for o in await repo.find(limit=1, offset=-1)] == newest_first[:1]
+    assert [o.id for o in await repo.find(limit=0)] == []
+
+
+def test_iso_is_utc_with_microseconds_and_z() -> None:
+    moment = datetime(2026, 12, 7, 14, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(moment) == "2026-12-07T12:05:06.000007Z"
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
+        iso(datetime(2026, 12, 7, 12, 0))  # a naive time
+
+
+def test_parse_iso_is_the_inverse_and_refuses_a_naive_time() -> None:
+    back = parse_iso("2026-12-07T12:05:06.000007Z")
+    assert back == datetime(2026, 12, 7, 12, 5, 6, 7, tzinfo=UTC)
+    assert back.tzinfo is UTC
+    shifted = parse_iso("2026-12-07T14:05:06+02:00")
+    assert (shifted.hour, shifted.tzinfo) == (12, UTC)
+    with pytest.raises(ValueError, match=r"^not an aware timestamp: '2026-12-07T12:05:06'$"):
+        parse_iso("2026-12-07T12:05:06")
+
+
+async def test_ids_filters_and_keeps_the_oldest_first(repo: OrderRepository, market_db: Database, clock: Clock) -> None:
+    ids = []
+    for n in range(4):
+        ids.append((await new_order(repo, f"{n}" * 22, expires_at=clock.now + timedelta(minutes=n))).id)
+        clock.advance(timedelta(seconds=1))
+    # the same creation time: the id decides
+    same = (await new_order(repo, "9" * 22, expires_at=clock.now + timedelta(hours=1))).id
+    also_same = (await new_order(repo, "8" * 22, expires_at=clock.now + timedelta(hours=1))).id
+    assert await repo.ids(S.AWAITING_PAYMENT) == [*ids, also_same, same]
+    assert await repo.ids(S.PAID) == []
+
+    await repo.move(ids[0], S.AWAITING_PAYMENT, actor="system", expect=S.AWAITING_PAYMENT, sets={"check_status": "ok"})
+    await repo.move(
+        ids[1],
+        S.AWAITING_PAYMENT,
+        actor="system",
+        expect=S.AWAITING_PAYMENT,
+        sets={"check_status": "blocked", "check_reason": "low_balance"},
+    )
+    await repo.move(
+        ids[2],
+        S.AWAITING_PAYMENT,
+        actor="system",
+        expect=S.AWAITING_PAYMENT,
+        sets={"check_status": "blocked", "check_reason": "market_unreachable"},
+    )
+    assert await repo.ids(S.AWAITING_PAYMENT, check_status="ok") == [ids[0]]
+    assert await repo.ids(S.AWAITING_PAYMENT, check_status="pending") == [ids[3], also_same, same]
+    assert await repo.ids(S.AWAITING_PAYMENT, check_reasons=["low_balance"]) == [ids[1]]
+    assert await repo.ids(S.AWAITING_PAYMENT, check_reasons=["low_balance", "market_unreachable"]) == ids[1:3]
+    assert await repo.ids(S.AWAITING_PAYMENT, check_reasons=()) == [*ids, also_same, same]
+    # expires_at <= the given time (the bound itself included)
+    first_expiry = (await repo.get(ids[1])).expires_at
+    assert await repo.ids(S.AWAITING_PAYMENT, expires_before=first_expiry) == ids[:2]
+
+    for order_id in ids[:3]:
+        await force_state(market_db, order_id, S.NEEDS_ATTENTION)
+    await repo.move(ids[1], S.NEEDS_ATTENTION, actor="system", expect=S.NEEDS_ATTENTION, sets={"auto_retry": True})
+    assert await repo.ids(S.NEEDS_ATTENTION, auto_retry=True) == [ids[1]]
+    assert await repo.ids(S.NEEDS_ATTENTION, auto_retry=False) == [ids[0], ids[2]]
+    assert await repo.ids(S.NEEDS_ATTENTION) == ids[:3]
+    assert await repo.ids(S.NEEDS_ATTENTION, S.AWAITING_PAYMENT) == [*ids, also_same, same]
+
+
+async def test_find_by_expiry_includes_the_bound(repo: OrderRepository, clock: Clock) -> None:
+    a = await new_order(repo, "a" * 22, expires_at=clock.now)
+    await new_order(repo, "b" * 22, expires_at=clock.now + timedelta(microseconds=1))
+    assert [o.id for o in await repo.find(expires_before=clock.now)] == [a.id]
+
+
+async def test_a_row_reads_back_exactly(repo: OrderRepository, clock: Clock) -> None:
+    order = await new_order(
+        repo,
+        token_hash="h",
+        nle=Decimal("12.50"),
+        nle_cost=Decimal("12.50"),
+        product_key="marketplace",
+        discord_user_id=77,
+    )
+    assert (order.nle, order.nle_cost, order.discord_user_id, order.seq) == (Decimal("12.50"), Decimal("12.50"), 77, 1)
+    assert (order.method, order.amount, order.currency, order.payment_claimed_at) == (None, None, None, None)
+    assert (order.fulfil_attempt, order.auto_retry, order.check_status) == (0, False, "pending")
+    assert order.expires_at == clock.now
+    history = await repo.history(order.id)
+    assert [(t.seq, t.from_state, t.to_state, t.at) for t in history] == [(1, None, S.AWAITING_PAYMENT, clock.now)]
+
+
+async def test_a_move_of_an_unknown_order_names_it(repo: OrderRepository) -> None:
+    with pytest.raises(OrderNotFound) as info:
+        await repo.move("nope", S.PAID, actor="x")
+    assert info.value.order_id == "nope"
+
+
+def test_iso_is_utc_on_a_host_not_on_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30, no daylight saving
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "2026-12-07T12:00:00.000000Z"
+        assert parse_iso("2026-12-07T12:00:00.000000Z").hour == 12
+    finally:
+        monkeypatch.undo()
+        time.tzset()
