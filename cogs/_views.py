@@ -179,7 +179,9 @@ class RetryButton(discord.ui.Button[RetryView]):
                 await interaction.message.edit(view=self.view)
             except discord.HTTPException as exc:
                 log.warning("could not update retry buttons status=%s", exc.status)
-        await interaction.followup.send(f"Operation #{self.op_id}: {outcome.text}", ephemeral=True)
+        locale = from_discord(interaction.locale)
+        text = t(locale, "staff.outcome.operation", id=self.op_id, text=outcome.text_in(locale))
+        await interaction.followup.send(text, ephemeral=True)
 
 
 APPROVE_PATTERN = r"staff:approve:(?P<id>[0-9]{1,18})"

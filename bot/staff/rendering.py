@@ -83,7 +83,7 @@ def outcome_embed(
     title = t(locale, "staff.outcome.title", kind=_kind(quote.kind, locale), status=_status(status, locale))
     embed = discord.Embed(title=title, description=text, colour=colour)
     embed.add_field(name=t(locale, "staff.field.recipient"), value=f"`{quote.username}`")
-    embed.add_field(name=t(locale, "staff.field.what"), value=quote.detail)
+    embed.add_field(name=t(locale, "staff.field.what"), value=quote.detail_in(locale))
     if quote.kind is not SpendKind.GIVE:
         embed.add_field(name=t(locale, "staff.field.amount"), value=nle(quote.amount_nle, locale))
     if request_id:
