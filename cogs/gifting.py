@@ -160,7 +160,11 @@ class Gifting(commands.Cog):
             channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 raise LookupError("audit channel is not a text channel")
-            message = await channel.send(embed=rendering.approval_embed(approval), view=approval_view(approval.id))
+            channel_locale = self.bot.languages.channel()
+            message = await channel.send(
+                embed=rendering.approval_embed(approval, channel_locale),
+                view=approval_view(approval.id, channel_locale),
+            )
         except (discord.HTTPException, LookupError) as exc:
             log.error("approval not posted id=%s channel=%s error=%s", approval.id, channel_id, type(exc).__name__)
             first = outcome
@@ -190,7 +194,7 @@ class Gifting(commands.Cog):
         channel = self.bot.get_partial_messageable(approval.channel_id)
         try:
             await channel.get_partial_message(approval.message_id).edit(
-                embed=rendering.approval_embed(approval), view=None
+                embed=rendering.approval_embed(approval, self.bot.languages.channel()), view=None
             )
         except discord.HTTPException as exc:
             log.warning("could not mark approval expired id=%s status=%s", approval.id, exc.status)

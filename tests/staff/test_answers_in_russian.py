@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot.market.retry import RetryPolicy
+from bot.market.simulator.runner import RunningSimulator
 from bot.staff.audit import AuditQuery
-from tests.fake_discord import InteractionRecord
+from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.i18n.leaks import english_in
+from tests.plugins.bot import StartBot
 from tests.staff.conftest import Env
 
 NBSP = "\N{NO-BREAK SPACE}"
@@ -89,4 +92,75 @@ async def test_outcomes_limit_and_retry_in_russian(russian: Env) -> None:
     assert "Операция №2: Готово" in text
     assert "ничего не потрачено дважды" in text
     assert english_in(text) == []
+    env.fake.assert_no_violations()
+
+
+@pytest.fixture
+async def channel_ru(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator, market_retry: RetryPolicy
+) -> Env:
+    """The staff bot with BOT_LOCALE=ru: the audit channel's posts and approvals are Russian."""
+    bot = await start_bot(
+        AUDIT_CHANNEL_ID=str(fake_discord.channels["audit"].id),
+        STAFF_DAILY_LIMIT="200",
+        TRANSFER_APPROVAL_THRESHOLD="100",
+        BOT_LOCALE="ru",
+    )
+    bot.market.retry = market_retry
+    bot.journal.retry = market_retry
+    assert bot.staff is not None
+    bot.staff.cooldown.seconds = 0
+    for who in ("staff", "owner"):
+        fake_discord.user_locales[fake_discord.guild.members[who].id] = "ru"
+    return Env(fake_discord, bot, market_sim)
+
+
+def _text(message: dict[str, Any]) -> str:
+    return str(message.get("content") or "") + " " + str(message.get("embeds")) + " " + str(message.get("components"))
+
+
+async def test_audit_channel_approvals_audit_and_operations_in_russian(channel_ru: Env) -> None:
+    env = channel_ru
+    rec = await env.run("transfer", {"username": "a49", "amount": "150"})
+    await env.answered(rec, "Подтвердите")
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    posted = await env.fake.wait_for_message("audit", lambda m: bool(m.get("components")))
+    assert "Одобрение перевода №1: ожидает" in _text(posted)
+    assert "Одобрить перевод" in _text(posted)
+    assert english_in(_text(posted)) == []
+    entry = await env.fake.wait_for_message("audit", lambda m: "перевод: запрошено одобрение" in str(m.get("embeds")))
+    assert english_in(_text(entry).replace("approval #1", "")) == []  # the recorded detail stays English
+
+    own = await env.fake.click_button(posted, "staff:approve:1", user="staff")
+    text = await env.answered(own, "Нельзя одобрить")
+    assert english_in(text) == []
+    deny = await env.fake.click_button(posted, "staff:deny:1", user="owner")
+    text = await env.answered(deny, "отклонено")
+    assert "Одобрение перевода №1 отклонено: `a49` ничего не отправлено." in text
+    assert english_in(text) == []
+    message = env.fake.state_message(int(posted["id"]))
+    assert message is not None
+    assert "Результат" in _text(message)
+    assert english_in(_text(message)) == []
+
+    audit = await env.run("audit")
+    await env.answered(audit, "Последние операции")
+    await audit.wait_until(lambda r: "Вся выборка" in r.all_text())
+    text = audit.all_text()
+    assert english_in(text) == []
+
+    env.sim.state.faults.drop_next("transfer-money", times=4)
+    unknown = await env.run("transfer", {"username": "a49", "amount": "5"})
+    await env.answered(unknown, "Подтвердите")
+    click = await env.fake.click_button(unknown, "confirm", user="staff")
+    await click.wait_response()
+    await unknown.wait_until(lambda r: "перепроверена" in r.all_text())
+    pending = await env.run("operations", subcommand="pending")
+    text = await env.answered(pending, "Незавершённые операции (1)")
+    assert "запросил" in text
+    assert english_in(text) == []
+    message = pending.followups[-1] if pending.followups else pending.original_message()
+    assert message is not None
+    assert "Безопасно повторить №1" in str(message.get("components"))
     env.fake.assert_no_violations()
