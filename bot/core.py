@@ -281,6 +281,7 @@ class ResellerBot(commands.Bot):
             guild_config=self.guild_config,
             outbox=self.webhooks.outbox,
             wake=self.webhooks.dispatcher.wake,
+            locale=self.languages.channel,
         )
         # --- linking (issue 7) ---
         public_base_url = self.settings.server.public_base_url

@@ -122,16 +122,29 @@ class ConfirmView(OwnerView):
 class AuditPager(OwnerView):
     """Previous / Next through an audit selection (the CSV of the whole selection is attached once)."""
 
-    def __init__(self, *, owner_id: int, records: Sequence[AuditRecord], per_page: int = 10, timeout: float = 600):
+    def __init__(
+        self,
+        *,
+        owner_id: int,
+        records: Sequence[AuditRecord],
+        per_page: int = 10,
+        timeout: float = 600,
+        locale: str = DEFAULT_LOCALE,
+    ):
         super().__init__(owner_id=owner_id, timeout=timeout)
         self.records = records
         self.per_page = per_page
         self.page = 0
+        self.locale = locale
+        self.previous.label = t(locale, "audit.button.previous")
+        self.next.label = t(locale, "audit.button.next")
         self._sync()
 
     def embed(self) -> discord.Embed:
         page = paginate(self.records, self.page, per_page=self.per_page)
-        return rendering.audit_page_embed(page.records, page=page.number, pages=page.count, total=page.total)
+        return rendering.audit_page_embed(
+            page.records, page=page.number, pages=page.count, total=page.total, locale=self.locale
+        )
 
     def _sync(self) -> None:
         count = paginate(self.records, 0, per_page=self.per_page).count
@@ -156,15 +169,18 @@ class RetryView(OwnerView):
 
     spending = True
 
-    def __init__(self, *, owner_id: int, operation_ids: Sequence[int], timeout: float = 900) -> None:
+    def __init__(
+        self, *, owner_id: int, operation_ids: Sequence[int], timeout: float = 900, locale: str = DEFAULT_LOCALE
+    ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
         for op_id in operation_ids[:25]:
-            self.add_item(RetryButton(op_id))
+            self.add_item(RetryButton(op_id, locale))
 
 
 class RetryButton(discord.ui.Button[RetryView]):
-    def __init__(self, op_id: int) -> None:
-        super().__init__(label=f"Retry #{op_id} safely", style=discord.ButtonStyle.primary, custom_id=f"retry:{op_id}")
+    def __init__(self, op_id: int, locale: str = DEFAULT_LOCALE) -> None:
+        label = t(locale, "ops.retry_button", id=op_id)
+        super().__init__(label=label, style=discord.ButtonStyle.primary, custom_id=f"retry:{op_id}")
         self.op_id = op_id
 
     async def callback(self, interaction: Interaction) -> None:
@@ -179,13 +195,15 @@ class RetryButton(discord.ui.Button[RetryView]):
                 await interaction.message.edit(view=self.view)
             except discord.HTTPException as exc:
                 log.warning("could not update retry buttons status=%s", exc.status)
-        await interaction.followup.send(f"Operation #{self.op_id}: {outcome.text}", ephemeral=True)
+        locale = from_discord(interaction.locale)
+        text = t(locale, "staff.outcome.operation", id=self.op_id, text=outcome.text_in(locale))
+        await interaction.followup.send(text, ephemeral=True)
 
 
 APPROVE_PATTERN = r"staff:approve:(?P<id>[0-9]{1,18})"
 DENY_PATTERN = r"staff:deny:(?P<id>[0-9]{1,18})"
 
-Decision = Callable[["StaffServices", StaffSubject], Awaitable[tuple[Approval | None, str]]]
+Decision = Callable[["StaffServices", StaffSubject], Awaitable[tuple[Approval | None, Callable[[str], str]]]]
 
 
 async def _decide(interaction: Interaction, approval_id: int, what: str, decide: Decision, *, spending: bool) -> None:
@@ -198,13 +216,14 @@ async def _decide(interaction: Interaction, approval_id: int, what: str, decide:
         subject = subject_of(interaction)
         if subject is None:
             raise RuntimeError("approval outside a guild")
-        approval, text = await decide(bot.staff, subject)
+        approval, said = await decide(bot.staff, subject)
         approval = approval or await bot.staff.approvals.get(approval_id)
         if approval is not None and interaction.message is not None:
-            embed = rendering.approval_embed(approval)
-            embed.add_field(name="Result", value=text[:1024], inline=False)
+            channel = bot.languages.channel()
+            embed = rendering.approval_embed(approval, channel)
+            embed.add_field(name=t(channel, "audit.field.result"), value=said(channel)[:1024], inline=False)
             await interaction.message.edit(embed=embed, view=None)
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(said(from_discord(interaction.locale)), ephemeral=True)
     except Exception as exc:
         await report_interaction_error(interaction, exc, where=f"{what} #{approval_id}", spending=spending)
 
@@ -212,10 +231,10 @@ async def _decide(interaction: Interaction, approval_id: int, what: str, decide:
 class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=APPROVE_PATTERN):
     """The persistent "Approve" button on a transfer approval in the audit channel (survives restarts)."""
 
-    def __init__(self, approval_id: int) -> None:
+    def __init__(self, approval_id: int, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Approve transfer",
+                label=t(locale, "approval.button.approve"),
                 style=discord.ButtonStyle.success,
                 custom_id=f"staff:approve:{approval_id}",
             )
@@ -232,9 +251,9 @@ class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         return await check_staff_interaction(interaction, what=f"approve #{self.approval_id}")
 
     async def callback(self, interaction: Interaction) -> None:
-        async def approve(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, str]:
+        async def approve(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, Callable[[str], str]]:
             outcome = await staff.spending.approve(self.approval_id, subject)
-            return outcome.approval, outcome.text
+            return outcome.approval, outcome.text_in
 
         await _decide(interaction, self.approval_id, "approve", approve, spending=True)
 
@@ -242,9 +261,13 @@ class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
 class DenyButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=DENY_PATTERN):
     """The persistent "Deny" button beside Approve: any staff member, the requester included (withdrawing it)."""
 
-    def __init__(self, approval_id: int) -> None:
+    def __init__(self, approval_id: int, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
-            discord.ui.Button(label="Deny", style=discord.ButtonStyle.danger, custom_id=f"staff:deny:{approval_id}")
+            discord.ui.Button(
+                label=t(locale, "approval.button.deny"),
+                style=discord.ButtonStyle.danger,
+                custom_id=f"staff:deny:{approval_id}",
+            )
         )
         self.approval_id = approval_id
 
@@ -258,15 +281,15 @@ class DenyButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
         return await check_staff_interaction(interaction, what=f"deny #{self.approval_id}")
 
     async def callback(self, interaction: Interaction) -> None:
-        async def deny(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, str]:
+        async def deny(staff: StaffServices, subject: StaffSubject) -> tuple[Approval | None, Callable[[str], str]]:
             approval = await staff.spending.deny(self.approval_id, subject)
-            return approval, rendering.denied_text(approval)
+            return approval, lambda locale: rendering.denied_text(approval, locale)
 
         await _decide(interaction, self.approval_id, "deny", deny, spending=False)
 
 
-def approval_view(approval_id: int) -> discord.ui.View:
+def approval_view(approval_id: int, locale: str = DEFAULT_LOCALE) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(ApproveButton(approval_id))
-    view.add_item(DenyButton(approval_id))
+    view.add_item(ApproveButton(approval_id, locale))
+    view.add_item(DenyButton(approval_id, locale))
     return view

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.staff import inputs
 from bot.staff.audit import AuditQuery, to_csv
 from bot.staff.limits import utc_now
@@ -53,12 +54,11 @@ class Audit(commands.Cog):
         records = await self.staff.audit.query(
             AuditQuery(staff_id=staff.id if staff else None, username=name, since=since)
         )
-        view = AuditPager(owner_id=interaction.user.id, records=records, per_page=self.per_page)
+        locale = from_discord(interaction.locale)
+        view = AuditPager(owner_id=interaction.user.id, records=records, per_page=self.per_page, locale=locale)
         await interaction.edit_original_response(embed=view.embed(), view=view)
         file = discord.File(io.BytesIO(to_csv(records)), filename="audit.csv")
-        await interaction.followup.send(
-            f"The whole selection ({len(records)} record(s)) as CSV.", file=file, ephemeral=True
-        )
+        await interaction.followup.send(t(locale, "audit.csv", total=len(records)), file=file, ephemeral=True)
 
 
 async def setup(bot: ResellerBot) -> None:

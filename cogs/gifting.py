@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.guild_config import ChannelKind
-from bot.i18n import from_discord
+from bot.i18n import from_discord, t
 from bot.staff import rendering
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.errors import NotStaff, StaffError
@@ -126,13 +126,13 @@ class Gifting(commands.Cog):
                 outcome = await self.staff.spending.confirm(quote.id, staff_id=press.user.id)
             except StaffError as exc:  # limit reached meanwhile, expired, ...: nothing was sent
                 await press.edit_original_response(
-                    embed=rendering.closed_embed(quote, "refused", exc.message, locale), view=None
+                    embed=rendering.closed_embed(quote, "refused", exc.text_in(locale), locale), view=None
                 )
                 return
             if outcome.status == OutcomeStatus.AWAITING_APPROVAL:
                 outcome = await self._post_approval(outcome)
             embed = rendering.outcome_embed(
-                quote, status=outcome.status, request_id=outcome.request_id, text=outcome.text, locale=locale
+                quote, status=outcome.status, request_id=outcome.request_id, text=outcome.text_in(locale), locale=locale
             )
             await press.edit_original_response(embed=embed, view=None)
 
@@ -160,14 +160,19 @@ class Gifting(commands.Cog):
             channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 raise LookupError("audit channel is not a text channel")
-            message = await channel.send(embed=rendering.approval_embed(approval), view=approval_view(approval.id))
+            channel_locale = self.bot.languages.channel()
+            message = await channel.send(
+                embed=rendering.approval_embed(approval, channel_locale),
+                view=approval_view(approval.id, channel_locale),
+            )
         except (discord.HTTPException, LookupError) as exc:
             log.error("approval not posted id=%s channel=%s error=%s", approval.id, channel_id, type(exc).__name__)
-            text = outcome.text + (
-                "\n**The approval could not be posted to the audit channel** (check the bot's permissions there); "
-                "it will expire and nothing will be sent."
-            )
-            return Outcome(outcome.status, text, approval=approval)
+            first = outcome
+
+            def said(locale: str) -> str:
+                return first.text_in(locale) + "\n" + t(locale, "staff.outcome.approval_not_posted")
+
+            return Outcome(outcome.status, said("en"), approval=approval, said=said)
         now = await self.staff.approvals.attach_message(approval.id, channel_id=channel.id, message_id=message.id)
         if now is not None and now.status is not ApprovalStatus.PENDING:  # expired by a sweep while being posted
             await self._mark_message(now)
@@ -189,7 +194,7 @@ class Gifting(commands.Cog):
         channel = self.bot.get_partial_messageable(approval.channel_id)
         try:
             await channel.get_partial_message(approval.message_id).edit(
-                embed=rendering.approval_embed(approval), view=None
+                embed=rendering.approval_embed(approval, self.bot.languages.channel()), view=None
             )
         except discord.HTTPException as exc:
             log.warning("could not mark approval expired id=%s status=%s", approval.id, exc.status)

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.staff import rendering
 from bot.staff.permissions import staff_only
 from bot.staff.services import StaffServices
@@ -36,27 +37,35 @@ class Operations(commands.Cog):
     async def pending(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         ops = await self.staff.spending.unresolved()
+        locale = from_discord(interaction.locale)
         if not ops:
-            await interaction.followup.send("No pending operations: every outcome is known.", ephemeral=True)
+            await interaction.followup.send(t(locale, "ops.none"), ephemeral=True)
             return
         lines = []
         for op in ops[:MAX_LISTED]:
-            amount = f" {rendering.nle(op.amount_nle)}" if op.amount_nle is not None else ""
-            lines.append(
-                f"`#{op.id}` {discord.utils.format_dt(op.created_at, 'f')} **{op.method}** → `{op.username}`"
-                f"{amount} · {op.status.value} · id `{op.request_id}` · by <@{op.requested_by}>"
+            amount = f" {rendering.nle(op.amount_nle, locale)}" if op.amount_nle is not None else ""
+            line = t(
+                locale,
+                "ops.line",
+                id=op.id,
+                when=discord.utils.format_dt(op.created_at, "f"),
+                method=op.method,
+                username=op.username,
+                amount=amount,
+                status=t(locale, f"staff.status.{op.status.value}"),
+                request_id=op.request_id,
+                mention=f"<@{op.requested_by}>",
             )
-        more = f"\n…and {len(ops) - MAX_LISTED} more." if len(ops) > MAX_LISTED else ""
+            lines.append(line)
+        more = "\n" + t(locale, "ops.more", more=len(ops) - MAX_LISTED) if len(ops) > MAX_LISTED else ""
         embed = discord.Embed(
-            title=f"Pending operations ({len(ops)})",
+            title=t(locale, "ops.title", total=len(ops)),
             description="\n".join(lines) + more,
             colour=rendering.COLOR_UNKNOWN,
         )
-        embed.set_footer(
-            text="Retry re-sends with the operation's own request id: if Neverlose already did it, "
-            "nothing is spent twice."
-        )
-        view = RetryView(owner_id=interaction.user.id, operation_ids=[op.id for op in ops[:MAX_LISTED]])
+        embed.set_footer(text=t(locale, "ops.footer"))
+        ids = [op.id for op in ops[:MAX_LISTED]]
+        view = RetryView(owner_id=interaction.user.id, operation_ids=ids, locale=locale)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
 

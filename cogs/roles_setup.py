@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.linking.roles import RoleKey, RoleMapping, RoleMappings
 from bot.linking.service import linking_disabled_reason
 from bot.market.errors import MarketValidationError
@@ -31,8 +32,9 @@ KINDS = [
 ]
 
 
-def _describe(mapping: RoleMapping) -> str:
-    return f"{mapping.kind.value} `{mapping.key}` → <@&{mapping.role_id}>"
+def _describe(mapping: RoleMapping, locale: str) -> str:
+    kind = t(locale, f"setup.roles.kind.{mapping.kind.value}")
+    return t(locale, "setup.roles.describe", kind=kind, key=mapping.key, role=f"<@&{mapping.role_id}>")
 
 
 def _normalise_key(kind: RoleKey, key: str) -> str:
@@ -64,36 +66,35 @@ def roles_command(mappings: RoleMappings) -> app_commands.Command[Any, ..., None
         if guild is None:  # guild_only: never happens
             return
         none = discord.AllowedMentions.none()
+        locale = from_discord(interaction.locale)
         if action.value == "list":
             found = await mappings.list(guild.id)
-            text = "\n".join(_describe(m) for m in found) or "No role mappings yet."
+            text = "\n".join(_describe(m, locale) for m in found) or t(locale, "setup.roles.none")
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
             return
         if kind is None or key is None or role is None:
-            await interaction.response.send_message(
-                f"To {action.value} a mapping, give `kind`, `key` and `role`.", ephemeral=True
-            )
+            await interaction.response.send_message(t(locale, f"setup.roles.missing.{action.value}"), ephemeral=True)
             return
         if role.is_default() or role.managed:
-            await interaction.response.send_message(
-                "That role cannot be granted (it is @everyone or managed by an integration).", ephemeral=True
-            )
+            await interaction.response.send_message(t(locale, "setup.roles.unusable"), ephemeral=True)
             return
         role_key = RoleKey(kind.value)
         try:
             normalised = _normalise_key(role_key, key)
         except MarketValidationError as exc:
-            await interaction.response.send_message(f"`key` {exc.message}.", ephemeral=True)
+            await interaction.response.send_message(
+                t(locale, "setup.roles.bad_key", message=exc.message), ephemeral=True
+            )
             return
         mapping = RoleMapping(guild.id, role_key, normalised, role.id)
         if action.value == "add":
             changed = await mappings.add(guild.id, role_key, normalised, role.id, created_by=interaction.user.id)
-            text = f"Added: {_describe(mapping)}." if changed else f"Already mapped: {_describe(mapping)}."
-            if changed:
-                text += " The bot's role must be above it, with Manage Roles, for grants to work."
+            said = "setup.roles.added" if changed else "setup.roles.already"
+            text = t(locale, said, mapping=_describe(mapping, locale))
         else:
             changed = await mappings.remove(guild.id, role_key, normalised, role.id)
-            text = f"Removed: {_describe(mapping)}." if changed else f"No such mapping: {_describe(mapping)}."
+            said = "setup.roles.removed" if changed else "setup.roles.no_such"
+            text = t(locale, said, mapping=_describe(mapping, locale))
         log.info(
             "role mapping %s guild=%d kind=%s key=%s role=%d by=%d changed=%s",
             action.value,

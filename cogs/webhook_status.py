@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
-from bot.notifications.embeds import format_nle
+from bot.i18n import DEFAULT_LOCALE, from_discord, money, t
 from bot.staff.permissions import staff_only
 from bot.webhooks.models import EVENT_KINDS
 from bot.webhooks.status import MAX_GAPS_SHOWN, WebhookStatus
@@ -20,39 +20,47 @@ def _ts(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
 
-def render_status(status: WebhookStatus) -> discord.Embed:
+def render_status(status: WebhookStatus, locale: str = DEFAULT_LOCALE) -> discord.Embed:
     problems = status.gaps or status.undeliverable_notifications or status.quarantined_24h or status.fanout_failed
     embed = discord.Embed(
-        title="Webhook status",
+        title=t(locale, "webhook.status.title"),
         colour=discord.Colour.orange() if problems else discord.Colour.green(),
         timestamp=status.generated_at,
     )
     for kind in EVENT_KINDS:
         last = status.last_events.get(kind)
         if last is None:
-            value = "none received yet"
+            value = t(locale, "webhook.status.none_yet")
         else:
-            item = f" item `{last.item_id}`" if last.item_id else ""
-            value = f"#{last.unique_id} `{last.username}`{item} {format_nle(last.amount)} {_ts(last.received_at)}"
-        embed.add_field(name=f"Last {kind}", value=value, inline=False)
+            item = " " + t(locale, "webhook.status.item", item=last.item_id) if last.item_id else ""
+            amount = money(last.amount, "NLE", locale)
+            value = f"#{last.unique_id} `{last.username}`{item} {amount} {_ts(last.received_at)}"
+        embed.add_field(name=t(locale, "webhook.status.last", kind=kind), value=value, inline=False)
     embed.add_field(
-        name="Last 24 h",
+        name=t(locale, "webhook.status.last_24h"),
         value="\n".join(f"{kind}: {status.events_24h.get(kind, 0)}" for kind in EVENT_KINDS),
         inline=True,
     )
     embed.add_field(
-        name="Notifications",
-        value=(
-            f"pending: {status.pending_notifications}\nundeliverable: {status.undeliverable_notifications}\n"
-            f"events not yet fanned out: {status.fanout_waiting}\nevents given up: {status.fanout_failed}"
+        name=t(locale, "webhook.status.notifications"),
+        value=t(
+            locale,
+            "webhook.status.notifications_value",
+            pending=status.pending_notifications,
+            undeliverable=status.undeliverable_notifications,
+            waiting=status.fanout_waiting,
+            failed=status.fanout_failed,
         ),
         inline=True,
     )
     embed.add_field(
-        name="Rejected / quarantined",
-        value=(
-            f"bad signatures (24 h): {status.rejected_signatures_24h}\n"
-            f"quarantined (24 h): {status.quarantined_24h} (total {status.quarantined_total})"
+        name=t(locale, "webhook.status.rejected"),
+        value=t(
+            locale,
+            "webhook.status.rejected_value",
+            bad=status.rejected_signatures_24h,
+            quarantined=status.quarantined_24h,
+            total=status.quarantined_total,
         ),
         inline=True,
     )
@@ -62,14 +70,15 @@ def render_status(status: WebhookStatus) -> discord.Embed:
             for gap in status.gaps[:MAX_GAPS_SHOWN]
         ]
         if len(status.gaps) > MAX_GAPS_SHOWN:
-            lines.append(f"… and {len(status.gaps) - MAX_GAPS_SHOWN} more ranges")
-        embed.add_field(
-            name=f"Possible missed events ({status.missing_events} unique_ids)", value="\n".join(lines), inline=False
-        )
+            lines.append(t(locale, "webhook.status.more_ranges", more=len(status.gaps) - MAX_GAPS_SHOWN))
+        name = t(locale, "webhook.status.missed", count=status.missing_events)
+        embed.add_field(name=name, value="\n".join(lines), inline=False)
     else:
-        embed.add_field(name="Possible missed events", value="no gaps in the unique_id sequences", inline=False)
-    url = status.webhook_url or "set `PUBLIC_BASE_URL` to show the URL to paste into Neverlose"
-    embed.add_field(name="Webhook URL (Neverlose market API settings)", value=url, inline=False)
+        embed.add_field(
+            name=t(locale, "webhook.status.missed_none_title"), value=t(locale, "webhook.status.no_gaps"), inline=False
+        )
+    url = status.webhook_url or t(locale, "webhook.status.no_url")
+    embed.add_field(name=t(locale, "webhook.status.url"), value=url, inline=False)
     return embed
 
 
@@ -90,7 +99,9 @@ class WebhookStatusCog(commands.Cog):
         if self.bot.webhooks is None:  # setup() refuses to load without it
             return
         report = await self.bot.webhooks.status()
-        await interaction.response.send_message(embed=render_status(report), ephemeral=True)
+        await interaction.response.send_message(
+            embed=render_status(report, from_discord(interaction.locale)), ephemeral=True
+        )
 
 
 async def setup(bot: ResellerBot) -> None:

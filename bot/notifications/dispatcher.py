@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.guild_config import ChannelKind
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.notifications.cards import decode_components
 from bot.notifications.discord_sink import UNKNOWN_MESSAGE, DeliveryError, DiscordSink
 from bot.notifications.embeds import MAX_EMBEDS_PER_MESSAGE, MAX_TOTAL_CHARS, Embed, alert_embed, embed_chars
@@ -436,9 +437,9 @@ class NotificationDispatcher:
             await self._report(
                 f"blocked:{channel_id}",
                 target,
-                "Cannot post notifications",
-                f"Discord refuses messages to <#{channel_id}> ({exc.describe}). Cards wait; give the bot View "
-                "Channel, Send Messages and Embed Links there, or choose another channel with `/setup notifications`.",
+                "alert.blocked_cards",
+                channel=f"<#{channel_id}>",
+                reason=exc.describe,
             )
             return
         result.undeliverable_rows += await self._outbox.drop_card(target, newest.id, exc.describe)
@@ -446,8 +447,9 @@ class NotificationDispatcher:
         await self._report(
             f"undeliverable:{target}:{newest.id}",
             target,
-            "Card could not be delivered",
-            f"`{target}`: {exc.describe}. It will not be retried; its next change is posted again.",
+            "alert.card_undeliverable",
+            target=target,
+            reason=exc.describe,
         )
 
     async def _destination(self, target: str, parsed: Target, result: PassResult) -> int | None:
@@ -461,9 +463,8 @@ class NotificationDispatcher:
                 await self._report(
                     key,
                     target,
-                    "Notification channel not configured",
-                    f"No {parsed.channel_kind.value} channel is configured; notifications wait until one is "
-                    f"set with `/setup notifications kind:{parsed.channel_kind.value}`.",
+                    "alert.no_channel",
+                    kind=parsed.channel_kind.value,
                 )
                 return None
             self._state.reported.discard(key)
@@ -510,10 +511,10 @@ class NotificationDispatcher:
             await self._report(
                 f"blocked:{channel_id}",
                 target,
-                "Cannot post notifications",
-                f"Discord refuses messages to <#{channel_id}> ({exc.describe}). Notifications for `{target}` "
-                "wait; give the bot View Channel, Send Messages and Embed Links there, or choose another "
-                "channel with `/setup notifications`.",
+                "alert.blocked",
+                channel=f"<#{channel_id}>",
+                target=target,
+                reason=exc.describe,
             )
             return False
         if exc.disposition == "refused" and len(message.rows) > 1:
@@ -529,8 +530,9 @@ class NotificationDispatcher:
         await self._report(
             f"undeliverable:{nonce}",
             target,
-            "Notification could not be delivered",
-            f"`{target}`: {exc.describe}. It will not be retried.",
+            "alert.undeliverable",
+            target=target,
+            reason=exc.describe,
         )
         return True
 
@@ -543,8 +545,9 @@ class NotificationDispatcher:
         await self._report(
             f"undeliverable:{target}:{secrets.token_hex(3)}",
             target,
-            "Direct message could not be delivered",
-            f"`{target}`: {exc.describe}. It will not be retried.",
+            "alert.dm_undeliverable",
+            target=target,
+            reason=exc.describe,
         )
 
     async def _rows_of(self, target: str) -> list[OutboxRow]:
@@ -567,8 +570,10 @@ class NotificationDispatcher:
                 await self._report(
                     f"undeliverable:{nonce}",
                     target,
-                    "Role could not be granted",
-                    f"Role <@&{parsed.role_id}> for <@{parsed.user_id}>: {exc.describe}. It will not be retried.",
+                    "alert.role_failed",
+                    role=f"<@&{parsed.role_id}>",
+                    member=f"<@{parsed.user_id}>",
+                    reason=exc.describe,
                 )
                 continue
             await self._outbox.mark_sent(nonce, None)
@@ -577,12 +582,16 @@ class NotificationDispatcher:
             result.progressed = True
             log.info("role granted target=%s row=%d", target, row.id)
 
-    async def _report(self, key: str, target: str, title: str, description: str) -> None:
-        """Log a delivery problem and post it to the audit channel, once per problem."""
+    async def _report(self, key: str, target: str, msg_id: str, /, **values: object) -> None:
+        """Log a delivery problem and post it to the audit channel (in its language), once per problem;
+        ``msg_id`` names the catalog pair ``<msg_id>.title`` / ``<msg_id>.text``."""
         if key in self._state.reported:
             return
         self._state.reported.add(key)
+        title = t(DEFAULT_LOCALE, f"{msg_id}.title")
         log.warning("notification problem key=%s target=%s title=%s", key, target, title)
+        locale = self._outbox.channel_locale()
+        title, description = t(locale, f"{msg_id}.title"), t(locale, f"{msg_id}.text", **values)
         if target == AUDIT_TARGET:
             return  # the audit channel itself is the problem: the log is all we have
         try:

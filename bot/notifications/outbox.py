@@ -293,6 +293,10 @@ class Outbox:
         self._db = db
         self._locale = locale  # the channels' language: announcements are rendered at delivery
 
+    def channel_locale(self) -> str:
+        """The channels' language now (BOT_LOCALE, else the server's, else English)."""
+        return self._locale()
+
     async def enqueue(
         self,
         conn: aiosqlite.Connection,

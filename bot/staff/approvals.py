@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import aiosqlite
 
+from bot.i18n import t
+from bot.i18n.said import Said
 from bot.staff.errors import ApprovalRefused
 from bot.staff.limits import Clock, utc_now
 from bot.staff.models import from_iso, to_iso
@@ -126,24 +129,31 @@ class ApprovalStore:
 
     async def _decide(self, approval_id: int, decider_id: int, decision: ApprovalStatus) -> Approval:
         now = self._clock()
-        refusal: str | None = None
+        refusal: Said | None = None
         async with self._db.transaction() as conn:
             async with conn.execute("SELECT * FROM staff_approvals WHERE id = ?", (approval_id,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
-                raise ApprovalRefused(f"Approval #{approval_id} does not exist.")
+                raise ApprovalRefused.said_as(Said("approval.refused.missing", {"id": approval_id}))
             approval = Approval.from_row(row)
             if approval.status is not ApprovalStatus.PENDING:
-                who = f" by <@{approval.decided_by}>" if approval.decided_by else ""
-                refusal = f"Approval #{approval_id} was already {approval.status.value}{who}."
+                status = _status_said(approval.status)
+                refusal = (
+                    Said(
+                        "approval.refused.decided_by",
+                        {"id": approval_id, "status": status, "mention": f"<@{approval.decided_by}>"},
+                    )
+                    if approval.decided_by
+                    else Said("approval.refused.decided", {"id": approval_id, "status": status})
+                )
             elif now >= approval.expires_at:
                 await conn.execute(
                     "UPDATE staff_approvals SET status = 'expired', decided_at = ? WHERE id = ?",
                     (to_iso(now), approval_id),
                 )
-                refusal = f"Approval #{approval_id} has expired; nothing was sent. Ask for a new /transfer."
+                refusal = Said("approval.refused.expired", {"id": approval_id})
             elif decision is ApprovalStatus.APPROVED and decider_id == approval.requested_by:
-                refusal = "You cannot approve your own transfer; a different staff member must approve it."
+                refusal = Said("approval.refused.own")
             else:
                 await conn.execute(
                     "UPDATE staff_approvals SET status = ?, decided_by = ?, decided_at = ? "
@@ -151,7 +161,7 @@ class ApprovalStore:
                     (decision.value, decider_id, to_iso(now), approval_id),
                 )
         if refusal is not None:
-            raise ApprovalRefused(refusal)
+            raise ApprovalRefused.said_as(refusal)
         decided = await self.get(approval_id)
         if decided is None:  # pragma: no cover - just updated
             raise RuntimeError("approval vanished")
@@ -179,3 +189,7 @@ class ApprovalStore:
     async def list_pending(self) -> list[Approval]:
         rows = await self._db.fetchall("SELECT * FROM staff_approvals WHERE status = 'pending' ORDER BY id")
         return [Approval.from_row(r) for r in rows]
+
+
+def _status_said(status: ApprovalStatus) -> Callable[[str], str]:
+    return lambda locale: t(locale, f"approval.status.{status.value}")

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.i18n import DEFAULT_LOCALE
 from bot.staff.limits import Clock, utc_now
 from bot.staff.models import AuditEntry, AuditEvent, AuditRecord, from_iso, to_iso
 from bot.staff.rendering import audit_embed
@@ -144,8 +145,10 @@ class AuditLog:
         audit_channel: AuditChannel | None = None,
         wake: Callable[[], None] | None = None,
         clock: Clock = utc_now,
+        locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
     ) -> None:
         self._db = db
+        self._locale = locale  # the audit channel's language
         self._outbox = outbox
         self._audit_channel = audit_channel
         self._wake = wake
@@ -179,7 +182,7 @@ class AuditLog:
                 await self._outbox.enqueue(
                     conn,
                     target=AUDIT_TARGET,
-                    embeds=[audit_embed(record).to_dict()],  # type: ignore[list-item]
+                    embeds=[audit_embed(record, self._locale()).to_dict()],  # type: ignore[list-item]
                     dedupe_key=f"staff-audit:{record.id}",
                 )
         log.info(

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Self
 
 from discord import app_commands
 
 from bot.i18n import DEFAULT_LOCALE, catalogs, t
+from bot.i18n.said import Said
+from bot.i18n.said import amount as number2
 from bot.market.errors import MarketError, MarketProtocolError, MarketUnavailable, MarketValidationError
 
 GENERIC_FAILURE = "Something went wrong on our side. Reference `{reference}`; staff can find it in the bot's log."
@@ -38,6 +41,15 @@ class StaffError(Exception):
         self.said = said  # the sentence in a reader's language (``message`` is its English, for the audit)
         super().__init__(message)
 
+    @classmethod
+    def said_as(cls, said: Callable[[str], str]) -> Self:
+        """The error whose English ``message`` is ``said()`` and whose reader gets ``said(locale)``."""
+        return cls(said(DEFAULT_LOCALE), said)
+
+    def text_in(self, locale: str) -> str:
+        """The sentence in ``locale`` (``message`` when the error carries no catalog sentence)."""
+        return self.message if self.said is None else self.said(locale)
+
 
 class InvalidInput(StaffError):
     """An option value was refused before anything was sent."""
@@ -50,16 +62,16 @@ class PrecheckFailed(StaffError):
 class DailyLimitExceeded(StaffError):
     def __init__(self, *, spent: Decimal, amount: Decimal, limit: Decimal) -> None:
         self.spent, self.amount, self.limit = spent, amount, limit
-        super().__init__(
-            f"Daily limit reached: you have used {spent:.2f} of {limit:.2f} NLE today (UTC); "
-            f"this operation costs {amount:.2f} NLE. Operations still pending or of unknown outcome count too."
-        )
+        values = {"spent": number2(spent), "limit": number2(limit), "amount": number2(amount)}
+        said = Said("staff.refusal.daily_limit", values)
+        super().__init__(said(), said)
 
 
 class CooldownActive(StaffError):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
-        super().__init__(f"Slow down: you can use a spending command again in {retry_after:.0f} s.")
+        said = Said("staff.refusal.cooldown", {"seconds": f"{retry_after:.0f}"})
+        super().__init__(said(), said)
 
 
 class ConfirmationClosed(StaffError):
@@ -77,7 +89,9 @@ class OutcomeUnknown(StaffError):
         self.request_id = request_id
         self.cause = cause
         lead = UNEXPECTED_ANSWER if isinstance(cause, MarketProtocolError) else UNREACHABLE
-        super().__init__(lead + "." + RECORDED_NOTE.format(request=f" (request id `{request_id}`)"))
+        lead_id = "error.unexpected_answer" if isinstance(cause, MarketProtocolError) else "error.unreachable"
+        said = Said("staff.outcome.unknown", {"lead": Said(lead_id), "request_id": request_id})
+        super().__init__(lead + "." + RECORDED_NOTE.format(request=f" (request id `{request_id}`)"), said)
 
 
 class NotStaff(app_commands.CheckFailure):

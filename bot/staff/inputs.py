@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.i18n.formats import number
+from bot.i18n.said import Said
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_amount, validate_item_code, validate_username
@@ -15,9 +17,7 @@ def username(value: str) -> str:
     try:
         return validate_username(value)
     except MarketValidationError:
-        raise InvalidInput(
-            f"`{_show(value)}` is not a valid Neverlose username: use 1-64 letters, digits, '.', '_' or '-'."
-        ) from None
+        raise InvalidInput.said_as(Said("staff.input.username", {"value": _show(value)})) from None
 
 
 def item_code(value: str) -> str:
@@ -25,9 +25,7 @@ def item_code(value: str) -> str:
     try:
         return validate_item_code(value)
     except MarketValidationError:
-        raise InvalidInput(
-            f"`{_show(value)}` is not a valid item code: use 1-32 letters, digits, '_' or '-' (e.g. E3yugw)."
-        ) from None
+        raise InvalidInput.said_as(Said("staff.input.item_code", {"value": _show(value)})) from None
 
 
 def amount(value: str | int | float | Decimal) -> Decimal:
@@ -37,7 +35,7 @@ def amount(value: str | int | float | Decimal) -> Decimal:
     typed in a number option is 12.50 exactly.
     """
     if isinstance(value, bool):
-        raise InvalidInput("The amount must be a number such as 12.50.")
+        raise InvalidInput.said_as(Said("staff.input.amount_type"))
     raw: object = value
     if isinstance(value, float):
         raw = repr(value)
@@ -48,10 +46,8 @@ def amount(value: str | int | float | Decimal) -> Decimal:
     try:
         return validate_amount(raw)
     except MarketValidationError as exc:
-        raise InvalidInput(
-            f"`{_show(str(value))}` is not a valid amount: it {exc.message} "
-            f"(a positive number of NLE with at most two decimals, at most {MAX_AMOUNT:,.2f})."
-        ) from None
+        said = Said("staff.input.amount", {"value": _show(str(value)), "reason": exc.message, "max": _max_amount})
+        raise InvalidInput.said_as(said) from None
 
 
 def product(value: str) -> Product:
@@ -59,14 +55,18 @@ def product(value: str) -> Product:
         return Product(value.strip().lower())
     except ValueError:
         choices = ", ".join(p.label for p in Product)
-        raise InvalidInput(f"`{_show(value)}` is not a product; choose {choices}.") from None
+        raise InvalidInput.said_as(Said("staff.input.product", {"value": _show(value), "choices": choices})) from None
 
 
 def plan(days: int) -> Plan:
     try:
         return Plan.from_days(days)
     except ValueError:
-        raise InvalidInput(f"There is no {days}-day plan; choose 30, 90, 180 or 365 days.") from None
+        raise InvalidInput.said_as(Said("staff.input.plan", {"days": days})) from None
+
+
+def _max_amount(locale: str) -> str:
+    return number(MAX_AMOUNT, locale)
 
 
 def _show(value: str) -> str:

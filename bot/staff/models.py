@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.i18n import money, t
 from bot.market.models import Plan, Product
 
 
@@ -72,6 +73,15 @@ class Quote:
         if self.kind is SpendKind.GIVE:
             return f"item {self.item_code}"
         return f"{self.amount_nle:.2f} NLE"
+
+    def detail_in(self, locale: str) -> str:
+        """:attr:`detail` in ``locale`` (``detail`` itself stays English: the audit records it)."""
+        if self.kind is SpendKind.GIFT:
+            product, plan = self._gift()
+            return t(locale, "staff.detail.gift", product=product.label, days=plan.days)
+        if self.kind is SpendKind.GIVE:
+            return t(locale, "staff.detail.give", code=self.item_code)
+        return money(self.amount_nle, "NLE", locale)
 
 
 class AuditEvent(enum.StrEnum):

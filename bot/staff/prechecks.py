@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from bot.i18n.said import Lines, Said, nle
 from bot.market.models import InviteStatus, Plan, PlanPrice, Prices, Product
 from bot.staff.errors import PrecheckFailed
 
@@ -44,16 +45,16 @@ class UserStatus:
     invite: InviteStatus | None = None
 
 
-def _not_found(username: str) -> str:
-    return f"`{username}` does not exist on Neverlose; check the spelling."
+def _not_found(username: str) -> Said:
+    return Said("staff.precheck.not_found", {"username": username})
 
 
-def _not_invited(username: str, product: Product) -> str:
-    return f"`{username}` is not invited to {product.label}; ask Neverlose staff to invite them."
+def _not_invited(username: str, product: Product) -> Said:
+    return Said("staff.precheck.not_invited", {"username": username, "product": product.label})
 
 
-def _short_balance(balance: Decimal, price: Decimal) -> str:
-    return f"Balance {balance:.2f} NLE, price {price:.2f} NLE: top up the reseller balance first."
+def _short_balance(balance: Decimal, price: Decimal) -> Said:
+    return Said("staff.precheck.short_balance", {"balance": nle(balance), "price": nle(price)})
 
 
 def _ok(result: T | BaseException) -> T:
@@ -77,26 +78,26 @@ class Prechecks:
             return_exceptions=True,
         )
         if results[0] is False:  # the invite check of an unknown user fails anyway: say the real reason
-            raise PrecheckFailed(_not_found(username))
+            raise PrecheckFailed.said_as(_not_found(username))
         _ok(results[0])
         invite, prices, balance = _ok(results[1]), _ok(results[2]), _ok(results[3])
-        problems: list[str] = []
+        problems: list[Said] = []
         if not invite.can_receive_gift:
             problems.append(_not_invited(username, product))
         price = prices.plans.get(plan)
         if price is None:
-            problems.append(f"Neverlose has no {plan.days}-day price for {product.label} right now.")
+            problems.append(Said("staff.precheck.no_price", {"days": plan.days, "product": product.label}))
         elif balance < price.nle:
             problems.append(_short_balance(balance, price.nle))
         if problems or price is None:
             log.info("precheck failed kind=gift username=%s problems=%d", username, len(problems))
-            raise PrecheckFailed("\n".join(problems))
+            raise PrecheckFailed.said_as(Lines(tuple(problems)))
         return GiftCheck(price=price, balance=balance)
 
     async def give(self, username: str) -> None:
         """The recipient exists."""
         if not await self._market.is_user_exists(username):
-            raise PrecheckFailed(_not_found(username))
+            raise PrecheckFailed.said_as(_not_found(username))
 
     async def transfer(self, username: str, amount: Decimal) -> Decimal:
         """The recipient exists and the balance covers ``amount``; returns the balance."""
@@ -104,11 +105,13 @@ class Prechecks:
             self._market.is_user_exists(username), self._market.get_balance(), return_exceptions=True
         )
         if exists is False:
-            raise PrecheckFailed(_not_found(username))
+            raise PrecheckFailed.said_as(_not_found(username))
         _ok(exists)
         balance = _ok(balance_or_error)
         if balance < amount:
-            raise PrecheckFailed(f"Balance {balance:.2f} NLE, transfer {amount:.2f} NLE: top up the balance first.")
+            raise PrecheckFailed.said_as(
+                Said("staff.precheck.short_transfer", {"balance": nle(balance), "amount": nle(amount)})
+            )
         return balance
 
     async def user_status(self, username: str, product: Product | None) -> UserStatus:

@@ -83,7 +83,7 @@ def outcome_embed(
     title = t(locale, "staff.outcome.title", kind=_kind(quote.kind, locale), status=_status(status, locale))
     embed = discord.Embed(title=title, description=text, colour=colour)
     embed.add_field(name=t(locale, "staff.field.recipient"), value=f"`{quote.username}`")
-    embed.add_field(name=t(locale, "staff.field.what"), value=quote.detail)
+    embed.add_field(name=t(locale, "staff.field.what"), value=quote.detail_in(locale))
     if quote.kind is not SpendKind.GIVE:
         embed.add_field(name=t(locale, "staff.field.amount"), value=nle(quote.amount_nle, locale))
     if request_id:
@@ -99,33 +99,57 @@ def closed_embed(quote: Quote, reason: str, detail: str = "", locale: str = DEFA
     return discord.Embed(title=title, description=text, colour=COLOR_BAD)
 
 
-def audit_embed(record: AuditRecord) -> discord.Embed:
-    """One audit record as posted to the audit channel: who, what, for whom, price, request id, result."""
+def _audit_action(action: str, locale: str) -> str:
+    """A recorded action (``gift``, ``order confirm``…) in ``locale``; one the catalogs lack, as recorded."""
+    msg_id = f"audit.action.{action}"
+    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else action
+
+
+def _recorded(text: str, locale: str) -> str:
+    """A recorded English result: in ``locale`` when it is a whole catalog sentence (one without values),
+    otherwise as recorded (the audit keeps what was said)."""
+    msg_id = catalogs().id_of_english(text, "") if locale != DEFAULT_LOCALE else None
+    return text if msg_id is None else t(locale, msg_id)
+
+
+def _audit_event(event: AuditEvent, locale: str) -> str:
+    return t(locale, f"audit.event.{event.value}")
+
+
+def audit_embed(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> discord.Embed:
+    """One audit record as posted to the audit channel: who, what, for whom, price, request id, result.
+
+    The frame is in ``locale`` (the channel's language); ``detail`` and ``result`` are shown as recorded."""
     entry = record.entry
     embed = discord.Embed(
-        title=f"{entry.action}: {entry.event.value.replace('_', ' ')}",
+        title=t(
+            locale, "audit.title", action=_audit_action(entry.action, locale), event=_audit_event(entry.event, locale)
+        ),
         colour=_EVENT_COLOURS.get(entry.event, COLOR_PENDING),
         timestamp=record.created_at,
     )
-    embed.add_field(name="Staff", value=f"<@{entry.staff_id}>")
+    embed.add_field(name=t(locale, "audit.field.staff"), value=f"<@{entry.staff_id}>")
     if entry.username:
-        embed.add_field(name="For", value=f"`{entry.username}`")
+        embed.add_field(name=t(locale, "audit.field.for"), value=f"`{entry.username}`")
     if entry.detail:
-        embed.add_field(name="What", value=entry.detail)
+        embed.add_field(name=t(locale, "staff.field.what"), value=entry.detail)
     if entry.amount_nle is not None:
-        embed.add_field(name="Price", value=nle(entry.amount_nle))
+        embed.add_field(name=t(locale, "staff.field.price"), value=nle(entry.amount_nle, locale))
     if entry.request_id:
-        embed.add_field(name="Request id", value=f"`{entry.request_id}`")
+        embed.add_field(name=t(locale, "staff.field.request_id"), value=f"`{entry.request_id}`")
     if entry.result:
-        embed.add_field(name="Result", value=entry.result[:1024], inline=False)
-    embed.set_footer(text=f"audit #{record.id}")
+        embed.add_field(
+            name=t(locale, "audit.field.result"), value=_recorded(entry.result, locale)[:1024], inline=False
+        )
+    embed.set_footer(text=t(locale, "audit.footer", id=record.id))
     return embed
 
 
-def audit_line(record: AuditRecord) -> str:
+def audit_line(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> str:
     e = record.entry
     when = discord.utils.format_dt(record.created_at, "f")
-    parts = [f"`#{record.id}` {when} <@{e.staff_id}> **{e.action}** {e.event.value.replace('_', ' ')}"]
+    action, event = _audit_action(e.action, locale), _audit_event(e.event, locale)
+    parts = [f"`#{record.id}` {when} <@{e.staff_id}> **{action}** {event}"]
     if e.username:
         parts.append(f"→ `{e.username}`")
     if e.detail:
@@ -133,14 +157,16 @@ def audit_line(record: AuditRecord) -> str:
     if e.request_id:
         parts.append(f"id `{e.request_id}`")
     if e.result:
-        parts.append(f"— {e.result[:120]}")
+        parts.append(f"— {_recorded(e.result, locale)[:120]}")
     return " ".join(parts)
 
 
-def audit_page_embed(records: Sequence[AuditRecord], *, page: int, pages: int, total: int) -> discord.Embed:
-    description = "\n".join(audit_line(r) for r in records) or "No operations match."
-    embed = discord.Embed(title="Recent operations", description=description[:4096], colour=COLOR_PENDING)
-    embed.set_footer(text=f"Page {page + 1}/{max(pages, 1)} · {total} record(s) · full selection in the CSV below")
+def audit_page_embed(
+    records: Sequence[AuditRecord], *, page: int, pages: int, total: int, locale: str = DEFAULT_LOCALE
+) -> discord.Embed:
+    description = "\n".join(audit_line(r, locale) for r in records) or t(locale, "audit.page.empty")
+    embed = discord.Embed(title=t(locale, "audit.page.title"), description=description[:4096], colour=COLOR_PENDING)
+    embed.set_footer(text=t(locale, "audit.page.footer", page=page + 1, pages=max(pages, 1), total=total))
     return embed
 
 
@@ -156,22 +182,25 @@ def prices_embed(prices: Prices, locale: str = DEFAULT_LOCALE) -> discord.Embed:
     return embed
 
 
-def approval_embed(approval: Approval) -> discord.Embed:
-    """The message in the audit channel that a second staff member approves."""
+def approval_embed(approval: Approval, locale: str = DEFAULT_LOCALE) -> discord.Embed:
+    """The message in the audit channel that a second staff member approves (in the channel's language)."""
     status = approval.status
     colour = {ApprovalStatus.PENDING: COLOR_PENDING, ApprovalStatus.APPROVED: COLOR_OK}.get(status, COLOR_BAD)
-    embed = discord.Embed(title=f"Transfer approval #{approval.id}: {status.value}", colour=colour)
-    embed.add_field(name="Requested by", value=f"<@{approval.requested_by}>")
-    embed.add_field(name="Recipient", value=f"`{approval.username}`")
-    embed.add_field(name="Amount", value=nle(approval.amount))
+    title = t(locale, "approval.title", id=approval.id, status=t(locale, f"approval.status.{status.value}"))
+    embed = discord.Embed(title=title, colour=colour)
+    embed.add_field(name=t(locale, "approval.field.requested_by"), value=f"<@{approval.requested_by}>")
+    embed.add_field(name=t(locale, "staff.field.recipient"), value=f"`{approval.username}`")
+    embed.add_field(name=t(locale, "staff.field.amount"), value=nle(approval.amount, locale))
     if status is ApprovalStatus.PENDING:
-        embed.add_field(name="Expires", value=discord.utils.format_dt(approval.expires_at, "R"))
-        embed.set_footer(text="Another staff member must approve; the requester cannot approve their own transfer.")
+        embed.add_field(
+            name=t(locale, "approval.field.expires"), value=discord.utils.format_dt(approval.expires_at, "R")
+        )
+        embed.set_footer(text=t(locale, "approval.footer"))
     elif approval.decided_by is not None:
-        embed.add_field(name="Decided by", value=f"<@{approval.decided_by}>")
+        embed.add_field(name=t(locale, "approval.field.decided_by"), value=f"<@{approval.decided_by}>")
     return embed
 
 
-def denied_text(approval: Approval) -> str:
+def denied_text(approval: Approval, locale: str = DEFAULT_LOCALE) -> str:
     """The answer to the staff member who denied an approval (also shown on the approval message)."""
-    return f"Transfer approval #{approval.id} denied: nothing was sent to `{approval.username}`."
+    return t(locale, "approval.denied", id=approval.id, username=approval.username)

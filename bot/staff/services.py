@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.guild_config import ChannelKind, GuildConfig
+from bot.i18n import DEFAULT_LOCALE
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
 from bot.staff.approvals import DEFAULT_APPROVAL_TTL, ApprovalStore
@@ -38,11 +39,12 @@ class StaffServices:
         cooldown_s: float = DEFAULT_COOLDOWN_S,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         clock: Clock = utc_now,
+        locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
     ) -> StaffServices:
         async def audit_channel() -> int | None:
             return await guild_config.channel_id(ChannelKind.AUDIT)
 
-        audit = AuditLog(db, outbox=outbox, audit_channel=audit_channel, wake=wake, clock=clock)
+        audit = AuditLog(db, outbox=outbox, audit_channel=audit_channel, wake=wake, clock=clock, locale=locale)
         approvals = ApprovalStore(db, ttl=approval_ttl, clock=clock)
         cooldown = Cooldown(cooldown_s)
         spending = SpendingService(

@@ -27,6 +27,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.guild_config import ChannelKind
+from bot.i18n import money, t
+from bot.i18n.said import Said, nle
 from bot.market.journal import Operation, OperationNotFound, OperationStatus, SpendingJournal
 from bot.market.models import Plan, Product
 from bot.staff import inputs
@@ -80,6 +82,10 @@ class Outcome:
     operation: Operation | None = None
     approval: Approval | None = None
     duplicate: bool = False
+    said: Callable[[str], str] | None = None  # ``text`` in a reader's language (``text`` is the audited English)
+
+    def text_in(self, locale: str) -> str:
+        return self.text if self.said is None else self.said(locale)
 
     @property
     def request_id(self) -> str | None:
@@ -195,11 +201,8 @@ class SpendingService:
             self._cooldown.hit(staff_id)
             needs_approval = value > await self._config.transfer_approval_threshold()
             if needs_approval and await self._config.channel_id(ChannelKind.AUDIT) is None:
-                raise PrecheckFailed(
-                    f"Transfers above {await self._config.transfer_approval_threshold():.2f} NLE need a second "
-                    "staff member's approval in the audit channel, but no audit channel is configured "
-                    "(AUDIT_CHANNEL_ID)."
-                )
+                threshold = await self._config.transfer_approval_threshold()
+                raise PrecheckFailed.said_as(Said("staff.refusal.no_audit_channel", {"threshold": nle(threshold)}))
             await self._limit.check(staff_id, value)
             balance = await self._prechecks.transfer(name, value)
             return Quote(
@@ -260,13 +263,13 @@ class SpendingService:
             return replace(await asyncio.shield(running), duplicate=True)
         stored = self._quotes.get(quote_id)
         if stored is None:
-            raise ConfirmationClosed("This confirmation has expired or was cancelled; nothing was sent.")
+            raise ConfirmationClosed.said_as(Said("staff.closed.expired_or_cancelled"))
         quote, created = stored
         if quote.staff_id != staff_id:
-            raise ConfirmationClosed("Only the staff member who asked for this operation can confirm it.")
+            raise ConfirmationClosed.said_as(Said("staff.closed.not_yours"))
         del self._quotes[quote_id]
         if self._clock() - created > self._quote_ttl:
-            raise ConfirmationClosed("This confirmation has expired; nothing was sent. Run the command again.")
+            raise ConfirmationClosed.said_as(Said("staff.closed.expired"))
         task = asyncio.ensure_future(self._execute(quote))
         self._inflight[quote_id] = task
         while len(self._inflight) > _KEEP_RESULTS:
@@ -343,13 +346,20 @@ class SpendingService:
     @staticmethod
     def _outcome(op: Operation) -> Outcome:
         if op.status is OperationStatus.SUCCEEDED:
-            text = f"Done: {_detail_of(op)} for `{op.username}`."
-            if op.confirmed_on_retry:
-                text += " Confirmed on retry: Neverlose had already done it, nothing was spent twice."
-            return Outcome(OutcomeStatus.SUCCEEDED, text, op)
+            done = Said(
+                "staff.outcome.done", {"detail": lambda locale: _detail_in(op, locale), "username": op.username}
+            )
+
+            def succeeded(locale: str) -> str:
+                retried = " " + t(locale, "staff.outcome.confirmed_on_retry") if op.confirmed_on_retry else ""
+                return done(locale) + retried
+
+            return Outcome(OutcomeStatus.SUCCEEDED, succeeded("en"), op, said=succeeded)
         if op.status is OperationStatus.FAILED:
-            return Outcome(OutcomeStatus.FAILED, f"Neverlose refused: {op.error or 'no reason given'}", op)
-        return Outcome(OutcomeStatus.UNKNOWN, OutcomeUnknown(op.request_id).message, op)
+            refused = Said("staff.outcome.refused", {"reason": op.error or Said("staff.outcome.no_reason")})
+            return Outcome(OutcomeStatus.FAILED, refused(), op, said=refused)
+        unknown = OutcomeUnknown(op.request_id)
+        return Outcome(OutcomeStatus.UNKNOWN, unknown.message, op, said=unknown.said)
 
     async def _run_hooks(self, op: Operation) -> None:
         for hook in self._hooks:
@@ -397,11 +407,8 @@ class SpendingService:
                 result=f"waiting for a second staff member until {approval.expires_at:%Y-%m-%d %H:%M} UTC",
             )
         )
-        text = (
-            f"Waiting for approval #{approval.id}: a different staff member must approve it in the audit channel "
-            f"before {approval.expires_at:%H:%M} UTC. Nothing has been sent yet."
-        )
-        return Outcome(OutcomeStatus.AWAITING_APPROVAL, text, approval=approval)
+        said = Said("staff.outcome.awaiting_approval", {"id": approval.id, "time": f"{approval.expires_at:%H:%M}"})
+        return Outcome(OutcomeStatus.AWAITING_APPROVAL, said(), approval=approval, said=said)
 
     async def approve(self, approval_id: int, approver: StaffSubject) -> Outcome:
         """A second staff member approves: atomic claim (once), then the transfer runs for the requester.
@@ -507,7 +514,7 @@ class SpendingService:
         try:
             op = await self._journal.get(operation_id)
         except OperationNotFound:
-            raise ConfirmationClosed(f"Operation #{operation_id} does not exist.") from None
+            raise ConfirmationClosed.said_as(Said("staff.closed.no_operation", {"id": operation_id})) from None
         if op.resolved:
             return replace(self._outcome(op), duplicate=True)
         await self.audit.record(
@@ -547,6 +554,17 @@ def _detail_of(op: Operation) -> str:
     if kind is SpendKind.GIVE:
         return f"item {op.params.get('code')}"
     return f"{Decimal(str(op.params.get('amount', op.amount_nle))):.2f} NLE"
+
+
+def _detail_in(op: Operation, locale: str) -> str:
+    """:func:`_detail_of` in ``locale``."""
+    kind = _kind_of(op.method)
+    if kind is SpendKind.GIFT:
+        product = Product(op.params["product"])
+        return t(locale, "staff.detail.gift", product=product.label, days=Plan(int(op.params["cnt"])).days)
+    if kind is SpendKind.GIVE:
+        return t(locale, "staff.detail.give", code=op.params.get("code"))
+    return money(Decimal(str(op.params.get("amount", op.amount_nle))), "NLE", locale)
 
 
 def _closed_approval_entry(approval: Approval, event: AuditEvent, *, staff_id: int, result: str) -> AuditEntry:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.i18n import DEFAULT_LOCALE
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed
@@ -58,20 +58,16 @@ def _redacted_excerpt(body: str) -> str:
     return body if len(body) <= QUARANTINE_EXCERPT else body[:QUARANTINE_EXCERPT] + "…"
 
 
-def quarantine_message(item: QuarantinedBody) -> OutboxMessage:
-    """The audit-channel alert for a new quarantined body (dedupe key ``quarantine:<sha256>``)."""
-    description = (
-        "A correctly signed webhook did not match any known event shape. It was stored and acknowledged "
-        "but NOT acted upon. Check `/webhook status` and the Neverlose market settings.\n"
-        f"```json\n{_redacted_excerpt(item.body)}\n```"
-    )
+def quarantine_message(item: QuarantinedBody, locale: str = DEFAULT_LOCALE) -> OutboxMessage:
+    """The audit-channel alert for a new quarantined body (dedupe key ``quarantine:<sha256>``), in ``locale``."""
+    description = t(locale, "alert.quarantine.text") + f"\n```json\n{_redacted_excerpt(item.body)}\n```"
     embed = alert_embed(
-        "Webhook quarantined",
+        t(locale, "alert.quarantine.title"),
         description,
         problem=False,
         fields=[
-            ("Reason", item.reason),
-            ("Kind", item.kind or "unknown"),
+            (t(locale, "alert.field.reason"), item.reason),
+            (t(locale, "alert.field.kind"), item.kind or t(locale, "alert.kind_unknown")),
             ("SHA-256", item.body_sha256[:16]),
         ],
     )
@@ -82,7 +78,8 @@ def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:
     """Report new quarantined bodies to the audit channel, in the transaction that stores them."""
 
     def hook(conn: sqlite3.Connection, items: Sequence[QuarantinedBody]) -> None:
-        outbox.enqueue_sync(conn, [quarantine_message(item) for item in items])
+        locale = outbox.channel_locale()
+        outbox.enqueue_sync(conn, [quarantine_message(item, locale) for item in items])
 
     return hook
 

@@ -201,3 +201,33 @@ async def test_the_linking_commands_in_russian(fake_discord: FakeDiscord, harnes
     assert "/привязка начать" in answers[7]
     assert [english_in(text) for text in answers] == [[]] * len(answers)
     fake_discord.assert_no_violations()
+
+
+@pytest.mark.usefixtures("bot")
+async def test_setup_roles_in_russian(fake_discord: FakeDiscord, harness: Harness) -> None:
+    from tests.i18n.leaks import english_in
+
+    fake_discord.user_locales[fake_discord.guild.members["owner"].id] = "ru"
+    role = fake_discord.staff_role
+    answers = []
+    for options in (
+        {"action": "add", "kind": "product", "key": "CS2", "role": role},
+        {"action": "add", "kind": "product", "key": "cs2", "role": role},
+        {"action": "list"},
+        {"action": "remove"},
+        {"action": "remove", "kind": "product", "key": "cs2", "role": role},
+        {"action": "remove", "kind": "product", "key": "cs2", "role": role},
+        {"action": "list"},
+    ):
+        rec = await fake_discord.invoke_command("setup", options, subcommand="roles", user="owner")
+        await rec.wait_response()
+        answers.append(rec.all_text())
+    assert answers[0].startswith("Добавлено: продукт `cs2` →")
+    assert answers[1].startswith("Уже сопоставлено: продукт `cs2`")
+    assert answers[2].startswith("продукт `cs2`")
+    assert answers[3].startswith("Чтобы удалить сопоставление")
+    assert answers[4].startswith("Удалено:")
+    assert answers[5].startswith("Такого сопоставления нет:")
+    assert answers[6] == "Сопоставлений ролей пока нет."
+    assert [english_in(text) for text in answers] == [[]] * 7
+    fake_discord.assert_no_violations()

@@ -91,3 +91,18 @@ async def test_webhook_status(env: Env) -> None:
     assert "events given up: 0" in text
     refused = await env.command("webhook", {}, user="member", subcommand="status")
     assert "https://bot.example.com" not in refused.all_text()
+
+
+async def test_webhook_status_in_russian(env: Env) -> None:
+    from tests.i18n.leaks import english_in
+
+    env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
+    for uid in (1, 4):
+        assert (await env.sim.send_event(env.url, "transfer", amount=1.0, username="a49", unique_id=uid)).status == 200
+    rec = await env.command("webhook", {}, user="staff", subcommand="status")
+    text = rec.all_text()
+    assert "Состояние вебхуков" in text
+    assert "#4 `a49` 1,00\N{NO-BREAK SPACE}NLE" in text
+    assert "событий брошено: 0" in text
+    assert "Возможно пропущенные события (2 unique_id)" in text
+    assert english_in(text) == []
