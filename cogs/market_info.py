@@ -43,8 +43,10 @@ class MarketInfo(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         amount = await self.bot.market.get_balance()
         spent, limit = await self.staff.spending.daily_limit.usage(interaction.user.id)
-        forecast = "" if self.bot.stats is None else "\n" + (await self.bot.stats.forecaster.forecast(amount)).text()
         locale = from_discord(interaction.locale)
+        forecast = (
+            "" if self.bot.stats is None else "\n" + (await self.bot.stats.forecaster.forecast(amount)).text(locale)
+        )
         text = t(
             locale,
             "info.balance",

@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.market.errors import MarketFailure
 from bot.staff.permissions import staff_only
 from bot.stats import chart
@@ -26,7 +27,7 @@ from bot.stats.feature import StatsFeature
 from bot.stats.figures import Dimension
 from bot.stats.forecast import Forecast
 from bot.stats.periods import Period, PeriodChoice, PeriodError, custom_period, period_for
-from bot.stats.summary import stats_embed
+from bot.stats.summary import period_label, stats_embed
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
@@ -60,11 +61,17 @@ async def _forecast(stats: StatsFeature) -> Forecast | None:
 
 
 async def figures_message(
-    stats: StatsFeature, period: Period, by: Dimension, *, title: str, guild: discord.Guild | None
+    stats: StatsFeature,
+    period: Period,
+    by: Dimension,
+    *,
+    title: str,
+    guild: discord.Guild | None,
+    locale: str,
 ) -> tuple[discord.Embed, discord.File, chart.Chart]:
     label = _labeller(guild, by)
     figures, rendered = await stats.reader.figures_and_chart(period, by, lambda early: chart.render_async(early, label))
-    embed = discord.Embed.from_dict(stats_embed(figures, await _forecast(stats), title=title))
+    embed = discord.Embed.from_dict(stats_embed(figures, await _forecast(stats), title=title, locale=locale))
     return embed, discord.File(io.BytesIO(rendered.png), filename=CHART_FILE), rendered
 
 
@@ -85,9 +92,9 @@ class Stats(commands.Cog):
             log.warning("digest channel is not a text channel channel=%d", channel_id)
             return False
         guild = getattr(channel, "guild", None)
-        embed, file, _ = await figures_message(
-            self.stats, week, Dimension.DAY, title=f"Weekly digest: {week.label}", guild=guild
-        )
+        locale = self.bot.languages.channel()  # a channel post: BOT_LOCALE, else the server's language
+        title = t(locale, "stats.digest_title", period=period_label(week, locale))
+        embed, file, _ = await figures_message(self.stats, week, Dimension.DAY, title=title, guild=guild, locale=locale)
         await channel.send(embed=embed, file=file)
         return True
 
@@ -116,6 +123,7 @@ class Stats(commands.Cog):
         export: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=not public, thinking=True)
+        locale = from_discord(interaction.locale)
         zone = self.stats.settings.zone
         now = datetime.now(UTC)
         try:
@@ -130,19 +138,17 @@ class Stats(commands.Cog):
         if export:
             files = await export_period(self.bot.db, chosen)
             if sum(len(f.data) for f in files) > MAX_UPLOAD:
-                await interaction.followup.send(
-                    "The export is larger than Discord accepts (8 MB); choose a shorter period.", ephemeral=True
-                )
+                await interaction.followup.send(t(locale, "stats.export.too_large"), ephemeral=True)
                 return
-            counts = ", ".join(f"{f.rows} {f.kind}" for f in files)
+            counts = ", ".join(t(locale, f"stats.export.{f.kind.replace(' ', '_')}", count=f.rows) for f in files)
             await interaction.followup.send(
-                f"CSV export of {chosen.label} ({counts}); times in UTC.",
+                t(locale, "stats.export.done", period=period_label(chosen, locale), counts=counts),
                 files=[discord.File(io.BytesIO(f.data), filename=f.name) for f in files],
                 ephemeral=not public,
             )
             return
         embed, file, _ = await figures_message(
-            self.stats, chosen, dimension, title="Shop statistics", guild=interaction.guild
+            self.stats, chosen, dimension, title=t(locale, "stats.title"), guild=interaction.guild, locale=locale
         )
         log.info("stats shown by=%d period=%s dimension=%s", interaction.user.id, chosen.label, dimension.value)
         await interaction.followup.send(embed=embed, file=file, ephemeral=not public)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from bot.guild_config import GuildConfig
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.market.errors import MarketFailure
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
@@ -93,16 +94,13 @@ class Forecast:
         days = self.days_left
         return self.waiting_orders > 0 or (days is not None and days < threshold)
 
-    def text(self) -> str:
-        """One line for ``/balance`` and ``/stats``."""
+    def text(self, locale: str = DEFAULT_LOCALE) -> str:
+        """One line for ``/balance`` and ``/stats`` in ``locale`` (figures as computed, not reformatted)."""
         days = self.days_left
         rate = self.per_day.quantize(Decimal("0.01"))
-        if days is None:
-            line = "Forecast: no spending in the last 7 days, so no end in sight."
-        else:
-            line = f"Forecast: about {days} days left at {rate} NLE/day (last 7 days)."
+        line = t(locale, "forecast.none") if days is None else t(locale, "forecast.days", days=days, rate=rate)
         if self.waiting_orders:
-            line += f" {self.waiting_orders} paid order(s) wait for balance."
+            line += " " + t(locale, "forecast.waiting", count=self.waiting_orders)
         return line
 
 
@@ -168,15 +166,13 @@ class BalanceWatch:
         if state == previous:
             return forecast
         when = stamp(self._clock())
-        if state == LOW:
-            embed = alert_embed(
-                "Market balance running low",
-                f"Balance {forecast.balance} NLE. {forecast.text()} Top up the Market balance.",
-            )
-        else:
-            embed = alert_embed(
-                "Market balance recovered", f"Balance {forecast.balance} NLE. {forecast.text()}", problem=False
-            )
+        locale = self._outbox.channel_locale()  # the audit channel's language
+        kind = "low" if state == LOW else "recovered"
+        embed = alert_embed(
+            t(locale, f"forecast.alert.{kind}.title"),
+            t(locale, f"forecast.alert.{kind}.text", balance=forecast.balance, forecast=forecast.text(locale)),
+            problem=state == LOW,
+        )
         async with self._db.transaction() as conn:
             await GuildConfig.set_value_in(conn, ALERT_KEY, state)
             await self._outbox.enqueue(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.notifications.embeds import Embed
 from bot.stats.figures import SHOP, SYSTEM, Dimension, Figures, Totals, change
 from bot.stats.forecast import Forecast
+from bot.stats.periods import Period
 
 COLOR = 0x3B6FD4
 MAX_ROWS = 15
@@ -20,13 +22,25 @@ def money(values: Mapping[str, Decimal]) -> str:
     return ", ".join(f"{amount} {currency}" for currency, amount in values.items()) or "0"
 
 
-def staff_label(key: str) -> str:
+def staff_label(key: str, locale: str = DEFAULT_LOCALE) -> str:
     """How a staff key is written in Discord text: a mention, ``shop`` or ``system``."""
     if key == SHOP:
-        return "the shop (orders)"
+        return t(locale, "stats.staff.shop")
     if key == SYSTEM:
-        return "system"
+        return t(locale, "stats.staff.system")
     return f"<@{key}>"
+
+
+def period_label(period: Period, locale: str = DEFAULT_LOCALE) -> str:
+    """``2026-03-27 to 2026-03-30`` (dates stay ISO in every language), or the one day."""
+    if period.first == period.last:
+        return period.first.isoformat()
+    return t(locale, "stats.period.range", first=period.first.isoformat(), last=period.last.isoformat())
+
+
+def _change(now: Decimal | int, before: Decimal | int, locale: str) -> str:
+    shown = change(now, before)
+    return t(locale, "stats.change.new") if shown == "new" else shown
 
 
 def _clip(lines: list[str]) -> str:
@@ -38,67 +52,92 @@ def _clip(lines: list[str]) -> str:
     return text.rstrip("\n") or "—"
 
 
-def _compare(now: Totals, before: Totals) -> list[str]:
-    lines = [f"Orders: {now.orders} (before {before.orders}, {change(now.orders, before.orders)})"]
+def _compare(now: Totals, before: Totals, locale: str) -> list[str]:
+    def line(msg_id: str, a: Decimal | int, b: Decimal | int, **values: object) -> str:
+        return t(locale, msg_id, now=a, before=b, change=_change(a, b, locale), **values)
+
+    lines = [line("stats.compare.orders", now.orders, before.orders)]
     for currency in sorted(set(now.revenue) | set(before.revenue)):
         a, b = now.revenue.get(currency, Decimal(0)), before.revenue.get(currency, Decimal(0))
-        lines.append(f"Revenue {currency}: {a} (before {b}, {change(a, b)})")
-    lines.append(f"NLE spent: {now.spent} (before {before.spent}, {change(now.spent, before.spent)})")
-    lines.append(f"Purchases: {now.purchases} (before {before.purchases}, {change(now.purchases, before.purchases)})")
-    lines.append(f"Transfers: {now.transfers} (before {before.transfers}, {change(now.transfers, before.transfers)})")
+        lines.append(line("stats.compare.revenue", a, b, currency=currency))
+    lines.append(line("stats.compare.spent", now.spent, before.spent))
+    lines.append(line("stats.compare.purchases", now.purchases, before.purchases))
+    lines.append(line("stats.compare.transfers", now.transfers, before.transfers))
     return lines
 
 
-def stats_embed(figures: Figures, forecast: Forecast | None, *, title: str, label: Labeller | None = None) -> Embed:
-    name = label or (lambda key: staff_label(key) if figures.by is Dimension.STAFF else key)
-    t = figures.totals
+def stats_embed(
+    figures: Figures,
+    forecast: Forecast | None,
+    *,
+    title: str,
+    label: Labeller | None = None,
+    locale: str = DEFAULT_LOCALE,
+) -> Embed:
+    """The embed in ``locale``; figures are shown as the tests check them (Decimal as stored, ISO dates)."""
+    name = label or (lambda key: staff_label(key, locale) if figures.by is Dimension.STAFF else key)
+    tot = figures.totals
     period = figures.period
-    staff_lines = [f"{staff_label(key)}: {amount} NLE" for key, amount in t.spent_staff.items()]
+    staff_lines = [f"{staff_label(key, locale)}: {amount} NLE" for key, amount in tot.spent_staff.items()]
+    orders = (
+        t(locale, "stats.orders.value_refunded", orders=tot.orders, revenue=money(tot.revenue), refunded=tot.refunded)
+        if tot.refunded
+        else t(locale, "stats.orders.value", orders=tot.orders, revenue=money(tot.revenue))
+    )
+    rows = [
+        t(locale, "stats.row", name=name(row.key), orders=row.orders, revenue=money(row.revenue), spent=row.spent)
+        for row in figures.rows[:MAX_ROWS]
+    ]
+    if len(figures.rows) > MAX_ROWS:
+        rows.append(t(locale, "stats.more", count=len(figures.rows) - MAX_ROWS))
     fields = [
+        {"name": t(locale, "stats.field.orders"), "value": orders, "inline": False},
         {
-            "name": "Orders",
-            "value": f"{t.orders} paid, revenue {money(t.revenue)}"
-            + (f"; {t.refunded} refunded" if t.refunded else ""),
-            "inline": False,
-        },
-        {
-            "name": "NLE spent",
-            "value": _clip([f"Total: {t.spent} NLE", f"Shop (orders): {t.spent_shop} NLE", *staff_lines]),
-            "inline": False,
-        },
-        {
-            "name": "Received (webhooks)",
-            "value": f"Purchases: {t.purchases} ({t.purchases_nle} NLE)\n"
-            f"Transfers: {t.transfers} ({t.transfers_nle} NLE)",
-            "inline": False,
-        },
-        {
-            "name": f"By {figures.by.value}",
+            "name": t(locale, "stats.field.spent"),
             "value": _clip(
                 [
-                    f"{name(row.key)}: {row.orders} orders, {money(row.revenue)}, {row.spent} NLE spent"
-                    for row in figures.rows[:MAX_ROWS]
+                    t(locale, "stats.spent.total", amount=tot.spent),
+                    t(locale, "stats.spent.shop", amount=tot.spent_shop),
+                    *staff_lines,
                 ]
-                + ([f"… {len(figures.rows) - MAX_ROWS} more"] if len(figures.rows) > MAX_ROWS else [])
             ),
             "inline": False,
         },
         {
-            "name": "Top buyers",
-            "value": _clip([f"`{b.login}`: {b.orders} orders, {money(b.revenue)}" for b in figures.buyers]),
+            "name": t(locale, "stats.field.received"),
+            "value": t(locale, "stats.received.purchases", count=tot.purchases, amount=tot.purchases_nle)
+            + "\n"
+            + t(locale, "stats.received.transfers", count=tot.transfers, amount=tot.transfers_nle),
+            "inline": False,
+        },
+        {"name": t(locale, f"stats.field.by_{figures.by.value}"), "value": _clip(rows), "inline": False},
+        {
+            "name": t(locale, "stats.field.buyers"),
+            "value": _clip(
+                [
+                    t(locale, "stats.buyer", login=b.login, orders=b.orders, revenue=money(b.revenue))
+                    for b in figures.buyers
+                ]
+            ),
             "inline": False,
         },
         {
-            "name": f"Previous {period.days} day(s) ({period.previous().label})",
-            "value": _clip(_compare(t, figures.previous)),
+            "name": t(locale, "stats.field.previous", days=period.days, period=period_label(period.previous(), locale)),
+            "value": _clip(_compare(tot, figures.previous, locale)),
             "inline": False,
         },
     ]
     if forecast is not None:
-        fields.append({"name": "Balance", "value": f"{forecast.balance} NLE. {forecast.text()}", "inline": False})
+        fields.append(
+            {
+                "name": t(locale, "stats.field.balance"),
+                "value": t(locale, "stats.balance.value", balance=forecast.balance, forecast=forecast.text(locale)),
+                "inline": False,
+            }
+        )
     return {
         "title": title,
-        "description": f"{period.label}, days in {period.zone.key}.",
+        "description": t(locale, "stats.description", period=period_label(period, locale), zone=period.zone.key),
         "color": COLOR,
         "fields": fields,
         "image": {"url": "attachment://stats.png"},
