@@ -70,7 +70,9 @@ async def figures_message(
     locale: str,
 ) -> tuple[discord.Embed, discord.File, chart.Chart]:
     label = _labeller(guild, by)
-    figures, rendered = await stats.reader.figures_and_chart(period, by, lambda early: chart.render_async(early, label))
+    figures, rendered = await stats.reader.figures_and_chart(
+        period, by, lambda early: chart.render_async(early, label, locale)
+    )
     embed = discord.Embed.from_dict(stats_embed(figures, await _forecast(stats), title=title, locale=locale))
     return embed, discord.File(io.BytesIO(rendered.png), filename=CHART_FILE), rendered
 

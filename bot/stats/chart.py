@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.stats.figures import ZERO, Figures
+from bot.stats.summary import period_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,16 +56,23 @@ class Chart:
     height: int
 
 
-def chart_series(figures: Figures, label: Callable[[str], str] | None = None) -> list[Series]:
+def chart_series(
+    figures: Figures, label: Callable[[str], str] | None = None, locale: str = DEFAULT_LOCALE
+) -> list[Series]:
     """What the chart plots: revenue per currency (the first few currencies) and NLE spent, per row."""
     rows = figures.rows[:MAX_BARS]
     name = label or (lambda key: key)
     labels = [name(row.key) for row in rows]
     series = [
-        Series(f"Revenue ({currency})", currency, labels, [row.revenue.get(currency, ZERO) for row in rows])
+        Series(
+            t(locale, "stats.chart.revenue", currency=currency),
+            currency,
+            labels,
+            [row.revenue.get(currency, ZERO) for row in rows],
+        )
         for currency in figures.currencies[:MAX_CURRENCY_PANELS]
     ]
-    series.append(Series("NLE spent (NLE)", "NLE", labels, [row.spent for row in rows]))
+    series.append(Series(t(locale, "stats.chart.spent"), "NLE", labels, [row.spent for row in rows]))
     return series
 
 
@@ -146,29 +155,19 @@ def _draw(series: list[Series], title: str, x_label: str) -> Chart:
     return Chart(buffer.getvalue(), series, WIDTH_PX, height)
 
 
-X_LABELS: Mapping[str, str] = {
-    "day": "Day",
-    "product": "Product",
-    "method": "Payment method",
-    "staff": "Staff member",
-    "currency": "Currency",
-}
-
-
-def render(figures: Figures, label: Callable[[str], str] | None = None) -> Chart:
-    """Draw the chart of ``figures`` (blocking: call :func:`render_async` from the event loop)."""
-    series = chart_series(figures, label)
+def render(figures: Figures, label: Callable[[str], str] | None = None, locale: str = DEFAULT_LOCALE) -> Chart:
+    """Draw the chart of ``figures`` in ``locale`` (blocking: call :func:`render_async` from the event loop)."""
+    series = chart_series(figures, label, locale)
     if not series[0].labels:
-        series = [Series(s.title, s.unit, ["(nothing)"], [ZERO]) for s in series]
+        series = [Series(s.title, s.unit, [t(locale, "stats.chart.nothing")], [ZERO]) for s in series]
     tz = figures.period.zone.key
-    title = f"{figures.period.label} ({tz}) by {figures.by.value}"
+    by = figures.by.value
+    title = t(locale, f"stats.chart.title_{by}", period=period_label(figures.period, locale), zone=tz)
     with _lock:
-        return _draw(
-            series,
-            title,
-            f"{X_LABELS[figures.by.value]} ({tz})" if figures.by.value == "day" else X_LABELS[figures.by.value],
-        )
+        return _draw(series, title, t(locale, f"stats.chart.x_{by}", zone=tz))
 
 
-async def render_async(figures: Figures, label: Callable[[str], str] | None = None) -> Chart:
-    return await asyncio.to_thread(render, figures, label)
+async def render_async(
+    figures: Figures, label: Callable[[str], str] | None = None, locale: str = DEFAULT_LOCALE
+) -> Chart:
+    return await asyncio.to_thread(render, figures, label, locale)

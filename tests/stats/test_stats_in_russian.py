@@ -85,3 +85,18 @@ def test_every_breakdown_and_the_forecast_in_russian() -> None:
         text = _embed_text(dict(embed))
         assert english_in(text) == [], by
         assert "Оплаченных заказов, ждущих баланса: 2." in text
+
+
+def test_chart_texts_in_russian() -> None:
+    from bot.stats import chart
+    from bot.stats.figures import BreakdownRow
+
+    period = Period(date(2026, 3, 1), date(2026, 3, 7), BERLIN)
+    row = BreakdownRow("2026-03-01", 1, {"USD": Decimal("10.50")}, Decimal("1.05"))
+    figures = Figures(period, Dimension.DAY, Totals(), Totals(), [row], [])
+    russian = chart.render(figures, locale="ru")
+    assert [s.title for s in russian.series] == ["Выручка (USD)", "Потрачено NLE (NLE)"]
+    assert [s.values for s in russian.series] == [s.values for s in chart.render(figures).series]
+    assert russian.png != chart.render(figures).png  # the title and axis labels are drawn in Russian
+    blank = chart.render(Figures(period, Dimension.STAFF, Totals(), Totals(), [], []), locale="ru")
+    assert blank.series[0].labels == ["(пусто)"]
