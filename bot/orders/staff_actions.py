@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from bot.i18n import DEFAULT_LOCALE, money, t
+from bot.i18n import money, t
+from bot.i18n.said import Said
 from bot.locks import KeyedLocks
 from bot.orders import localized
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
@@ -52,19 +53,6 @@ class StaffConfig(Protocol):
 
 class OrderRefusal(StaffError):
     """An order action refused on our side; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Said:
-    """A sentence from the catalogs: ``said(locale)``; a value may itself be ``callable(locale)``. The audit
-    records ``said("en")``; the staff member who pressed reads it in their language."""
-
-    msg_id: str
-    values: dict[str, object] = field(default_factory=dict)
-
-    def __call__(self, locale: str = DEFAULT_LOCALE) -> str:
-        values = {k: v(locale) if callable(v) else v for k, v in self.values.items()}
-        return t(locale, self.msg_id, **values)
 
 
 def _state(state: OrderState) -> Callable[[str], str]:
