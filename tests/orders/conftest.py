@@ -123,6 +123,23 @@ def orders(
     providers: PaymentRegistry,
     clock: Clock,
 ) -> OrderService:
+    return order_service(
+        market_db, market_client, market_journal, shop, providers, clock, cryptopay_enabled=cryptopay_enabled
+    )
+
+
+def order_service(
+    market_db: Database,
+    market_client: MarketClient,
+    market_journal: SpendingJournal,
+    shop: PriceTable,
+    providers: PaymentRegistry,
+    clock: Clock,
+    *,
+    cryptopay_enabled: bool = False,
+    **extra: Any,
+) -> OrderService:
+    """The service as the ``orders`` fixture builds it; ``extra`` adds constructor arguments (a ``wake``…)."""
     return OrderService(
         market_db,
         market=market_client,
@@ -135,6 +152,7 @@ def orders(
         clock=clock,
         base_url=lambda: "https://shop.example",
         shared_reads_for=0.0,  # every check asks the simulator (sharing is tested on its own)
+        **extra,
     )
 
 

@@ -4,45 +4,18 @@ is given is what the service uses, and a check holds its order's own lock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from decimal import Decimal
 
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
 from bot.market.simulator.runner import RunningSimulator
-from bot.notifications.outbox import Outbox
 from bot.orders.models import OrderState
 from bot.orders.service import OrderService
-from bot.payments.enabled import EnabledMethods
 from bot.payments.registry import PaymentRegistry
 from bot.shop.price_table import PriceTable
 from bot.storage import Database
-from tests.orders.conftest import Clock
+from tests.orders.conftest import Clock, order_service
 from tests.orders.test_service import checked
-
-
-def service_with(
-    market_db: Database,
-    market_client: MarketClient,
-    market_journal: SpendingJournal,
-    shop: PriceTable,
-    providers: PaymentRegistry,
-    clock: Clock,
-    **extra: object,
-) -> OrderService:
-    return OrderService(
-        market_db,
-        market=market_client,
-        journal=market_journal,
-        prices=shop,
-        methods=EnabledMethods(market_db, cryptopay_enabled=False),
-        providers=providers,
-        order_ttl=timedelta(minutes=60),
-        outbox=Outbox(market_db),
-        clock=clock,
-        shared_reads_for=0.0,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 async def test_the_wake_given_to_the_constructor_is_called_for_a_new_alert(
@@ -55,7 +28,7 @@ async def test_the_wake_given_to_the_constructor_is_called_for_a_new_alert(
     market_sim: RunningSimulator,
 ) -> None:
     woken: list[int] = []
-    service = service_with(
+    service = order_service(
         market_db, market_client, market_journal, shop, providers, clock, wake=lambda: woken.append(1)
     )
     order = await checked(service)
@@ -87,7 +60,7 @@ async def test_a_block_for_the_same_reason_is_not_alerted_again(
     from bot.market.models import Plan, PlanPrice, Product
 
     woken: list[int] = []
-    service = service_with(
+    service = order_service(
         market_db, market_client, market_journal, shop, providers, clock, wake=lambda: woken.append(1)
     )
     market_sim.state.balance = Decimal("1.00")
