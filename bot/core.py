@@ -307,6 +307,7 @@ class ResellerBot(commands.Bot):
                 audit=self.staff.audit,
                 outbox=self.webhooks.outbox,
                 wake=self.webhooks.dispatcher.wake,
+                locale=self.languages.channel,
             )
             self.start_background(self.shop.pusher.run(), name="shop-prices")
             self.on_close(self.shop.pusher.close)

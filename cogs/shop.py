@@ -1,8 +1,9 @@
 """``/shop``: the reseller's price table, its push to Neverlose's checkout, visibility and status.
 
-Thin glue over :class:`bot.shop.service.ShopService`: parse the options, call the service, render. Every
-command is staff-only (the same check as the spending commands); visibility, import and the manual method
-also need Manage Server. Answers are ephemeral. Declines to load without ``MARKET_INTEGRATION_ID``.
+Thin glue over :class:`bot.shop.service.ShopService`: parse the options, call the service, render in the
+member's language (:mod:`bot.shop.localized`). Every command is staff-only (the same check as the spending
+commands); visibility, import and the manual method also need Manage Server. Answers are ephemeral.
+Declines to load without ``MARKET_INTEGRATION_ID``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
+from bot.i18n import from_discord, t
 from bot.market.models import Plan, Product
-from bot.shop.catalog import MARKETPLACE, PaymentMethod, ProductKey
+from bot.shop import localized
+from bot.shop.catalog import MARKETPLACE, PaymentMethod
 from bot.shop.importing import EXPORT_FILENAME, ImportPlan, check_size
-from bot.shop.price_table import PriceEntry
-from bot.shop.prices_object import describe, price_text
+from bot.shop.localized import refusals_in_reader_language
 from bot.shop.service import Actor, ShopService, shop_disabled_reason
 from bot.shop.validation import product_key
 from bot.staff.permissions import server_manager_only, staff_only
@@ -46,26 +48,28 @@ def _actor(interaction: Interaction) -> Actor:
     return Actor(interaction.user.id, interaction.guild_id)
 
 
-def _key_label(key: ProductKey) -> str:
-    return "marketplace (price of 1 NLE)" if key.is_marketplace else key.label
-
-
-def _method_label(method: PaymentMethod | None) -> str:
-    return "every method" if method is None else method.label
-
-
-def _entry_label(key: ProductKey, entry: PriceEntry) -> str:
-    """``**CS2, 30 days**, EUR, every method``: which price a set or remove answer is about."""
-    return f"**{_key_label(key)}**, {entry.currency}, {_method_label(entry.method)}"
+def _locale(interaction: Interaction) -> str:
+    """The member's language (answers are ephemeral: only they read them)."""
+    return from_discord(interaction.locale)
 
 
 class ShopConfirmView(OwnerView):
     """Confirm / Cancel, pressed only by the invoker (and only while staff)."""
 
-    def __init__(self, *, owner_id: int, on_confirm: Callable[[Interaction], Awaitable[None]], timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        owner_id: int,
+        on_confirm: Callable[[Interaction], Awaitable[None]],
+        timeout: float,
+        locale: str = "en",
+    ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
         self._on_confirm = on_confirm
         self.origin: Interaction | None = None
+        self.locale = locale
+        self.confirm.label = t(locale, "shop.confirm.confirm")
+        self.cancel.label = t(locale, "shop.confirm.cancel")
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger, custom_id="shop:confirm")
     async def confirm(self, interaction: Interaction, button: discord.ui.Button[ShopConfirmView]) -> None:
@@ -77,13 +81,15 @@ class ShopConfirmView(OwnerView):
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="shop:cancel")
     async def cancel(self, interaction: Interaction, button: discord.ui.Button[ShopConfirmView]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Cancelled; nothing was changed.", embed=None, view=None)
+        text = t(_locale(interaction), "shop.confirm.cancelled")
+        await interaction.response.edit_message(content=text, embed=None, view=None)
 
     async def on_timeout(self) -> None:
         if self.origin is None:
             return
         try:
-            await self.origin.edit_original_response(content="Expired; nothing was changed.", embed=None, view=None)
+            text = t(self.locale, "shop.confirm.expired")
+            await self.origin.edit_original_response(content=text, embed=None, view=None)
         except discord.HTTPException as exc:
             log.warning("could not mark shop confirmation expired status=%s", exc.status)
 
@@ -91,11 +97,16 @@ class ShopConfirmView(OwnerView):
 class LinesPager(OwnerView):
     """Previous / Next through a long list of lines (the price table)."""
 
-    def __init__(self, *, owner_id: int, title: str, lines: Sequence[str], footer_field: tuple[str, str]) -> None:
+    def __init__(
+        self, *, owner_id: int, title: str, lines: Sequence[str], footer_field: tuple[str, str], locale: str = "en"
+    ) -> None:
         super().__init__(owner_id=owner_id, timeout=600)
         self.title = title
-        self.lines = list(lines) or ["The price table is empty. Add prices with `/shop price set`."]
+        self.locale = locale
+        self.lines = list(lines) or [t(locale, "shop.prices.empty")]
         self.footer_field = footer_field
+        self.previous.label = t(locale, "audit.button.previous")
+        self.next.label = t(locale, "audit.button.next")
         self.page = 0
         self.pages = max(1, -(-len(self.lines) // PAGE_LINES))
         self._sync()
@@ -106,7 +117,7 @@ class LinesPager(OwnerView):
             title=self.title, description="\n".join(self.lines[start : start + PAGE_LINES]), colour=0x5865F2
         )
         embed.add_field(name=self.footer_field[0], value=self.footer_field[1][:1024], inline=False)
-        embed.set_footer(text=f"Page {self.page + 1}/{self.pages}")
+        embed.set_footer(text=t(self.locale, "shop.prices.page", page=self.page + 1, pages=self.pages))
         return embed
 
     def _sync(self) -> None:
@@ -144,14 +155,21 @@ class ShopCog(commands.Cog, name="Shop"):
     # ------------------------------------------------------------------ autocomplete
     async def product_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         text = current.strip().lower()
-        return [c for c in PRODUCT_CHOICES if text in c.name.lower() or text in c.value]
+        locale = _locale(interaction)
+        shown = [
+            app_commands.Choice(
+                name=t(locale, "shop.key.marketplace") if c.value == MARKETPLACE else c.name, value=c.value
+            )
+            for c in PRODUCT_CHOICES
+        ]
+        return [c for c in shown if text in c.name.lower() or text in c.value]
 
     async def plan_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
         product = str(getattr(interaction.namespace, "product", "") or "").strip().lower()
         if product not in {p.value for p in Product}:
             return []  # the marketplace has no plan; an unknown product has none either
         return [
-            app_commands.Choice(name=f"{plan.days} days", value=plan.days)
+            app_commands.Choice(name=t(_locale(interaction), "count.days", count=plan.days), value=plan.days)
             for plan in Plan
             if str(plan.days).startswith(current.strip())
         ]
@@ -183,18 +201,30 @@ class ShopCog(commands.Cog, name="Shop"):
         plan: int | None = None,
         method: str | None = None,
     ) -> None:
-        key = product_key(product, plan)
-        change = await self.service.set_price(_actor(interaction), key, currency, price, method)
+        locale = _locale(interaction)
+        with refusals_in_reader_language():
+            key = product_key(product, plan)
+            change = await self.service.set_price(_actor(interaction), key, currency, price, method)
         new = change.new
         assert new is not None  # noqa: S101 - set_price always returns the new entry
-        was = "new price" if change.old is None else f"was {price_text(change.old.price)}"
-        shown = await self.service.shown_price(key, new.currency)
-        after = f"Neverlose will show {describe(shown)} {new.currency}" if shown is not None else "not pushed yet"
-        await interaction.response.send_message(
-            f"Price set: {_entry_label(key, new)}: **{price_text(new.price)}** ({was}). "
-            f"{after} after the next push (within 10 s).",
-            ephemeral=True,
+        old = change.old
+        was = (
+            t(locale, "shop.price.new")
+            if old is None
+            else t(locale, "shop.price.was", price=localized.price(old.price, locale))
         )
+        shown = await self.service.shown_price(key, new.currency)
+        values = {
+            "entry": localized.entry_label(key, new, locale),
+            "price": localized.price(new.price, locale),
+            "was": was,
+        }
+        if shown is None:
+            text = t(locale, "shop.price.set_not_pushed", **values)
+        else:
+            shown_price = localized.price_value(shown, locale)
+            text = t(locale, "shop.price.set_shown", shown=shown_price, currency=new.currency, **values)
+        await interaction.response.send_message(text, ephemeral=True)
 
     @price.command(name="remove", description="Remove the price of a product and plan in one currency")
     @app_commands.describe(
@@ -215,33 +245,49 @@ class ShopCog(commands.Cog, name="Shop"):
         plan: int | None = None,
         method: str | None = None,
     ) -> None:
-        key = product_key(product, plan)
-        old = await self.service.remove_price(_actor(interaction), key, currency, method)
-        await interaction.response.send_message(
-            f"Price removed: {_entry_label(key, old)} (was {price_text(old.price)}).",
-            ephemeral=True,
+        locale = _locale(interaction)
+        with refusals_in_reader_language():
+            key = product_key(product, plan)
+            old = await self.service.remove_price(_actor(interaction), key, currency, method)
+        text = t(
+            locale,
+            "shop.price.removed",
+            entry=localized.entry_label(key, old, locale),
+            price=localized.price(old.price, locale),
         )
+        await interaction.response.send_message(text, ephemeral=True)
 
     # ------------------------------------------------------------------ /shop prices
     @prices.command(name="show", description="The whole price table and what the next push sends")
     @staff_only()
     async def prices_show(self, interaction: Interaction) -> None:
+        locale = _locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await self.service.table.entries()
         lines = [
-            f"`{e.product_key}` {e.currency} **{price_text(e.price)}** ({_method_label(e.method)})" for e in entries
+            t(
+                locale,
+                "shop.prices.line",
+                key=e.product_key,
+                currency=e.currency,
+                price=localized.price(e.price, locale),
+                method=localized.method_label(e.method, locale),
+            )
+            for e in entries
         ]
         nxt = await self.service.next_push()
         if nxt.text is None:
-            footer = ("Next push", f"Nothing is pushed: {nxt.reason}")
+            reason = localized.nothing_reason(nxt.reason or "", locale)
+            footer = (t(locale, "shop.prices.next_push"), t(locale, "shop.prices.nothing", reason=reason))
         else:
             shown = nxt.text if len(nxt.text) <= 1000 else nxt.text[:997] + "…"
-            footer = ("Next push sends", f"```json\n{shown}\n```")
+            footer = (t(locale, "shop.prices.next_sends"), f"```json\n{shown}\n```")
         view = LinesPager(
             owner_id=interaction.user.id,
-            title=f"Price table ({len(entries)} entries)",
+            title=t(locale, "shop.prices.title", count=len(entries)),
             lines=lines,
             footer_field=footer,
+            locale=locale,
         )
         await interaction.followup.send(embed=view.embed(), view=view, ephemeral=True)
 
@@ -250,7 +296,7 @@ class ShopCog(commands.Cog, name="Shop"):
     async def prices_export(self, interaction: Interaction) -> None:
         data = await self.service.export()
         await interaction.response.send_message(
-            "The prices in Neverlose's format (what the next push sends). Edit it and use `/shop prices import`.",
+            t(_locale(interaction), "shop.export.done"),
             file=discord.File(io.BytesIO(data), filename=EXPORT_FILENAME),
             ephemeral=True,
         )
@@ -260,34 +306,39 @@ class ShopCog(commands.Cog, name="Shop"):
     @staff_only()
     @server_manager_only()
     async def prices_import(self, interaction: Interaction, file: discord.Attachment) -> None:
+        locale = _locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        check_size(file.size)  # before downloading it
-        plan = await self.service.plan_import(await file.read())
+        with refusals_in_reader_language():
+            check_size(file.size)  # before downloading it
+            plan = await self.service.plan_import(await file.read())
         if plan.unchanged:
-            await interaction.followup.send("The file matches the price table; nothing to import.", ephemeral=True)
+            await interaction.followup.send(t(locale, "shop.import.same"), ephemeral=True)
             return
-        lines = plan.preview_lines()
+        lines = localized.preview_lines(plan, locale)
         shown = lines[:PREVIEW_LINES]
         if len(lines) > len(shown):
-            shown.append(f"… and {len(lines) - len(shown)} more")
+            shown.append(t(locale, "shop.import.more", count=len(lines) - len(shown)))
         embed = discord.Embed(
-            title=f"Import preview: {plan.summary()}",
+            title=t(locale, "shop.import.preview", summary=localized.summary(plan, locale)),
             description="```diff\n" + "\n".join(shown)[:3900] + "\n```",
             colour=0xF0B232,
         )
-        embed.set_footer(text="Confirm replaces the whole price table. Only you can press these buttons.")
+        embed.set_footer(text=t(locale, "shop.import.footer"))
 
         async def confirm(press: Interaction) -> None:
             await self._apply_import(press, plan)
 
-        view = ShopConfirmView(owner_id=interaction.user.id, on_confirm=confirm, timeout=self.confirm_timeout)
+        view = ShopConfirmView(
+            owner_id=interaction.user.id, on_confirm=confirm, timeout=self.confirm_timeout, locale=locale
+        )
         view.origin = interaction
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     async def _apply_import(self, press: Interaction, plan: ImportPlan) -> None:
         done = await self.service.apply_import(_actor(press), plan)
+        locale = _locale(press)
         await press.edit_original_response(
-            content=f"Imported: {done.summary()}. The next push (within 10 s) sends the new prices.",
+            content=t(locale, "shop.import.done", summary=localized.summary(done, locale)),
             embed=None,
             view=None,
         )
@@ -298,31 +349,32 @@ class ShopCog(commands.Cog, name="Shop"):
     @staff_only()
     @server_manager_only()
     async def visibility(self, interaction: Interaction, public: bool) -> None:
+        locale = _locale(interaction)
         if not public:
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self.service.set_visibility(_actor(interaction), False)
-            await interaction.followup.send(
-                "Your integration is now hidden: only you see it on Neverlose's checkout.", ephemeral=True
-            )
+            await interaction.followup.send(t(locale, "shop.visibility.hidden"), ephemeral=True)
             return
         nxt = await self.service.next_push()
         warning = ""
         if nxt.text is None:
-            warning = f"\n\n**Warning:** nothing is pushed to Neverlose yet. {nxt.reason}"
+            reason = localized.nothing_reason(nxt.reason or "", locale)
+            warning = "\n\n" + t(locale, "shop.visibility.warning", reason=reason)
 
         async def confirm(press: Interaction) -> None:
             await self.service.set_visibility(_actor(press), True)
             await press.edit_original_response(
-                content="Your integration is now public: every customer sees it on Neverlose's checkout.",
+                content=t(_locale(press), "shop.visibility.public"),
                 embed=None,
                 view=None,
             )
 
-        view = ShopConfirmView(owner_id=interaction.user.id, on_confirm=confirm, timeout=self.confirm_timeout)
+        view = ShopConfirmView(
+            owner_id=interaction.user.id, on_confirm=confirm, timeout=self.confirm_timeout, locale=locale
+        )
         view.origin = interaction
         await interaction.response.send_message(
-            "Make your integration **public**? Every customer will see your payment method and prices on "
-            f"Neverlose's checkout and can be redirected to this bot.{warning}",
+            t(locale, "shop.visibility.ask") + warning,
             view=view,
             ephemeral=True,
         )
@@ -331,9 +383,11 @@ class ShopCog(commands.Cog, name="Shop"):
     @shop.command(name="status", description="Integration, visibility, pushes, errors and the Redirect URL")
     @staff_only()
     async def status(self, interaction: Interaction) -> None:
+        locale = _locale(interaction)
         status = await self.service.status()
-        embed = discord.Embed(title="Shop status", colour=0xED4245 if status.alert_active else 0x57F287)
-        for name, value in status.lines():
+        colour = 0xED4245 if status.alert_active else 0x57F287
+        embed = discord.Embed(title=t(locale, "shop.status.title"), colour=colour)
+        for name, value in status.lines(locale):
             embed.add_field(name=name, value=value[:1024], inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -345,10 +399,8 @@ class ShopCog(commands.Cog, name="Shop"):
     @staff_only()
     @server_manager_only()
     async def method_manual(self, interaction: Interaction, instructions: app_commands.Range[str, 1, 1500]) -> None:
-        if await self.service.set_manual_instructions(_actor(interaction), instructions):
-            message = "Manual payments are enabled with these instructions. The next push includes their prices."
-        else:
-            message = "Manual payments are disabled. The next push leaves out prices only they had."
+        enabled = await self.service.set_manual_instructions(_actor(interaction), instructions)
+        message = t(_locale(interaction), "shop.manual.enabled" if enabled else "shop.manual.disabled")
         await interaction.response.send_message(message, ephemeral=True)
 
 

@@ -13,16 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.i18n import t
+from bot.i18n.said import Said
 from bot.market.client import MarketClient
 from bot.market.errors import MarketFailure
 from bot.notifications.outbox import Outbox
 from bot.settings import Settings
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import ImportPlan, export_json, parse_import
+from bot.shop.localized import LocalizedAlerts
 from bot.shop.methods import EnabledMethods
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.shop.prices_object import PricesObject, PriceValue, derive_prices, encode_prices, price_text
-from bot.shop.push import AlertSink, OutboxAlerts, PricePusher
+from bot.shop.push import AlertSink, PricePusher
 from bot.shop.state import (
     EXPIRES_AT,
     LAST_ERROR,
@@ -82,6 +85,11 @@ def _what(key: str, currency: str, method: PaymentMethod | None) -> str:
     return f"{key} {currency} ({'every method' if method is None else method.value})"
 
 
+def _method_value(method: PaymentMethod | None) -> Callable[[str], str]:
+    """``every method`` in the reader's language, or the method's value (``manual``) as :func:`_what` shows it."""
+    return lambda locale: t(locale, "shop.method.every") if method is None else method.value
+
+
 class ShopService:
     def __init__(
         self,
@@ -130,8 +138,10 @@ class ShopService:
         audit: AuditLog,
         outbox: Outbox,
         wake: Callable[[], None] | None = None,
+        locale: Callable[[], str] | None = None,
     ) -> ShopService:
-        """The service as ``bot/core.py`` builds it (``MARKET_INTEGRATION_ID`` must be set)."""
+        """The service as ``bot/core.py`` builds it (``MARKET_INTEGRATION_ID`` must be set); ``locale`` is the
+        channel language the push alerts are posted in."""
         integration_id = settings.shop.integration_id
         if integration_id is None:
             raise ValueError("MARKET_INTEGRATION_ID is not set")
@@ -143,7 +153,7 @@ class ShopService:
             audit=audit,
             methods=EnabledMethods(state, cryptopay_enabled=settings.cryptopay.enabled),
             state=state,
-            alerts=OutboxAlerts(outbox, wake),
+            alerts=LocalizedAlerts(outbox, wake, locale),
             refresh=settings.shop.prices_refresh,
             checkout_path=settings.checkout.checkout_path,
             public_base_url=settings.server.public_base_url,
@@ -216,7 +226,18 @@ class ShopService:
         async with self._lock:
             old = await self.table.get(str(chosen), code, how)
             if old is None or not await self.table.remove(str(chosen), code, how):
-                raise ShopInputError("price", f"there is no price for {_what(str(chosen), code, how)} to remove.")
+                error = ShopInputError("price", f"there is no price for {_what(str(chosen), code, how)} to remove.")
+                error.said = Said(
+                    "shop.invalid",
+                    {
+                        "field": Said("shop.field.price"),
+                        "rule": Said(
+                            "shop.rule.nothing_to_remove",
+                            {"key": str(chosen), "currency": code, "method": _method_value(how)},
+                        ),
+                    },
+                )
+                raise error
         await self._record(
             actor,
             "shop price remove",
@@ -242,9 +263,7 @@ class ShopService:
         """Replace the table with ``plan`` unless the table changed since the preview."""
         async with self._lock:
             if await self.table.entries() != plan.base:
-                raise InvalidInput(
-                    "The price table changed since this preview; nothing was imported. Run the import again."
-                )
+                raise InvalidInput.said_as(Said("shop.import.stale"))
             await self.table.replace_all(plan.entries, updated_by=actor.staff_id)
         details = "; ".join(plan.preview_lines()) or "no changes"
         await self._record(actor, "shop prices import", plan.summary(), details)

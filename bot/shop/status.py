@@ -1,10 +1,15 @@
-"""What ``/shop status`` shows: the integration, visibility, the pushes and the Redirect URL."""
+"""What ``/shop status`` shows: the integration, visibility, the pushes and the Redirect URL (in the reader's
+language; the reason nothing is pushed and the last push error are the English sentences of the service and
+the pusher, shown through their catalog messages)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.i18n import DEFAULT_LOCALE, t
+from bot.i18n.english import localize
+from bot.i18n.formats import number
 from bot.shop.catalog import PaymentMethod
 from bot.shop.state import to_iso
 
@@ -31,45 +36,51 @@ class ShopStatus:
     sample_link: str | None = None
     """Sandbox mode only: a checkout link signed like Neverlose's, to click through an order."""
 
-    def lines(self) -> list[tuple[str, str]]:
-        """(label, value) rows, in the order shown."""
-        rows = [("Integration id", f"`{self.integration_id}`")]
+    def lines(self, locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+        """(label, value) rows in ``locale``, in the order shown."""
+
+        def label(name: str, **values: object) -> str:
+            return t(locale, f"shop.status.{name}", **values)
+
+        rows = [(label("integration"), f"`{self.integration_id}`")]
         if self.public is None:
-            visibility = "not set by the bot yet (Neverlose's default: hidden, only you see it)"
+            visibility = label("visibility_unset")
         else:
-            visibility = "public" if self.public else "hidden (only you see it on Neverlose)"
+            visibility = label("public") if self.public else label("hidden")
             if self.visibility_set_at is not None:
-                visibility += f", set {_when(self.visibility_set_at)}"
-        rows.append(("Visibility", visibility))
+                visibility = label("set_at", visibility=visibility, when=_when(self.visibility_set_at))
+        rows.append((label("visibility"), visibility))
         if self.last_success is None:
-            rows.append(("Last successful push", "none yet"))
+            rows.append((label("last_success"), label("none_yet")))
         else:
-            rows.append(("Last successful push", _when(self.last_success)))
+            rows.append((label("last_success"), _when(self.last_success)))
         if self.expires_at is not None:
             state = "expired" if self.expires_at <= self.now else "expire"
-            rows.append(("Pushed prices", f"{state} {_when(self.expires_at)}"))
-        rows.append(("Next push", "at start" if self.next_push is None else _when(self.next_push)))
-        rows.append(("Entries", f"{self.entries} in the table; {self.pushed_products} product(s) in the next push"))
+            rows.append((label("pushed_prices"), label(state, when=_when(self.expires_at))))
+        rows.append((label("next_push"), label("at_start") if self.next_push is None else _when(self.next_push)))
+        rows.append(
+            (
+                label("entries"),
+                label(
+                    "entries_value", entries=number(self.entries, locale), products=number(self.pushed_products, locale)
+                ),
+            )
+        )
         if self.nothing_reason is not None:
-            rows.append(("Nothing to push", self.nothing_reason))
-        methods = ", ".join(m.value for m in self.methods) or "none"
-        rows.append(("Enabled payment methods", methods))
+            rows.append((label("nothing"), localize(locale, self.nothing_reason, "shop.next.")))
+        methods = ", ".join(m.value for m in self.methods) or label("no_methods")
+        rows.append((label("methods"), methods))
         if self.last_error is not None:
             when = "" if self.last_error_at is None else f" ({_when(self.last_error_at)})"
-            rows.append(("Last error", f"{self.last_error}{when}"))
+            rows.append((label("last_error"), f"{localize(locale, self.last_error, 'shop.error.')}{when}"))
         if self.alert_active:
-            rows.append(("Alert", "prices at risk; see the audit channel"))
+            rows.append((label("alert"), label("alert_value")))
         if self.redirect_url is not None:
-            rows.append(("Redirect URL", f"`{self.redirect_url}` (paste it into Neverlose's API settings)"))
+            rows.append((label("redirect"), label("redirect_value", url=self.redirect_url)))
         else:
-            rows.append(
-                (
-                    "Redirect URL",
-                    f"set PUBLIC_BASE_URL first; the Redirect URL is then PUBLIC_BASE_URL + `{self.checkout_path}`",
-                )
-            )
+            rows.append((label("redirect"), label("redirect_unset", path=self.checkout_path)))
         if self.sample_link is not None:
-            rows.append(("Sandbox sample checkout link", self.sample_link))
+            rows.append((label("sample"), self.sample_link))
         return rows
 
 

@@ -1,0 +1,211 @@
+"""The shop in the reader's language: labels, prices, import previews, refusals and the push alerts.
+
+The shop's money modules (``validation``, ``importing``, ``push``, ``prices_object``) keep their English
+sentences and decide nothing here. This module renders what they return (entries, plans, counts) from the
+catalogs (``shop.*``), and shows a sentence they raise or report, values included, in the reader's language
+by matching it to its English catalog message (:mod:`bot.i18n.english`).
+
+English stays as it was: prices in Neverlose's plain form (``1234.50``); other languages group and use
+their decimal sign (``1 234,50``), the places as stored.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+from bot.i18n import DEFAULT_LOCALE, t
+from bot.i18n.english import Nested, localize
+from bot.i18n.formats import number
+from bot.notifications.embeds import alert_embed
+from bot.notifications.outbox import Outbox
+from bot.shop.catalog import PaymentMethod, ProductKey
+from bot.shop.importing import MAX_LISTED_PROBLEMS, ImportPlan, ImportRejected
+from bot.shop.price_table import PriceEntry
+from bot.shop.prices_object import PriceValue, price_text
+from bot.shop.validation import ShopInputError
+from bot.staff.audit import AUDIT_TARGET
+from bot.staff.errors import StaffError
+
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*")
+_FIELDS = frozenset({"product", "plan", "currency", "price", "method"})
+
+
+def price(value: Decimal, locale: str) -> str:
+    """``30.50`` (en, as Neverlose writes it) / ``1 234,50`` (ru): the places as stored, never rounded."""
+    if locale == DEFAULT_LOCALE:
+        return price_text(value)
+    places = max(0, -int(value.as_tuple().exponent))
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(value, format=pattern, locale=locale)
+
+
+def price_value(value: PriceValue, locale: str) -> str:
+    """A price or a range: ``30.50`` or ``30.50–31.30`` (see :func:`bot.shop.prices_object.describe`)."""
+    if isinstance(value, tuple):
+        return f"{price(value[0], locale)}–{price(value[1], locale)}"
+    return price(value, locale)
+
+
+def key_label(key: ProductKey, locale: str) -> str:
+    """``CS2, 30 days`` / ``CS2, 30 дней``; the marketplace: ``marketplace (price of 1 NLE)``."""
+    if key.product is None or key.plan is None:
+        return t(locale, "shop.key.marketplace")
+    return t(locale, "product.plan", product=key.product.label, count=key.plan.days)
+
+
+def method_label(method: PaymentMethod | None, locale: str) -> str:
+    """``every method`` or the method's name (``Manual payment``)."""
+    return t(locale, "shop.method.every") if method is None else t(locale, f"payment.method.{method.value}")
+
+
+def entry_label(key: ProductKey, entry: PriceEntry, locale: str) -> str:
+    """``**CS2, 30 days**, EUR, every method``: which price a set or remove answer is about."""
+    return t(
+        locale,
+        "shop.entry",
+        key=key_label(key, locale),
+        currency=entry.currency,
+        method=method_label(entry.method, locale),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- import
+def _import_entry(entry: PriceEntry, locale: str) -> str:
+    """``cs2-30 EUR 30.50 (every method)`` (:func:`bot.shop.importing.describe_entry`)."""
+    method = t(locale, "shop.method.every") if entry.method is None else entry.method.value
+    return t(
+        locale,
+        "shop.import.entry",
+        key=entry.product_key,
+        currency=entry.currency,
+        price=price(entry.price, locale),
+        method=method,
+    )
+
+
+def preview_lines(plan: ImportPlan, locale: str) -> list[str]:
+    """The diff lines of an import (:meth:`ImportPlan.preview_lines` in ``locale``)."""
+    lines = [f"+ {_import_entry(e, locale)}" for e in plan.added]
+    lines += [f"~ {_import_entry(old, locale)} → {price(new.price, locale)}" for old, new in plan.changed]
+    lines += [f"- {_import_entry(e, locale)}" for e in plan.removed]
+    return lines
+
+
+def summary(plan: ImportPlan, locale: str) -> str:
+    """``1 added, 2 changed, 0 removed`` (:meth:`ImportPlan.summary` in ``locale``)."""
+    return t(
+        locale,
+        "shop.import.summary",
+        added=number(len(plan.added), locale),
+        changed=number(len(plan.changed), locale),
+        removed=number(len(plan.removed), locale),
+    )
+
+
+def _grouped(value: str, locale: str) -> str:
+    """A whole number written the English way (``65,537``) the reader's way (``65 537``)."""
+    return number(int(value.replace(",", "")), locale) if _GROUPED.fullmatch(value) else value
+
+
+def rule(text: str, locale: str) -> str:
+    """A validation rule (:class:`ShopInputError`'s ``rule``) in ``locale``."""
+    return localize(locale, text, "shop.rule.")
+
+
+def problem(text: str, locale: str) -> str:
+    """One problem of a refused import file in ``locale``."""
+    nested: Nested = {"rule": "shop.rule.", "reason": "shop.json.", "size": _grouped, "max": _grouped}
+    return localize(locale, text, "shop.problem.", nested)
+
+
+def rejected(exc: ImportRejected, locale: str) -> str:
+    """The refusal of an import file: how many problems, each problem (as :class:`ImportRejected` lists them)."""
+    shown = exc.problems[:MAX_LISTED_PROBLEMS]
+    lines = [t(locale, "shop.import.rejected", count=len(exc.problems))]
+    lines += [f"- {problem(text, locale)}" for text in shown]
+    if len(exc.problems) > len(shown):
+        lines.append(t(locale, "shop.import.more_problems", count=len(exc.problems) - len(shown)))
+    return "\n".join(lines)
+
+
+def invalid(exc: ShopInputError, locale: str) -> str:
+    """``Invalid currency: 'usd' must be exactly 3 upper-case Latin letters…`` in ``locale``."""
+    field = t(locale, f"shop.field.{exc.field}") if exc.field in _FIELDS else exc.field
+    return t(locale, "shop.invalid", field=field, rule=rule(exc.rule, locale))
+
+
+def error_text(exc: StaffError, locale: str) -> str:
+    """A shop refusal in ``locale`` (a catalog sentence it carries, else its English matched)."""
+    if exc.said is not None:
+        return exc.said(locale)
+    return _matched(exc, locale)
+
+
+def _matched(exc: StaffError, locale: str) -> str:
+    if isinstance(exc, ImportRejected):
+        return rejected(exc, locale)
+    if isinstance(exc, ShopInputError):
+        return invalid(exc, locale)
+    return exc.message
+
+
+@contextmanager
+def refusals_in_reader_language() -> Iterator[None]:
+    """Around a ``/shop`` command: a shop refusal raised inside (validation, import) gets its sentence in the
+    reader's language for the error handler (:func:`bot.staff.errors.render_error`); its English ``message``
+    stays what the module wrote."""
+    try:
+        yield
+    except StaffError as exc:
+        if exc.said is None and isinstance(exc, ImportRejected | ShopInputError):
+            refused = exc
+            exc.said = lambda locale: _matched(refused, locale)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- push
+def nothing_reason(text: str, locale: str) -> str:
+    """Why nothing is pushed (:class:`bot.shop.service.NextPush`'s ``reason``) in ``locale``."""
+    return localize(locale, text, "shop.next.")
+
+
+def push_error(text: str, locale: str) -> str:
+    """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``."""
+    return localize(locale, text, "shop.error.")
+
+
+def _last(value: str, locale: str) -> str:
+    return t(locale, "shop.alert.never") if value == "never" else value
+
+
+def alert(title: str, description: str, locale: str) -> tuple[str, str]:
+    """A push alert (:class:`bot.shop.push.PricePusher`'s title and description) in ``locale``."""
+    nested: Nested = {"retry": "shop.alert.retry.", "last": _last}
+    return localize(locale, title, "shop.alert."), localize(locale, description, "shop.alert.", nested)
+
+
+class LocalizedAlerts:
+    """The pusher's alerts, posted to the audit channel in the channel language through the outbox."""
+
+    def __init__(
+        self, outbox: Outbox, wake: Callable[[], None] | None = None, locale: Callable[[], str] | None = None
+    ) -> None:
+        self._outbox = outbox
+        self._wake = wake
+        self._locale = locale or (lambda: DEFAULT_LOCALE)
+
+    async def __call__(self, title: str, description: str, *, problem: bool) -> None:
+        shown_title, shown = alert(title, description, self._locale())
+        await self._outbox.enqueue_now(
+            target=AUDIT_TARGET,
+            embeds=[alert_embed(shown_title, shown, problem=problem)],
+            dedupe_key=f"shop:prices:{secrets.token_hex(6)}",
+        )
+        if self._wake is not None:
+            self._wake()
