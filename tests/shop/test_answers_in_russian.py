@@ -252,3 +252,31 @@ async def test_autocomplete_in_russian(env: ShopEnv) -> None:
     await rec.wait_response()
     assert rec.response is not None
     assert [c["name"] for c in rec.response["data"]["choices"]] == ["30 дней", "90 дней", "180 дней", "365 дней"]
+
+
+async def test_audit_channel_and_push_alerts_in_the_channel_language(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator, market_retry: RetryPolicy
+) -> None:
+    bot = await start_bot(
+        AUDIT_CHANNEL_ID=str(fake_discord.channels["audit"].id),
+        MARKET_INTEGRATION_ID="1",
+        PUBLIC_BASE_URL="https://shop.example",
+        BOT_LOCALE="ru",
+    )
+    bot.market.retry = market_retry
+    env = ShopEnv(fake_discord, bot, market_sim)  # the member reads English, the channel Russian
+    rec = await env.run("price set", {"product": "cs2", "plan": 30, "currency": "EUR", "price": "30.50"})
+    assert "Price set: **CS2, 30 days**, EUR, every method: **30.50** (new price)." in await env.answered(rec, "Price")
+    posted = await fake_discord.wait_for_message("audit", lambda m: "установка цены" in str(m.get("embeds")))
+    assert posted["embeds"][0]["title"] == "установка цены: выполнено"
+    # the pusher's alert sink, as core wired it: the English alert is posted in the channel language
+    await env.shop.pusher._alerts(
+        "Neverlose checkout prices at risk",
+        "No price push has succeeded for more than twice the refresh interval (last success: never). "
+        "See `/shop status`.",
+        problem=True,
+    )
+    alert = await fake_discord.wait_for_message("audit", lambda m: "под угрозой" in str(m.get("embeds")))
+    assert alert["embeds"][0]["title"] == "Цены на странице оплаты Neverlose под угрозой"
+    assert english_in(str(alert["embeds"])) == []
+    fake_discord.assert_no_violations()
