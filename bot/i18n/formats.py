@@ -26,6 +26,13 @@ def money(amount: Decimal, currency: str, locale: str) -> str:
     return f"{shown}\N{NO-BREAK SPACE}{currency}" if locale == "ru" else f"{shown} {currency}"
 
 
+def as_written(value: Decimal, locale: str) -> str:
+    """A decimal with exactly the places it was written with, grouped the locale's way (a price as stored):
+    ``Decimal("1234.50")`` -> ``1,234.50`` (en), ``1 234,50`` (ru); ``Decimal("30")`` -> ``30``; never rounded."""
+    places = max(0, -int(value.as_tuple().exponent))
+    return format_decimal(value, format="#,##0" + ("." + "0" * places if places else ""), locale=locale)
+
+
 def date_time(moment: datetime, locale: str, zone: tzinfo = UTC) -> str:
     """Day, month, year, hours and minutes in the locale's order, with the zone's name when it is UTC.
 

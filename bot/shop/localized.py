@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from bot.i18n import DEFAULT_LOCALE, t
 from bot.i18n.english import Nested, localize
-from bot.i18n.formats import number
+from bot.i18n.formats import as_written, number
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod, ProductKey
@@ -36,13 +36,7 @@ _FIELDS = frozenset({"product", "plan", "currency", "price", "method"})
 
 def price(value: Decimal, locale: str) -> str:
     """``30.50`` (en, as Neverlose writes it) / ``1 234,50`` (ru): the places as stored, never rounded."""
-    if locale == DEFAULT_LOCALE:
-        return price_text(value)
-    places = max(0, -int(value.as_tuple().exponent))
-    from babel.numbers import format_decimal
-
-    pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(value, format=pattern, locale=locale)
+    return price_text(value) if locale == DEFAULT_LOCALE else as_written(value, locale)
 
 
 def price_value(value: PriceValue, locale: str) -> str:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from bot.i18n.english import match
+from bot.i18n.formats import as_written
 from bot.market.errors import MarketError, MarketUnavailable
 from bot.notifications.outbox import Outbox
 from bot.shop import localized
@@ -134,6 +135,8 @@ def test_prices_the_reader_s_way() -> None:
     assert localized.price(Decimal("1234.50"), "ru") == f"1{NBSP}234,50"
     assert localized.price(Decimal("0.12345678"), "ru") == "0,12345678"
     assert localized.price(Decimal("30"), "ru") == "30"
+    assert as_written(Decimal("1234.50"), "en") == "1,234.50"
+    assert as_written(Decimal("1234567.125"), "ru") == f"1{NBSP}234{NBSP}567,125"
     assert localized.price_value((Decimal("30.5"), Decimal("1031.30")), "ru") == f"30,5–1{NBSP}031,30"
 
 
