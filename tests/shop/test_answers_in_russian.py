@@ -45,6 +45,11 @@ def _message(rec: InteractionRecord) -> dict[str, Any]:
 
 
 async def test_price_set_and_remove_in_russian(env: ShopEnv) -> None:
+    rec = await env.run("price set", {"product": "csgo", "plan": 90, "currency": "EUR", "price": "20"})
+    text = await env.answered(rec, "Цена задана")
+    assert text == "Цена задана: **CS:GO, 90 дней**, EUR, все способы оплаты: **20** (новая цена). " + (
+        "В следующую отправку она не попадёт."  # no payment method is enabled yet
+    )
     await env.shop.methods.set_manual_instructions("card", None)
     rec = await env.run("price set", {"product": "cs2", "plan": 30, "currency": "RUB", "price": "1234.50"})
     text = await env.answered(rec, "Цена задана")
@@ -83,7 +88,7 @@ async def test_price_set_and_remove_in_russian(env: ShopEnv) -> None:
         ({"product": "cs2", "plan": 45, "currency": "EUR", "price": "1"}, "у CS2 нет срока в 45 дн."),
         ({"product": "cs2", "currency": "EUR", "price": "1"}, "«срок»: выберите срок для CS2: 30, 90, 180, 365 дн."),
         ({"product": "marketplace", "plan": 30, "currency": "EUR", "price": "1"}, "у маркетплейса (цена 1 NLE)"),
-        ({"product": "cs2", "plan": 30, "currency": "usd", "price": "1"}, "«валюта»: 'usd' — это должны быть ровно 3"),
+        ({"product": "cs2", "plan": 30, "currency": "usd", "price": "1"}, "«валюта»: 'usd': нужны ровно 3"),
         ({"product": "cs2", "plan": 30, "currency": "EUR", "price": "-5"}, "«цена»: -5 — цена должна быть больше 0."),
         ({"product": "cs2", "plan": 30, "currency": "EUR", "price": "abc"}, "'abc' — не число"),
         ({"product": "cs2", "plan": 30, "currency": "EUR", "price": "1.123456789"}, "знаков после точки: 9"),
@@ -182,7 +187,7 @@ async def test_export_and_import_in_russian(env: ShopEnv) -> None:
         (
             b'{"cs2-30": {"eur": "1"}, "cs2-45": {"EUR": "1"}, "csgo-30": {"EUR": "0"}}',
             "Ничего не импортировано: в файле 3 ошибки.\n"
-            "- `cs2-30 → eur`: 'eur' — это должны быть ровно 3 заглавные латинские буквы, например USD или EUR.\n"
+            "- `cs2-30 → eur`: 'eur': нужны ровно 3 заглавные латинские буквы, например USD или EUR.\n"
             "- `cs2-45`: срока в 45 дн. нет; выберите один из: 30, 90, 180, 365.\n"
             "- `csgo-30 → EUR`: 0 — цена должна быть больше 0.",
         ),
