@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
-from bot.i18n import from_discord, t
+from bot.i18n import DEFAULT_LOCALE, from_discord, t
 from bot.market.models import Plan, Product
 from bot.shop import localized
 from bot.shop.catalog import MARKETPLACE, PaymentMethod
@@ -62,7 +62,7 @@ class ShopConfirmView(OwnerView):
         owner_id: int,
         on_confirm: Callable[[Interaction], Awaitable[None]],
         timeout: float,
-        locale: str = "en",
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
         self._on_confirm = on_confirm
@@ -98,7 +98,13 @@ class LinesPager(OwnerView):
     """Previous / Next through a long list of lines (the price table)."""
 
     def __init__(
-        self, *, owner_id: int, title: str, lines: Sequence[str], footer_field: tuple[str, str], locale: str = "en"
+        self,
+        *,
+        owner_id: int,
+        title: str,
+        lines: Sequence[str],
+        footer_field: tuple[str, str],
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         super().__init__(owner_id=owner_id, timeout=600)
         self.title = title

@@ -24,7 +24,7 @@ from bot.i18n.catalog import DEFAULT_LOCALE, catalogs, t
 
 log = logging.getLogger(__name__)
 
-Nested = Mapping[str, "str | Callable[[str, str], str]"]
+Nested = Mapping[str, str | Callable[[str, str], str]]
 """Placeholder name -> the prefix its value is itself localized under, or ``f(value, locale)``."""
 
 
