@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -145,3 +146,36 @@ def test_a_discord_refusal_in_both_languages() -> None:
         DeliveryError("refused", status=400, code=1, text="x" * 400).describe_in("ru")
         == ("HTTP 400, код 1: " + "x" * 400)[:300]
     )
+
+
+def test_the_rename_note_in_both_languages() -> None:
+    import json
+
+    from bot.linking.links import Link, Rename
+    from bot.linking.renames import rename_embed
+
+    rename = Rename(Link(42, "sub-1", "A50", AT, neverlose_user_id=1001), "A49", AT)
+    english = json.dumps(rename_embed(rename), ensure_ascii=False)
+    assert "The Neverlose account linked to <@42> is now called `A50` (was `A49`)." in english
+    assert '"Neverlose user id"' in english
+    russian = json.dumps(rename_embed(rename, "ru"), ensure_ascii=False)
+    assert "теперь называется `A50` (был `A49`)" in russian
+    assert english_in(russian) == []
+
+
+def test_the_given_up_fanout_alert_in_both_languages() -> None:
+    import json
+
+    from bot.webhooks.models import WebhookEvent
+    from bot.webhooks.processor import EventProcessor, _Item
+
+    event = WebhookEvent(
+        kind="purchase", amount=Decimal("5"), username="a49", unique_id=7, item_id="E3yugw", received_at=AT
+    )
+    item = _Item("webhook_events", 1, 5, event=event)
+    english = EventProcessor._alert(item, "RuntimeError")
+    assert english["title"] == "Webhook event not processed"
+    assert english["fields"][0]["value"] == "kind=purchase unique_id=7"
+    russian = json.dumps(EventProcessor._alert(item, "RuntimeError", "ru"), ensure_ascii=False)
+    assert "Событие вебхука не обработано" in russian
+    assert english_in(russian) == []
