@@ -146,3 +146,19 @@ async def test_a_failing_lookup_shows_no_details_and_is_logged(
     [record] = [r for r in caplog.records if r.getMessage().startswith("payment details lookup failed")]
     assert record.getMessage() == f"payment details lookup failed order_id={order_id} method=cryptopay"
     assert record.exc_info is not None
+
+
+async def test_the_refund_answer_in_both_languages_and_its_audit_entry(shop: Shop, actions: OrderStaffActions) -> None:  # noqa: F811
+    """The first line of the answer is the refund sentence in the reader's language (the note cut at 300
+    characters), then the payment lines; the audit entry names the server the command came from."""
+    from bot.staff.audit import AuditQuery
+
+    order_id, _ = await paid_order(shop)
+    note = "n" * 299 + "xy" + "z" * 20
+    result = await actions.refund(order_id, ALICE, note, guild_id=555)
+    assert result.text.split("\n")[0] == f"Order `{order_id}` marked refunded: {note[:300]}"
+    russian = result.text_in("ru").split("\n")
+    assert russian[0] == f"Заказ `{order_id}` отмечен как возвращённый: {note[:300]}"
+    assert russian[1] == "Оплата покупателя (верните её через @CryptoBot, Wallet → Send):"
+    refunds = [r.entry for r in await AuditLog(shop.db).query(AuditQuery()) if r.entry.action == "order refund"]
+    assert [entry.guild_id for entry in refunds] == [555]
