@@ -26,6 +26,7 @@ ALLOWED_RUNS = (
     # Discord's own words for a refusal (shown as Discord wrote them, after a translated lead)
     "Missing Permissions",
     "Cannot send messages to this user",
+    "Unknown Role",
     # the test data: manual payment instructions, a refund note typed by staff, a bank reference
     "IBAN DE",
     "bank ref",

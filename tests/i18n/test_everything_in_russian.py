@@ -31,7 +31,7 @@ from bot.market.retry import RetryPolicy
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
 from bot.stats.periods import Period
-from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.fake_discord import FakeDiscord, FakeRole, InteractionRecord
 from tests.i18n.everything import latin_runs, page_text, texts_sent
 from tests.i18n.leaks import english_in
 from tests.linking.conftest import idp, idp_options  # noqa: F401 (the fake Neverlose sign-in's fixtures)
@@ -123,6 +123,9 @@ async def world(
 ) -> World:
     public = f"http://127.0.0.1:{unused_tcp_port}"
     idp.redirect_uris.add(public + "/oauth/callback")
+    fake_discord.guild.roles["buyers"] = FakeRole(
+        fake_discord.new_id(), "buyers", position=1
+    )  # granted by /setup roles
     bot = await start_bot(
         sandbox=True,
         BOT_LOCALE="ru",
@@ -152,9 +155,9 @@ async def world(
 
 # ------------------------------------------------------------------------------------------------ the parts
 async def setup_commands(w: World) -> None:
-    role = w.fake.staff_role
+    role = w.fake.guild.roles["buyers"]
     await w.run("setup", {"kind": "audit", "channel": w.fake.channels["audit"]}, user="owner", sub="notifications")
-    await w.run("setup", {"role": role}, user="owner", sub="staff-role")
+    await w.run("setup", {"role": w.fake.staff_role}, user="owner", sub="staff-role")
     await w.run("setup", {"daily_limit": "5000", "approval_threshold": "100"}, user="owner", sub="limits")
     await w.run("setup", {"daily_limit": "9999"}, user="staff", sub="limits")  # not a manager
     await w.run("setup", {"action": "add", "kind": "item", "key": "E3yugw", "role": role}, user="owner", sub="roles")
@@ -302,8 +305,10 @@ async def webhooks_and_notifications(w: World) -> None:
     await w.shop.sim.receive_transfer(w.webhook_url, "a49", Decimal("2"))
     await w.fake.wait_for_message("audit", lambda m: "50013" in str(m))
     w.fake.close_dms("member")
+    del w.fake.guild.roles["buyers"]  # the mapped role was deleted: the grant fails
     await w.shop.sim.purchase(w.webhook_url, "A49", "E3yugw")
     await w.fake.wait_for_message("audit", lambda m: "50007" in str(m), timeout=10)
+    await w.fake.wait_for_message("audit", lambda m: "10011" in str(m), timeout=10)
     await w.run("webhook", {}, sub="status")
 
 
