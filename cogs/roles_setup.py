@@ -83,7 +83,7 @@ def roles_command(mappings: RoleMappings) -> app_commands.Command[Any, ..., None
             normalised = _normalise_key(role_key, key)
         except MarketValidationError as exc:
             await interaction.response.send_message(
-                t(locale, "setup.roles.bad_key", message=exc.message), ephemeral=True
+                t(locale, "setup.roles.bad_key", message=exc.message_in(locale)), ephemeral=True
             )
             return
         mapping = RoleMapping(guild.id, role_key, normalised, role.id)

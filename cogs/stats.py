@@ -134,7 +134,7 @@ class Stats(commands.Cog):
             else:
                 chosen = period_for(PeriodChoice(period), now, zone)
         except PeriodError as exc:
-            await interaction.followup.send(str(exc), ephemeral=True)
+            await interaction.followup.send(exc.said(locale), ephemeral=True)
             return
         dimension = Dimension(by)
         if export:

@@ -1,4 +1,4 @@
-"""The audit channel's note when a linked Neverlose account changed its login.
+"""The audit channel's note when a linked Neverlose account changed its login (in the channel's language).
 
 Queued through the notifications outbox (target ``channel:audit``) inside the transaction that records the
 new login, like every other audit alert: an audit channel outage or a crash loses nothing, and without an
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import aiosqlite
 
+from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.linking.links import Rename
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
@@ -16,27 +17,32 @@ from bot.notifications.outbox import Outbox, OutboxMessage
 AUDIT_TARGET = "channel:audit"
 
 
-def rename_embed(rename: Rename) -> Embed:
+def rename_embed(rename: Rename, locale: str = DEFAULT_LOCALE) -> Embed:
     link = rename.link
     user_id = str(link.neverlose_user_id) if link.neverlose_user_id is not None else link.neverlose_sub
     return alert_embed(
-        "Neverlose login changed",
-        f"The Neverlose account linked to <@{link.discord_user_id}> is now called `{link.neverlose_login}` "
-        f"(was `{rename.old_login}`). Receipts, role grants and order lookups use the new login.",
+        t(locale, "linking.rename.title"),
+        t(
+            locale,
+            "linking.rename.text",
+            member=f"<@{link.discord_user_id}>",
+            login=link.neverlose_login,
+            old=rename.old_login,
+        ),
         problem=False,
         fields=[
-            ("Neverlose user id", f"`{user_id}`"),
-            ("Old login", f"`{rename.old_login}`"),
-            ("New login", f"`{link.neverlose_login}`"),
+            (t(locale, "linking.rename.field.user_id"), f"`{user_id}`"),
+            (t(locale, "linking.rename.field.old"), f"`{rename.old_login}`"),
+            (t(locale, "linking.rename.field.new"), f"`{link.neverlose_login}`"),
         ],
     )
 
 
-def rename_notice(rename: Rename) -> OutboxMessage:
+def rename_notice(rename: Rename, locale: str = DEFAULT_LOCALE) -> OutboxMessage:
     link = rename.link
     return OutboxMessage(
         target=AUDIT_TARGET,
-        embeds=[rename_embed(rename)],
+        embeds=[rename_embed(rename, locale)],
         dedupe_key=f"linking:rename:{link.neverlose_sub}:{link.neverlose_login}:{rename.seen_at.isoformat()}",
     )
 
@@ -48,4 +54,4 @@ class RenameAudit:
         self._outbox = outbox
 
     async def on_renamed(self, conn: aiosqlite.Connection, rename: Rename) -> None:
-        await self._outbox.enqueue_many(conn, [rename_notice(rename)])
+        await self._outbox.enqueue_many(conn, [rename_notice(rename, self._outbox.channel_locale())])

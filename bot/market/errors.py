@@ -12,6 +12,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.i18n.said import Said
+
 INVALID_ID_TEXT = "Invalid id."
 
 
@@ -63,7 +68,12 @@ class MarketProtocolError(MarketFailure):
 class MarketValidationError(MarketFailure, ValueError):
     """A parameter was refused before anything was sent (bad username, amount, request id, …)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, said: Said | None = None) -> None:
         self.field = field
         self.message = message
+        self.said = said
         super().__init__(f"{field}: {message}")
+
+    def message_in(self, locale: str) -> str:
+        """``message`` in ``locale`` when it is a catalog sentence (``said``), else as given."""
+        return self.message if self.said is None else self.said(locale)

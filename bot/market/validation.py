@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
+from bot.i18n.said import Said
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, MONEY_PLACES, Plan, Product, amount_to_wire
 
@@ -24,27 +25,34 @@ _ITEM_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _INTEGRATION_ID = re.compile(r"[A-Za-z0-9._-]{1,80}")
 
 
+def _refused(field: str, rule: str, **values: object) -> MarketValidationError:
+    """The error for ``field`` breaking ``rule``: the message is the catalog's ``market.invalid.<rule>`` (English
+    in ``message``, any language through ``said``)."""
+    said = Said(f"market.invalid.{rule}", values)
+    return MarketValidationError(field, said(), said=said)
+
+
 def validate_request_id(value: object) -> str:
     """1–80 characters of ``A-Za-z0-9._-`` (the documented rule), as a string."""
     if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
-        raise MarketValidationError("request_id", "must be 1-80 characters of letters, digits, '.', '_' or '-'")
+        raise _refused("request_id", "request_id")
     return value
 
 
 def validate_username(value: object) -> str:
     """A Neverlose login: 1–64 characters of ``A-Za-z0-9._-`` (surrounding spaces are removed)."""
     if not isinstance(value, str):
-        raise MarketValidationError("username", "must be text")
+        raise _refused("username", "text")
     name = value.strip()
     if not _USERNAME.fullmatch(name):
-        raise MarketValidationError("username", "must be 1-64 characters of letters, digits, '.', '_' or '-'")
+        raise _refused("username", "username")
     return name
 
 
 def validate_item_code(value: object) -> str:
     """A market item code such as ``E3yugw``: 1–32 characters of ``A-Za-z0-9_-``."""
     if not isinstance(value, str) or not _ITEM_CODE.fullmatch(value.strip()):
-        raise MarketValidationError("code", "must be 1-32 characters of letters, digits, '_' or '-'")
+        raise _refused("code", "item_code")
     return value.strip()
 
 
@@ -52,11 +60,11 @@ def validate_integration_id(value: object) -> int | str:
     """An integration id: a positive integer or 1–80 characters of ``A-Za-z0-9._-``."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value <= 0:
-            raise MarketValidationError("integration_id", "must be positive")
+            raise _refused("integration_id", "positive")
         return value
     if isinstance(value, str) and _INTEGRATION_ID.fullmatch(value):
         return value
-    raise MarketValidationError("integration_id", "must be a positive integer or 1-80 safe characters")
+    raise _refused("integration_id", "integration_id")
 
 
 def validate_product(value: object) -> Product:
@@ -67,7 +75,7 @@ def validate_product(value: object) -> Product:
             return Product(value.strip().lower())
         except ValueError:
             pass
-    raise MarketValidationError("product", f"must be one of {', '.join(p.value for p in Product)}")
+    raise _refused("product", "one_of", choices=", ".join(p.value for p in Product))
 
 
 def validate_plan(value: object) -> Plan:
@@ -78,7 +86,7 @@ def validate_plan(value: object) -> Plan:
             return Plan(value)
         except ValueError:
             pass
-    raise MarketValidationError("plan", "must be cnt 0, 1, 2 or 3 (30, 90, 180 or 365 days)")
+    raise _refused("plan", "plan")
 
 
 def validate_amount(value: object, *, field: str = "amount") -> Decimal:
@@ -88,30 +96,30 @@ def validate_amount(value: object, *, field: str = "amount") -> Decimal:
     two places and is guaranteed to survive the float round trip of the request body.
     """
     if isinstance(value, bool | float):
-        raise MarketValidationError(field, "must be a Decimal (floats and booleans are refused)")
+        raise _refused(field, "no_float")
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, str):
         try:
             value = Decimal(value.strip())
         except ArithmeticError:
-            raise MarketValidationError(field, "must be a number such as 2.50") from None
+            raise _refused(field, "number") from None
     if not isinstance(value, Decimal):
-        raise MarketValidationError(field, "must be a Decimal")
+        raise _refused(field, "decimal")
     if not value.is_finite():
-        raise MarketValidationError(field, "must be a finite number")
+        raise _refused(field, "finite")
     if value <= 0:
-        raise MarketValidationError(field, "must be positive")
+        raise _refused(field, "positive")
     if value > MAX_AMOUNT:
-        raise MarketValidationError(field, f"must be at most {MAX_AMOUNT}")
+        raise _refused(field, "at_most", max=MAX_AMOUNT)
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
-        raise MarketValidationError(field, "must have at most two decimal places")
+        raise _refused(field, "places")
     amount = value.quantize(MONEY_PLACES)
     try:
         amount_to_wire(amount)
     except ValueError:  # pragma: no cover - impossible within MAX_AMOUNT, kept as a guard
-        raise MarketValidationError(field, "cannot be sent exactly") from None
+        raise _refused(field, "inexact") from None
     return amount
 
 
@@ -137,17 +145,15 @@ def normalize_spending_params(method: str, params: Mapping[str, object]) -> dict
     Unknown or missing keys are refused.
     """
     if method not in _SPENDING_KEYS:
-        raise MarketValidationError("method", f"must be one of {', '.join(SPENDING_METHODS)}")
+        raise _refused("method", "one_of", choices=", ".join(SPENDING_METHODS))
     given = {_PARAM_ALIASES.get(key, key): value for key, value in params.items()}
     if len(given) != len(params):
-        raise MarketValidationError("params", "the same parameter is given twice")
+        raise _refused("params", "twice")
     expected = _SPENDING_KEYS[method]
     unknown = sorted(set(given) - set(expected))
     missing = [key for key in expected if key not in given]
     if unknown or missing:
-        raise MarketValidationError(
-            "params", f"{method} takes {', '.join(expected)} (missing: {missing}, unknown: {unknown})"
-        )
+        raise _refused("params", "takes", method=method, expected=", ".join(expected), missing=missing, unknown=unknown)
     out: dict[str, str | int] = {"username": validate_username(given["username"])}
     if method == "gift-product":
         out["product"] = validate_product(given["product"]).value

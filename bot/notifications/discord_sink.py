@@ -17,6 +17,7 @@ import aiohttp
 import discord
 from discord.http import Route
 
+from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.notifications.embeds import Embed
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,12 @@ class DeliveryError(Exception):
 
     @property
     def describe(self) -> str:
-        return f"HTTP {self.status} code {self.code}: {self.text}"[:300]
+        """For the outbox and the log (English)."""
+        return self.describe_in(DEFAULT_LOCALE)
+
+    def describe_in(self, locale: str) -> str:
+        """For staff, in ``locale``; Discord's own text stays as Discord wrote it."""
+        return t(locale, "notify.discord_error", status=self.status, code=self.code, text=self.text)[:300]
 
 
 class DiscordSink(Protocol):

@@ -439,7 +439,7 @@ class NotificationDispatcher:
                 target,
                 "alert.blocked_cards",
                 channel=f"<#{channel_id}>",
-                reason=exc.describe,
+                reason=exc.describe_in,
             )
             return
         result.undeliverable_rows += await self._outbox.drop_card(target, newest.id, exc.describe)
@@ -449,7 +449,7 @@ class NotificationDispatcher:
             target,
             "alert.card_undeliverable",
             target=target,
-            reason=exc.describe,
+            reason=exc.describe_in,
         )
 
     async def _destination(self, target: str, parsed: Target, result: PassResult) -> int | None:
@@ -514,7 +514,7 @@ class NotificationDispatcher:
                 "alert.blocked",
                 channel=f"<#{channel_id}>",
                 target=target,
-                reason=exc.describe,
+                reason=exc.describe_in,
             )
             return False
         if exc.disposition == "refused" and len(message.rows) > 1:
@@ -532,7 +532,7 @@ class NotificationDispatcher:
             target,
             "alert.undeliverable",
             target=target,
-            reason=exc.describe,
+            reason=exc.describe_in,
         )
         return True
 
@@ -547,7 +547,7 @@ class NotificationDispatcher:
             target,
             "alert.dm_undeliverable",
             target=target,
-            reason=exc.describe,
+            reason=exc.describe_in,
         )
 
     async def _rows_of(self, target: str) -> list[OutboxRow]:
@@ -573,7 +573,7 @@ class NotificationDispatcher:
                     "alert.role_failed",
                     role=f"<@&{parsed.role_id}>",
                     member=f"<@{parsed.user_id}>",
-                    reason=exc.describe,
+                    reason=exc.describe_in,
                 )
                 continue
             await self._outbox.mark_sent(nonce, None)
@@ -584,13 +584,15 @@ class NotificationDispatcher:
 
     async def _report(self, key: str, target: str, msg_id: str, /, **values: object) -> None:
         """Log a delivery problem and post it to the audit channel (in its language), once per problem;
-        ``msg_id`` names the catalog pair ``<msg_id>.title`` / ``<msg_id>.text``."""
+        ``msg_id`` names the catalog pair ``<msg_id>.title`` / ``<msg_id>.text``; a value may be
+        ``callable(locale)`` (shown in the channel's language)."""
         if key in self._state.reported:
             return
         self._state.reported.add(key)
         title = t(DEFAULT_LOCALE, f"{msg_id}.title")
         log.warning("notification problem key=%s target=%s title=%s", key, target, title)
         locale = self._outbox.channel_locale()
+        values = {name: value(locale) if callable(value) else value for name, value in values.items()}
         title, description = t(locale, f"{msg_id}.title"), t(locale, f"{msg_id}.text", **values)
         if target == AUDIT_TARGET:
             return  # the audit channel itself is the problem: the log is all we have

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from bot.i18n.catalog import DEFAULT_LOCALE, t
+from bot.orders import localized
 from bot.orders.models import Order, OrderState
 from bot.payments.registry import PaymentRegistry
 from bot.shop.catalog import PaymentMethod
@@ -23,16 +25,9 @@ PAID_STATES = frozenset(
 )
 """States in which money arrived, so there is something to send back."""
 
-LABELS = (
-    ("invoice_id", "Invoice"),
-    ("paid_asset", "Asset paid"),
-    ("paid_amount", "Amount paid"),
-    ("paid_fiat_rate", "Fiat rate"),
-    ("paid_usd_rate", "USD rate"),
-    ("paid_at", "Paid at"),
-    ("paid_anonymously", "Paid anonymously"),
-)
-"""The keys shown, in this order, with their labels; any other key a provider returns is left out."""
+KEYS = ("invoice_id", "paid_asset", "paid_amount", "paid_fiat_rate", "paid_usd_rate", "paid_at", "paid_anonymously")
+"""The keys shown, in this order (labelled by ``orders.payment.<key>`` in the reader's language); any other
+key a provider returns is left out."""
 
 
 @runtime_checkable
@@ -43,8 +38,9 @@ class StoredDetails(Protocol):
 
 
 async def payer_details(providers: PaymentRegistry, order: Order) -> dict[str, str] | None:
-    """Label → value of the buyer's payment; ``None`` when there is nothing to show (no money arrived, the
-    manual method, a method without a provider). An empty dict: the provider has no details now."""
+    """Key → value of the buyer's payment (in :data:`KEYS` order); ``None`` when there is nothing to show (no
+    money arrived, the manual method, a method without a provider). An empty dict: the provider has no details
+    now."""
     if order.state not in PAID_STATES or order.method in (None, PaymentMethod.MANUAL):
         return None
     if order.method not in providers:
@@ -60,13 +56,21 @@ async def payer_details(providers: PaymentRegistry, order: Order) -> dict[str, s
     except Exception:
         log.exception("payment details lookup failed order_id=%s method=%s", order.id, order.method.value)
         details = {}
-    return {label: str(details[key]) for key, label in LABELS if details.get(key)}
+    return {key: str(details[key]) for key in KEYS if details.get(key)}
 
 
-def details_lines(order: Order, details: Mapping[str, str]) -> list[str]:
-    """The details as lines for staff (or why there are none)."""
+def details_lines(order: Order, details: Mapping[str, str], locale: str = DEFAULT_LOCALE) -> list[str]:
+    """The details as lines for staff in ``locale`` (or why there are none)."""
     if not details:
-        reference = f" (invoice `{order.payment_reference}`)" if order.payment_reference else ""
-        method = order.method.label if order.method is not None else "The provider"
-        return [f"{method} returned no payment details for this order{reference}; look it up there."]
-    return [f"{label}: `{value}`" for label, value in details.items()]
+        method = (
+            localized.method_label(order.method, locale)
+            if order.method is not None
+            else t(locale, "orders.payment.provider")
+        )
+        if order.payment_reference:
+            return [t(locale, "orders.payment.none_invoice", method=method, invoice=order.payment_reference)]
+        return [t(locale, "orders.payment.none", method=method)]
+    return [
+        t(locale, "orders.payment.line", label=t(locale, f"orders.payment.{key}"), value=value)
+        for key, value in details.items()
+    ]

@@ -300,7 +300,7 @@ def detail_embed(
             *embed["fields"],
             {
                 "name": t(locale, "orders.detail.payment", method=method),
-                "value": _clip("\n".join(details_lines(order, payment_details)), 1024),
+                "value": _clip("\n".join(details_lines(order, payment_details, locale)), 1024),
                 "inline": False,
             },
         ]

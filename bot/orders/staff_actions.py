@@ -338,8 +338,12 @@ class OrderStaffActions:
         details = await self.payment_details(result.order)
         if details is None:
             return result
-        lines = details_lines(result.order, details)
-        said = Said("orders.action.refund_details", {"text": result.said or result.text, "lines": "\n".join(lines)})
+        order = result.order
+
+        def lines(locale: str) -> str:
+            return "\n".join(details_lines(order, details, locale))
+
+        said = Said("orders.action.refund_details", {"text": result.said or result.text, "lines": lines})
         return ActionResult(result.order, said(), said)
 
     async def payment_details(self, order: Order) -> dict[str, str] | None:

@@ -140,7 +140,7 @@ def render_error(error: BaseException, *, spending: bool = False, locale: str = 
     if isinstance(error, NotStaff):
         return RenderedError(_known(error.message, locale), level=logging.WARNING)
     if isinstance(error, MarketValidationError):
-        return RenderedError(t(locale, "error.invalid_field", field=error.field, message=error.message))
+        return RenderedError(t(locale, "error.invalid_field", field=error.field, message=error.message_in(locale)))
     if isinstance(error, MarketError):
         return RenderedError(t(locale, "error.market_refused", text=error.text))
     if isinstance(error, MarketUnavailable | MarketProtocolError):

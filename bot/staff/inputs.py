@@ -46,7 +46,7 @@ def amount(value: str | int | float | Decimal) -> Decimal:
     try:
         return validate_amount(raw)
     except MarketValidationError as exc:
-        said = Said("staff.input.amount", {"value": _show(str(value)), "reason": exc.message, "max": _max_amount})
+        said = Said("staff.input.amount", {"value": _show(str(value)), "reason": exc.message_in, "max": _max_amount})
         raise InvalidInput.said_as(said) from None
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.i18n.said import Said
+
 MAX_DAYS = 366
 
 
@@ -36,7 +38,11 @@ _LABELS = {
 
 
 class PeriodError(ValueError):
-    """A period that cannot be used; ``str()`` says why, fit for the user."""
+    """A period that cannot be used; ``said(locale)`` says why in the reader's language, ``str()`` in English."""
+
+    def __init__(self, said: Said) -> None:
+        self.said = said
+        super().__init__(said())
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -55,9 +61,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.last < self.first:
-            raise PeriodError("the end date is before the start date")
+            raise PeriodError(Said("stats.period_error.end_before_start"))
         if self.days > MAX_DAYS:
-            raise PeriodError(f"a period is at most {MAX_DAYS} days")
+            raise PeriodError(Said("stats.period_error.too_long", {"max": MAX_DAYS}))
 
     @property
     def days(self) -> int:
@@ -117,13 +123,13 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(f"`{text.strip()[:20]}` is not a date; use YYYY-MM-DD, e.g. 2026-03-01") from None
+        raise PeriodError(Said("stats.period_error.not_a_date", {"text": text.strip()[:20]})) from None
 
 
 def custom_period(start: str | None, end: str | None, now: datetime, zone: ZoneInfo) -> Period:
     """``from``/``to`` dates (``YYYY-MM-DD``, both inclusive). A missing ``to`` is today; ``from`` is required."""
     if start is None:
-        raise PeriodError("give a `from` date (YYYY-MM-DD) with `to`")
+        raise PeriodError(Said("stats.period_error.from_required"))
     first = parse_date(start)
     last = parse_date(end) if end is not None else today(now, zone)
     return Period(first, last, zone)

@@ -26,6 +26,7 @@ from bot.notifications.outbox import Outbox, OutboxMessage, queue_event_announce
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor
+from bot.webhooks.reasons import reason_text
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.status import WebhookStatus, collect_status
 from bot.webhooks.store import EventsHook, QuarantineHook, WebhookStore
@@ -66,7 +67,7 @@ def quarantine_message(item: QuarantinedBody, locale: str = DEFAULT_LOCALE) -> O
         description,
         problem=False,
         fields=[
-            (t(locale, "alert.field.reason"), item.reason),
+            (t(locale, "alert.field.reason"), reason_text(item.reason, locale)),
             (t(locale, "alert.field.kind"), item.kind or t(locale, "alert.kind_unknown")),
             ("SHA-256", item.body_sha256[:16]),
         ],

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
@@ -286,7 +287,7 @@ class EventProcessor:
                 [
                     OutboxMessage(
                         target="channel:audit",
-                        embeds=[self._alert(item, error)],
+                        embeds=[self._alert(item, error, self._alerts.channel_locale())],
                         dedupe_key=f"webhook:fanout-failed:{item.table}:{item.row_id}",
                     )
                 ],
@@ -333,11 +334,19 @@ class EventProcessor:
         return float(min(self._max_delay, self._base_delay * 2 ** max(0, attempts - 1)))
 
     @staticmethod
-    def _alert(item: _Item, error: str) -> Embed:
-        what = item.label.replace("event ", "").replace("quarantined ", "quarantined body ")
+    def _alert(item: _Item, error: str, locale: str = DEFAULT_LOCALE) -> Embed:
+        """The audit alert for a given-up fan-out, in ``locale`` (the error is an exception's class name)."""
+        if item.event is not None:
+            what = t(locale, "webhook.fanout_failed.event", kind=item.event.kind, unique_id=item.event.unique_id)
+        else:
+            sha = item.quarantined.body_sha256[:16] if item.quarantined is not None else "?"
+            what = t(locale, "webhook.fanout_failed.quarantined", sha=sha)
         return alert_embed(
-            "Webhook event not processed",
-            "An event was stored and acknowledged, but its notifications, receipts or role grants failed "
-            "repeatedly and were given up. Check the log for the error; the event stays in the database.",
-            fields=[("Event", what), ("Error", error), ("Attempts", str(item.attempts))],
+            t(locale, "webhook.fanout_failed.title"),
+            t(locale, "webhook.fanout_failed.text"),
+            fields=[
+                (t(locale, "webhook.fanout_failed.field.event"), what),
+                (t(locale, "webhook.fanout_failed.field.error"), error),
+                (t(locale, "webhook.fanout_failed.field.attempts"), str(item.attempts)),
+            ],
         )

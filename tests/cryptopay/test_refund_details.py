@@ -52,14 +52,16 @@ async def test_refund_and_show_give_the_buyers_payment_while_crypto_pay_is_down(
     invoice = shop.fake.state.invoices[invoice_id]
     assert invoice.paid_at is not None
     expected = {
-        "Invoice": str(invoice_id),
-        "Asset paid": "TON",
-        "Amount paid": str(invoice.paid_amount),
-        "Fiat rate": str(invoice.paid_fiat_rate),
-        "USD rate": str(invoice.paid_usd_rate),
-        "Paid at": invoice.paid_at.isoformat(),
-        "Paid anonymously": "false",
+        "invoice_id": str(invoice_id),
+        "paid_asset": "TON",
+        "paid_amount": str(invoice.paid_amount),
+        "paid_fiat_rate": str(invoice.paid_fiat_rate),
+        "paid_usd_rate": str(invoice.paid_usd_rate),
+        "paid_at": invoice.paid_at.isoformat(),
+        "paid_anonymously": "false",
     }
+    labels = ["Invoice", "Asset paid", "Amount paid", "Fiat rate", "USD rate", "Paid at", "Paid anonymously"]
+    shown = "\n".join(f"{label}: `{value}`" for label, value in zip(labels, expected.values(), strict=True))
     assert invoice.paid_amount is not None
     assert invoice.paid_amount > 0
     shop.fake.state.faults.fail_next("getInvoices", times=50, status=503)  # Crypto Pay unreachable from now on
@@ -68,16 +70,21 @@ async def test_refund_and_show_give_the_buyers_payment_while_crypto_pay_is_down(
     assert await actions.payment_details(order) == expected
     embed = rendering.detail_embed(order, await shop.service.history(order_id), payment_details=expected)
     field = next(f for f in embed["fields"] if f["name"] == "Buyer's payment (Crypto Pay)")
-    assert field["value"] == "\n".join(f"{label}: `{value}`" for label, value in expected.items())
+    assert field["value"] == shown
     assert [f["name"] for f in embed["fields"]][-2:] == ["Buyer's payment (Crypto Pay)", "Timeline"]
 
     result = await actions.refund(order_id, ALICE, "sent back from @CryptoBot")
     assert result.order.state is OrderState.REFUNDED
     assert result.text == (
         f"Order `{order_id}` marked refunded: sent back from @CryptoBot\n"
-        "The buyer's payment (send it back from @CryptoBot, Wallet → Send):\n"
-        + "\n".join(f"{label}: `{value}`" for label, value in expected.items())
+        "The buyer's payment (send it back from @CryptoBot, Wallet → Send):\n" + shown
     )
+    russian = result.text_in("ru")
+    assert "Счёт: `" + str(invoice_id) + "`\nОплачено в валюте: `TON`\n" in russian
+    russian_embed = rendering.detail_embed(
+        order, await shop.service.history(order_id), payment_details=expected, locale="ru"
+    )
+    assert "Оплаченная сумма: `" in str(russian_embed)
     assert shop.fake.token not in result.text
     assert shop.fake.token not in str(embed)
     assert len(shop.fake.state.request_log) == calls  # nothing was asked of Crypto Pay
@@ -95,6 +102,9 @@ async def test_without_stored_details_the_provider_is_polled_and_staff_are_told(
     result = await actions.refund(order_id, ALICE, "sent back by hand")
     assert result.text.endswith(
         f"\nCrypto Pay returned no payment details for this order (invoice `{invoice_id}`); look it up there."
+    )
+    assert result.text_in("ru").endswith(
+        f"\nCrypto Pay не вернула данных об оплате этого заказа (счёт `{invoice_id}`); посмотрите их там."
     )
 
 
@@ -136,3 +146,19 @@ async def test_a_failing_lookup_shows_no_details_and_is_logged(
     [record] = [r for r in caplog.records if r.getMessage().startswith("payment details lookup failed")]
     assert record.getMessage() == f"payment details lookup failed order_id={order_id} method=cryptopay"
     assert record.exc_info is not None
+
+
+async def test_the_refund_answer_in_both_languages_and_its_audit_entry(shop: Shop, actions: OrderStaffActions) -> None:  # noqa: F811
+    """The first line of the answer is the refund sentence in the reader's language (the note cut at 300
+    characters), then the payment lines; the audit entry names the server the command came from."""
+    from bot.staff.audit import AuditQuery
+
+    order_id, _ = await paid_order(shop)
+    note = "n" * 299 + "xy" + "z" * 20
+    result = await actions.refund(order_id, ALICE, note, guild_id=555)
+    assert result.text.split("\n")[0] == f"Order `{order_id}` marked refunded: {note[:300]}"
+    russian = result.text_in("ru").split("\n")
+    assert russian[0] == f"Заказ `{order_id}` отмечен как возвращённый: {note[:300]}"
+    assert russian[1] == "Оплата покупателя (верните её через @CryptoBot, Wallet → Send):"
+    refunds = [r.entry for r in await AuditLog(shop.db).query(AuditQuery()) if r.entry.action == "order refund"]
+    assert [entry.guild_id for entry in refunds] == [555]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.core import ResellerBot
 from bot.guild_config import ChannelKind
 from bot.i18n.preferences import member_key
 from bot.linking.links import LinkRepository
@@ -37,6 +38,14 @@ async def shop_ru(
         TRANSFER_APPROVAL_THRESHOLD="100",
         BOT_LOCALE="ru",
     )
+    return await russian_shop(bot, fake_discord, market_sim, market_retry)
+
+
+async def russian_shop(
+    bot: ResellerBot, fake_discord: FakeDiscord, market_sim: RunningSimulator, market_retry: RetryPolicy
+) -> Shop:
+    """A started bot made ready for orders in Russian: prices, the manual method, the orders channel, and the
+    member, staff and owner with a Russian Discord (also used by tests/i18n/test_everything_in_russian.py)."""
     bot.market.retry = market_retry
     bot.journal.retry = market_retry
     table = PriceTable(bot.db)

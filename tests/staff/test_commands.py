@@ -12,6 +12,7 @@ import pytest
 from bot.market.simulator.runner import RunningSimulator
 from bot.staff.models import AuditEntry, AuditEvent
 from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.i18n.leaks import english_in
 from tests.plugins.bot import StartBot
 from tests.staff.conftest import Env
 
@@ -382,9 +383,9 @@ async def test_approval_survives_a_restart(
 
 
 async def test_gift_in_russian(env: Env) -> None:
-    """A staff member whose Discord is Russian: the confirmation, its buttons, the outcome and the owner-only
-    refusal are Russian, money the Russian way. (The outcome's sentence and the "What" line come from
-    bot/staff/spending.py, still English: see docs/i18n.md.)"""
+    """A staff member whose Discord is Russian: the confirmation (its "What" line too), its buttons, the outcome
+    (title and sentence) and the owner-only refusal (in the presser's language) are Russian, money the Russian
+    way; no English catalog text is left (the sentences of bot/staff/spending.py come from the catalogs)."""
     env.fake.user_locales[env.fake.guild.members["staff"].id] = "ru"
     env.fake.user_locales[env.fake.guild.members["member"].id] = "ru"
     rec = await env.run("gift", {"product": "cs2", "plan": 30, "username": "darth"})
@@ -403,6 +404,9 @@ async def test_gift_in_russian(env: Env) -> None:
     await click.wait_response()
     await rec.wait_until(lambda r: "Подарок подписки: выполнено" in _title(r))
     assert "Id запроса" in rec.all_text()
+    assert "Готово: CS2, 30 дн. для `darth`." in rec.all_text()
+    assert english_in(rec.all_text()) == []
+    assert english_in(other.all_text()) == []
     env.fake.assert_no_violations()
 
 
