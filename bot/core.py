@@ -33,6 +33,7 @@ from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
 from bot.market.journal import Operation, SpendingJournal
 from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
+from bot.memory import release_free_memory
 from bot.notifications.discord_sink import DiscordHttpSink
 from bot.orders.cryptopay_events import OrderPaymentEvents
 from bot.orders.discord_feature import OrdersDiscord
@@ -115,6 +116,7 @@ class ResellerBot(commands.Bot):
         # Feature services register closers here (run in reverse order before the Market session closes).
         self._service_closers: list[Closer] = []
         self._closing = False
+        self._trimmed = False
         self.health.add("database", self._probe_database)
         self.health.add("discord", self._probe_gateway)
         self.health.add("extensions", self._probe_extensions)
@@ -426,6 +428,9 @@ class ResellerBot(commands.Bot):
     async def on_ready(self) -> None:
         self.gateway_connected = True
         log.info("gateway ready user=%s guilds=%d", self.user, len(self.guilds))
+        if not self._trimmed:  # start-up is over: its freed heap goes back to the system (bot.memory)
+            self._trimmed = True
+            release_free_memory()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Remember the member's Discord language for the DMs the bot sends them later."""

@@ -17,7 +17,8 @@ their order) and, per target, sends one message after the other:
   row is delivered (see :mod:`bot.notifications.cards`);
 - a delivered message is recorded (its rows marked sent with the message id) in the background, many messages
   per commit (:mod:`bot.notifications.marks`): the next post does not wait for the write. A pass ends, and
-  the next one starts, only once every mark handed over is committed, and stopping writes the last ones.
+  the next one starts, only once every mark handed over is committed (a pass that fails too), and stopping
+  writes the last ones.
 
 Other targets are not held up by a failing one: a pass reads only the rows of targets that may be tried now
 (a target in backoff, on a blocked channel or on an unconfigured channel kind is left out of the query), so
@@ -259,25 +260,35 @@ class NotificationDispatcher:
     async def run_once(self) -> PassResult:
         """One pass over the pending rows (see the module docstring)."""
         async with self._pass_lock:
-            result = PassResult()
-            await self._marks.flush()  # a message whose mark is still being written is not pending any more
-            rows = await self._outbox.pending(limit=self._page_size, exclude=self._waiting_targets())
-            groups: dict[str, list[OutboxRow]] = {}
-            for row in rows:
-                groups.setdefault(row.target, []).append(row)
-            for target, target_rows in groups.items():
-                if self._stopping:
-                    break
-                await self._deliver_target(target, target_rows, result)
-            if len(rows) >= self._page_size and not self._stopping:
-                now = self._clock()
-                newly_waiting = any(
-                    until > now and target not in self._excluded for target, until in self._wait_untils().items()
-                )
-                result.more = result.more or result.progressed or newly_waiting
-            await self._marks.flush()
-            result.remaining = await self._outbox.pending_count()
-            return result
+            try:
+                return await self._pass()
+            except BaseException:
+                # what this pass delivered before it failed is recorded all the same (the marks linger for
+                # more: bot.notifications.marks); the pass's own failure is the one raised
+                with contextlib.suppress(Exception):
+                    await self._marks.flush()
+                raise
+
+    async def _pass(self) -> PassResult:
+        result = PassResult()
+        await self._marks.flush()  # a message whose mark is still being written is not pending any more
+        rows = await self._outbox.pending(limit=self._page_size, exclude=self._waiting_targets())
+        groups: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            groups.setdefault(row.target, []).append(row)
+        for target, target_rows in groups.items():
+            if self._stopping:
+                break
+            await self._deliver_target(target, target_rows, result)
+        if len(rows) >= self._page_size and not self._stopping:
+            now = self._clock()
+            newly_waiting = any(
+                until > now and target not in self._excluded for target, until in self._wait_untils().items()
+            )
+            result.more = result.more or result.progressed or newly_waiting
+        await self._marks.flush()
+        result.remaining = await self._outbox.pending_count()
+        return result
 
     def _wait_untils(self, *, backoff_only: bool = False) -> dict[str, float]:
         """Every target that waits on a time (backoff, blocked channel, unconfigured kind) → until when."""

@@ -8,8 +8,10 @@ message (titles, descriptions, field names and values, footer texts and author n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from bot.i18n import DEFAULT_LOCALE, t
@@ -56,8 +58,43 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _field(locale: str, name: str, value: str) -> dict[str, Any]:
-    return {"name": t(locale, f"notify.field.{name}"), "value": value, "inline": True}
+@dataclass(frozen=True, slots=True)
+class _EventTexts:
+    """The fixed texts of an event announcement in one language (titles, field names, footer)."""
+
+    purchase_title: str
+    purchase_text: str
+    """The description's template (placeholders by name, filled as :func:`bot.i18n.t` fills them)."""
+    transfer_title: str
+    transfer_text: str
+    buyer: str
+    sender: str
+    item: str
+    amount: str
+    unique_id: str
+    received: str
+    footer: str
+
+
+@lru_cache(maxsize=8)
+def _event_texts(locale: str) -> _EventTexts:
+    """Looked up once per language: an announcement is rendered for every event delivered (a backlog of
+    thousands), and nine catalog look-ups per embed were most of its rendering cost.
+    The catalogs are package data, read once per process (:func:`bot.i18n.catalogs`), so these never
+    change; a description is its template filled with ``str.format``, as :func:`~bot.i18n.t` fills it."""
+    return _EventTexts(
+        purchase_title=t(locale, "notify.purchase.title"),
+        purchase_text=t(locale, "notify.purchase.text"),
+        transfer_title=t(locale, "notify.transfer.title"),
+        transfer_text=t(locale, "notify.transfer.text"),
+        buyer=t(locale, "notify.field.buyer"),
+        sender=t(locale, "notify.field.sender"),
+        item=t(locale, "notify.field.item"),
+        amount=t(locale, "notify.field.amount"),
+        unique_id=t(locale, "notify.field.unique_id"),
+        received=t(locale, "notify.field.received"),
+        footer=t(locale, "notify.footer"),
+    )
 
 
 def purchase_embed(
@@ -70,22 +107,23 @@ def purchase_embed(
     locale: str = DEFAULT_LOCALE,
 ) -> Embed:
     """One market purchase: buyer, item (with its link), amount, unique_id and when we received it."""
+    texts = _event_texts(locale)
     iso, discord_time = _timestamp_fields(received_at)
     link = item_url(item_id)
     nle = format_nle(amount)
     return {
-        "title": t(locale, "notify.purchase.title"),
+        "title": texts.purchase_title,
         "url": link,
-        "description": t(locale, "notify.purchase.text", username=username, item=item_id, link=link, amount=nle),
+        "description": texts.purchase_text.format(username=username, item=item_id, link=link, amount=nle),
         "color": COLOR_PURCHASE,
         "fields": [
-            _field(locale, "buyer", f"`{username}`"),
-            _field(locale, "item", f"[{item_id}]({link})"),
-            _field(locale, "amount", nle),
-            _field(locale, "unique_id", str(unique_id)),
-            _field(locale, "received", discord_time),
+            {"name": texts.buyer, "value": f"`{username}`", "inline": True},
+            {"name": texts.item, "value": f"[{item_id}]({link})", "inline": True},
+            {"name": texts.amount, "value": nle, "inline": True},
+            {"name": texts.unique_id, "value": str(unique_id), "inline": True},
+            {"name": texts.received, "value": discord_time, "inline": True},
         ],
-        "footer": {"text": t(locale, "notify.footer")},
+        "footer": {"text": texts.footer},
         "timestamp": iso,
     }
 
@@ -94,19 +132,20 @@ def transfer_embed(
     *, username: str, amount: Decimal, unique_id: int, received_at: datetime, locale: str = DEFAULT_LOCALE
 ) -> Embed:
     """One NLE transfer to the reseller's account: sender, amount, unique_id and when we received it."""
+    texts = _event_texts(locale)
     iso, discord_time = _timestamp_fields(received_at)
     nle = format_nle(amount)
     return {
-        "title": t(locale, "notify.transfer.title"),
-        "description": t(locale, "notify.transfer.text", username=username, amount=nle),
+        "title": texts.transfer_title,
+        "description": texts.transfer_text.format(username=username, amount=nle),
         "color": COLOR_TRANSFER,
         "fields": [
-            _field(locale, "sender", f"`{username}`"),
-            _field(locale, "amount", nle),
-            _field(locale, "unique_id", str(unique_id)),
-            _field(locale, "received", discord_time),
+            {"name": texts.sender, "value": f"`{username}`", "inline": True},
+            {"name": texts.amount, "value": nle, "inline": True},
+            {"name": texts.unique_id, "value": str(unique_id), "inline": True},
+            {"name": texts.received, "value": discord_time, "inline": True},
         ],
-        "footer": {"text": t(locale, "notify.footer")},
+        "footer": {"text": texts.footer},
         "timestamp": iso,
     }
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from bot.notifications.embeds import (
+    Embed,
     alert_embed,
     check_embed,
     check_message,
@@ -99,3 +100,32 @@ def test_the_largest_valid_event_renders_within_discords_limits(kind: str) -> No
     )
     check_message([embed], None)
     assert embed["title"] == ("New market purchase" if kind == "purchase" else "NLE received")
+
+
+@pytest.mark.parametrize("kind", ["purchase", "transfer"])
+def test_an_event_embed_is_in_its_own_language_whichever_was_rendered_before(kind: str) -> None:
+    """The fixed texts of an announcement are looked up once per language: English, Russian and English
+    again, each embed entirely in its own language (title, description, field names, footer)."""
+
+    def render(locale: str) -> Embed:
+        item = "E3yugw" if kind == "purchase" else None
+        return event_embed(
+            kind, username="A49", item_id=item, amount=Decimal("0.9"), unique_id=5, received_at=WHEN, locale=locale
+        )
+
+    english, russian, english_again = render("en"), render("ru"), render("en")
+    assert english == english_again
+    assert russian["footer"] == {"text": "Вебхук маркета Neverlose"}
+    assert english["footer"] == {"text": "Neverlose market webhook"}
+    names = [f["name"] for f in russian["fields"]]
+    assert names[0] == ("Покупатель" if kind == "purchase" else "Отправитель")
+    assert "Получено" in names
+    assert "Unique ID" in names
+    if kind == "purchase":
+        assert russian["title"] == "Новая покупка на маркете"
+        assert (
+            russian["description"] == "`A49` купил [E3yugw](https://neverlose.cc/market/item?id=E3yugw) за **0.9 NLE**."
+        )
+    else:
+        assert russian["title"] == "Получены NLE"
+        assert russian["description"] == "`A49` отправил **0.9 NLE** на аккаунт реселлера."

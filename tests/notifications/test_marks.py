@@ -161,3 +161,46 @@ async def test_marks_that_could_not_be_written_are_kept_and_written_by_the_next_
     await marks.flush()
     assert marks.unrecorded == 0
     assert await _states(db) == [("sent", nonce, 501 + n) for n, nonce in enumerate(nonces)]
+
+
+class _Writes:
+    """A mark writer that keeps each batch it was asked to write (a real round trip's pause included)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, int | None]]] = []
+
+    async def mark_sent_many(self, marks: list[tuple[str, int | None]]) -> int:
+        await asyncio.sleep(0)
+        self.batches.append(list(marks))
+        return len(marks)
+
+
+async def test_the_marks_of_posts_made_while_the_writer_lingers_share_one_write() -> None:
+    """Posts answered one after the other (the loop runs between them): their marks wait for the linger and go
+    in one write; a flush does not wait for the linger to end."""
+    from bot.notifications.marks import SentMarks
+
+    writes = _Writes()
+    marks = SentMarks(writes, linger=30.0)
+    for n in range(20):
+        marks.add(f"nlo-{n}", 1000 + n)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the next post's round trip: the writer task gets to run
+    assert writes.batches == [], "nothing written while the writer lingers"
+    await asyncio.wait_for(marks.flush(), timeout=5.0)
+    assert writes.batches == [[(f"nlo-{n}", 1000 + n) for n in range(20)]]
+    assert marks.unrecorded == 0
+
+
+async def test_marks_are_written_after_the_linger_without_a_flush() -> None:
+    from bot.notifications.marks import SentMarks
+
+    writes = _Writes()
+    marks = SentMarks(writes, linger=0.01)
+    marks.add("nlo-1", 7)
+    for _ in range(500):
+        if writes.batches:
+            break
+        await asyncio.sleep(0.01)
+    assert writes.batches == [[("nlo-1", 7)]]
+    assert marks.unrecorded == 0
