@@ -332,7 +332,8 @@ async def shop_commands(w: World) -> None:
     message = export.followups[-1] if export.followups else export.original_message()
     assert message is not None
     exported = json.loads(w.fake.attachment_content(message["attachments"][0]))
-    await w.run("shop", {"file": w.fake.upload("same.json", json.dumps(exported).encode())}, user="owner", sub="prices import")
+    same = w.fake.upload("same.json", json.dumps(exported).encode())
+    await w.run("shop", {"file": same}, user="owner", sub="prices import")
     exported.setdefault("cs2-90", {})["EUR"] = "80"
     changed = await w.record(
         "shop", {"file": w.fake.upload("p.json", json.dumps(exported).encode())}, user="owner", sub="prices import"
