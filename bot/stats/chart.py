@@ -109,7 +109,7 @@ def _bars(ax: Axes, heights: list[float], colour: str) -> Artist:
 
 @dataclass
 class _Prepared:
-    """A figure with its panels laid out and styled, kept between charts (creating the axes, their spines and
+    """A figure with its panels laid out and styled, kept for the next chart (creating the axes, their spines and
     ticks is about a fifth of a chart's CPU). Each chart removes what the previous one added and sets every
     text, limit and tick it shows, so a chart is the same PNG, byte for byte, as one drawn on a new figure."""
 
@@ -119,7 +119,8 @@ class _Prepared:
 
 
 _prepared: dict[int, _Prepared] = {}
-"""By number of panels (1 to 4): at most four figures, used one at a time under ``_lock``."""
+"""The last chart's figure, by its number of panels (1 to 4; a shop's usually stays the same), used under
+``_lock``. Only one is kept: another number of panels replaces it."""
 
 
 def _prepare(panels: int) -> _Prepared:
@@ -132,6 +133,7 @@ def _prepare(panels: int) -> _Prepared:
             artist.remove()
         prepared.added.clear()
         return prepared
+    _prepared.clear()
     height = PANEL_HEIGHT_PX * panels + 90  # pixels (the Chart's height)
     fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
     # Fixed margins instead of tight_layout (which measures every text by drawing the figure once more).
