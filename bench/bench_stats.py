@@ -138,9 +138,10 @@ Second pass (2026-12-07, after the quiet run below; paired runs at load 6-11, fi
   trigger's update and the wider indexes add 26 to 40 us of CPU per inserted order, operation or webhook event
   (one transaction of 5,000 inserts, in memory, load 6: order 33 -> 73 us, operation 23 -> 52, event 9 -> 35),
   small beside the bot's per-event commit, but seeding this bench takes about three times longer.
-- The chart keeps its figure and styled panels between answers (one per number of panels) and removes only
-  what the previous chart added; the PNG is byte for byte the same. Chart CPU at load 7: day 0.58 -> 0.42 s,
-  product 0.49 -> 0.30, method 0.34 -> 0.25, staff 0.46 -> 0.34, currency 0.40 -> 0.28 s.
+- The chart keeps its figure and styled panels for the next answer (the last one; another number of panels
+  replaces it) and removes only what the previous chart added; the PNG is byte for byte the same. Chart CPU
+  at load 7: day 0.58 -> 0.42 s, product 0.49 -> 0.30, method 0.34 -> 0.25, staff 0.46 -> 0.34, currency
+  0.40 -> 0.28 s.
 
 Paired runs of the second pass (old = main before it, then migration 0013 alone, then with the kept chart
 figure, alternating on the same seeded file, the answer as cogs/stats.py computes it, mean over the five
