@@ -150,7 +150,8 @@ jobs): process CPU old 1.79 / 1.95 / 1.97 s, 0013 alone 1.42 / 1.31 / 1.49 s, bo
 old 3.96 / 4.22 / 4.81 s, both 3.95 / 2.35 / 2.65 s (wall at this load mostly measures the other jobs). Earlier
 pairs of old against 0013 alone at load 9-11 (15:41-15:55): CPU 1.87 -> 1.37, 1.75 -> 1.59, 1.83 -> 1.57,
 2.01 -> 1.55 s. The chart's own saving (0.1-0.17 s of CPU, measured alone above) is within the noise of whole
-answers at this load.
+answers at this load. Final pairs, old against this branch's head, 16:14-16:18 UTC, load average 3.7-5.4:
+CPU 1.80 -> 1.45, 1.98 -> 1.44, 1.74 -> 1.24 s; wall 1.91 -> 1.92, 3.29 -> 2.07, 2.30 -> 1.53 s.
 
 Not done: a daily roll-up of sums (each breakdown would need its own, kept exact through refunds and amount
 changes; the top buyers cannot use one; and on 100,000 orders a month there are about as many hour x product x
