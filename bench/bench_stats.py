@@ -18,6 +18,7 @@ import asyncio
 import os
 import platform
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -124,16 +125,53 @@ it; mean over the five breakdowns of the median of 2 rounds), 2026-12-07 13:18-1
 1.54 -> 1.35 s. The read lanes add about 0.06 s of CPU per answer (two connections, thread hand-offs) and buy the
 parallel wall time; at load 3 the chart (0.25-0.45 s, after the breakdown) is the longest path.
 
-Not done: a daily roll-up (each breakdown would need its own, kept exact through refunds; the top buyers cannot
-use one); a cheaper exact-sum expression (about 0.08 s of each 100,000-row scan); the GROUP BY sorts (0.04-0.14 s
-per scan), which no index here can avoid for keys taken from both the history and the orders.
+Second pass (2026-12-07, after the quiet run below; paired runs at load 6-11, figures in the commits):
 
-Quiet machine, 2026-12-07 14:06 UTC (nothing else running; the table above): the answer took 1.00 to 1.40 s
-of wall time (figures alone 0.75 to 0.90 s), so the target of 1 s is not met; the day breakdown, with the most
-chart bars, is the slowest. The process CPU per answer in that run, 1.77 to 2.02 s, is higher than the paired
-runs above measured under load (1.24 to 1.33 s); the two measurements were not taken the same way (the paired
-runs averaged the median of 2 rounds over a reused file, this one the median of 5 rounds on a freshly seeded
-one) and the difference was not explained before the stop.
+- Migration 0013 keeps each summed amount also as whole 10^-8 units and its decimal places (`amount_units`,
+  `amount_places`, `amount_nle_units`, ...), written by triggers on every insert and change of the amount, and
+  puts them in covering indexes; the orders are joined through `orders_stats` (by id, every column the figures
+  read) instead of the primary key and the wide order row. The figures add integers read from indexes: same
+  arithmetic as the text path, done once at write time (tests compare the stored units with the text path's
+  expressions and every figure of every breakdown with the text path over the raw rows, in three time zones).
+  Query CPU on one connection at load 8: paid orders 0.54 -> 0.38 s, top buyers 0.24 -> 0.20, spending
+  0.25 -> 0.18, webhooks 0.15 -> 0.09 s. The float-rounding fast path is gone. The price is on the writes: the
+  trigger's update and the wider indexes add 26 to 40 us of CPU per inserted order, operation or webhook event
+  (one transaction of 5,000 inserts, in memory, load 6: order 33 -> 73 us, operation 23 -> 52, event 9 -> 35),
+  small beside the bot's per-event commit, but seeding this bench takes about three times longer.
+- The chart keeps its figure and styled panels for the next answer (the last one; another number of panels
+  replaces it) and removes only what the previous chart added; the PNG is byte for byte the same. Chart CPU
+  at load 7: day 0.58 -> 0.42 s, product 0.49 -> 0.30, method 0.34 -> 0.25, staff 0.46 -> 0.34, currency
+  0.40 -> 0.28 s.
+
+Paired runs of the second pass (old = main before it, then migration 0013 alone, then with the kept chart
+figure, alternating on the same seeded file, the answer as cogs/stats.py computes it, mean over the five
+breakdowns of the median of 2 rounds), 2026-12-07 16:01-16:08 UTC, load average 5.8-9.3 (other engineers'
+jobs): process CPU old 1.79 / 1.95 / 1.97 s, 0013 alone 1.42 / 1.31 / 1.49 s, both 1.43 / 1.31 / 1.40 s; wall
+old 3.96 / 4.22 / 4.81 s, both 3.95 / 2.35 / 2.65 s (wall at this load mostly measures the other jobs). Earlier
+pairs of old against 0013 alone at load 9-11 (15:41-15:55): CPU 1.87 -> 1.37, 1.75 -> 1.59, 1.83 -> 1.57,
+2.01 -> 1.55 s. The chart's own saving (0.1-0.17 s of CPU, measured alone above) is within the noise of whole
+answers at this load. Final pairs, old against this branch's head, 16:14-16:18 UTC, load average 3.7-5.4:
+CPU 1.80 -> 1.45, 1.98 -> 1.44, 1.74 -> 1.24 s; wall 1.91 -> 1.92, 3.29 -> 2.07, 2.30 -> 1.53 s.
+
+Not done: a daily roll-up of sums (each breakdown would need its own, kept exact through refunds and amount
+changes; the top buyers cannot use one; and on 100,000 orders a month there are about as many hour x product x
+currency groups as orders); the GROUP BY sorts (0.04-0.14 s per scan); a lower DPI or fewer texts on the chart
+(its look is unchanged).
+
+Quiet machine, 2026-12-07 14:06 UTC, before the second pass (nothing else running; the table above): the answer
+took 1.00 to 1.40 s of wall time (figures alone 0.75 to 0.90 s); the day breakdown, with the most chart bars, is
+the slowest. Its process CPU, 1.77 to 2.02 s per answer, was higher than the first pass's paired runs (1.24 to
+1.33 s). Not the way of measuring: in one process, as the bench does it (seeded in the same process, the figures
+alone before each answer), the file as the seed left it and the same file after a TRUNCATE checkpoint (as the
+paired runs' reused file) gave the same CPU (1.65 / 1.90 s vs 1.75 / 1.72 s at load 7-8, old code), and the
+paired harness gave the old code 1.75-1.87 s at load 9-10; the seed's WAL is fully checkpointed when it commits,
+so the reads never go through it; matplotlib's import and font cache come before the timed rounds (a warm-up
+chart). It is the machine: the same code measured 1.24 to 1.73 s of CPU per answer across the first pass's
+paired sets within one hour (load 3 to 9), and the old code 1.75 to 2.06 s in the second pass's (load 6 to 11).
+Process CPU is comparable only within paired, alternating runs. One cause could not be tested on the loaded
+machine: on two idle cores the read lanes and the chart really overlap (GIL hand-offs, shared caches),
+which they rarely do at load 9 (a chart drawn while a lane returns 100,000 rows cost no more CPU there than one
+drawn after it); the bench now prints the answers' user and system CPU and context switches to tell.
 """
 
 
@@ -154,11 +192,13 @@ async def main() -> None:
         await chart.render_async(await reader.figures(period, Dimension.DAY))  # warm up matplotlib
         results: dict[str, tuple[list[float], list[float], list[float]]] = {d.value: ([], [], []) for d in Dimension}
         check: Decimal | None = None
+        split = [0.0, 0.0, 0, 0]  # the answers' user and system CPU, voluntary and involuntary context switches
         for _ in range(args.rounds):
             for dimension in Dimension:
                 t0 = time.perf_counter()
                 alone = await reader.figures(period, dimension)  # the figures alone, for the table
                 t1 = time.perf_counter()
+                before = (os.times(), resource.getrusage(resource.RUSAGE_SELF))
                 c0 = time.process_time()  # CPU of every thread of this process (read lanes, chart, event loop)
                 # The answer as cogs/stats.py computes it: the chart drawn while the last queries run.
                 figures, _ = await reader.figures_and_chart(period, dimension, chart.render_async)
@@ -167,6 +207,11 @@ async def main() -> None:
                 results[dimension.value][0].append(t1 - t0)
                 results[dimension.value][1].append(t2 - t1)
                 results[dimension.value][2].append(time.process_time() - c0)
+                after = (os.times(), resource.getrusage(resource.RUSAGE_SELF))
+                split[0] += after[0].user - before[0].user
+                split[1] += after[0].system - before[0].system
+                split[2] += after[1].ru_nvcsw - before[1].ru_nvcsw
+                split[3] += after[1].ru_nivcsw - before[1].ru_nivcsw
                 assert figures == alone
                 assert figures.totals.orders == args.rows
                 check = figures.totals.spent
@@ -197,6 +242,11 @@ async def main() -> None:
     text = "\n".join(lines) + "\n\n" + NOTES
     print(text)
     print(f"total NLE spent in the period: {check}")
+    answers = args.rounds * len(Dimension)
+    print(
+        f"per answer: user CPU {split[0] / answers:.3f} s, system CPU {split[1] / answers:.3f} s, context switches"
+        f" {split[2] / answers:.0f} voluntary, {split[3] / answers:.0f} involuntary"
+    )
     if not args.no_write:
         print(f"written to {write_section('## /stats', text)}")
 

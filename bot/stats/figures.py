@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from bot.stats.lanes import Fetch, read_lanes
 from bot.stats.periods import Period, local_midnight
-from bot.stats.sums import aggregate, fast_aggregate, fast_total, total
+from bot.stats.sums import aggregate, stored_aggregate, stored_total, total
 from bot.storage import Database
 
 ZERO = Decimal(0)
@@ -171,8 +171,10 @@ class _Acc:
     spent: Decimal = ZERO
 
 
+# The orders are joined through their covering index (migration 0013): the planner would otherwise take the
+# primary key's index and read each wide order row for a few columns (about 30 % of this query's CPU).
 _PAID = (
-    " FROM order_transitions t{hint} JOIN orders o ON o.id = t.order_id"
+    " FROM order_transitions t{hint} JOIN orders o INDEXED BY orders_stats ON o.id = t.order_id"
     " WHERE t.to_state = 'paid' AND t.from_state IN ('awaiting_payment', 'expired') AND t.at >= ? AND t.at < ?"
 )
 _ORDER_KEYS = {
@@ -204,7 +206,8 @@ class StatsReader:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.slow_queries = 0
-        """Queries that needed the slow exact sum (an amount the fast path cannot prove exact)."""
+        """Queries that needed the text path's exact sum (an amount without stored units, see
+        :mod:`bot.stats.sums`)."""
 
     async def _grouped(self, fetch: Fetch, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters the period's UTC range) as
@@ -214,10 +217,10 @@ class StatsReader:
     async def _grouped_once(
         self, fetch: Fetch, sql: str, column: str, keys: int, params: tuple[str, ...]
     ) -> list[tuple[Any, ...]]:
-        rows = await fetch(sql.format(agg=fast_aggregate(column)), params)
+        rows = await fetch(sql.format(agg=stored_aggregate(column)), params)
         result: list[tuple[Any, ...]] = []
         for row in rows:
-            amount = fast_total(row[keys + 1], row[keys + 2], row[keys + 3], row[keys + 4])
+            amount = stored_total(row[keys + 1], row[keys + 2], row[keys + 3])
             if amount is None:
                 break
             result.append((*row[:keys], int(row[keys]), amount))

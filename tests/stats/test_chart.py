@@ -158,3 +158,29 @@ async def test_chart_drawn_with_the_figures_is_the_chart_of_the_figures(seeded: 
         assert figures == await reader.figures(seeded.period, by)
         assert (seen[-1].period, seen[-1].by, seen[-1].rows) == (figures.period, by, figures.rows)
         assert rendered == chart.render(figures)  # the same series and the same PNG, byte for byte
+
+
+async def test_a_chart_on_the_kept_figure_is_the_chart_on_a_new_one(seeded: Seeded) -> None:
+    """The figures are kept between charts (bot.stats.chart._prepared): nothing of one chart shows in the next,
+    whatever came before (rotated or level day labels, other panels, value labels or none, another language)."""
+    from datetime import date
+
+    from bot.stats.periods import Period
+    from tests.stats.conftest import BERLIN
+
+    reader = StatsReader(seeded.db)
+    ten_days = Period(date(2026, 3, 21), date(2026, 3, 30), BERLIN)  # 10 bars: rotated labels
+    sequence = [
+        (await reader.figures(ten_days, Dimension.DAY), "en"),
+        (await reader.figures(seeded.period, Dimension.DAY), "en"),
+        (await reader.figures(seeded.period, Dimension.STAFF), "ru"),
+        (await reader.figures(seeded.period.previous().previous(), Dimension.PRODUCT), "en"),  # one empty panel
+        (await reader.figures(seeded.period, Dimension.PRODUCT), "en"),
+        (await reader.figures(ten_days, Dimension.CURRENCY), "en"),
+        (await reader.figures(seeded.period, Dimension.DAY), "en"),
+    ]
+    kept = [chart.render(figures, locale=locale).png for figures, locale in sequence]
+    assert len(chart._prepared) == 1  # the last one only
+    for (figures, locale), png in zip(sequence, kept, strict=True):
+        chart._prepared.clear()
+        assert chart.render(figures, locale=locale).png == png, (figures.by, figures.period)

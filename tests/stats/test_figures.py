@@ -236,6 +236,10 @@ async def test_period_queries_use_the_stats_indexes(seeded: Seeded, monkeypatch:
             assert "COVERING INDEX webhook_events_received" in plan, (sql, plan)
         if "FROM order_transitions t JOIN" in sql:
             assert "INDEX order_transitions_paid" in plan, (sql, plan)
+        if "JOIN orders o INDEXED BY orders_stats" in sql:  # migration 0013: never the wide order rows
+            assert "COVERING INDEX orders_stats" in plan, (sql, plan)
+        if "LEFT JOIN orders o" in sql:
+            assert "COVERING INDEX orders_by_request" in plan, (sql, plan)
     assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
 
 
@@ -276,3 +280,30 @@ async def test_a_failing_query_ends_the_answer_and_the_lanes_stay_usable(seeded:
     assert [list(rows) for rows in results] == [[(300000,)], [(6,)]]
     figures = await StatsReader(seeded.db).figures(seeded.period, Dimension.DAY)
     assert figures.totals.orders == 2
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC"])
+async def test_stored_units_give_the_figures_of_the_raw_rows(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """Migration 0013's stored units against the text path over the raw rows: every figure of every breakdown,
+    in the tests' DST week and with TIMEZONE changed, after an amount changed and an order was refunded."""
+    from zoneinfo import ZoneInfo
+
+    import bot.stats.figures
+    from bot.stats.periods import Period
+    from tests.stats.conftest import PERIOD_DAYS
+
+    await seeded.db.execute("UPDATE orders SET amount = '11.75' WHERE id = 'O1'")  # written after the payment
+    await seeded.db.execute("UPDATE orders SET state = 'refunded' WHERE id = 'O2'")
+    await seeded.db.execute("UPDATE operations SET amount_nle = '0.00000007' WHERE id = 2")
+    period = Period(*PERIOD_DAYS, ZoneInfo(zone))
+    reader = StatsReader(seeded.db)
+    stored = [await reader.figures(period, by) for by in Dimension]
+    assert reader.slow_queries == 0
+    monkeypatch.setattr(bot.stats.figures, "stored_total", lambda *_: None)  # every group from the text
+    raw = StatsReader(seeded.db)
+    from_text = [await raw.figures(period, by) for by in Dimension]
+    assert raw.slow_queries > 0
+    assert repr(from_text) == repr(stored)  # the same values with the same decimal places (Decimal('12.50'))
+    assert from_text == stored
