@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from bot.i18n import money, t
+from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.i18n.said import Said
 from bot.locks import KeyedLocks
 from bot.orders import localized
@@ -118,13 +118,13 @@ class OrderStaffActions:
         action: str,
         staff: StaffSubject,
         order_id: str,
-        text: str | Said,
+        text: str | Callable[[str], str],
         *,
         order: Order | None = None,
         guild_id: int | None = None,
         event: AuditEvent = AuditEvent.REFUSED,
     ) -> OrderRefusal:
-        english = text if isinstance(text, str) else text()
+        english = text if isinstance(text, str) else text(DEFAULT_LOCALE)
         await self._audit(action, event, staff, order=order, order_id=order_id, result=english, guild_id=guild_id)
         log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
         return OrderRefusal(english, None if isinstance(text, str) else text)
@@ -153,7 +153,8 @@ class OrderStaffActions:
         try:
             await self.limit.check(limit_of, order.nle_cost)
         except StaffError as exc:
-            raise await self._refuse(action, staff, order.id, exc.message, order=order, guild_id=guild_id) from None
+            said = exc.said or exc.message  # the limit's sentence in the reader's language
+            raise await self._refuse(action, staff, order.id, said, order=order, guild_id=guild_id) from None
 
     # ------------------------------------------------------------------ confirm / approve
     async def confirm(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:

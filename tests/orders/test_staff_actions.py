@@ -1,5 +1,6 @@
 """Staff actions on orders (bot/orders/staff_actions.py) against the real service, simulator and SQLite:
-exact limits and thresholds, the two-person rule, every refusal audited."""
+exact limits and thresholds, the two-person rule, every refusal audited; what a staff member reading Russian is
+told for each action and refusal (the English stays in the audit)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ ALICE = StaffSubject(1, frozenset({ROLE}), manage_guild=False)
 BOB = StaffSubject(2, frozenset({ROLE}), manage_guild=False)
 MALLORY = StaffSubject(3, frozenset(), manage_guild=False)
 OWNER = StaffSubject(4, frozenset(), manage_guild=True)
+NBSP = "\xa0"  # between an amount and its unit in Russian
 
 
 @pytest.fixture
@@ -353,3 +355,100 @@ async def test_locks_are_kept_only_while_in_use(actions: OrderStaffActions, orde
     gc.collect()
     assert len(actions._order_locks) == 0
     assert len(actions._staff_locks) == 0
+
+
+# ---------------------------------------------------------------- exact texts, in Russian (mutation testing)
+
+
+async def refusal(call: object) -> OrderRefusal:
+    with pytest.raises(OrderRefusal) as info:
+        await call  # type: ignore[misc]
+    return info.value
+
+
+async def test_a_russian_staff_member_reads_confirmations_and_approvals_in_russian(
+    actions: OrderStaffActions, orders: OrderService
+) -> None:
+    order = await claimed(orders)
+    confirmed = await actions.confirm(order.id, ALICE)
+    assert confirmed.text_in("ru") == f"Оплата заказа `{order.id}` подтверждена; выдаём CS2, 30 дней на `darth`."
+    assert confirmed.text_in("en") == confirmed.text
+    assert confirmed.text == f"Payment of order `{order.id}` confirmed; delivering CS2, 30 days to `darth`."
+
+    big = await claimed(orders, "a49", Decimal("100.01"))
+    threshold = (
+        f"Стоимость на маркете 100,01{NBSP}NLE выше порога одобрения (100,00{NBSP}NLE): другой сотрудник должен "
+        "нажать **Одобрить оплату** на карточке заказа. Пока ничего не выдано."
+    )
+    requested = await actions.confirm(big.id, ALICE)
+    assert requested.text_in("ru") == threshold
+    assert requested.text == (
+        "The Market cost 100.01 NLE is above the approval threshold (100.00 NLE): a different staff member must "
+        "press **Approve payment** on the order's card. Nothing is delivered yet."
+    )
+    again = await actions.confirm(big.id, ALICE)
+    assert again.text_in("ru") == f"Уже ждём второго сотрудника (<@{ALICE.user_id}> подтвердил). {threshold}"
+
+    own = await refusal(actions.approve(big.id, ALICE))
+    assert own.text_in("ru") == "Нельзя одобрить собственное подтверждение; одобрить должен другой сотрудник."
+    missing = await refusal(actions.confirm("nope", ALICE))
+    assert missing.text_in("ru") == "Заказа `nope` нет."
+    waiting = await claimed(orders)
+    nothing = await refusal(actions.approve(waiting.id, BOB))
+    assert nothing.text_in("ru") == f"Подтверждение заказа `{waiting.id}` не ждёт одобрения (статус: ожидает оплаты)."
+
+    approved = await actions.approve(big.id, BOB)
+    assert approved.text_in("ru") == (
+        f"Оплата заказа `{big.id}` подтверждена; выдаём 100,01{NBSP}NLE на `a49`. "
+        f"Одобрено; подтвердил <@{ALICE.user_id}>."
+    )
+    assert approved.text == (
+        f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`. "
+        f"Approved; confirmed by <@{ALICE.user_id}>."
+    )
+    await orders.drain()
+
+
+async def test_a_russian_staff_member_reads_the_daily_limit_refusal_in_russian(
+    actions: OrderStaffActions, orders: OrderService, config: GuildConfig, audit: AuditLog
+) -> None:
+    await config.set_daily_limit(Decimal("1"), updated_by=None)
+    order = await claimed(orders)
+    refused = await refusal(actions.confirm(order.id, BOB))
+    assert refused.text_in("ru") == (
+        "Дневной лимит исчерпан: сегодня (UTC) вы потратили 0,00 из 1,00 NLE; эта операция стоит 17,10 NLE. "
+        "Операции в ожидании и с неизвестным исходом тоже учитываются."
+    )
+    english = (
+        "Daily limit reached: you have used 0.00 of 1.00 NLE today (UTC); this operation costs 17.10 NLE. "
+        "Operations still pending or of unknown outcome count too."
+    )
+    assert refused.message == english
+    (entry,) = await audit.query(AuditQuery())
+    assert (entry.entry.event, entry.entry.result) == (AuditEvent.REFUSED, english)
+    assert (await orders.get(order.id)).state is OrderState.AWAITING_PAYMENT
+
+
+async def test_a_russian_staff_member_reads_the_other_actions_in_russian(
+    actions: OrderStaffActions, orders: OrderService
+) -> None:
+    order = await claimed(orders)
+    rejected = await actions.reject(order.id, ALICE, "нет перевода")
+    assert rejected.text_in("ru") == (
+        f"Заказ `{order.id}` отклонён (нет перевода); страница покупателя это показывает. Ничего не выдано."
+    )
+    illegal = await refusal(actions.cancel(order.id, ALICE))
+    assert illegal.text_in("ru") == f"Заказ `{order.id}`: отменён; его нельзя отменить."
+    assert illegal.message == f"Order `{order.id}` is cancelled; it cannot be cancelled."
+
+
+async def test_a_refusal_recorded_before_the_rules_is_audited_as_it_happened(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog
+) -> None:
+    order = await claimed(orders)
+    await actions.record_refusal("retry", 99, order.id, "not staff", 5)
+    (row,) = await audit.query(AuditQuery())
+    entry = row.entry
+    assert (entry.action, entry.event, entry.staff_id, entry.guild_id) == ("order retry", AuditEvent.REFUSED, 99, 5)
+    assert (entry.username, entry.detail, entry.amount_nle, entry.request_id) == (None, f"order {order.id}", None, None)
+    assert entry.result == "not staff"
