@@ -138,7 +138,9 @@ class OrderStaffActions:
 
     async def _get(self, action: str, staff: StaffSubject, order_id: str, guild_id: int | None) -> Order:
         if not await is_staff(staff, self._config):
-            await self._audit(action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff")
+            await self._audit(
+                action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff", guild_id=guild_id
+            )
             raise NotStaff()
         try:
             return await self.orders.get(order_id)

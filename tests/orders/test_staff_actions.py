@@ -452,3 +452,110 @@ async def test_a_refusal_recorded_before_the_rules_is_audited_as_it_happened(
     assert (entry.action, entry.event, entry.staff_id, entry.guild_id) == ("order retry", AuditEvent.REFUSED, 99, 5)
     assert (entry.username, entry.detail, entry.amount_nle, entry.request_id) == (None, f"order {order.id}", None, None)
     assert entry.result == "not staff"
+
+
+async def test_a_russian_staff_member_reads_retries_and_refunds_in_russian(
+    actions: OrderStaffActions, orders: OrderService, market_sim: object
+) -> None:
+    from bot.market.models import Product
+    from bot.market.simulator.runner import RunningSimulator
+
+    assert isinstance(market_sim, RunningSimulator)
+    order = await claimed(orders)
+    user = market_sim.state.user("darth")
+    assert user is not None
+    user.invited.discard(Product.CS2)
+    await actions.confirm(order.id, ALICE)
+    await orders.drain()
+    error = (await orders.get(order.id)).last_error
+    assert error
+    refused = await actions.retry(order.id, BOB)
+    assert refused.text_in("ru") == f"Заказ `{order.id}` повторён: Neverlose снова отказал ({error})."
+    assert refused.text == f"Order `{order.id}` retried: Neverlose refused again ({error})."
+    user.invited.add(Product.CS2)
+    market_sim.state.faults.fail_next("gift-product", times=4)  # no answer: the delivery stays open
+    unknown = await actions.retry(order.id, BOB)
+    assert unknown.text_in("ru") == (
+        f"Заказ `{order.id}` повторён: выдаётся; Neverlose пока не дал определённого ответа."
+    )
+    assert unknown.text == f"Order `{order.id}` retried: fulfilling; Neverlose gave no definite answer yet."
+    await orders.maintain()
+    assert (await orders.get(order.id)).state is OrderState.DELIVERED
+    refunded = await actions.refund(order.id, ALICE, "вернули переводом")
+    assert refunded.text_in("ru") == f"Заказ `{order.id}` отмечен как возвращённый: вернули переводом"
+
+
+async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: object
+) -> None:
+    small = await claimed(orders)
+    with pytest.raises(NotStaff):
+        await actions.confirm(small.id, MALLORY, guild_id=5)
+    await refusal(actions.confirm("nope", ALICE, guild_id=5))
+    blocked = await orders.create_for_discord_user(9, "ghost", "cs2-30")
+    await refusal(actions.confirm(blocked.id, ALICE, guild_id=5))
+    big = await claimed(orders, "a49", Decimal("100.01"))
+    requested = await actions.confirm(big.id, ALICE, guild_id=5)
+    await refusal(actions.approve(big.id, ALICE, guild_id=5))
+    await actions.approve(big.id, BOB, guild_id=5)
+    await actions.reject(small.id, BOB, guild_id=5)
+    await refusal(actions.reject(small.id, BOB, guild_id=5))
+    await orders.drain()
+    refunded = await actions.refund(big.id, BOB, "sent back", guild_id=5)
+    assert refunded.order.request_id is not None
+    rows = [r.entry for r in reversed(await audit.query(AuditQuery()))]
+    assert [(e.action, e.event, e.staff_id) for e in rows] == [
+        ("order confirm", AuditEvent.REFUSED, MALLORY.user_id),
+        ("order confirm", AuditEvent.REFUSED, ALICE.user_id),
+        ("order confirm", AuditEvent.REFUSED, ALICE.user_id),
+        ("order confirm", AuditEvent.APPROVAL_REQUESTED, ALICE.user_id),
+        ("order approve", AuditEvent.APPROVAL_REFUSED, ALICE.user_id),
+        ("order approve", AuditEvent.APPROVED, BOB.user_id),
+        ("order reject", AuditEvent.SUCCEEDED, BOB.user_id),
+        ("order reject", AuditEvent.REFUSED, BOB.user_id),
+        ("order refund", AuditEvent.SUCCEEDED, BOB.user_id),
+    ]
+    assert [e.guild_id for e in rows] == [5] * len(rows)
+    assert rows[3].result == requested.text
+    assert (rows[3].username, rows[3].amount_nle, rows[3].detail) == (
+        "a49",
+        Decimal("100.01"),
+        f"order {big.id}: 100.01 NLE",
+    )
+    assert rows[2].result == f"Order `{blocked.id}` is awaiting_payment; only manual payments are confirmed by staff."
+    assert rows[4].result == "You cannot approve your own confirmation; a different staff member must approve it."
+    assert rows[5].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
+    assert rows[7].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
+    assert (rows[8].result, rows[8].request_id) == (
+        f"Order `{big.id}` marked refunded: sent back",
+        refunded.order.request_id,
+    )
+
+
+async def test_long_ids_and_notes_are_cut_in_the_answer(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog
+) -> None:
+    long_id = "x" * 100
+    missing = await refusal(actions.confirm(long_id, ALICE))
+    assert missing.message == f"No order `{'x' * 64}`."
+    (row,) = await audit.query(AuditQuery())
+    assert row.entry.detail == f"order {long_id}"
+    paid = await claimed(orders)
+    await actions.confirm(paid.id, ALICE)
+    await orders.drain()
+    note = "n" * 290 + " and the rest"  # 303 characters
+    refunded = await actions.refund(paid.id, ALICE, f"  {note}  ")
+    assert refunded.text == f"Order `{paid.id}` marked refunded: {note[:300]}"
+
+
+async def test_the_daily_limit_counts_the_day_of_the_orders_clock(
+    actions: OrderStaffActions, orders: OrderService, config: GuildConfig, clock: Clock
+) -> None:
+    await config.set_daily_limit(Decimal("17.10"), updated_by=None)  # one order a day
+    first, second = await claimed(orders), await claimed(orders)
+    await actions.confirm(first.id, ALICE)
+    await orders.drain()
+    await refusal(actions.confirm(second.id, ALICE))
+    clock.advance(timedelta(days=1))  # a new day on the shop's clock, whatever the host's date
+    assert (await actions.confirm(second.id, ALICE)).order.state is OrderState.PAID
+    await orders.drain()
