@@ -437,6 +437,7 @@ async def test_a_russian_staff_member_reads_the_other_actions_in_russian(
     assert rejected.text_in("ru") == (
         f"Заказ `{order.id}` отклонён (нет перевода); страница покупателя это показывает. Ничего не выдано."
     )
+    assert (await orders.history(order.id))[-1].note == "нет перевода"
     illegal = await refusal(actions.cancel(order.id, ALICE))
     assert illegal.text_in("ru") == f"Заказ `{order.id}`: отменён; его нельзя отменить."
     assert illegal.message == f"Order `{order.id}` is cancelled; it cannot be cancelled."
@@ -458,7 +459,7 @@ async def test_a_refusal_recorded_before_the_rules_is_audited_as_it_happened(
 
 
 async def test_a_russian_staff_member_reads_retries_and_refunds_in_russian(
-    actions: OrderStaffActions, orders: OrderService, market_sim: object
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: object
 ) -> None:
     from bot.market.models import Product
     from bot.market.simulator.runner import RunningSimulator
@@ -486,6 +487,11 @@ async def test_a_russian_staff_member_reads_retries_and_refunds_in_russian(
     assert (await orders.get(order.id)).state is OrderState.DELIVERED
     refunded = await actions.refund(order.id, ALICE, "вернули переводом")
     assert refunded.text_in("ru") == f"Заказ `{order.id}` отмечен как возвращённый: вернули переводом"
+    assert [(e[0], e[1]) for e in await events(audit)][1:] == [
+        ("order retry", AuditEvent.RETRIED),
+        ("order retry", AuditEvent.RETRIED),
+        ("order refund", AuditEvent.SUCCEEDED),
+    ]
 
 
 async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
