@@ -387,6 +387,7 @@ async def test_a_russian_staff_member_reads_confirmations_and_approvals_in_russi
         "press **Approve payment** on the order's card. Nothing is delivered yet."
     )
     again = await actions.confirm(big.id, ALICE)
+    assert (again.order.id, again.order.state) == (big.id, OrderState.AWAITING_PAYMENT)
     assert again.text_in("ru") == f"Уже ждём второго сотрудника (<@{ALICE.user_id}> подтвердил). {threshold}"
 
     own = await refusal(actions.approve(big.id, ALICE))
@@ -506,6 +507,10 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     big = await claimed(orders, "a49", Decimal("100.01"))
     requested = await actions.confirm(big.id, ALICE, guild_id=5)
     await refusal(actions.approve(big.id, ALICE, guild_id=5))
+    await refusal(actions.approve(small.id, BOB, guild_id=5))  # nothing waits for approval
+    await refusal(actions.approve("nope", BOB, guild_id=5))
+    with pytest.raises(NotStaff):
+        await actions.approve(big.id, MALLORY, guild_id=5)
     await actions.approve(big.id, BOB, guild_id=5)
     await actions.reject(small.id, BOB, guild_id=5)
     await refusal(actions.reject(small.id, BOB, guild_id=5))
@@ -522,6 +527,9 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
         ("order confirm", AuditEvent.REFUSED, ALICE.user_id),
         ("order confirm", AuditEvent.APPROVAL_REQUESTED, ALICE.user_id),
         ("order approve", AuditEvent.APPROVAL_REFUSED, ALICE.user_id),
+        ("order approve", AuditEvent.APPROVAL_REFUSED, BOB.user_id),
+        ("order approve", AuditEvent.REFUSED, BOB.user_id),
+        ("order approve", AuditEvent.REFUSED, MALLORY.user_id),
         ("order approve", AuditEvent.APPROVED, BOB.user_id),
         ("order reject", AuditEvent.SUCCEEDED, BOB.user_id),
         ("order reject", AuditEvent.REFUSED, BOB.user_id),
@@ -537,10 +545,22 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     )
     assert rows[2].result == f"Order `{blocked.id}` is awaiting_payment; only manual payments are confirmed by staff."
     assert rows[4].result == "You cannot approve your own confirmation; a different staff member must approve it."
-    assert rows[5].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
-    assert rows[7].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
-    assert rows[8].result == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
-    assert (rows[9].result, rows[9].request_id) == (
+    assert (rows[4].username, rows[4].amount_nle, rows[4].detail) == (
+        "a49",
+        Decimal("100.01"),
+        f"order {big.id}: 100.01 NLE",
+    )
+    assert rows[5].result == f"No confirmation of order `{small.id}` waits for approval (it is awaiting_payment)."
+    assert (rows[5].username, rows[5].amount_nle, rows[5].detail) == (
+        "darth",
+        Decimal("17.10"),
+        f"order {small.id}: CS2, 30 days",
+    )
+    assert (rows[6].result, rows[7].result) == ("No order `nope`.", "not staff")
+    assert rows[8].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
+    assert rows[10].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
+    assert rows[11].result == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
+    assert (rows[12].result, rows[12].request_id) == (
         f"Order `{big.id}` marked refunded: sent back",
         refunded.order.request_id,
     )
@@ -572,4 +592,37 @@ async def test_the_daily_limit_counts_the_day_of_the_orders_clock(
     await refusal(actions.confirm(second.id, ALICE))
     clock.advance(timedelta(days=1))  # a new day on the shop's clock, whatever the host's date
     assert (await actions.confirm(second.id, ALICE)).order.state is OrderState.PAID
+    await orders.drain()
+
+
+async def test_an_approval_counts_what_the_requester_spent_today(
+    actions: OrderStaffActions, orders: OrderService, config: GuildConfig, audit: AuditLog
+) -> None:
+    await actions.confirm((await claimed(orders)).id, ALICE)  # Alice spent 17.10 today, Bob nothing
+    await orders.drain()
+    big = await claimed(orders, "a49", Decimal("100.01"))
+    await actions.confirm(big.id, ALICE)
+    await config.set_daily_limit(Decimal("117.10"), updated_by=None)  # 0.01 short for Alice, plenty for Bob
+    refused = await refusal(actions.approve(big.id, BOB, guild_id=5))
+    assert refused.message.startswith("Daily limit reached: you have used 17.10 of 117.10 NLE today (UTC);")
+    row = (await audit.query(AuditQuery()))[0].entry
+    assert (row.action, row.event, row.staff_id, row.guild_id) == ("order approve", AuditEvent.REFUSED, BOB.user_id, 5)
+    await config.set_daily_limit(Decimal("117.11"), updated_by=None)
+    assert (await actions.approve(big.id, BOB)).order.state is OrderState.PAID
+    await orders.drain()
+
+
+async def test_an_approval_waits_for_its_order_and_for_the_requesters_confirmations(
+    actions: OrderStaffActions, orders: OrderService
+) -> None:
+    import asyncio
+
+    for lock in (lambda order_id: actions._order_locks(order_id), lambda _: actions._staff_locks(ALICE.user_id)):
+        big = await claimed(orders, "a49", Decimal("100.01"))
+        await actions.confirm(big.id, ALICE)
+        async with lock(big.id):  # a confirmation of this order, or by Alice, is running
+            approval = asyncio.create_task(actions.approve(big.id, BOB))
+            done, _ = await asyncio.wait({approval}, timeout=0.5)
+            assert not done
+        assert (await approval).order.state is OrderState.PAID
     await orders.drain()
