@@ -78,6 +78,11 @@ async def test_refund_and_show_give_the_buyers_payment_while_crypto_pay_is_down(
         "The buyer's payment (send it back from @CryptoBot, Wallet → Send):\n"
         + "\n".join(f"{label}: `{value}`" for label, value in expected.items())
     )
+    assert result.text_in("ru") == (  # the details' own lines are still English (docs/i18n.md)
+        f"Заказ `{order_id}` отмечен как возвращённый: sent back from @CryptoBot\n"
+        "Оплата покупателя (верните её через @CryptoBot, Wallet → Send):\n"
+        + "\n".join(f"{label}: `{value}`" for label, value in expected.items())
+    )
     assert shop.fake.token not in result.text
     assert shop.fake.token not in str(embed)
     assert len(shop.fake.state.request_log) == calls  # nothing was asked of Crypto Pay

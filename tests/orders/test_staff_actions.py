@@ -520,6 +520,8 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     await orders.drain()
     refunded = await actions.refund(big.id, BOB, "sent back", guild_id=5)
     assert refunded.order.request_id is not None
+    await refusal(actions.refund(big.id, BOB, "  ", guild_id=5))
+    await refusal(actions.reject("nope", BOB, guild_id=5))
     rows = [r.entry for r in reversed(await audit.query(AuditQuery()))]
     assert [(e.action, e.event, e.staff_id) for e in rows] == [
         ("order confirm", AuditEvent.REFUSED, MALLORY.user_id),
@@ -535,6 +537,8 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
         ("order reject", AuditEvent.REFUSED, BOB.user_id),
         ("order cancel", AuditEvent.SUCCEEDED, ALICE.user_id),
         ("order refund", AuditEvent.SUCCEEDED, BOB.user_id),
+        ("order refund", AuditEvent.REFUSED, BOB.user_id),
+        ("order reject", AuditEvent.REFUSED, BOB.user_id),
     ]
     assert [e.guild_id for e in rows] == [5] * len(rows)
     assert rows[3].result == requested.text
@@ -559,6 +563,18 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     assert (rows[6].result, rows[7].result) == ("No order `nope`.", "not staff")
     assert rows[8].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
     assert rows[10].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
+    assert (rows[10].username, rows[10].amount_nle, rows[10].detail) == (
+        "darth",
+        Decimal("17.10"),
+        f"order {small.id}: CS2, 30 days",
+    )
+    assert (rows[13].result, rows[13].detail, rows[13].username, rows[13].amount_nle) == (
+        "Refused: say how the money was refunded.",
+        f"order {big.id}: 100.01 NLE",
+        "a49",
+        Decimal("100.01"),
+    )
+    assert rows[14].result == "No order `nope`."
     assert rows[11].result == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
     assert (rows[12].result, rows[12].request_id) == (
         f"Order `{big.id}` marked refunded: sent back",
@@ -626,3 +642,14 @@ async def test_an_approval_waits_for_its_order_and_for_the_requesters_confirmati
             assert not done
         assert (await approval).order.state is OrderState.PAID
     await orders.drain()
+
+
+async def test_an_action_waits_for_its_orders_lock(actions: OrderStaffActions, orders: OrderService) -> None:
+    import asyncio
+
+    order = await claimed(orders)
+    async with actions._order_locks(order.id):  # a confirmation of this order is running
+        rejection = asyncio.create_task(actions.reject(order.id, BOB))
+        done, _ = await asyncio.wait({rejection}, timeout=0.5)
+        assert not done
+    assert (await rejection).order.state is OrderState.CANCELLED
