@@ -548,6 +548,7 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
         f"order {big.id}: 100.01 NLE",
     )
     assert rows[2].result == f"Order `{blocked.id}` is awaiting_payment; only manual payments are confirmed by staff."
+    assert (rows[2].detail, rows[2].username) == (f"order {blocked.id}: CS2, 30 days", "ghost")
     assert rows[4].result == "You cannot approve your own confirmation; a different staff member must approve it."
     assert (rows[4].username, rows[4].amount_nle, rows[4].detail) == (
         "a49",
@@ -623,6 +624,7 @@ async def test_an_approval_counts_what_the_requester_spent_today(
     assert refused.message.startswith("Daily limit reached: you have used 17.10 of 117.10 NLE today (UTC);")
     row = (await audit.query(AuditQuery()))[0].entry
     assert (row.action, row.event, row.staff_id, row.guild_id) == ("order approve", AuditEvent.REFUSED, BOB.user_id, 5)
+    assert (row.detail, row.username, row.amount_nle) == (f"order {big.id}: 100.01 NLE", "a49", Decimal("100.01"))
     await config.set_daily_limit(Decimal("117.11"), updated_by=None)
     assert (await actions.approve(big.id, BOB)).order.state is OrderState.PAID
     await orders.drain()
@@ -644,7 +646,9 @@ async def test_an_approval_waits_for_its_order_and_for_the_requesters_confirmati
     await orders.drain()
 
 
-async def test_an_action_waits_for_its_orders_lock(actions: OrderStaffActions, orders: OrderService) -> None:
+async def test_an_action_waits_for_its_orders_lock_and_a_confirmation_for_the_staff_members(
+    actions: OrderStaffActions, orders: OrderService
+) -> None:
     import asyncio
 
     order = await claimed(orders)
@@ -653,3 +657,11 @@ async def test_an_action_waits_for_its_orders_lock(actions: OrderStaffActions, o
         done, _ = await asyncio.wait({rejection}, timeout=0.5)
         assert not done
     assert (await rejection).order.state is OrderState.CANCELLED
+    for lock in (lambda order_id: actions._order_locks(order_id), lambda _: actions._staff_locks(ALICE.user_id)):
+        order = await claimed(orders)
+        async with lock(order.id):  # another action on this order, or another confirmation by Alice, is running
+            confirmation = asyncio.create_task(actions.confirm(order.id, ALICE))
+            done, _ = await asyncio.wait({confirmation}, timeout=0.5)
+            assert not done
+        assert (await confirmation).order.state is OrderState.PAID
+    await orders.drain()
