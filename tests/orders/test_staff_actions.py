@@ -343,7 +343,7 @@ async def test_a_confirmation_racing_a_cancellation_is_refused(
     with pytest.raises(OrderRefusal, match=r"^Refused: order .* is cancelled; it cannot become paid\.$"):
         await actions._confirm(cancelled, "staff:1", "confirm", ALICE, None)
     (entry,) = await audit.query(AuditQuery())
-    assert entry.entry.event is AuditEvent.REFUSED
+    assert (entry.entry.action, entry.entry.event) == ("order confirm", AuditEvent.REFUSED)
 
 
 async def test_locks_are_kept_only_while_in_use(actions: OrderStaffActions, orders: OrderService) -> None:
@@ -415,7 +415,7 @@ async def test_a_russian_staff_member_reads_the_daily_limit_refusal_in_russian(
 ) -> None:
     await config.set_daily_limit(Decimal("1"), updated_by=None)
     order = await claimed(orders)
-    refused = await refusal(actions.confirm(order.id, BOB))
+    refused = await refusal(actions.confirm(order.id, BOB, guild_id=5))
     assert refused.text_in("ru") == (
         "Дневной лимит исчерпан: сегодня (UTC) вы потратили 0,00 из 1,00 NLE; эта операция стоит 17,10 NLE. "
         "Операции в ожидании и с неизвестным исходом тоже учитываются."
@@ -426,7 +426,8 @@ async def test_a_russian_staff_member_reads_the_daily_limit_refusal_in_russian(
     )
     assert refused.message == english
     (entry,) = await audit.query(AuditQuery())
-    assert (entry.entry.event, entry.entry.result) == (AuditEvent.REFUSED, english)
+    assert (entry.entry.action, entry.entry.event, entry.entry.result) == ("order confirm", AuditEvent.REFUSED, english)
+    assert (entry.entry.guild_id, entry.entry.detail) == (5, f"order {order.id}: CS2, 30 days")
     assert (await orders.get(order.id)).state is OrderState.AWAITING_PAYMENT
 
 
