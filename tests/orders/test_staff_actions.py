@@ -341,9 +341,10 @@ async def test_a_confirmation_racing_a_cancellation_is_refused(
     order = await claimed(orders)
     cancelled = await orders.cancel(order.id, "customer", "changed my mind")
     with pytest.raises(OrderRefusal, match=r"^Refused: order .* is cancelled; it cannot become paid\.$"):
-        await actions._confirm(cancelled, "staff:1", "confirm", ALICE, None)
+        await actions._confirm(cancelled, "staff:1", "confirm", ALICE, 5)
     (entry,) = await audit.query(AuditQuery())
     assert (entry.entry.action, entry.entry.event) == ("order confirm", AuditEvent.REFUSED)
+    assert (entry.entry.guild_id, entry.entry.detail) == (5, f"order {order.id}: CS2, 30 days")
 
 
 async def test_locks_are_kept_only_while_in_use(actions: OrderStaffActions, orders: OrderService) -> None:
@@ -578,6 +579,7 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     )
     assert rows[14].result == "No order `nope`."
     assert rows[11].result == f"Order `{other.id}` cancelled (duplicate). Nothing was delivered."
+    assert rows[11].detail == f"order {other.id}: CS2, 30 days"
     assert (rows[12].result, rows[12].request_id) == (
         f"Order `{big.id}` marked refunded: sent back",
         refunded.order.request_id,
