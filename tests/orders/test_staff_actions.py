@@ -564,6 +564,7 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
         f"order {small.id}: CS2, 30 days",
     )
     assert (rows[6].result, rows[7].result) == ("No order `nope`.", "not staff")
+    assert (rows[0].detail, rows[7].detail) == (f"order {small.id}", f"order {big.id}")
     assert rows[8].result == (f"Payment of order `{big.id}` confirmed; delivering 100.01 NLE to `a49`.")
     assert rows[10].result == f"Order `{small.id}` is cancelled; it cannot be rejected."
     assert (rows[10].username, rows[10].amount_nle, rows[10].detail) == (
