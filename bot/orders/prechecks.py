@@ -148,11 +148,11 @@ async def run_prechecks(
             cost = (await market.get_prices(key.product)).price(key.plan).nle
         else:
             if nle is None:  # pragma: no cover - a marketplace order always has its amount
-                raise ValueError("a marketplace order needs its NLE amount")
+                raise ValueError("a marketplace order needs its NLE amount")  # pragma: no mutate
             cost = nle
         balance = await market.get_balance()
     except MarketFailure as exc:
-        log.warning("order pre-check could not reach the Market problem=%s", type(exc).__name__)
+        log.warning("order pre-check could not reach the Market problem=%s", type(exc).__name__)  # pragma: no mutate
         return PrecheckResult(BlockReason.MARKET_UNAVAILABLE, offer)
     if balance < cost:
         return PrecheckResult(BlockReason.LOW_BALANCE, offer, cost, f"balance {balance} NLE, cost {cost} NLE")

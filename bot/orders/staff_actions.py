@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from bot.i18n import money, t
+from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.i18n.said import Said
 from bot.locks import KeyedLocks
 from bot.orders import localized
@@ -118,27 +118,31 @@ class OrderStaffActions:
         action: str,
         staff: StaffSubject,
         order_id: str,
-        text: str | Said,
+        text: str | Callable[[str], str],
         *,
         order: Order | None = None,
         guild_id: int | None = None,
         event: AuditEvent = AuditEvent.REFUSED,
     ) -> OrderRefusal:
-        english = text if isinstance(text, str) else text()
+        english = text if isinstance(text, str) else text(DEFAULT_LOCALE)
         await self._audit(action, event, staff, order=order, order_id=order_id, result=english, guild_id=guild_id)
+        # pragma: no mutate start
         log.info("order action refused action=%s order_id=%s staff=%s", action, order_id, staff.user_id)
+        # pragma: no mutate end
         return OrderRefusal(english, None if isinstance(text, str) else text)
 
     async def record_refusal(self, action: str, user_id: int, order_id: str, reason: str, guild_id: int | None) -> None:
         """Audit an order action refused before it reached these rules (a non-staff member pressed a button)."""
-        subject = StaffSubject(user_id, frozenset(), manage_guild=False)
+        subject = StaffSubject(user_id, frozenset(), manage_guild=False)  # pragma: no mutate (only its id is read)
         await self._audit(
             action, AuditEvent.REFUSED, subject, order=None, order_id=order_id, result=reason, guild_id=guild_id
         )
 
     async def _get(self, action: str, staff: StaffSubject, order_id: str, guild_id: int | None) -> Order:
         if not await is_staff(staff, self._config):
-            await self._audit(action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff")
+            await self._audit(
+                action, AuditEvent.REFUSED, staff, order=None, order_id=order_id, result="not staff", guild_id=guild_id
+            )
             raise NotStaff()
         try:
             return await self.orders.get(order_id)
@@ -153,7 +157,8 @@ class OrderStaffActions:
         try:
             await self.limit.check(limit_of, order.nle_cost)
         except StaffError as exc:
-            raise await self._refuse(action, staff, order.id, exc.message, order=order, guild_id=guild_id) from None
+            said = exc.said or exc.message  # the limit's sentence in the reader's language
+            raise await self._refuse(action, staff, order.id, said, order=order, guild_id=guild_id) from None
 
     # ------------------------------------------------------------------ confirm / approve
     async def confirm(self, order_id: str, staff: StaffSubject, *, guild_id: int | None = None) -> ActionResult:
@@ -310,7 +315,9 @@ class OrderStaffActions:
                 return Said("orders.action.retried_delivered", {"id": order.id})
             if order.state is OrderState.NEEDS_ATTENTION:
                 error = order.last_error
+                # pragma: no mutate start (a refused delivery always has its error: never reached)
                 reason = error if error else (lambda locale: t(locale, "orders.action.no_reason"))
+                # pragma: no mutate end
                 return Said("orders.action.retried_refused", {"id": order.id, "reason": reason})
             return Said("orders.action.retried_unknown", {"id": order.id, "state": _state(order.state)})
 

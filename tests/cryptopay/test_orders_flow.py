@@ -313,3 +313,26 @@ async def test_an_expired_invoice_expires_only_an_order_still_waiting(shop: Shop
     await shop.service.cancel(cancelled.id, "discord:5", "customer asked")
     await events.invoice_expired(cancelled.id)
     assert (await shop.service.get(cancelled.id)).state is OrderState.CANCELLED
+
+
+async def test_a_late_payment_never_takes_an_order_that_staff_confirmed_meanwhile(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = await _expired(shop)  # read as expired by the late payment ...
+    paid = await shop.service.repo.move(
+        expired.id, OrderState.PAID, actor="staff:1", expect=OrderState.EXPIRED, sets={"paid_by": 1}
+    )  # ... while staff confirmed it, and its delivery started (``fulfilling`` may also become needs_attention)
+    await shop.service.repo.move(
+        paid.id, OrderState.FULFILLING, actor="system", expect=OrderState.PAID, sets={"request_id": "ord-late-1"}
+    )
+    caplog.set_level(logging.INFO)
+    await OrderPaymentEvents(_StaleReads(shop.service, expired)).payment_late(expired.id, PAID)  # type: ignore[arg-type]
+    assert f"cryptopay late payment: order moved meanwhile order_id={expired.id}" in caplog.messages
+    now = await shop.service.get(expired.id)
+    assert (now.state, now.method, now.payment_reference, now.last_error) == (
+        OrderState.FULFILLING,
+        expired.method,
+        expired.payment_reference,
+        expired.last_error,
+    )
+    assert LATE_NOTE not in [t.note for t in await shop.service.history(expired.id)]

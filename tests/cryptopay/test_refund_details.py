@@ -80,6 +80,10 @@ async def test_refund_and_show_give_the_buyers_payment_while_crypto_pay_is_down(
         "The buyer's payment (send it back from @CryptoBot, Wallet → Send):\n" + shown
     )
     russian = result.text_in("ru")
+    assert russian.startswith(
+        f"Заказ `{order_id}` отмечен как возвращённый: sent back from @CryptoBot\n"
+        "Оплата покупателя (верните её через @CryptoBot, Wallet → Send):\n"
+    )
     assert "Счёт: `" + str(invoice_id) + "`\nОплачено в валюте: `TON`\n" in russian
     russian_embed = rendering.detail_embed(
         order, await shop.service.history(order_id), payment_details=expected, locale="ru"
