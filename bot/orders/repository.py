@@ -261,7 +261,9 @@ class OrderRepository:
             return order, current.state
 
         order, previous = await self._writes.run(op)
-        event = previous is to_state
+        # pragma below: the log line's wording and arguments change only the log line
+        event = previous is to_state  # pragma: no mutate
+        # pragma: no mutate start
         log.info(
             "order %s order_id=%s from=%s to=%s actor=%s",
             "event" if event else "transition",
@@ -270,6 +272,7 @@ class OrderRepository:
             to_state,
             actor,
         )
+        # pragma: no mutate end
         return order
 
     @staticmethod

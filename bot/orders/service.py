@@ -203,7 +203,9 @@ class OrderService:
             actor="customer",
         )
         if created:
+            # pragma: no mutate start
             log.info("order created order_id=%s source=checkout product=%s", order.id, order.product_key)
+            # pragma: no mutate end
         return order, created
 
     def start_check(self, order: Order) -> bool:
@@ -261,7 +263,9 @@ class OrderService:
             ),
             actor=f"discord:{user_id}",
         )
+        # pragma: no mutate start
         log.info("order created order_id=%s source=discord product=%s", order.id, order.product_key)
+        # pragma: no mutate end
         return await self.check(order.id)
 
     # ------------------------------------------------------------------ pre-checks
@@ -500,7 +504,9 @@ class OrderService:
                 )
             if result.outcome is fulfilment.Outcome.REFUSED:
                 return await self._needs_attention(order, str(result.error), low_balance=result.low_balance)
+            # pragma: no mutate start
             log.warning("order fulfilment still open order_id=%s request_id=%s", order.id, order.request_id)
+            # pragma: no mutate end
             return order
 
     async def _needs_attention(self, order: Order, error: str, *, low_balance: bool) -> Order:
@@ -543,7 +549,7 @@ class OrderService:
         try:
             await self.providers.get(order.method).cancel(order.id)
         except Exception:
-            log.exception("payment cancel failed order_id=%s method=%s", order.id, order.method)
+            log.exception("payment cancel failed order_id=%s method=%s", order.id, order.method)  # pragma: no mutate
 
     # ------------------------------------------------------------------ time and restarts
     async def expire_due(self) -> list[Order]:
@@ -568,7 +574,7 @@ class OrderService:
         check orders whose pre-checks never finished, oldest first. Returns the orders as they ended."""
         done: list[Order] = []
         for order_id in await self.repo.ids(OrderState.PAID, OrderState.FULFILLING):
-            log.warning("order resumed order_id=%s", order_id)
+            log.warning("order resumed order_id=%s", order_id)  # pragma: no mutate
             done.append(await self.fulfil(order_id))
         for order_id in await self.repo.ids(OrderState.AWAITING_PAYMENT, check_status="pending"):
             done.append(await self.check(order_id))
@@ -608,13 +614,13 @@ class OrderService:
         try:
             await self.resume()
         except Exception:
-            log.exception("order resume failed")
+            log.exception("order resume failed")  # pragma: no mutate
         while True:
             await asyncio.sleep(interval.total_seconds())
             try:
                 await self.maintain()
             except Exception:
-                log.exception("order maintenance pass failed")
+                log.exception("order maintenance pass failed")  # pragma: no mutate
 
 
 def _initial_cost(key: ProductKey, nle: Decimal | None) -> Decimal:

@@ -3,13 +3,15 @@ inverse, the background passes' filters and their order."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from bot.orders.models import OrderNotFound, OrderState
+from bot.orders.models import Order, OrderNotFound, OrderState, Transition
 from bot.orders.repository import OrderRepository, iso, parse_iso
+from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from tests.orders.conftest import Clock
 from tests.orders.test_state_machine import force_state, new_order
@@ -135,3 +137,119 @@ def test_iso_is_utc_on_a_host_not_on_utc(monkeypatch: pytest.MonkeyPatch) -> Non
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+async def test_every_column_reads_back_from_insert_move_get_and_find(repo: OrderRepository, clock: Clock) -> None:
+    """Each column of a row, set to a value other than its default, comes back as itself (type and value)
+    wherever an order is read: the insert's answer, a move's answer, ``get`` and ``find``."""
+    created_at = clock.now
+    claimed = created_at - timedelta(minutes=3, microseconds=5)
+    expires = created_at + timedelta(hours=1, microseconds=7)
+    order, created = await repo.insert(
+        {
+            "id": "i" * 22,
+            "token_hash": "th",
+            "form_token": "ft",
+            "login": "luke",
+            "email": "l@example.com",
+            "product_key": "marketplace",
+            "nle": Decimal("3.50"),
+            "currency": "EUR",
+            "method": PaymentMethod.CRYPTOPAY,
+            "amount": Decimal("4.20"),
+            "nle_cost": Decimal("3.50"),
+            "check_status": "blocked",
+            "check_reason": "low_balance",
+            "payment_reference": "pay-ref",
+            "payment_claimed_at": claimed,
+            "claim_reference": "claim-ref",
+            "paid_by": 42,
+            "fulfil_attempt": 2,
+            "request_id": "req-1",
+            "auto_retry": True,
+            "last_error": "boom",
+            "discord_user_id": 77,
+            "expires_at": expires,
+        },
+        actor="discord:77",
+    )
+    expected = Order(
+        id="i" * 22,
+        login="luke",
+        email="l@example.com",
+        product_key="marketplace",
+        nle=Decimal("3.50"),
+        currency="EUR",
+        method=PaymentMethod.CRYPTOPAY,
+        amount=Decimal("4.20"),
+        nle_cost=Decimal("3.50"),
+        state=S.AWAITING_PAYMENT,
+        check_status="blocked",
+        check_reason="low_balance",
+        payment_reference="pay-ref",
+        payment_claimed_at=claimed,
+        claim_reference="claim-ref",
+        paid_by=42,
+        fulfil_attempt=2,
+        request_id="req-1",
+        auto_retry=True,
+        last_error="boom",
+        discord_user_id=77,
+        created_at=created_at,
+        updated_at=created_at,
+        expires_at=expires,
+        form_token="ft",
+        seq=1,
+    )
+    assert created
+    assert order == expected
+    assert await repo.get(order.id) == expected
+    assert await repo.find() == [expected]
+    # Decimal equality ignores trailing zeros: the stored text is kept too
+    assert (str(order.nle), str(order.amount), str(order.nle_cost)) == ("3.50", "4.20", "3.50")
+    assert (type(order.fulfil_attempt), type(order.seq), type(order.auto_retry)) == (int, int, bool)
+
+    clock.advance(timedelta(seconds=9, microseconds=11))
+    moved = await repo.move(
+        order.id,
+        S.AWAITING_PAYMENT,
+        actor="system",
+        expect=S.AWAITING_PAYMENT,
+        sets={"method": PaymentMethod.MANUAL, "auto_retry": False, "fulfil_attempt": 3, "amount": Decimal("5.00")},
+    )
+    after = dataclasses.replace(
+        expected,
+        method=PaymentMethod.MANUAL,
+        auto_retry=False,
+        fulfil_attempt=3,
+        amount=Decimal("5.00"),
+        updated_at=clock.now,
+        seq=2,
+    )
+    assert moved == after
+    assert await repo.get(order.id) == after
+    assert (moved.method, moved.auto_retry, str(moved.amount)) == (PaymentMethod.MANUAL, False, "5.00")
+
+
+async def test_the_history_reads_back_whole(repo: OrderRepository, clock: Clock) -> None:
+    """Each entry of the history, field by field: the creation (no from_state, its actor), an event and a move."""
+    start = clock.now
+    order = await new_order(repo, "h" * 22)
+    clock.advance(timedelta(seconds=1, microseconds=3))
+    await repo.move(order.id, S.AWAITING_PAYMENT, actor="customer", note="method manual", expect=S.AWAITING_PAYMENT)
+    clock.advance(timedelta(seconds=2))
+    await repo.move(order.id, S.PAID, actor="staff:5", note="payment confirmed (manual)")
+    assert await repo.history(order.id) == [
+        Transition(order.id, 1, None, S.AWAITING_PAYMENT, start, "customer", None),
+        Transition(
+            order.id,
+            2,
+            S.AWAITING_PAYMENT,
+            S.AWAITING_PAYMENT,
+            start + timedelta(seconds=1, microseconds=3),
+            "customer",
+            "method manual",
+        ),
+        Transition(order.id, 3, S.AWAITING_PAYMENT, S.PAID, clock.now, "staff:5", "payment confirmed (manual)"),
+    ]
+    assert all(type(t.seq) is int for t in await repo.history(order.id))

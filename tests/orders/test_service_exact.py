@@ -12,8 +12,9 @@ from bot.orders.prechecks import Offer
 from bot.orders.service import OrderService
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from tests.orders.conftest import RedirectProvider
+from tests.orders.conftest import Clock, RedirectProvider
 from tests.orders.test_service import checked
+from tests.orders.test_state_machine import new_order
 
 
 class NoCurrencyProvider(RedirectProvider):
@@ -69,3 +70,18 @@ async def test_delivery_waits_for_the_orders_own_lock(orders: OrderService) -> N
         assert (await orders.get(order.id)).state is OrderState.PAID
     await orders.drain()
     assert (await orders.get(order.id)).state is OrderState.DELIVERED
+
+
+async def test_customer_orders_gives_more_than_a_page_of_25_when_asked(orders: OrderService, clock: Clock) -> None:
+    """``limit`` reaches both look-ups: 27 /buy orders of a member and 27 checkout orders for their login are all
+    listed with a limit of 60 (the repository's own default page is 25)."""
+    bought, for_login = [], []
+    for n in range(27):
+        bought.append((await new_order(orders.repo, f"b{n:02}".ljust(22, "b"), login="luke", discord_user_id=555)).id)
+        for_login.append((await new_order(orders.repo, f"l{n:02}".ljust(22, "l"), login="darth")).id)
+        clock.advance(timedelta(seconds=1))
+    assert [o.id for o in await orders.customer_orders(555, None, limit=60)] == bought[::-1]
+    assert [o.id for o in await orders.customer_orders(556, "darth", limit=60)] == for_login[::-1]
+    mine = await orders.customer_orders(555, "darth", limit=60)
+    assert len(mine) == 54
+    assert {o.id for o in mine} == {*bought, *for_login}
