@@ -36,6 +36,7 @@ import jwt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.open_loop import OpenLoopResult, run_open_loop  # noqa: E402
 from bench.results import Paired, against_server, listen, percentile_ms, run_profiled, write_section  # noqa: E402
 
 SECTION = "## Checkout entry"
@@ -201,6 +202,61 @@ async def send_all(name: str, port: int, tokens: list[str], clients: int, cpu_po
     return Round(name, len(tokens), elapsed, latencies, await server_cpu(cpu_port) - cpu_before)
 
 
+@dataclass
+class OpenRound:
+    """One handler at one arrival rate (open loop) and the server CPU it took."""
+
+    name: str
+    result: OpenLoopResult
+    server_cpu: float
+
+    @property
+    def cpu_per_request_us(self) -> float:
+        return self.server_cpu / self.result.sent * 1e6
+
+
+async def send_open(name: str, port: int, tokens: list[str], rate: float, cpu_port: int) -> OpenRound:
+    """``tokens`` sent at ``rate`` per second, open loop (:mod:`bench.open_loop`); latency from the due time."""
+    url = f"http://127.0.0.1:{port}/checkout"
+    cpu_before = await server_cpu(cpu_port)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(i: int) -> None:
+            async with session.get(url, params={"nl_purchase": tokens[i]}, allow_redirects=False) as resp:
+                await resp.read()
+                if resp.status != 303:
+                    raise RuntimeError(f"{name}: HTTP {resp.status}")
+
+        result = await run_open_loop(one, rate=rate, count=len(tokens))
+    if result.errors:
+        raise RuntimeError(f"{name} at {rate}/s: {result.errors} errors, first: {result.first_error}")
+    return OpenRound(name, result, await server_cpu(cpu_port) - cpu_before)
+
+
+async def run_open(
+    rates: list[float], seconds: float, first_token: int, bare_port: int, full_port: int
+) -> list[tuple[OpenRound, OpenRound]]:
+    """Each rate for ``seconds``, bare and full in turn (alternating which goes first): (bare, full) per rate."""
+    pairs: list[tuple[OpenRound, OpenRound]] = []
+    for n, rate in enumerate(rates):
+        tokens = make_tokens(round(rate * seconds), first_token)
+        first_token += len(tokens)
+        if n % 2 == 0:
+            bare = await send_open("bare", bare_port, tokens, rate, bare_port)
+            full = await send_open("full", full_port, tokens, rate, bare_port)
+        else:
+            full = await send_open("full", full_port, tokens, rate, bare_port)
+            bare = await send_open("bare", bare_port, tokens, rate, bare_port)
+        pairs.append((bare, full))
+        for r in (bare, full):
+            print(
+                f"open loop {rate:.0f}/s {r.name}: answered {r.result.achieved:,.0f}/s p50 {r.result.pct(0.5):.1f} ms"
+                f" p99 {r.result.pct(0.99):.1f} ms (send lag p99 {r.result.lag_pct(0.99):.1f} ms)"
+                f" CPU {r.cpu_per_request_us:.0f} us/request"
+            )
+    return pairs
+
+
 async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port: int) -> Paired[Round]:
     warmup = make_tokens(500, 0)
     await send_all("warmup-bare", bare_port, warmup, clients, bare_port)
@@ -229,7 +285,56 @@ async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port:
     return Paired.of(bares, fulls)
 
 
-def render(result: Paired[Round], rounds: int, clients: int, load: tuple[float, float]) -> str:
+async def stored_orders(full_port: int) -> int:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{full_port}/count") as resp:
+        return int((await resp.json())["orders"])
+
+
+async def run_all(
+    orders: int, clients: int, rounds: int, rates: list[float], seconds: float, bare_port: int, full_port: int
+) -> tuple[Paired[Round], list[tuple[OpenRound, OpenRound]]]:
+    """The closed-loop rounds, then the open-loop rates (every request a new order, counted after)."""
+    closed = await run(orders, clients, rounds, bare_port, full_port)
+    before = await stored_orders(full_port)
+    first_token = 500 + rounds * orders
+    opened = await run_open(rates, seconds, first_token, bare_port, full_port)
+    expected = before + sum(full.result.sent for _, full in opened)
+    if (counted := await stored_orders(full_port)) != expected:
+        raise RuntimeError(f"orders stored {counted}, expected {expected}")
+    return closed, opened
+
+
+def render_open(opened: list[tuple[OpenRound, OpenRound]], seconds: float) -> list[str]:
+    if not opened:
+        return []
+    rows = [
+        f"| {rate:,.0f} | {r.name} | {r.result.achieved:,.0f} | {r.result.pct(0.5):.1f} | {r.result.pct(0.99):.1f} "
+        f"| {r.result.lag_pct(0.99):.1f} | {r.cpu_per_request_us:.0f} |"
+        for bare, full in opened
+        for rate, r in ((bare.result.rate, bare), (full.result.rate, full))
+    ]
+    return [
+        f"Open loop (`bench/open_loop.py`): requests sent at a fixed rate for {seconds:g} s each, whatever the",
+        "answers (no client waits for the previous answer); latency counted from when each request was due,",
+        "so a server falling behind shows as latency (no coordinated omission). Send lag: how late the load",
+        "generator itself sent (when it is large, the machine, not the server, is behind).",
+        "",
+        "| rate (req/s) | handler | answered/s | p50 (ms) | p99 (ms) | send lag p99 (ms) "
+        "| server CPU per request (us) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
+def render(
+    result: Paired[Round],
+    opened: list[tuple[OpenRound, OpenRound]],
+    seconds: float,
+    rounds: int,
+    clients: int,
+    load: tuple[float, float],
+) -> str:
     bare, full = result.bare, result.full
     today = time.strftime("%Y-%m-%d", time.gmtime())
     per_round = ", ".join(f"{r:.2f}" for r in result.ratios)
@@ -263,6 +368,7 @@ def render(result: Paired[Round], rounds: int, clients: int, load: tuple[float, 
             f"Ratio checkout / bare: **{result.ratio:.2f}** (target >= 0.3; per round: {per_round}); checkout p99",
             f"per round: {p99s} ms (target < 50 ms).",
             "",
+            *render_open(opened, seconds),
             *NOTES,
             "",
         ]
@@ -320,16 +426,23 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rates", default="100,250,500", help="open-loop arrival rates, requests/s, comma-separated ('' for none)"
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="open-loop duration of each rate")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--profile", help="write cProfile stats of the server process to this file")
     args = parser.parse_args()
 
-    result, load = against_server(
+    rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
+    (result, opened), load = against_server(
         _serve,
         args.profile,
-        lambda bare_port, full_port: run(args.orders, args.clients, args.rounds, bare_port, full_port),
+        lambda bare_port, full_port: run_all(
+            args.orders, args.clients, args.rounds, rates, args.seconds, bare_port, full_port
+        ),
     )
-    text = render(result, args.rounds, args.clients, load)
+    text = render(result, opened, args.seconds, args.rounds, args.clients, load)
     print(text)
     if not args.no_write:
         write_section(SECTION, text)
