@@ -43,6 +43,31 @@ async def test_a_lone_write_is_committed_at_once(market_db: Database) -> None:
     assert await keys(market_db) == ["a", "b"]
 
 
+async def test_a_lone_write_needs_no_savepoint(market_db: Database) -> None:
+    statements: list[str] = []
+    await market_db.conn.set_trace_callback(statements.append)
+    group = GroupCommit(market_db)
+    assert await group.run(writer("a")) == "a"
+    assert await group.run_many(ManyWriter(), "b") == "B"
+    await market_db.conn.set_trace_callback(None)
+    insert = "INSERT INTO shop_state (key, value) VALUES ('{}', 'v')"
+    assert statements == [
+        *("BEGIN IMMEDIATE", insert.format("a"), "COMMIT"),
+        *("BEGIN IMMEDIATE", insert.format("b"), "COMMIT"),
+    ]
+    assert group.batches == 2
+
+
+async def test_two_writes_keep_their_savepoints(market_db: Database) -> None:
+    statements: list[str] = []
+    await market_db.conn.set_trace_callback(statements.append)
+    group = GroupCommit(market_db)
+    assert await asyncio.gather(group.run(writer("a")), group.run(writer("b"))) == ["a", "b"]
+    await market_db.conn.set_trace_callback(None)
+    assert statements.count("SAVEPOINT order_op") == 2
+    assert group.batches == 1
+
+
 async def test_a_failing_write_is_rolled_back_alone(market_db: Database) -> None:
     group = GroupCommit(market_db)
     results = await asyncio.gather(
