@@ -50,8 +50,8 @@ class OpenLoopResult:
         return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
 
     def pct(self, q: float) -> float:
-        """The ``q`` quantile of the latency, in milliseconds."""
-        return percentile_ms(self.latencies, q)
+        """The ``q`` quantile of the latency, in milliseconds (NaN when nothing was answered)."""
+        return percentile_ms(self.latencies, q) if self.latencies else float("nan")
 
     def lag_pct(self, q: float) -> float:
         """The ``q`` quantile of the generator's send lag, in milliseconds."""
