@@ -122,7 +122,8 @@ def _serve(
             await service.drain()
             row = await db.fetchone("SELECT COUNT(*) FROM orders")
             assert row is not None
-            return web.json_response({"orders": row[0]})
+            # transactions: how many group commits wrote them (orders per transaction = the batch size)
+            return web.json_response({"orders": row[0], "transactions": service.repo._writes.batches})
 
         full_app.router.add_get("/count", count)
         bare_app = web.Application(middlewares=[error_middleware])
@@ -271,14 +272,14 @@ async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port:
     fulls: list[Round] = []
     for r in range(rounds):
         tokens = make_tokens(orders, 500 + r * orders)
+        transactions = (await stored_counts(full_port))["transactions"]
         if r % 2 == 0:
             bares.append(await send_all("bare", bare_port, tokens, clients, bare_port))
             fulls.append(await send_all("full", full_port, tokens, clients, bare_port))
         else:
             fulls.append(await send_all("full", full_port, tokens, clients, bare_port))
             bares.append(await send_all("bare", bare_port, tokens, clients, bare_port))
-        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{full_port}/count") as resp:
-            counted = await resp.json()
+        counted = await stored_counts(full_port)
         expected = 500 + (r + 1) * orders
         if counted["orders"] != expected:
             raise RuntimeError(f"orders stored {counted}, expected {expected}")
@@ -286,14 +287,20 @@ async def run(orders: int, clients: int, rounds: int, bare_port: int, full_port:
         print(
             f"round {r + 1}: bare {b.rate:,.0f}/s p99 {b.pct(0.99):.1f} ms; full {f.rate:,.0f}/s p50 "
             f"{f.pct(0.5):.1f} ms p99 {f.pct(0.99):.1f} ms CPU {f.server_cpu / f.orders * 1e6:.0f} us/order "
-            f"; ratio {f.rate / b.rate:.2f}"
+            f"; ratio {f.rate / b.rate:.2f}; {orders / max(1, counted['transactions'] - transactions):.1f} orders"
+            " per transaction"
         )
     return Paired.of(bares, fulls)
 
 
-async def stored_orders(full_port: int) -> int:
+async def stored_counts(full_port: int) -> dict[str, int]:
+    """The orders stored and the transactions that wrote them, once every write is done."""
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{full_port}/count") as resp:
-        return int((await resp.json())["orders"])
+        return {key: int(value) for key, value in (await resp.json()).items()}
+
+
+async def stored_orders(full_port: int) -> int:
+    return (await stored_counts(full_port))["orders"]
 
 
 async def run_all(
