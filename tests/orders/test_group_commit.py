@@ -207,6 +207,19 @@ async def test_a_lone_item_that_fails_is_rolled_back(market_db: Database) -> Non
     assert await group.run_many(many, "y") == "Y"
 
 
+async def test_a_lone_item_failing_beside_another_write_is_written_once(market_db: Database) -> None:
+    """A batched item alone in its group (next to a plain op) is written in its own savepoint: one call, and no
+    group failure (the lone-write shortcut does not apply: the batch holds two writes)."""
+    group = GroupCommit(market_db)
+    many = ManyWriter(refuse=frozenset({"x"}))
+    results = await asyncio.gather(group.run(writer("a")), group.run_many(many, "x"), return_exceptions=True)
+    assert results[0] == "a"
+    assert isinstance(results[1], ValueError)
+    assert many.calls == [["x"]]
+    assert (group.batches, group.group_failures) == (1, 0)
+    assert await keys(market_db) == ["a"]
+
+
 async def test_a_write_many_without_a_result_fails_its_item(market_db: Database) -> None:
     group = GroupCommit(market_db)
 
