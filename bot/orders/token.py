@@ -97,6 +97,7 @@ class PurchaseTokenVerifier:
             import jwt  # first use: the bot needs PyJWT only once a checkout link is opened
 
             decoder = jwt.PyJWT(options={"require": ["exp", "iat", "iss"], "verify_signature": True})
+            _prepare_key_once(decoder, self._key)
             self._short_key = self._warns_about_key(decoder)
             self._jwt = decoder
         return self._jwt
@@ -151,6 +152,34 @@ class PurchaseTokenVerifier:
 
     def _decode(self, decoder: jwt.PyJWT, token: str) -> object:
         return decoder.decode(token, self._key, algorithms=[ALGORITHM], issuer=ISSUER, leeway=LEEWAY_SECONDS)
+
+
+def _prepare_key_once(decoder: jwt.PyJWT, key: bytes) -> None:
+    """Make ``decoder`` verify HS256 with ``key`` prepared once instead of on every token.
+
+    For every token PyJWT's HMAC algorithm "prepares" the key: it checks that the bytes do not look like an
+    asymmetric key (PEM, SSH, DER, a JWK), about 25 us, with the same answer every time for the same secret.
+    Its algorithm registry (the :class:`jwt.PyJWS` the decoder holds) takes an HS256 algorithm of our own that
+    runs that check once, here, and answers with the result for this key (any other key: PyJWT's own check);
+    signing and verifying stay PyJWT's. A key the check refuses, or a PyJWT without that registry, is left to
+    PyJWT as it is."""
+    import jwt
+    from jwt.algorithms import HMACAlgorithm
+
+    jws = getattr(decoder, "_jws", None)
+    if not isinstance(jws, jwt.PyJWS):  # pragma: no cover - PyJWT 2.x keeps its PyJWS there
+        return
+    try:
+        prepared = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(key)
+    except jwt.InvalidKeyError:
+        return  # refused on every verification, as PyJWT does
+
+    class PreparedKeyHS256(HMACAlgorithm):
+        def prepare_key(self, candidate: str | bytes) -> bytes:
+            return prepared if candidate == key else super().prepare_key(candidate)
+
+    jws.unregister_algorithm(ALGORITHM)
+    jws.register_algorithm(ALGORITHM, PreparedKeyHS256(HMACAlgorithm.SHA256))
 
 
 def verify_purchase_token(token: str | None, *, secret: str, integration_id: int) -> PurchaseClaims:

@@ -43,6 +43,31 @@ async def test_a_lone_write_is_committed_at_once(market_db: Database) -> None:
     assert await keys(market_db) == ["a", "b"]
 
 
+async def test_a_lone_write_needs_no_savepoint(market_db: Database) -> None:
+    statements: list[str] = []
+    await market_db.conn.set_trace_callback(statements.append)
+    group = GroupCommit(market_db)
+    assert await group.run(writer("a")) == "a"
+    assert await group.run_many(ManyWriter(), "b") == "B"
+    await market_db.conn.set_trace_callback(None)
+    insert = "INSERT INTO shop_state (key, value) VALUES ('{}', 'v')"
+    assert statements == [
+        *("BEGIN IMMEDIATE", insert.format("a"), "COMMIT"),
+        *("BEGIN IMMEDIATE", insert.format("b"), "COMMIT"),
+    ]
+    assert group.batches == 2
+
+
+async def test_two_writes_keep_their_savepoints(market_db: Database) -> None:
+    statements: list[str] = []
+    await market_db.conn.set_trace_callback(statements.append)
+    group = GroupCommit(market_db)
+    assert await asyncio.gather(group.run(writer("a")), group.run(writer("b"))) == ["a", "b"]
+    await market_db.conn.set_trace_callback(None)
+    assert statements.count("SAVEPOINT order_op") == 2
+    assert group.batches == 1
+
+
 async def test_a_failing_write_is_rolled_back_alone(market_db: Database) -> None:
     group = GroupCommit(market_db)
     results = await asyncio.gather(
@@ -180,6 +205,19 @@ async def test_a_lone_item_that_fails_is_rolled_back(market_db: Database) -> Non
     assert group.group_failures == 0
     assert await keys(market_db) == []
     assert await group.run_many(many, "y") == "Y"
+
+
+async def test_a_lone_item_failing_beside_another_write_is_written_once(market_db: Database) -> None:
+    """A batched item alone in its group (next to a plain op) is written in its own savepoint: one call, and no
+    group failure (the lone-write shortcut does not apply: the batch holds two writes)."""
+    group = GroupCommit(market_db)
+    many = ManyWriter(refuse=frozenset({"x"}))
+    results = await asyncio.gather(group.run(writer("a")), group.run_many(many, "x"), return_exceptions=True)
+    assert results[0] == "a"
+    assert isinstance(results[1], ValueError)
+    assert many.calls == [["x"]]
+    assert (group.batches, group.group_failures) == (1, 0)
+    assert await keys(market_db) == ["a"]
 
 
 async def test_a_write_many_without_a_result_fails_its_item(market_db: Database) -> None:

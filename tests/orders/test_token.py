@@ -306,3 +306,30 @@ def test_one_verifier_serves_many_tokens_with_a_short_secret_too() -> None:
             with pytest.raises(TokenRejected) as caught:
                 verifier.verify(forged)
         assert caught.value.code == "bad_signature"
+
+
+def test_the_secret_is_prepared_once_not_for_every_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyJWT checks for every token that an HMAC key does not look like an asymmetric key; the verifier has that
+    done once for its secret."""
+    from bot.orders.token import PurchaseTokenVerifier
+
+    checked: list[bytes] = []
+    real = jwt.algorithms.is_pem_format
+
+    def counting(key: bytes) -> bool:
+        checked.append(key)
+        return real(key)
+
+    monkeypatch.setattr(jwt.algorithms, "is_pem_format", counting)
+    verifier = PurchaseTokenVerifier(secret=SECRET, integration_id=INTEGRATION_ID)
+    tokens = [sign(purchase_claims(login=f"buyer{n}")) for n in range(3)]
+    checked.clear()  # signing them checked the key too
+    assert [verifier.verify(token).login for token in tokens] == ["buyer0", "buyer1", "buyer2"]
+    assert checked == [SECRET.encode()]
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(hs256(PUBLIC_PEM, {"alg": "HS256", "typ": "JWT"}, purchase_claims()))
+    assert caught.value.code == "bad_signature"
+    # any other key still gets PyJWT's own check, on every use
+    with pytest.raises(jwt.InvalidKeyError):
+        verifier._decoder().decode(tokens[0], PUBLIC_PEM, algorithms=["HS256"])
+    assert checked == [SECRET.encode(), PUBLIC_PEM]
