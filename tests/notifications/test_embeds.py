@@ -120,7 +120,7 @@ def test_an_event_embed_is_in_its_own_language_whichever_was_rendered_before(kin
     names = [f["name"] for f in russian["fields"]]
     assert names[0] == ("Покупатель" if kind == "purchase" else "Отправитель")
     assert "Получено" in names
-    assert "Unique ID" in names
+    assert "Уникальный ID" in names
     if kind == "purchase":
         assert russian["title"] == "Новая покупка на маркете"
         assert (
