@@ -1,7 +1,7 @@
 """Benchmark: the whole bot process, run as an operator runs it, beside a bare aiohttp server.
 
 Run: ``.venv/bin/python bench/bench_process.py [--warmup N] [--events N] [--senders C] [--rounds R] [--no-split]
-[--repo PATH] [--no-write]``
+[--rates 250,500,1000] [--seconds S] [--repo PATH] [--no-write]``
 
 Three processes besides this one (which only sends and measures):
 
@@ -22,6 +22,11 @@ message posted (both ``time.monotonic()``, one clock for every process on Linux)
 The split round (skip with ``--no-split``) sends N more events while the fake holds message posts
 unanswered (the dispatcher waits on its first post): CPU per event of ingest alone; then the fake answers again
 and the CPU used until the last post is the notification drain alone.
+
+The open-loop rates (``--rates``, default 250, 500 and 1000 events/s, ``--seconds`` each; :mod:`bench.open_loop`)
+send events at a fixed arrival rate whatever the answers, to the bare server and to the bot (notifications
+posted as usual), latency counted from each event's due time: what a sender sees below saturation. The closed
+loop of C senders measures saturation, where Little's law fixes the mean latency at C / throughput.
 
 Idle RSS: ``VmRSS`` of the bot process once it is ready (connected, commands synced) and quiet, and again after
 the rounds. ``--repo PATH`` runs the bot from another checkout (paired runs of old and new code). Figures go to
@@ -52,6 +57,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.open_loop import OpenLoopResult, run_open_loop  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from bot.market.signing import signed_body  # noqa: E402
 
@@ -270,6 +276,34 @@ async def send_all(url: str, bodies: list[bytes], senders: int, pid: int) -> Bur
     return Burst(len(bodies), elapsed, latencies, last_ack, cpu_after - cpu_before)
 
 
+@dataclass
+class OpenRound:
+    result: OpenLoopResult
+    cpu: float
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.result.sent * 1e6
+
+
+async def send_open(url: str, bodies: list[bytes], rate: float, pid: int) -> OpenRound:
+    """``bodies`` sent at ``rate`` per second (open loop), latency from each one's due time."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(i: int) -> None:
+            async with session.post(url + PATH, data=bodies[i], headers=HEADERS) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"{url}: HTTP {resp.status}")
+
+        cpu_before = cpu_seconds(pid)
+        result = await run_open_loop(one, rate=rate, count=len(bodies))
+        cpu = cpu_seconds(pid) - cpu_before
+    if result.errors:
+        raise RuntimeError(f"{url} at {rate:g}/s: {result.errors} errors, first: {result.first_error}")
+    return OpenRound(result, cpu)
+
+
 async def posted(session: aiohttp.ClientSession, fake_url: str, *, ids: bool = False) -> dict[str, Any]:
     url = f"{fake_url}/_control/posted/purchases" + ("?ids=1" if ids else "")
     async with session.get(url) as resp:
@@ -307,6 +341,7 @@ class Results:
     ingest_cpu_us: float | None = None
     notify_cpu_us: float | None = None
     split_messages: int | None = None
+    opened: list[tuple[OpenRound, OpenRound]] = field(default_factory=list)
     rss_idle: float = 0.0
     rss_after: float = 0.0
     log_lines_per_event: float = 0.0
@@ -347,6 +382,21 @@ async def run(args: argparse.Namespace, p: Processes) -> Results:
                 f"CPU {f.cpu_us:.0f} us/event (burst {f.burst.cpu_us:.0f}, tail "
                 f"{f.notify_tail_cpu / f.burst.events * 1e6:.0f}); messages {f.messages}; "
                 f"last ack -> last post {f.last_ack_to_last_post:.2f} s",
+                flush=True,
+            )
+        for rate in args.rates:
+            bodies = build_bodies(max(1, int(rate * args.seconds)), uid)
+            uid += len(bodies)
+            before = await posted(session, p.fake_url)
+            bare_open = await send_open(p.bare_url, bodies, rate, p.bare.pid)
+            bot_open = await send_open(p.bot_url, bodies, rate, p.bot.pid)
+            await wait_posted(session, p.fake_url, before["embeds"] + len(bodies))
+            results.opened.append((bare_open, bot_open))
+            ob, ot = bare_open.result, bot_open.result
+            print(
+                f"open loop {rate:,.0f}/s: bare p50 {ob.pct(0.5):.1f} p99 {ob.pct(0.99):.1f} ms "
+                f"(send lag p99 {ob.lag_pct(0.99):.1f}); bot {ot.achieved:,.0f}/s p50 {ot.pct(0.5):.1f} "
+                f"p99 {ot.pct(0.99):.1f} ms (send lag p99 {ot.lag_pct(0.99):.1f}) CPU {bot_open.cpu_us:.0f} us/event",
                 flush=True,
             )
         if args.split:
@@ -428,10 +478,33 @@ def render(results: Results, args: argparse.Namespace, load: tuple[float, float]
         f"- RSS of the bot process: **{results.rss_idle:.0f} MB** idle after start-up (target < 60 MB), "
         f"{results.rss_after:.0f} MB idle after the run; {results.log_lines_per_event:.2f} log lines per event.",
         "",
+        *render_open(results.opened, args.seconds),
         *NOTES,
         "",
     ]
     return "\n".join(lines)
+
+
+def render_open(opened: list[tuple[OpenRound, OpenRound]], seconds: float) -> list[str]:
+    if not opened:
+        return []
+    rows = [
+        f"| {r.result.rate:,.0f} | {name} | {r.result.achieved:,.0f} | {r.result.pct(0.5):.1f} "
+        f"| {r.result.pct(0.99):.1f} | {r.result.lag_pct(0.99):.1f} | {r.cpu_us:.0f} |"
+        for bare, bot in opened
+        for name, r in (("bare aiohttp", bare), ("bot", bot))
+    ]
+    return [
+        f"Open loop (`bench/open_loop.py`): events sent at a fixed rate for {seconds:g} s each, whatever the answers",
+        "(no sender waits for the previous answer), latency counted from when each event was due (no coordinated",
+        "omission); the bot posts its notifications meanwhile, as in the rounds above. Send lag: how late the load",
+        "generator itself sent (when it is large, the machine, not the server, is behind).",
+        "",
+        "| rate (events/s) | process | answered/s | p50 (ms) | p99 (ms) | send lag p99 (ms) | CPU per event (us) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 NOTES = (Path(__file__).resolve().parent / "bench_process_notes.md").read_text(encoding="utf-8").splitlines()
@@ -444,6 +517,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(rate) for rate in text.split(",") if rate.strip()],
+        default=[250.0, 500.0, 1000.0],
+        help="open-loop arrival rates, events/s, comma-separated ('' for none)",
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each open-loop rate")
     parser.add_argument("--no-split", dest="split", action="store_false", help="skip the ingest / notify split")
     parser.add_argument("--repo", type=Path, default=ROOT, help="run the bot from this checkout")
     parser.add_argument("--no-write", action="store_true")
