@@ -13,8 +13,11 @@ import pytest
 from bot.guild_config import GuildConfig
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
+from bot.market.models import Product
 from bot.market.request_ids import RequestIdFactory
 from bot.market.retry import RetryPolicy
+from bot.market.simulator.runner import RunningSimulator
+from bot.market.simulator.state import SimUser
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.service import OrderService
@@ -277,18 +280,23 @@ async def test_reject_cancel_retry_refund(
         await actions.refund(paid.id, MALLORY, "x")
 
 
-async def test_retry_texts(actions: OrderStaffActions, orders: OrderService, market_sim: object) -> None:
-    from bot.market.models import Product
-    from bot.market.simulator.runner import RunningSimulator
-
-    assert isinstance(market_sim, RunningSimulator)
+async def refused_by_neverlose(
+    actions: OrderStaffActions, orders: OrderService, market_sim: RunningSimulator
+) -> tuple[Order, SimUser]:
+    """A confirmed order whose delivery Neverlose refused (the buyer is not invited): ``needs_attention``."""
     order = await claimed(orders)
     user = market_sim.state.user("darth")
     assert user is not None
     user.invited.discard(Product.CS2)
     await actions.confirm(order.id, ALICE)
     await orders.drain()
-    assert (await orders.get(order.id)).state is OrderState.NEEDS_ATTENTION
+    order = await orders.get(order.id)
+    assert order.state is OrderState.NEEDS_ATTENTION
+    return order, user
+
+
+async def test_retry_texts(actions: OrderStaffActions, orders: OrderService, market_sim: RunningSimulator) -> None:
+    order, user = await refused_by_neverlose(actions, orders, market_sim)
     again = await actions.retry(order.id, BOB)
     assert again.text.startswith(f"Order `{order.id}` retried: Neverlose refused again (")
     user.invited.add(Product.CS2)
@@ -462,19 +470,10 @@ async def test_a_refusal_recorded_before_the_rules_is_audited_as_it_happened(
 
 
 async def test_a_russian_staff_member_reads_retries_and_refunds_in_russian(
-    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: object
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: RunningSimulator
 ) -> None:
-    from bot.market.models import Product
-    from bot.market.simulator.runner import RunningSimulator
-
-    assert isinstance(market_sim, RunningSimulator)
-    order = await claimed(orders)
-    user = market_sim.state.user("darth")
-    assert user is not None
-    user.invited.discard(Product.CS2)
-    await actions.confirm(order.id, ALICE)
-    await orders.drain()
-    error = (await orders.get(order.id)).last_error
+    order, user = await refused_by_neverlose(actions, orders, market_sim)
+    error = order.last_error
     assert error
     refused = await actions.retry(order.id, BOB)
     assert refused.text_in("ru") == f"Заказ `{order.id}` повторён: Neverlose снова отказал ({error})."
