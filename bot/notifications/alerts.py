@@ -43,7 +43,7 @@ def _shown(text: str, prefix: str, locale: str, nested: Nested | None = None) ->
     return t(locale, msg_id, **shown)
 
 
-def _reason(text: str, locale: str) -> str:
+def alert_reason(text: str, locale: str) -> str:
     """A matching or quarantine reason (an invoice state inside it too)."""
     return _shown(text, "alerts.reason.", locale, {"state": "alerts.state.", "status": "alerts.state."})
 
@@ -52,7 +52,7 @@ def _value(text: str, locale: str) -> str:
     return _shown(text, "alerts.value.", locale)
 
 
-_VALUES: Final[dict[str, Callable[[str, str], str]]] = {"Reason": _reason, "Order": _value, "Seen by": _value}
+_VALUES: Final[dict[str, Callable[[str, str], str]]] = {"Reason": alert_reason, "Order": _value, "Seen by": _value}
 """The English field name -> how its value is shown (other values are data: ids, amounts, a digest)."""
 _NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
 
