@@ -39,6 +39,7 @@ import aiosqlite
 
 from bot.guild_config import ChannelKind
 from bot.i18n import DEFAULT_LOCALE
+from bot.notifications.alerts import AUDIT_TARGET, localize_alert
 from bot.notifications.cards import (
     Component,
     card_dedupe_key,
@@ -252,6 +253,8 @@ def _row(row: aiosqlite.Row, locale: str = DEFAULT_LOCALE) -> OutboxRow:
     embeds: Any
     if event_kind is None:
         embeds = json.loads(str(embeds_json))
+        if locale != DEFAULT_LOCALE and target == AUDIT_TARGET:  # the money modules' English alerts
+            embeds = [localize_alert(embed, locale) for embed in embeds]
     else:  # a webhook event's announcement (its own embeds column is empty): rendered now, from the event row
         embeds = [
             event_embed(

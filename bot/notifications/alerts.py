@@ -1,0 +1,113 @@
+"""The audit alerts the money modules write in English, shown in the audit channel's language at delivery.
+
+:mod:`bot.orders.service` (an order blocked before payment) and :mod:`bot.payments.cryptopay.store` (paid
+after expiry, payment quarantined, update quarantined, payment not applied; the reasons of
+:mod:`bot.payments.cryptopay.matching`) are mutation-tested money modules and queue their alerts in English.
+The outbox renders an audit row through :func:`localize_alert` when it is read for delivery: an embed whose
+title is one of the ``alerts.title.*`` catalog messages has its title, description, field names and known
+field values matched against the English catalog texts (:mod:`bot.i18n.english`) and shown in ``locale``,
+values included. Any other embed, and any text that matches nothing, is left exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from functools import cache
+from typing import Final
+
+from bot.i18n.catalog import DEFAULT_LOCALE, t
+from bot.i18n.english import Nested, match
+from bot.i18n.formats import money
+from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
+from bot.shop.catalog import all_product_keys
+
+AUDIT_TARGET: Final = "channel:audit"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(text: str, prefix: str, locale: str, nested: Nested | None = None) -> str:
+    """``text`` in ``locale`` if it is the English text of a message under ``prefix``; else ``text``."""
+    found = match(text, prefix)
+    if found is None:
+        return text
+    msg_id, values = found
+    shown: dict[str, object] = dict(values)
+    for name, how in (nested or {}).items():
+        if name in values:
+            shown[name] = _shown(values[name], how, locale) if isinstance(how, str) else how(values[name], locale)
+    return t(locale, msg_id, **shown)
+
+
+def alert_reason(text: str, locale: str) -> str:
+    """A matching or quarantine reason (an invoice state inside it too)."""
+    return _shown(text, "alerts.reason.", locale, {"state": "alerts.state.", "status": "alerts.state."})
+
+
+def _value(text: str, locale: str) -> str:
+    return _shown(text, "alerts.value.", locale)
+
+
+_VALUES: Final[dict[str, Callable[[str, str], str]]] = {"Reason": alert_reason, "Order": _value, "Seen by": _value}
+"""The English field name -> how its value is shown (other values are data: ids, amounts, a digest)."""
+_NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
+
+
+@cache
+def _products() -> dict[str, tuple[str, dict[str, object]]]:
+    """A product's English label (``CS2, 30 days``, as ``Order.description`` writes it) -> its message."""
+    found: dict[str, tuple[str, dict[str, object]]] = {}
+    for key in all_product_keys():
+        if key.product is None or key.plan is None:
+            found[key.label] = ("product.marketplace", {})
+        else:
+            found[key.label] = ("product.plan", {"product": key.product.label, "count": key.plan.days})
+    return found
+
+
+def _description(text: str, locale: str) -> str:
+    """What was ordered (``CS2, 30 days`` or ``12.50 NLE``) in ``locale``; anything else as written."""
+    if text in _products():
+        msg_id, values = _products()[text]
+        return t(locale, msg_id, **values)
+    if found := _NLE.fullmatch(text):
+        return money(Decimal(found["amount"]), "NLE", locale)
+    return text
+
+
+_NESTED: Final[Nested] = {
+    "reason": lambda text, locale: _shown(text, "orders.staff_block.", locale),
+    "description": _description,
+}
+
+
+def localize_alert(embed: Embed, locale: str) -> Embed:
+    """``embed`` (as queued) in ``locale`` when it is one of the money modules' English alerts; else itself."""
+    title = embed.get("title")
+    if locale == DEFAULT_LOCALE or not isinstance(title, str) or match(title, "alerts.title.") is None:
+        return embed
+    shown: Embed = dict(embed)
+    shown["title"] = _truncate(_shown(title, "alerts.title.", locale), MAX_TITLE)
+    description = embed.get("description")
+    if isinstance(description, str):
+        shown["description"] = _truncate(_shown(description, "alerts.text.", locale, _NESTED), MAX_DESCRIPTION)
+    fields = embed.get("fields")
+    if isinstance(fields, list):
+        shown["fields"] = [_field(item, locale) for item in fields]
+    return shown
+
+
+def _field(item: object, locale: str) -> object:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("value"), str):
+        return item
+    name, value = str(item["name"]), str(item["value"])
+    how = _VALUES.get(name)
+    return {
+        **item,
+        "name": _truncate(_shown(name, "alerts.field.", locale), MAX_FIELD_NAME),
+        "value": _truncate(value if how is None else how(value, locale), MAX_FIELD_VALUE),
+    }
