@@ -47,8 +47,9 @@ def _literal_length(template: str) -> int:
 
 
 @cache
-def patterns(prefix: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """The English messages under ``prefix`` as patterns, the most literal text first (the most specific)."""
+def patterns(prefix: str | tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The English messages under ``prefix`` (or any of several) as patterns, the most literal text first (the
+    most specific)."""
     english = catalogs().languages[DEFAULT_LOCALE].messages
     found = [
         (msg_id, value) for msg_id, value in english.items() if msg_id.startswith(prefix) and isinstance(value, str)
@@ -57,7 +58,7 @@ def patterns(prefix: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((msg_id, _pattern(value)) for msg_id, value in found)
 
 
-def match(text: str, prefix: str) -> tuple[str, dict[str, str]] | None:
+def match(text: str, prefix: str | tuple[str, ...]) -> tuple[str, dict[str, str]] | None:
     """The id under ``prefix`` whose English text ``text`` is, and the values it holds; ``None``: no match."""
     for msg_id, pattern in patterns(prefix):
         found = pattern.fullmatch(text)
@@ -78,3 +79,21 @@ def localize(locale: str, text: str, prefix: str, nested: Nested | None = None) 
         if name in values:
             shown[name] = localize(locale, values[name], how) if isinstance(how, str) else how(values[name], locale)
     return t(locale, msg_id, **shown)
+
+
+Shown = Mapping[str, str | tuple[str, ...] | Callable[[str, str], str]]
+"""Placeholder name -> the prefix(es) its value is itself shown under, or ``f(value, locale)``."""
+
+
+def shown(locale: str, text: str, prefix: str | tuple[str, ...], nested: Shown | None = None) -> str:
+    """``text`` in ``locale`` if it is the English text of a message under ``prefix`` (values shown per
+    ``nested``); otherwise ``text`` exactly as it is (recorded or written data: nothing is lost, no warning)."""
+    found = match(text, prefix)
+    if found is None:
+        return text
+    msg_id, values = found
+    out: dict[str, object] = dict(values)
+    for name, how in (nested or {}).items():
+        if name in values:
+            out[name] = how(values[name], locale) if callable(how) else shown(locale, values[name], how)
+    return t(locale, msg_id, **out)

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Final
 
 from bot.i18n.catalog import DEFAULT_LOCALE, t
-from bot.i18n.english import Nested, match
+from bot.i18n.english import Nested, match, shown
 from bot.i18n.formats import money
 from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
 from bot.shop.catalog import all_product_keys
@@ -32,15 +32,7 @@ def _truncate(text: str, limit: int) -> str:
 
 def _shown(text: str, prefix: str, locale: str, nested: Nested | None = None) -> str:
     """``text`` in ``locale`` if it is the English text of a message under ``prefix``; else ``text``."""
-    found = match(text, prefix)
-    if found is None:
-        return text
-    msg_id, values = found
-    shown: dict[str, object] = dict(values)
-    for name, how in (nested or {}).items():
-        if name in values:
-            shown[name] = _shown(values[name], how, locale) if isinstance(how, str) else how(values[name], locale)
-    return t(locale, msg_id, **shown)
+    return shown(locale, text, prefix, nested)
 
 
 def alert_reason(text: str, locale: str) -> str:
@@ -69,7 +61,7 @@ def _products() -> dict[str, tuple[str, dict[str, object]]]:
     return found
 
 
-def _description(text: str, locale: str) -> str:
+def description_in(text: str, locale: str) -> str:
     """What was ordered (``CS2, 30 days`` or ``12.50 NLE``) in ``locale``; anything else as written."""
     if text in _products():
         msg_id, values = _products()[text]
@@ -81,7 +73,7 @@ def _description(text: str, locale: str) -> str:
 
 _NESTED: Final[Nested] = {
     "reason": lambda text, locale: _shown(text, "orders.staff_block.", locale),
-    "description": _description,
+    "description": description_in,
 }
 
 

@@ -11,6 +11,7 @@ from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.market.models import Prices
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
+from bot.staff.recorded import detail_in, result_in
 
 COLOR_PENDING = discord.Colour.blurple()
 COLOR_OK = discord.Colour.green()
@@ -106,10 +107,8 @@ def _audit_action(action: str, locale: str) -> str:
 
 
 def _recorded(text: str, locale: str) -> str:
-    """A recorded English result: in ``locale`` when it is a whole catalog sentence (one without values),
-    otherwise as recorded (the audit keeps what was said)."""
-    msg_id = catalogs().id_of_english(text, "") if locale != DEFAULT_LOCALE else None
-    return text if msg_id is None else t(locale, msg_id)
+    """A recorded English result in ``locale`` when it is a catalog sentence; otherwise as recorded."""
+    return result_in(text, locale)
 
 
 def _audit_event(event: AuditEvent, locale: str) -> str:
@@ -119,7 +118,8 @@ def _audit_event(event: AuditEvent, locale: str) -> str:
 def audit_embed(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> discord.Embed:
     """One audit record as posted to the audit channel: who, what, for whom, price, request id, result.
 
-    The frame is in ``locale`` (the channel's language); ``detail`` and ``result`` are shown as recorded."""
+    The frame is in ``locale`` (the channel's language); ``detail`` and ``result`` too when they are catalog
+    sentences (:mod:`bot.staff.recorded`), otherwise as recorded."""
     entry = record.entry
     embed = discord.Embed(
         title=t(
@@ -132,7 +132,7 @@ def audit_embed(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> discord.Em
     if entry.username:
         embed.add_field(name=t(locale, "audit.field.for"), value=f"`{entry.username}`")
     if entry.detail:
-        embed.add_field(name=t(locale, "staff.field.what"), value=entry.detail)
+        embed.add_field(name=t(locale, "staff.field.what"), value=detail_in(entry.detail, locale)[:1024])
     if entry.amount_nle is not None:
         embed.add_field(name=t(locale, "staff.field.price"), value=nle(entry.amount_nle, locale))
     if entry.request_id:
@@ -153,7 +153,7 @@ def audit_line(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> str:
     if e.username:
         parts.append(f"→ `{e.username}`")
     if e.detail:
-        parts.append(e.detail)
+        parts.append(detail_in(e.detail, locale))
     if e.request_id:
         parts.append(f"id `{e.request_id}`")
     if e.result:

@@ -1,0 +1,80 @@
+"""The audit's recorded English result and detail texts, shown in the reader's language where they are rendered.
+
+What is recorded stays English (the audit keeps what was said, byte for byte). ``/audit`` and the audit channel's
+entries show a recorded text through :func:`result_in` and :func:`detail_in`: a text that is the English of one of
+the catalog messages listed here (most results are the staff answers' own ``Said`` sentences; the few written
+inline by :mod:`bot.staff.spending` and :mod:`bot.orders.staff_actions` have ``audit.recorded.*`` and
+``audit.detail.*`` messages whose English is the same text) is matched by :mod:`bot.i18n.english` and shown in
+``locale``, values included. Anything else (Neverlose's or Discord's own words, a person's note) is shown exactly
+as recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Final
+
+from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
+from bot.i18n.english import Shown, shown
+
+RESULTS: Final = (
+    "audit.recorded.",
+    "staff.outcome.done",
+    "staff.outcome.refused",
+    "staff.outcome.unknown",
+    "orders.action.",
+    "orders.no_order",
+)
+"""The messages a recorded result may be the English text of (each with its values)."""
+DETAILS: Final = ("audit.detail.", "staff.detail.")
+_NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
+
+
+def _sentence(text: str, locale: str) -> str:
+    """A whole catalog sentence without values (``no reason given``, a state's name) in ``locale``."""
+    msg_id = catalogs().id_of_english(text, "")
+    return text if msg_id is None else t(locale, msg_id)
+
+
+def _what(text: str, locale: str) -> str:
+    """What was spent or ordered (``CS2, 30 days``, ``item E3yugw``, ``5.00 NLE``) in ``locale``."""
+    if found := _NLE.fullmatch(text):
+        return money(Decimal(found["amount"]), "NLE", locale)
+    return shown(locale, text, "staff.detail.")
+
+
+def _result(text: str, locale: str) -> str:
+    return result_in(text, locale)
+
+
+_NESTED: Final[Shown] = {
+    "text": _result,
+    "reason": _result,
+    "lead": _sentence,
+    "state": lambda text, locale: catalogs().localize_english(locale, text, "choice."),
+    "past": _sentence,
+    "detail": _what,
+    "description": _what,
+    "product": _what,
+    "cost": _what,
+    "threshold": _what,
+}
+
+
+def result_in(text: str, locale: str) -> str:
+    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    if catalogs().id_of_english(text, "") is not None:
+        return _sentence(text, locale)
+    return shown(locale, text, RESULTS, _NESTED)
+
+
+def detail_in(text: str, locale: str) -> str:
+    """A recorded detail (``order …: CS2, 30 days``, ``5.00 NLE, approval #3``) in ``locale``; else as recorded."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    if _NLE.fullmatch(text):
+        return _what(text, locale)
+    return shown(locale, text, DETAILS, {"detail": _what, "description": _what})
