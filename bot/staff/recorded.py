@@ -23,6 +23,9 @@ RESULTS: Final = (
     "staff.outcome.done",
     "staff.outcome.refused",
     "staff.outcome.unknown",
+    "staff.precheck.",
+    "staff.input.",
+    "staff.refusal.",
     "orders.action.",
     "orders.no_order",
 )
