@@ -24,6 +24,7 @@ from bot.orders.models import Order, OrderState, Transition
 from bot.orders.payment_details import details_lines
 from bot.orders.prechecks import BlockReason
 from bot.shop.catalog import PaymentMethod
+from bot.staff.recorded import note_in
 
 CONFIRM = "confirm"
 APPROVE = "approve"
@@ -310,7 +311,7 @@ def detail_embed(
         move = to_state
         if entry.from_state is not None and entry.from_state is not entry.to_state:
             move = f"{_state(entry.from_state, locale)} → {to_state}"
-        note = f" — {_clip(entry.note, 120)}" if entry.note else ""
+        note = f" — {_clip(note_in(entry.note, locale), 120)}" if entry.note else ""
         actor = actor_text(entry.actor, locale)
         lines.append(t(locale, "orders.detail.line", when=_when(entry.at), move=move, actor=actor, note=note))
     timeline = {"name": t(locale, "orders.detail.timeline"), "value": _clip("\n".join(lines), 1024), "inline": False}

@@ -17,6 +17,7 @@ from typing import Final
 
 from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.i18n.english import Shown, shown
+from bot.staff.models import SpendKind
 
 RESULTS: Final = (
     "audit.recorded.",
@@ -81,3 +82,27 @@ def detail_in(text: str, locale: str) -> str:
     if _NLE.fullmatch(text):
         return _what(text, locale)
     return shown(locale, text, DETAILS, {"detail": _what, "description": _what})
+
+
+def _method(text: str, locale: str) -> str:
+    """A payment method's value (``manual``) by its name in ``locale``; an unknown one as recorded."""
+    msg_id = f"payment.method.{text}"
+    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else text
+
+
+def _operation(text: str, locale: str) -> str:
+    """A Market method (``gift-product``) by its spending kind's name in ``locale``; another as recorded."""
+    for kind in SpendKind:
+        if kind.method == text:
+            return t(locale, f"staff.kind.{kind.value}")
+    return text
+
+
+def note_in(text: str, locale: str) -> str:
+    """An order's recorded timeline note (``payment claimed``, ``method manual``) in ``locale``; a note no
+    ``audit.note.*`` message matches (a person's reason or refund note) exactly as recorded."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    return shown(
+        locale, text, "audit.note.", {"method": _method, "operation": _operation, "reason": "orders.staff_block."}
+    )

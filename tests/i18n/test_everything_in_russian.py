@@ -54,16 +54,18 @@ ALLOWED = (
 
 
 async def recorded_texts(w: World) -> list[str]:
-    """What the bot recorded as data and shows as recorded (an order's timeline notes and last error, a spending
-    operation's error — the Market's own words): taken out of a text before it is checked; the sentence around
-    them must be Russian. The audit's results and details are not taken out: they are shown in Russian
+    """What the bot recorded as data and shows as recorded (a person's cancel reason or refund note, an order's
+    last error, a spending operation's error — the Market's own words; the shop's audit records, not yet):
+    taken out of a text before it is checked; the sentence around them must be Russian. The audit's other
+    results and details and an order's other timeline notes are not taken out: they are shown in Russian
     (bot/staff/recorded.py), only the Market's words inside them stay as written."""
     db = w.shop.bot.db
     found: list[str] = []
     for sql in (
         "SELECT detail FROM staff_audit WHERE action LIKE 'shop %'",  # the shop's records: not yet (docs/i18n.md)
         "SELECT result FROM staff_audit WHERE action LIKE 'shop %'",
-        "SELECT note FROM order_transitions",
+        # a person's reason (cancel) or refund note; the other timeline notes are shown in Russian
+        "SELECT note FROM order_transitions WHERE to_state IN ('cancelled', 'refunded') AND actor LIKE 'staff:%'",
         "SELECT last_error FROM orders",
         "SELECT error FROM operations",
     ):

@@ -92,3 +92,53 @@ async def test_the_spending_codes_recorded_texts_are_catalog_sentences(channel_r
     assert "Готово: CS:GO, 30 дн. для `a49`." in posted_text
     texts: list[Any] = [str(m.get("embeds")) for m in env.fake.messages("audit")]
     assert [english_in(text) for text in texts if english_in(text)] == []
+
+
+def test_timeline_notes_in_russian_in_order_show_and_as_recorded_in_english() -> None:
+    from bot.orders.models import OrderState, Transition
+    from bot.orders.rendering import detail_embed
+    from tests.orders.test_discord_rendering import ORDER
+
+    notes = ["method manual", "payment claimed", "payment confirmed (manual)", "gift-product done", "duplicate"]
+    history = [
+        Transition(
+            "o1", n, None if n == 0 else OrderState.AWAITING_PAYMENT, OrderState.AWAITING_PAYMENT, AT, "buyer", note
+        )
+        for n, note in enumerate(notes)
+    ]
+    order = ORDER
+
+    def timeline(locale: str) -> str:
+        return str(detail_embed(order, history, locale=locale)["fields"][-1]["value"])
+
+    russian = timeline("ru")
+    for shown in (
+        "способ оплаты: Оплата вручную",
+        "покупатель сообщил об оплате",
+        "оплата подтверждена (Оплата вручную)",
+    ):
+        assert f" — {shown}" in russian
+    assert " — Подарок подписки: выполнено" in russian
+    assert " — duplicate" in russian  # a person's reason: as recorded
+    english = timeline("en")
+    for note in notes:
+        assert f" — {note}" in english
+
+
+def test_the_orders_notes_are_catalog_sentences() -> None:
+    """The notes the money modules write as constants or from an operation's outcome are held to their
+    ``audit.note.*`` messages (a wording drift fails here)."""
+    from bot.orders.cryptopay_events import LATE_NOTE
+    from bot.orders.discord_cards import APPROVAL_NOTE
+    from bot.staff.recorded import note_in
+
+    for note in (
+        LATE_NOTE,
+        APPROVAL_NOTE,
+        "the Crypto Pay invoice expired",
+        "not paid in time",
+        "retry",
+        "checks passed",
+    ):
+        assert match(note, "audit.note.") is not None, note
+        assert english_in(note_in(note, "ru")) == [], note
