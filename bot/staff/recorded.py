@@ -98,11 +98,23 @@ def _operation(text: str, locale: str) -> str:
     return text
 
 
+_NOTES: Final = tuple(
+    f"audit.note.{name}"
+    for name in (
+        "method", "claimed", "confirmed", "confirmed_on_retry", "already_done", "retry", "not_paid",
+        "invoice_expired", "late", "approval", "checks_passed", "blocked",
+    )
+)  # fmt: skip
+"""The notes matched as patterns; ``audit.note.done`` ("{operation} done") only with a Market method before it."""
+
+
 def note_in(text: str, locale: str) -> str:
     """An order's recorded timeline note (``payment claimed``, ``method manual``) in ``locale``; a note no
-    ``audit.note.*`` message matches (a person's reason or refund note) exactly as recorded."""
+    ``audit.note.*`` message matches (a person's reason or refund note) exactly as recorded. ``<method> done``
+    is matched only for a Market method (``gift-product done``): a person's ``all done`` stays as typed."""
     if locale == DEFAULT_LOCALE:
         return text
-    return shown(
-        locale, text, "audit.note.", {"method": _method, "operation": _operation, "reason": "orders.staff_block."}
-    )
+    operation = text.removesuffix(" done")
+    if operation != text and any(kind.method == operation for kind in SpendKind):
+        return t(locale, "audit.note.done", operation=_operation(operation, locale))
+    return shown(locale, text, _NOTES, {"method": _method, "reason": "orders.staff_block."})

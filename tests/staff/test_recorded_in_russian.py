@@ -142,3 +142,15 @@ def test_the_orders_notes_are_catalog_sentences() -> None:
     ):
         assert match(note, "audit.note.") is not None, note
         assert english_in(note_in(note, "ru")) == [], note
+
+
+def test_a_done_note_is_translated_only_for_a_market_method() -> None:
+    """``gift-product done`` is the fulfilment's note; a person's ``all done`` (a cancel reason or refund note)
+    is shown as typed, not cut into a pattern."""
+    from bot.staff.recorded import note_in
+
+    assert note_in("gift-product done", "ru") != "gift-product done"
+    assert english_in(note_in("gift-product done", "ru")) == []
+    assert note_in("all done", "ru") == "all done"
+    assert note_in("refund all done", "ru") == "refund all done"
+    assert note_in("all done", "en") == "all done"
