@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.core import ResellerBot
 from bot.guild_config import ChannelKind
 from bot.linking.links import LinkRepository
 from bot.market.retry import RetryPolicy
@@ -80,12 +81,36 @@ async def shop(
         STAFF_DAILY_LIMIT="200",
         TRANSFER_APPROVAL_THRESHOLD="100",
     )
+    return await ready_shop(
+        bot,
+        fake_discord,
+        market_sim,
+        market_retry,
+        cs2_30="20.00",
+        instructions=f"{IBAN}; put the order number in the comment.",
+    )
+
+
+IBAN = "IBAN DE00 1234"
+
+
+async def ready_shop(
+    bot: ResellerBot,
+    fake_discord: FakeDiscord,
+    market_sim: RunningSimulator,
+    market_retry: RetryPolicy,
+    *,
+    cs2_30: str,
+    instructions: str = IBAN,
+) -> Shop:
+    """A started bot made ready for orders: quick Market retries, EUR prices for CS2 30 days and 1 NLE, the
+    manual method with ``instructions``, the orders channel."""
     bot.market.retry = market_retry
     bot.journal.retry = market_retry
     table = PriceTable(bot.db)
-    for entry in (PriceEntry("cs2-30", "EUR", Decimal("20.00")), PriceEntry("marketplace", "EUR", Decimal("1.10"))):
+    for entry in (PriceEntry("cs2-30", "EUR", Decimal(cs2_30)), PriceEntry("marketplace", "EUR", Decimal("1.10"))):
         await table.put(entry, updated_by=None)
-    await set_manual_instructions(bot.db, "IBAN DE00 1234; put the order number in the comment.")
+    await set_manual_instructions(bot.db, instructions)
     await bot.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
     return Shop(fake_discord, bot, market_sim)
 

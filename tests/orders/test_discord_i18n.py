@@ -11,18 +11,15 @@ from typing import Any
 import pytest
 
 from bot.core import ResellerBot
-from bot.guild_config import ChannelKind
 from bot.i18n.preferences import member_key
 from bot.linking.links import LinkRepository
 from bot.market.retry import RetryPolicy
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
-from bot.payments.enabled import set_manual_instructions
-from bot.shop.price_table import PriceEntry, PriceTable
 from bot.staff.audit import AuditQuery
 from tests.fake_discord import FakeDiscord
 from tests.i18n.leaks import english_in
-from tests.orders.test_discord import BASE, Shop
+from tests.orders.test_discord import BASE, Shop, ready_shop
 from tests.plugins.bot import StartBot
 
 
@@ -46,16 +43,10 @@ async def russian_shop(
 ) -> Shop:
     """A started bot made ready for orders in Russian: prices, the manual method, the orders channel, and the
     member, staff and owner with a Russian Discord (also used by tests/i18n/test_everything_in_russian.py)."""
-    bot.market.retry = market_retry
-    bot.journal.retry = market_retry
-    table = PriceTable(bot.db)
-    for entry in (PriceEntry("cs2-30", "EUR", Decimal("1234.50")), PriceEntry("marketplace", "EUR", Decimal("1.10"))):
-        await table.put(entry, updated_by=None)
-    await set_manual_instructions(bot.db, "IBAN DE00 1234")
-    await bot.guild_config.set_channel(ChannelKind.ORDERS, fake_discord.channels["general"].id, updated_by=None)
+    shop = await ready_shop(bot, fake_discord, market_sim, market_retry, cs2_30="1234.50")
     for who in ("member", "staff", "owner"):
         fake_discord.user_locales[fake_discord.guild.members[who].id] = "ru"
-    return Shop(fake_discord, bot, market_sim)
+    return shop
 
 
 def _text(message: dict[str, Any] | None) -> str:

@@ -4,7 +4,10 @@ is given is what the service uses, and a check holds its order's own lock."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from decimal import Decimal
+
+import pytest
 
 from bot.market.client import MarketClient
 from bot.market.journal import SpendingJournal
@@ -18,24 +21,39 @@ from tests.orders.conftest import Clock, order_service
 from tests.orders.test_service import checked
 
 
-async def test_the_wake_given_to_the_constructor_is_called_for_a_new_alert(
+@dataclass
+class Woken:
+    """An order service built with a ``wake`` callback that counts its calls."""
+
+    service: OrderService
+    calls: list[int]
+
+
+@pytest.fixture
+def woken(
     market_db: Database,
     market_client: MarketClient,
     market_journal: SpendingJournal,
     shop: PriceTable,
     providers: PaymentRegistry,
     clock: Clock,
-    market_sim: RunningSimulator,
-) -> None:
-    woken: list[int] = []
-    service = order_service(
-        market_db, market_client, market_journal, shop, providers, clock, wake=lambda: woken.append(1)
+) -> Woken:
+    calls: list[int] = []
+    return Woken(
+        order_service(market_db, market_client, market_journal, shop, providers, clock, wake=lambda: calls.append(1)),
+        calls,
     )
+
+
+async def test_the_wake_given_to_the_constructor_is_called_for_a_new_alert(
+    woken: Woken, market_sim: RunningSimulator
+) -> None:
+    service = woken.service
     order = await checked(service)
-    assert woken == []
+    assert woken.calls == []
     market_sim.state.balance = Decimal("1.00")
     assert (await service.check(order.id)).check_reason == "low_balance"
-    assert woken == [1]
+    assert woken.calls == [1]
 
 
 async def test_a_check_waits_for_its_orders_lock(orders: OrderService) -> None:
@@ -48,27 +66,18 @@ async def test_a_check_waits_for_its_orders_lock(orders: OrderService) -> None:
 
 
 async def test_a_block_for_the_same_reason_is_not_alerted_again(
-    market_db: Database,
-    market_client: MarketClient,
-    market_journal: SpendingJournal,
-    shop: PriceTable,
-    providers: PaymentRegistry,
-    clock: Clock,
-    market_sim: RunningSimulator,
+    woken: Woken, market_sim: RunningSimulator, market_db: Database
 ) -> None:
     """Still blocked for the same reason, with something else changed (the cost): recorded, no new alert, no wake."""
     from bot.market.models import Plan, PlanPrice, Product
 
-    woken: list[int] = []
-    service = order_service(
-        market_db, market_client, market_journal, shop, providers, clock, wake=lambda: woken.append(1)
-    )
+    service = woken.service
     market_sim.state.balance = Decimal("1.00")
     order = await checked(service)
-    assert (order.check_reason, woken) == ("low_balance", [1])
+    assert (order.check_reason, woken.calls) == ("low_balance", [1])
     plans = market_sim.state.products[Product.CS2].prices
     plans[Plan.DAYS_30] = PlanPrice(days=30, cnt=Plan.DAYS_30, nle=Decimal("18.40"), rub=Decimal("1500"))
     again = await service.check(order.id)
     assert (again.check_reason, again.nle_cost) == ("low_balance", Decimal("18.40"))
-    assert woken == [1]
+    assert woken.calls == [1]
     assert len(await market_db.fetchall("SELECT 1 FROM notification_outbox")) == 1
