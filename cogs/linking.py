@@ -36,9 +36,6 @@ def _link_embed(title: str, link: Link, member: discord.abc.User | None = None, 
     return embed
 
 
-UNAVAILABLE = t("en", "linking.unavailable")
-
-
 class LinkingCog(commands.Cog):
     link = app_commands.Group(name="link", description="Link your Discord account to your Neverlose account")
 

@@ -51,9 +51,6 @@ def footer(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
     return {"text": t(locale, "orders.footer")}
 
 
-FOOTER = footer()
-
-
 def custom_id(action: str, order_id: str) -> str:
     return f"order:{action}:{order_id}"
 
@@ -267,9 +264,6 @@ def mine_embed(orders: Sequence[Order], *, url_of: Callable[[str], str], locale:
         "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
     }
-
-
-NO_ORDERS_YET = t(DEFAULT_LOCALE, "orders.mine.none")
 
 
 def placed_text(order: Order, *, url: str, locale: str = DEFAULT_LOCALE) -> str:

@@ -134,13 +134,6 @@ def invalid(exc: ShopInputError, locale: str) -> str:
     return t(locale, "shop.invalid", field=field, rule=rule(exc.rule, locale))
 
 
-def error_text(exc: StaffError, locale: str) -> str:
-    """A shop refusal in ``locale`` (a catalog sentence it carries, else its English matched)."""
-    if exc.said is not None:
-        return exc.said(locale)
-    return _matched(exc, locale)
-
-
 def _matched(exc: StaffError, locale: str) -> str:
     if isinstance(exc, ImportRejected):
         return rejected(exc, locale)

@@ -28,7 +28,6 @@ _EVENT_COLOURS = {
     AuditEvent.UNKNOWN: COLOR_UNKNOWN,
     AuditEvent.APPROVAL_EXPIRED: COLOR_UNKNOWN,
 }
-_TITLES = {kind: t(DEFAULT_LOCALE, f"staff.kind.{kind.value}") for kind in SpendKind}
 CENTS = Decimal("0.01")  # staff figures are shown to the cent, as the Market quotes them
 
 
