@@ -1,0 +1,119 @@
+"""The edges of what ``bot/orders/rendering.py`` shows (its mutation survivors): the limits Discord's fields
+and titles are clipped to, exactly at the limit and one over; times in UTC on a host that is not on UTC; what
+only shows in a given state; the reader's language in the less common answers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from bot.orders import rendering
+from bot.orders.models import Transition
+from tests.orders.test_discord_rendering import ORDER, WHEN, S
+
+
+def test_clip_keeps_a_text_at_the_limit_and_cuts_one_over() -> None:
+    assert rendering._clip("a" * 10, 10) == "a" * 10
+    assert rendering._clip("a" * 11, 10) == "a" * 9 + "…"
+
+
+def test_the_cards_clipped_lines() -> None:
+    at_limit = replace(ORDER, payment_claimed_at=WHEN, claim_reference="r" * 100)
+    claimed = rendering.card_embed(at_limit)["fields"][-1]["value"]
+    assert claimed.endswith("`" + "r" * 100 + "`")
+    over = replace(ORDER, payment_claimed_at=WHEN, claim_reference="r" * 101)
+    assert rendering.card_embed(over)["fields"][-1]["value"].endswith("`" + "r" * 99 + "…`")
+    refused = replace(ORDER, state=S.NEEDS_ATTENTION, last_error="e" * 901)
+    assert rendering.card_embed(refused)["fields"][-1] == {
+        "name": "Neverlose refused",
+        "value": "e" * 899 + "…",  # no automatic retry: nothing after the error
+        "inline": False,
+    }
+    long_id = replace(ORDER, id="x" * 300)
+    assert len(rendering.card_embed(long_id)["title"]) == 256
+    assert len(rendering.list_embed([], title="t" * 300, page=0, has_more=False)["title"]) == 256
+
+
+def test_a_check_reason_without_a_block_is_not_shown() -> None:
+    passed = replace(ORDER, check_status="ok", check_reason="low_balance")
+    names = [f["name"] for f in rendering.card_embed(passed)["fields"]]
+    assert "Cannot be offered" not in names
+
+
+def test_the_price_not_chosen_yet_in_russian() -> None:
+    assert rendering.price_text(replace(ORDER, amount=None), "ru") == "ещё не выбрана"
+    assert rendering.price_text(replace(ORDER, currency=None), "ru") == "ещё не выбрана"
+    assert rendering.price_text(replace(ORDER, amount=None), "en") != rendering.price_text(ORDER, "en")
+
+
+def test_filters_and_an_empty_page_in_russian() -> None:
+    assert rendering.filters_text("cancelled", "darth", 1, "ru") == "статус отменён, логин darth, последний 1 день"
+    assert rendering.list_embed([], title="T", page=0, has_more=False, locale="ru")["description"] == (
+        "Подходящих заказов нет."
+    )
+
+
+def test_my_orders_one_line_each() -> None:
+    second = replace(ORDER, id="x2")
+    assert rendering.mine_embed([ORDER, second], url_of=lambda i: "u/" + i, locale="ru")["description"] == (
+        "[abc_DEF-123](u/abc_DEF-123) **Ожидает оплаты** CS2, 30 дней → `darth`\n"
+        "[x2](u/x2) **Ожидает оплаты** CS2, 30 дней → `darth`"
+    )
+
+
+def test_order_show_without_a_method_and_without_details_in_russian() -> None:
+    no_method = replace(ORDER, method=None)
+    field = rendering.detail_embed(no_method, [], payment_details={}, locale="ru")["fields"][-2]
+    assert field == {
+        "name": "Оплата покупателя (платёжная система)",
+        "value": "Платёжная система не вернула данных об оплате этого заказа; посмотрите их там.",
+        "inline": False,
+    }
+
+
+def test_order_show_passes_the_second_staff_member_on() -> None:
+    fields = rendering.detail_embed(ORDER, [], requested_by=9)["fields"]
+    assert any(f["name"] == "Waiting for a second staff member" and "<@9>" in f["value"] for f in fields)
+
+
+def test_order_show_clips_details_timeline_and_notes() -> None:
+    details = rendering.detail_embed(ORDER, [], payment_details={"invoice_id": "9" * 1100})["fields"][-2]
+    assert len(details["value"]) == 1024
+    note = Transition(ORDER.id, 1, None, S.AWAITING_PAYMENT, WHEN, "system", "n" * 121)
+    line = rendering.detail_embed(ORDER, [note])["fields"][-1]["value"]
+    assert line.endswith(" — " + "n" * 119 + "…")
+    history = [
+        Transition(ORDER.id, i, None, S.AWAITING_PAYMENT, WHEN + timedelta(seconds=i), "system", f"note {i}")
+        for i in range(16)
+    ]
+    timeline = rendering.detail_embed(ORDER, history)["fields"][-1]["value"]
+    assert "note 0\n" not in timeline
+    assert timeline.count("\n") == 14
+    assert timeline.endswith("note 15")
+    many = [Transition(ORDER.id, i, None, S.AWAITING_PAYMENT, WHEN, "system", "m" * 120) for i in range(15)]
+    assert len(rendering.detail_embed(ORDER, many)["fields"][-1]["value"]) == 1024
+
+
+@pytest.fixture
+def tokyo() -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo")
+def test_timestamps_are_utc_on_a_host_that_is_not() -> None:
+    delivered = replace(ORDER, state=S.DELIVERED)
+    assert rendering.card_embed(delivered)["timestamp"] == "2026-12-07T12:00:00+00:00"
+    assert rendering.receipt_embed(delivered, url="u")["timestamp"] == "2026-12-07T12:00:00+00:00"
