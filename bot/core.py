@@ -20,6 +20,7 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
+from bot.collector import settle_after_start_up
 from bot.discord_api import use_gateway_of
 from bot.extensions import LoadReport, load_extensions
 from bot.guild_config import GuildConfig
@@ -430,6 +431,7 @@ class ResellerBot(commands.Bot):
         log.info("gateway ready user=%s guilds=%d", self.user, len(self.guilds))
         if not self._trimmed:  # start-up is over: its freed heap goes back to the system (bot.memory)
             self._trimmed = True
+            settle_after_start_up()  # and the collector stops walking what start-up made (bot.collector)
             release_free_memory()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:

@@ -22,6 +22,7 @@ async def test_healthz_503_while_discord_is_down_and_reconnect(
     bot = await start_bot()
     status, body = await bot.healthz(http)
     assert (status, body["checks"]["discord"]) == (200, "ok")
+    await bot.wait_for_line(r"garbage collector settled frozen=\d+", timeout=15)  # start-up is over (bot.collector)
 
     if outage == "down":
         await fake.set_down(True)
@@ -44,6 +45,8 @@ async def test_healthz_503_while_discord_is_down_and_reconnect(
     rec = await fake.invoke_command("balance", {}, user="staff")
     assert "NLE" in await answered(rec)
     bot.lines.append(f"----- e2e: reconnected {reconnect_s:.2f} s after Discord came back -----")
+    settled = [line for line in bot.lines if "garbage collector settled frozen=" in line]
+    assert len(settled) == 1, settled  # once: not again after reconnecting
     fake.assert_no_violations()
     await bot.terminate()
     # discord.py logs each failed reconnect attempt at ERROR with its traceback; nothing else may be an error
