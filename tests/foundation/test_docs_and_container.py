@@ -94,6 +94,9 @@ def test_dockerfile_is_conventional() -> None:
     assert any("/app/data" in v for v in _instruction("VOLUME"))
     # dependencies before source
     assert DOCKERFILE.index("COPY pyproject.toml") < DOCKERFILE.index("COPY bot ")
+    # the bytecode pip compiled stays in the image (the bot's user cannot write it at run time)
+    assert "PYTHONDONTWRITEBYTECODE=1" in DOCKERFILE
+    assert not any("__pycache__" in run for run in _instruction("RUN"))
 
 
 def test_container_commands_exist() -> None:
