@@ -28,7 +28,7 @@ from bot.http.health import HealthCheck
 from bot.http.server import WebServer
 from bot.i18n.commands import CommandTranslator
 from bot.i18n.preferences import Languages
-from bot.linking.service import LinkingService, linking_disabled_reason
+from bot.linking.enabled import linking_disabled_reason
 from bot.market.client import MarketClient
 from bot.market.errors import MarketError, MarketFailure, MarketUnavailable
 from bot.market.journal import Operation, SpendingJournal
@@ -36,19 +36,20 @@ from bot.market.recheck import recheck_forever
 from bot.market.request_ids import RequestIdFactory
 from bot.memory import release_free_memory
 from bot.notifications.discord_sink import DiscordHttpSink
-from bot.orders.cryptopay_events import OrderPaymentEvents
-from bot.orders.discord_feature import OrdersDiscord
-from bot.orders.feature import OrdersFeature
-from bot.payments.cryptopay.feature import CryptoPayFeature
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
-from bot.shop.service import ShopService
 from bot.staff.services import StaffServices
 from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
 from bot.webhooks.feature import WebhookFeature
 
+if TYPE_CHECKING:  # imported in setup_features only when configured (an idle bot without them keeps ~2 MB less)
+    from bot.linking.service import LinkingService
+    from bot.orders.discord_feature import OrdersDiscord
+    from bot.orders.feature import OrdersFeature
+    from bot.payments.cryptopay.feature import CryptoPayFeature
+    from bot.shop.service import ShopService
 if TYPE_CHECKING:  # sandbox mode only (`reseller-bot sandbox` imports them)
     from bot.market.simulator.runner import RunningSimulator
     from bot.payments.cryptopay.simulator import RunningFakeCryptoPay
@@ -289,6 +290,8 @@ class ResellerBot(commands.Bot):
         # --- linking (issue 7) ---
         public_base_url = self.settings.server.public_base_url
         if linking_disabled_reason(self.settings) is None and public_base_url is not None:
+            from bot.linking.service import LinkingService
+
             self.linking = await LinkingService.create(
                 self.db, self.http_session, self.settings.oauth, public_base_url=public_base_url
             )
@@ -303,6 +306,8 @@ class ResellerBot(commands.Bot):
         # --- shop: the price table and its push to Neverlose's checkout (issue 13) ---
         integration_id = self.settings.shop.integration_id  # set: the shop is on (shop_disabled_reason)
         if integration_id is not None:
+            from bot.shop.service import ShopService
+
             self.shop = ShopService.create(
                 db=self.db,
                 market=self.market,
@@ -318,6 +323,9 @@ class ResellerBot(commands.Bot):
                 self.shop.sample_link = lambda: self._sample_checkout_link(integration_id)
         # --- orders and checkout (issue 14) ---
         if self.settings.shop.enabled:
+            from bot.orders.discord_feature import OrdersDiscord
+            from bot.orders.feature import OrdersFeature
+
             self.orders = OrdersFeature.create(
                 self.db,
                 self.settings,
@@ -342,6 +350,9 @@ class ResellerBot(commands.Bot):
             )
         # --- Crypto Pay (issue 15) ---
         if self.orders is not None and self.settings.cryptopay.enabled:
+            from bot.orders.cryptopay_events import OrderPaymentEvents
+            from bot.payments.cryptopay.feature import CryptoPayFeature
+
             self.cryptopay = CryptoPayFeature.create(
                 self.db,
                 self.http_session,

@@ -9,7 +9,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.i18n import DEFAULT_LOCALE
-from bot.linking.discovery import Discovery, static_metadata
+from bot.linking.discovery import Discovery
+from bot.linking.enabled import linking_disabled_reason as linking_disabled_reason
 from bot.linking.flow import LinkFlow
 from bot.linking.id_token import IdTokenVerifier
 from bot.linking.links import LinkRepository
@@ -21,28 +22,8 @@ from bot.linking.routes import START_PREFIX, linking_routes
 from bot.linking.sessions import DEFAULT_TTL, BrowserCookie, Clock, LinkSessions, load_cookie_key, utc_now
 from bot.linking.signing_keys import SigningKeys
 from bot.notifications.outbox import Outbox
-from bot.settings import OAuthSettings, Settings
+from bot.settings import OAuthSettings
 from bot.storage import Database
-
-
-def linking_disabled_reason(settings: Settings) -> str | None:
-    """Why linking cannot run with these settings (what to configure), or ``None`` when it can."""
-    if not settings.oauth.enabled:
-        return (
-            "OAUTH_CLIENT_ID is not set: ask Neverlose support for an OAuth client id "
-            "(see docs/linking.md) to enable /link"
-        )
-    if settings.server.public_base_url is None:
-        return (
-            "PUBLIC_BASE_URL is not set: Neverlose must redirect browsers to PUBLIC_BASE_URL/oauth/callback "
-            "(see docs/linking.md)"
-        )
-    if settings.oauth.issuer is None and static_metadata(settings.oauth) is None:
-        return (
-            "OAUTH_ISSUER is empty (no discovery) but OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL and OAUTH_USERINFO_URL "
-            "are not all set (see docs/linking.md)"
-        )
-    return None
 
 
 class LinkingService:

@@ -20,6 +20,7 @@ from bot.market.errors import MarketFailure
 from bot.notifications.outbox import Outbox
 from bot.settings import Settings
 from bot.shop.catalog import PaymentMethod, ProductKey
+from bot.shop.enabled import shop_disabled_reason as shop_disabled_reason
 from bot.shop.importing import ImportPlan, export_json, parse_import
 from bot.shop.localized import LocalizedAlerts
 from bot.shop.methods import EnabledMethods
@@ -353,13 +354,3 @@ class ShopService:
 def _short(text: str | None) -> str:
     value = (text or "").replace("\n", " ")
     return value if len(value) <= MAX_AUDIT_TEXT // 2 else value[: MAX_AUDIT_TEXT // 2 - 1] + "…"
-
-
-def shop_disabled_reason(integration_id: int | None) -> str | None:
-    """Why the shop cannot run (what to set), or ``None``."""
-    if integration_id is None:
-        return (
-            "MARKET_INTEGRATION_ID is not set: copy your reseller integration id from Neverlose's market API "
-            "settings page (see docs/shop.md) to enable /shop and the price push"
-        )
-    return None

@@ -7,7 +7,13 @@ Each is imported on first use, in a fresh interpreter checked here (where nothin
 - PyJWT with cryptography under it (about 10 MB): the first checkout link verified (``bot.orders.token``), the
   first sign-in verified (``bot.linking.id_token``), the sandbox's sample link;
 - jinja2 and aiohttp-jinja2 (about 2 MB): when the checkout pages are set up (only with the shop on);
-- the Market API simulator and the fake Crypto Pay: ``reseller-bot sandbox`` only.
+- the Market API simulator and the fake Crypto Pay: ``reseller-bot sandbox`` only;
+- the features the configuration leaves off (about 2 MB): orders and checkout, the shop's service, Crypto Pay,
+  account linking, and their commands (``cogs._orders``, ``cogs._shop``, ``cogs._linking``,
+  ``cogs._roles_setup``): ``bot.core`` and the extensions import them only when they are configured.
+
+The fresh interpreter imports what ``reseller-bot run`` imports with the default settings (no shop, no linking):
+the CLI, the bot and every extension module the bot loads (``cogs/*.py`` without a leading underscore).
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADED = """
-import json, pkgutil, importlib, sys
-import bot.cli, bot.core, cogs
-for module in pkgutil.iter_modules(cogs.__path__):
-    importlib.import_module(f"cogs.{module.name}")
+import json, importlib, sys
+import bot.cli, bot.core
+from bot.extensions import discover_extensions
+for name in discover_extensions("cogs"):
+    importlib.import_module(name)
 print(json.dumps(sorted(sys.modules)))
 """
 FIRST_USE = {
@@ -32,6 +39,17 @@ FIRST_USE = {
     "PyJWT and cryptography": ("jwt", "cryptography"),
     "templates": ("jinja2", "aiohttp_jinja2", "markupsafe"),
     "simulators": ("bot.market.simulator", "bot.payments.cryptopay.simulator"),
+    "features left off": (
+        "bot.orders",
+        "bot.payments.cryptopay",
+        "bot.shop.service",
+        "bot.linking.service",
+        "cogs._orders",
+        "cogs._order_views",
+        "cogs._shop",
+        "cogs._linking",
+        "cogs._roles_setup",
+    ),
 }
 
 
@@ -54,3 +72,4 @@ def test_starting_the_bot_does_not_import_what_only_some_features_use(started: l
 def test_the_check_sees_what_start_up_imports(started: list[str]) -> None:
     """The check itself: what every start-up needs is there (else an empty list would pass any test above)."""
     assert _under(started, ("discord", "aiohttp", "pydantic", "bot.core", "cogs.stats")) != []
+    assert {"cogs.orders", "cogs.shop", "cogs.linking", "cogs.roles_setup"} <= set(started)  # their entry modules

@@ -11,8 +11,8 @@ from discord.ext import commands
 
 from bot.linking.roles import RoleKey
 from bot.tree import BotCommandTree
-from cogs.linking import LinkingCog
-from cogs.roles_setup import RolesSetupCog
+from cogs._linking import LinkingCog
+from cogs._roles_setup import RolesSetupCog
 from tests.fake_discord import FakeDiscord, run_client
 from tests.linking.conftest import Harness
 from tests.plugins.fake_discord import bot_intents, discord_py_at_fake, fake_discord
