@@ -11,6 +11,7 @@ commits or rolls back with the change. A history entry whose ``from_state`` equa
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bot.orders.models import IllegalTransition, Order, OrderNotFound, OrderStat
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
+from bot.storage.thread_call import on_connection_thread
 
 log = logging.getLogger(__name__)
 
@@ -162,46 +164,15 @@ class OrderRepository:
         :meth:`GroupCommit.run_many`): a burst of checkouts costs a few statements, not a few per order."""
         now = self._clock()
         values = {key: _column(value) for key, value in fields.items()}
-        values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=iso(now), updated_at=iso(now))
+        stamp = iso(now)
+        values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=stamp, updated_at=stamp)
         return await self._writes.run_many(self._insert_many, _NewOrder(values, now, actor))
 
     async def _insert_many(self, conn: aiosqlite.Connection, items: Sequence[_NewOrder]) -> list[tuple[Order, bool]]:
-        """Insert ``items`` (one multi-row statement per column set), their creation entries (one statement),
-        then await the hooks of each new order in turn; a token already stored (or twice in ``items``) inserts
-        nothing and finds that order. One (order, created) per item, in order."""
-        inserted: dict[str, Order] = {}
-        by_columns: dict[tuple[str, ...], list[_NewOrder]] = {}
-        for item in items:
-            by_columns.setdefault(tuple(item.values), []).append(item)
-        for columns, group in by_columns.items():
-            for chunk in chunked(group):
-                row = f"({', '.join('?' for _ in columns)})"  # pragma: no mutate
-                rows = await conn.execute_fetchall(
-                    f"INSERT INTO orders ({', '.join(columns)}) VALUES {row_marks(row, len(chunk))}"  # noqa: S608  # pragma: no mutate
-                    " ON CONFLICT (token_hash) DO NOTHING RETURNING *",  # pragma: no mutate
-                    [value for item in chunk for value in item.values.values()],
-                )
-                inserted.update((order.id, order) for order in map(order_from_row, rows))
-        missing = [str(item.values["token_hash"]) for item in items if item.values["id"] not in inserted]
-        existing: dict[str, Order] = {}
-        for hashes in chunked(missing):
-            rows = await conn.execute_fetchall(
-                f"SELECT * FROM orders WHERE token_hash IN ({', '.join('?' for _ in hashes)})",  # noqa: S608  # pragma: no mutate
-                hashes,
-            )
-            # pragma below: sqlite3.Row's keys are case-insensitive
-            existing.update((str(row["token_hash"]), order_from_row(row)) for row in rows)  # pragma: no mutate
-        results: list[tuple[Order, bool]] = []
-        created: list[tuple[Order, Transition]] = []
-        for item in items:
-            new = inserted.get(str(item.values["id"]))
-            if new is None:
-                results.append((existing[str(item.values["token_hash"])], False))
-                continue
-            transition = Transition(new.id, 1, None, OrderState.AWAITING_PAYMENT, item.now, item.actor, None)
-            created.append((new, transition))
-            results.append((new, True))
-        await self._append_many(conn, [transition for _, transition in created])
+        """Insert ``items`` and their creation entries in ONE call on the connection's thread
+        (:func:`_write_new_orders`), then await the hooks of each new order in turn. One (order, created) per
+        item, in order."""
+        results, created = await on_connection_thread(conn, lambda c: _write_new_orders(c, items))
         for order, transition in created:
             for hook in self.hooks:
                 await hook(conn, order, transition)
@@ -282,23 +253,8 @@ class OrderRepository:
     @staticmethod
     async def _append_many(conn: aiosqlite.Connection, transitions: Sequence[Transition]) -> None:
         """The history entries ``transitions``, in multi-row statements."""
-        for chunk in chunked(transitions):
-            await conn.execute(
-                _INSERT_TRANSITIONS + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate
-                [
-                    value
-                    for t in chunk
-                    for value in (
-                        t.order_id,
-                        t.seq,
-                        t.from_state.value if t.from_state else None,
-                        t.to_state.value,
-                        iso(t.at),
-                        t.actor,
-                        t.note,
-                    )
-                ],
-            )
+        for sql, params in _transition_statements(transitions):
+            await conn.execute(sql, params)
 
     @staticmethod
     async def _read(conn: aiosqlite.Connection, order_id: str) -> Order:
@@ -385,3 +341,70 @@ class OrderRepository:
             values.append(int(auto_retry))
         sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608  # pragma: no mutate
         return [str(row["id"]) for row in await self._db.fetchall(sql, values)]
+
+
+def _transition_statements(transitions: Sequence[Transition]) -> list[tuple[str, list[object]]]:
+    """The multi-row ``INSERT`` statements (and their parameters) that store the history entries ``transitions``."""
+    return [
+        (
+            _INSERT_TRANSITIONS + row_marks("(?, ?, ?, ?, ?, ?, ?)", len(chunk)),  # pragma: no mutate
+            [
+                value
+                for t in chunk
+                for value in (
+                    t.order_id,
+                    t.seq,
+                    t.from_state.value if t.from_state else None,
+                    t.to_state.value,
+                    iso(t.at),
+                    t.actor,
+                    t.note,
+                )
+            ],
+        )
+        for chunk in chunked(transitions)
+    ]
+
+
+def _write_new_orders(
+    conn: sqlite3.Connection, items: Sequence[_NewOrder]
+) -> tuple[list[tuple[Order, bool]], list[tuple[Order, Transition]]]:
+    """On the connection's thread, inside the open transaction: insert ``items`` (one multi-row statement per
+    column set), find the order of each token already stored (or twice in ``items``: it inserts nothing), and
+    store the creation entries of the new ones. Returns one (order, created) per item, in order, and the new
+    orders with their creation entries (for the hooks)."""
+    inserted: dict[str, Order] = {}
+    by_columns: dict[tuple[str, ...], list[_NewOrder]] = {}
+    for item in items:
+        by_columns.setdefault(tuple(item.values), []).append(item)
+    for columns, group in by_columns.items():
+        for chunk in chunked(group):
+            row = f"({', '.join('?' for _ in columns)})"  # pragma: no mutate
+            rows = conn.execute(
+                f"INSERT INTO orders ({', '.join(columns)}) VALUES {row_marks(row, len(chunk))}"  # noqa: S608  # pragma: no mutate
+                " ON CONFLICT (token_hash) DO NOTHING RETURNING *",  # pragma: no mutate
+                [value for item in chunk for value in item.values.values()],
+            ).fetchall()
+            inserted.update((order.id, order) for order in map(order_from_row, rows))
+    missing = [str(item.values["token_hash"]) for item in items if item.values["id"] not in inserted]
+    existing: dict[str, Order] = {}
+    for hashes in chunked(missing):
+        rows = conn.execute(
+            f"SELECT * FROM orders WHERE token_hash IN ({', '.join('?' for _ in hashes)})",  # noqa: S608  # pragma: no mutate
+            hashes,
+        ).fetchall()
+        # pragma below: sqlite3.Row's keys are case-insensitive
+        existing.update((str(row["token_hash"]), order_from_row(row)) for row in rows)  # pragma: no mutate
+    results: list[tuple[Order, bool]] = []
+    created: list[tuple[Order, Transition]] = []
+    for item in items:
+        new = inserted.get(str(item.values["id"]))
+        if new is None:
+            results.append((existing[str(item.values["token_hash"])], False))
+            continue
+        transition = Transition(new.id, 1, None, OrderState.AWAITING_PAYMENT, item.now, item.actor, None)
+        created.append((new, transition))
+        results.append((new, True))
+    for sql, params in _transition_statements([transition for _, transition in created]):
+        conn.execute(sql, params)
+    return results, created

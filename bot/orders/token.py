@@ -13,6 +13,8 @@ token itself is never part of either.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import warnings
@@ -40,6 +42,7 @@ _EMAIL = re.compile(
 )
 _NLE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})?")
 _PRODUCTS = frozenset(p.value for p in Product)
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
 
 INVALID_LINK = "This checkout link is not valid. Please start again from Neverlose's site."
 EXPIRED_LINK = "This checkout link has expired. Please start again from Neverlose's site."
@@ -98,6 +101,7 @@ class PurchaseTokenVerifier:
 
             decoder = jwt.PyJWT(options={"require": ["exp", "iat", "iss"], "verify_signature": True})
             _prepare_key_once(decoder, self._key)
+            _check_segments_at_once(decoder)
             self._short_key = self._warns_about_key(decoder)
             self._jwt = decoder
         return self._jwt
@@ -180,6 +184,36 @@ def _prepare_key_once(decoder: jwt.PyJWT, key: bytes) -> None:
 
     jws.unregister_algorithm(ALGORITHM)
     jws.register_algorithm(ALGORITHM, PreparedKeyHS256(HMACAlgorithm.SHA256))
+
+
+def _check_segments_at_once(decoder: jwt.PyJWT) -> None:
+    """Make ``decoder`` check a token's base64url segments with one pattern match instead of byte by byte.
+
+    PyJWT checks that each segment holds only base64url characters with a generator over its bytes (about 25 us
+    for a checkout token, a third of the whole verification), then decodes it and checks that encoding it again
+    gives the same text. Here a segment that plainly passes (only base64url characters, no padding, a length a
+    base64 text can have, and canonical) is decoded at once; anything else is handed to PyJWT's own function,
+    which accepts or refuses it exactly as before (padding, junk, non-canonical bits). A PyJWT without that
+    function is left as it is."""
+    import jwt
+
+    jws = getattr(decoder, "_jws", None)
+    original = getattr(jwt.PyJWS, "_decode_base64url_segment", None)
+    if not isinstance(jws, jwt.PyJWS) or original is None:  # pragma: no cover - PyJWT 2.10+ has both
+        return
+
+    def decode_segment(segment: bytes, name: str) -> bytes:
+        if len(segment) % 4 != 1 and _BASE64URL.fullmatch(segment):
+            try:
+                decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+            except binascii.Error:  # pragma: no cover - the pattern and the length leave nothing to refuse
+                decoded = None
+            if decoded is not None and base64.urlsafe_b64encode(decoded).rstrip(b"=") == segment:
+                return decoded
+        result: bytes = original(segment, name)
+        return result
+
+    setattr(jws, "_decode_base64url_segment", decode_segment)  # noqa: B010 - mypy: no assigning to a method
 
 
 def verify_purchase_token(token: str | None, *, secret: str, integration_id: int) -> PurchaseClaims:

@@ -333,3 +333,80 @@ def test_the_secret_is_prepared_once_not_for_every_token(monkeypatch: pytest.Mon
     with pytest.raises(jwt.InvalidKeyError):
         verifier._decoder().decode(tokens[0], PUBLIC_PEM, algorithms=["HS256"])
     assert checked == [SECRET.encode(), PUBLIC_PEM]
+
+
+SEGMENTS = [
+    b"",
+    b"e30",  # {}
+    b"eyJhIjoxfQ",  # {"a":1}
+    b"eyJhIjoxfQ=",
+    b"eyJhIjoxfQ==",
+    b"eyJhIjoxfQ===",
+    b"eyJhIjoxfR",  # non-canonical: the last character carries bits that decoding drops
+    b"eyJhIjoxfR==",
+    b"QQ",
+    b"QR",
+    b"QUI",
+    b"QUJ",
+    b"QUJD",
+    b"Q",
+    b"QUJDR",
+    b"=",
+    b"==",
+    b"QQ=",
+    b"Q===",
+    b"QU=I",
+    b"QUJD+/",
+    b"QUJD!!!!",
+    b"QUJD QQ",
+    b"QUJD\nQQ",
+    b"-_-_",
+    b"-_-",
+    "QUJDé".encode(),
+]
+
+
+@pytest.mark.parametrize("segment", SEGMENTS)
+def test_segments_are_decoded_or_refused_exactly_as_pyjwt_does(segment: bytes) -> None:
+    """The verifier checks a token's base64url segments with one pattern match (PyJWT: byte by byte); for every
+    kind of segment the outcome is PyJWT's: the same bytes, or the same error."""
+    from bot.orders.token import PurchaseTokenVerifier
+
+    decoder = PurchaseTokenVerifier(secret=SECRET, integration_id=INTEGRATION_ID)._decoder()
+
+    def outcome(decode: Any) -> object:
+        try:
+            return decode(segment, "payload")
+        except jwt.DecodeError as exc:
+            return ("refused", str(exc))
+
+    ours = outcome(decoder._jws._decode_base64url_segment)
+    assert ours == outcome(jwt.PyJWS._decode_base64url_segment)
+    assert ours != outcome(lambda s, n: None)  # the decoder answered (the pattern did not swallow anything)
+
+
+def test_plain_segments_skip_pyjwts_byte_by_byte_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token's segments are decoded without PyJWT's own segment function (a generator over every byte); a
+    padded one still goes through it, and is accepted or refused by it."""
+    from bot.orders.token import PurchaseTokenVerifier
+
+    seen: list[bytes] = []
+    real = jwt.PyJWS._decode_base64url_segment
+
+    def counting(segment: bytes, name: str) -> bytes:
+        seen.append(segment)
+        result: bytes = real(segment, name)
+        return result
+
+    monkeypatch.setattr(jwt.PyJWS, "_decode_base64url_segment", staticmethod(counting))
+    verifier = PurchaseTokenVerifier(secret=SECRET, integration_id=INTEGRATION_ID)
+    tokens = [sign(purchase_claims(login=f"buyer{n}")) for n in range(3)]
+    seen.clear()
+    assert [verifier.verify(token).login for token in tokens] == ["buyer0", "buyer1", "buyer2"]
+    assert seen == []
+    header, payload, signature = tokens[0].split(".")
+    padded = signature + "=" * (-len(signature) % 4)
+    assert padded != signature  # a 32-byte HMAC is 43 characters: one '=' of padding
+    assert verifier.verify(f"{header}.{payload}.{padded}").login == "buyer0"  # PyJWT accepts the padding
+    assert seen == [padded.encode()]
+    assert rejected(f"{header}.{payload}.{signature}!").code == "malformed"

@@ -1,0 +1,96 @@
+"""Order inserts cost few round trips to the SQLite connection's thread: the statements that insert a burst of
+orders (their rows, the look-up of tokens already stored, their creation entries) run in ONE call on that
+thread; what one order of the burst breaks still fails it alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+
+from bot.orders.service import OrderService
+from bot.orders.token import PurchaseClaims, verify_purchase_token
+from bot.storage import Database
+from tests.orders.conftest import INTEGRATION_ID, SECRET, purchase_claims, sign
+
+
+def claims_for(**overrides: Any) -> PurchaseClaims:
+    return verify_purchase_token(sign(purchase_claims(**overrides)), secret=SECRET, integration_id=INTEGRATION_ID)
+
+
+def count_round_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call queued for the connection's thread from now on (aiosqlite queues each through ``_execute``)."""
+    calls: list[str] = []
+    conn = db.conn
+    real = conn._execute
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(args[0]) if args and isinstance(args[0], str) else getattr(fn, "__name__", "call"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(conn, "_execute", counting)
+    return calls
+
+
+async def test_a_burst_costs_one_call_for_its_statements(
+    orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = claims_for(login="buyer0")
+    await orders.create_from_token(stored)
+    calls = count_round_trips(market_db, monkeypatch)
+    burst = [claims_for(login=f"buyer{n}") for n in range(1, 6)]
+    results = await asyncio.gather(*(orders.create_from_token(c) for c in [*burst, stored, burst[0]]))
+    assert [created for _, created in results] == [True] * 5 + [False, False]
+    # BEGIN, the group's savepoint, ONE call (5 rows, 2 found again, 5 creation entries), its release, COMMIT
+    assert len(calls) == 5
+    assert calls[0] == "BEGIN IMMEDIATE"
+    assert calls[-1] == "COMMIT"
+    assert len(await orders.find(limit=100)) == 6
+    rows = await market_db.fetchall("SELECT seq FROM order_transitions")
+    assert [r[0] for r in rows] == [1] * 6
+
+
+async def test_a_lone_order_costs_three_round_trips(
+    orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = count_round_trips(market_db, monkeypatch)
+    order, created = await orders.create_from_token(claims_for(login="buyer1"))
+    assert created
+    assert calls[0] == "BEGIN IMMEDIATE"
+    assert calls[-1] == "COMMIT"
+    assert len(calls) == 3
+    assert await orders.get(order.id) == order
+
+
+async def test_an_order_the_database_refuses_fails_alone_in_its_burst(
+    orders: OrderService, market_db: Database
+) -> None:
+    """The shared call raises for one order (a NOT NULL column left empty): the burst is written again one order
+    at a time, the refused one fails with the database's error and the others are stored."""
+    refused = orders.repo.insert(
+        {
+            "id": "R" * 22,
+            "form_token": "f" * 22,
+            "login": "refused",
+            "product_key": "cs2-30",
+            "nle_cost": None,  # NOT NULL
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+        },
+        actor="discord:1",
+    )
+    results = await asyncio.gather(
+        orders.create_from_token(claims_for(login="buyer1")),
+        refused,
+        orders.create_from_token(claims_for(login="buyer2")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert "nle_cost" in str(results[1])
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    assert [(order.login, created) for order, created in ok] == [("buyer1", True), ("buyer2", True)]
+    assert orders.repo._writes.group_failures == 1
+    assert sorted(o.login for o in await orders.find(limit=100)) == ["buyer1", "buyer2"]
+    rows = await market_db.fetchall("SELECT order_id FROM order_transitions ORDER BY rowid")
+    assert sorted(r[0] for r in rows) == sorted(order.id for order, _ in ok)
