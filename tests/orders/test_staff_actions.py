@@ -5,9 +5,11 @@ told for each action and refusal (the English stays in the audit)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import babel.numbers
 import pytest
 
 from bot.guild_config import GuildConfig
@@ -26,7 +28,7 @@ from bot.orders.staff_spending import OrderSpending
 from bot.settings import Settings
 from bot.staff.audit import AuditLog, AuditQuery
 from bot.staff.errors import NotStaff
-from bot.staff.models import AuditEvent
+from bot.staff.models import AuditEntry, AuditEvent
 from bot.staff.permissions import StaffSubject
 from bot.storage import Database
 from tests.orders.conftest import Clock
@@ -668,3 +670,66 @@ async def test_an_action_waits_for_its_orders_lock_and_a_confirmation_for_the_st
             assert not done
         assert (await confirmation).order.state is OrderState.PAID
     await orders.drain()
+
+
+async def test_a_retry_is_audited_whole_with_its_guild(
+    actions: OrderStaffActions, orders: OrderService, audit: AuditLog, market_sim: RunningSimulator
+) -> None:
+    order, user = await refused_by_neverlose(actions, orders, market_sim)
+    assert order.request_id is not None
+    assert order.last_error
+    again = await actions.retry(order.id, BOB, guild_id=5)
+    assert again.text == f"Order `{order.id}` retried: Neverlose refused again ({order.last_error})."
+    user.invited.add(Product.CS2)
+    done = await actions.retry(order.id, BOB, guild_id=5)
+    assert done.order.state is OrderState.DELIVERED
+    # each retry is a new Market request: order-derived, numbered by attempt
+    assert [again.order.request_id, done.order.request_id] == [
+        f"{order.request_id[:-2]}-2",
+        f"{order.request_id[:-2]}-3",
+    ]
+    retried = AuditEntry(
+        action="order retry",
+        event=AuditEvent.RETRIED,
+        staff_id=BOB.user_id,
+        guild_id=5,
+        username="darth",
+        detail=f"order {order.id}: CS2, 30 days",
+        amount_nle=Decimal("17.10"),
+    )
+    assert [r.entry for r in reversed(await audit.query(AuditQuery()))][1:] == [
+        replace(retried, request_id=again.order.request_id, result=again.text),
+        replace(retried, request_id=done.order.request_id, result=f"Order `{order.id}` retried: delivered."),
+    ]
+
+
+async def test_a_refusal_is_audited_with_english_figures_on_a_host_set_to_russian(
+    actions: OrderStaffActions,
+    orders: OrderService,
+    config: GuildConfig,
+    audit: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Babel reads the host's LANG / LC_ALL / LC_NUMERIC once, at import: LANG=ru_RU.UTF-8 gives this.
+    monkeypatch.setattr(babel.numbers, "LC_NUMERIC", "ru_RU")
+    await config.set_daily_limit(Decimal("1"), updated_by=None)
+    order = await claimed(orders)
+    refused = await refusal(actions.confirm(order.id, BOB, guild_id=5))
+    english = (
+        "Daily limit reached: you have used 0.00 of 1.00 NLE today (UTC); this operation costs 17.10 NLE. "
+        "Operations still pending or of unknown outcome count too."
+    )
+    assert (refused.message, refused.text_in("en")) == (english, english)
+    assert refused.text_in("ru").startswith("Дневной лимит исчерпан: сегодня (UTC) вы потратили 0,00 из 1,00 NLE;")
+    assert [r.entry for r in await audit.query(AuditQuery())] == [
+        AuditEntry(
+            action="order confirm",
+            event=AuditEvent.REFUSED,
+            staff_id=BOB.user_id,
+            guild_id=5,
+            username="darth",
+            detail=f"order {order.id}: CS2, 30 days",
+            amount_nle=Decimal("17.10"),
+            result=english,
+        )
+    ]
