@@ -12,6 +12,9 @@ from bot.orders.group_commit import MAX_BATCH, GroupCommit
 from bot.storage import Database
 from tests.orders.test_group_commit import keys, writer
 
+# A broken group commit leaves a caller waiting for ever: fail instead (tests/plugins/wall_clock.py).
+pytestmark = pytest.mark.wall_clock(10)
+
 
 async def test_the_default_batch_is_200_writes(market_db: Database) -> None:
     assert MAX_BATCH == 200
