@@ -3,18 +3,21 @@
 Not a timing assertion: the bound is far above what any test takes (the slowest, a browser test, about 11 s on
 the loaded 2-core machine); it only turns a hang into a failure. A hang is what a broken group commit does (a
 caller's future never resolved: the process sleeps in the event loop, so mutmut's CPU-time limit never fires
-and a mutation run waits for ever, docs/testing.md). The bound is the ini option ``async_test_timeout``
-(seconds, default 120; e.g. ``-o async_test_timeout=15`` for a mutation run), or a test's or module's
-``@pytest.mark.wall_clock(seconds)``. Tests run through Hypothesis are not bounded here.
+and a mutation run waits for ever, docs/testing.md), in the test or in a fixture that writes an order.
+
+The bound covers the test's setup, call and teardown. It is the ini option ``async_test_timeout`` (seconds,
+default 120; e.g. ``-o async_test_timeout=15`` for a mutation run), or a test's or module's
+``@pytest.mark.wall_clock(seconds)``. When it expires, ``SIGALRM`` interrupts the event loop's wait and the
+test fails there (what pytest-timeout's signal method does, without the dependency); main thread only.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import inspect
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any
+import signal
+import threading
+from collections.abc import Generator
+from types import FrameType
 
 import pytest
 
@@ -38,30 +41,23 @@ def bound_of(item: pytest.Function) -> float:
     return float(marker.args[0]) if marker is not None else float(item.config.getini("async_test_timeout"))
 
 
-def bounded(test: Callable[..., Coroutine[Any, Any, Any]], seconds: float) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """``test`` failing once it has run ``seconds`` (wall clock); in the test's own task, so nothing else changes."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    if (
+        not isinstance(item, pytest.Function)
+        or not inspect.iscoroutinefunction(item.obj)
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return (yield)
+    seconds = bound_of(item)
 
-    @functools.wraps(test)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        limit = asyncio.timeout(seconds)
-        try:
-            async with limit:
-                return await test(*args, **kwargs)
-        except TimeoutError:
-            if not limit.expired():
-                raise  # the test's own
+    def expired(signum: int, frame: FrameType | None) -> None:
         pytest.fail(f"still running after {seconds:g} s (wall clock): a hang", pytrace=False)
 
-    return run
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
-        return (yield)
-    test = item.obj
-    item.obj = bounded(test, bound_of(item))
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return (yield)
     finally:
-        item.obj = test
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
