@@ -15,6 +15,7 @@ pytest_plugins: list[str] = [
     "tests.plugins.fake_discord",
     "tests.plugins.bot",
     "tests.plugins.browser",
+    "tests.plugins.wall_clock",
 ]
 
 SETTING_VARIABLES = [row[0] for row in iter_variables()]

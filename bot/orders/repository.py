@@ -340,7 +340,9 @@ class OrderRepository:
             clauses.append("auto_retry = ?")  # pragma: no mutate
             values.append(int(auto_retry))
         sql = f"SELECT id FROM orders WHERE {' AND '.join(clauses)} ORDER BY created_at, id"  # noqa: S608  # pragma: no mutate
-        return [str(row["id"]) for row in await self._db.fetchall(sql, values)]
+        rows = await self._db.fetchall(sql, values)
+        # pragma below: sqlite3.Row's keys are case-insensitive (row["ID"] reads the same)
+        return [str(row["id"]) for row in rows]  # pragma: no mutate
 
 
 def _transition_statements(transitions: Sequence[Transition]) -> list[tuple[str, list[object]]]:

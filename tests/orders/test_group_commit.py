@@ -12,6 +12,9 @@ import pytest
 from bot.orders.group_commit import GroupCommit
 from bot.storage import Database
 
+# A broken group commit leaves a caller waiting for ever: fail instead (tests/plugins/wall_clock.py).
+pytestmark = pytest.mark.wall_clock(10)
+
 
 async def keys(db: Database) -> list[str]:
     return [row["key"] for row in await db.fetchall("SELECT key FROM shop_state ORDER BY key")]

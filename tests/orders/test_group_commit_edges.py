@@ -12,6 +12,9 @@ from bot.orders.group_commit import MAX_BATCH, GroupCommit
 from bot.storage import Database
 from tests.orders.test_group_commit import keys, writer
 
+# A broken group commit leaves a caller waiting for ever: fail instead (tests/plugins/wall_clock.py).
+pytestmark = pytest.mark.wall_clock(10)
+
 
 async def test_the_default_batch_is_200_writes(market_db: Database) -> None:
     assert MAX_BATCH == 200
@@ -57,3 +60,21 @@ async def test_a_cancelled_batch_fails_its_writes_with_write_aborted(market_db: 
     assert group.batches == 0
     assert await keys(market_db) == []  # rolled back
     assert await group.run(writer("after")) == "after"
+
+
+async def test_writes_queued_during_a_failed_batch_of_two_still_run(market_db: Database) -> None:
+    """The same when the failed batch holds two writes (its transaction, not a lone write's, fails): the drain
+    goes on with what arrived meanwhile instead of stopping with it queued."""
+    group = GroupCommit(market_db)
+    late: list[asyncio.Future[str]] = []
+
+    async def breaks_the_transaction(conn: aiosqlite.Connection) -> None:
+        late.append(asyncio.ensure_future(group.run(writer("late"))))
+        await conn.execute("COMMIT")  # the batch's RELEASE/COMMIT fail
+
+    results = await asyncio.gather(group.run(writer("a")), group.run(breaks_the_transaction), return_exceptions=True)
+    assert all(isinstance(r, aiosqlite.OperationalError) for r in results)
+    assert results[0] is results[1]  # one batch of two, failed as a whole
+    assert await asyncio.wait_for(late[0], timeout=10) == "late"
+    assert "late" in await keys(market_db)
+    assert group.batches == 1  # the late write's
