@@ -77,6 +77,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """utime + stime of each live thread of ``pid`` so far, by thread id (ids grow in creation order)."""
+    found: dict[int, float] = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
+
+
+def thread_split(before: dict[int, float], after: dict[int, float], events: int) -> str:
+    """CPU per event of each thread that used any between two :func:`thread_cpu` snapshots, by thread id."""
+    parts = [
+        f"{tid}: {(after[tid] - before.get(tid, 0.0)) / events * 1e6:.0f}"
+        for tid in sorted(after)
+        if after[tid] > before.get(tid, 0.0)
+    ]
+    return ", ".join(parts)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -405,20 +427,24 @@ async def run(args: argparse.Namespace, p: Processes) -> Results:
             before = await posted(session, p.fake_url)
             async with session.post(p.fake_url + "/_control/hold") as resp:
                 resp.raise_for_status()
-            cpu_start = cpu_seconds(p.bot.pid)
+            cpu_start, threads_start = cpu_seconds(p.bot.pid), thread_cpu(p.bot.pid)
             burst = await send_all(p.bot_url, bodies, args.senders, p.bot.pid)
             await asyncio.sleep(0.5)  # the last commits' after-work (logging thread)
-            cpu_held = cpu_seconds(p.bot.pid)
+            cpu_held, threads_held = cpu_seconds(p.bot.pid), thread_cpu(p.bot.pid)
             async with session.post(p.fake_url + "/_control/release") as resp:
                 resp.raise_for_status()
             after = await wait_posted(session, p.fake_url, before["embeds"] + len(bodies))
             notify = cpu_seconds(p.bot.pid) - cpu_held
+            threads_after = thread_cpu(p.bot.pid)
             results.ingest_cpu_us = (cpu_held - cpu_start) / len(bodies) * 1e6
             results.notify_cpu_us = notify / len(bodies) * 1e6
             results.split_messages = after["posts"] - before["posts"]
             print(
                 f"split: ingest {burst.rate:,.0f}/s CPU {results.ingest_cpu_us:.0f} us/event; "
-                f"notify drain CPU {results.notify_cpu_us:.0f} us/event, {results.split_messages} messages",
+                f"notify drain CPU {results.notify_cpu_us:.0f} us/event, {results.split_messages} messages\n"
+                f"  ingest by thread id (the main thread's id is the pid {p.bot.pid}), us/event: "
+                f"{thread_split(threads_start, threads_held, len(bodies))}\n"
+                f"  drain by thread id, us/event: {thread_split(threads_held, threads_after, len(bodies))}",
                 flush=True,
             )
         final = await posted(session, p.fake_url, ids=True)

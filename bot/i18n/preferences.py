@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 
 import aiosqlite
 
@@ -23,6 +24,7 @@ from bot.guild_config import GuildConfig
 from bot.i18n.catalog import DEFAULT_LOCALE
 from bot.i18n.negotiation import from_discord, supported
 from bot.settings import LanguageSettings
+from bot.storage.multirow import chunked, row_marks
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,25 @@ async def member_locale_on(conn: aiosqlite.Connection, user_id: int) -> str | No
 
 def member_locale_sync(conn: sqlite3.Connection, user_id: int) -> str | None:
     """:func:`member_locale_on` on a synchronous connection (the webhook store's writer thread)."""
-    row = conn.execute("SELECT value FROM guild_config WHERE key = ?", (member_key(user_id),)).fetchone()
-    return None if row is None else supported(str(row[0]))
+    return member_locales_sync(conn, [user_id]).get(user_id)
+
+
+def member_locales_sync(conn: sqlite3.Connection, user_ids: Iterable[int]) -> dict[int, str]:
+    """:func:`member_locale_sync` for many members at once: one statement per chunk of keys rather than one per
+    member (the webhook fan-out runs on the batch writer, inside the ingest transaction). Members without a
+    known (supported) language are absent."""
+    keys = {member_key(user_id): user_id for user_id in user_ids}
+    found: dict[int, str] = {}
+    for chunk in chunked(sorted(keys)):
+        rows = conn.execute(
+            f"SELECT key, value FROM guild_config WHERE key IN ({row_marks('?', len(chunk))})",  # noqa: S608
+            chunk,
+        )
+        for key, value in rows:
+            language = supported(str(value))
+            if language is not None:
+                found[keys[str(key)]] = language
+    return found
 
 
 class Languages:
@@ -73,8 +92,14 @@ class Languages:
         log.info("channel language set locale=%s", language)
 
     async def remember_member(self, user_id: int, locale: object) -> str:
-        """Record the member's Discord language when it changed; the language to answer them in."""
+        """Record the member's Discord language when it changed; the language to answer them in. The stored
+        language is read once per member and process (this class writes every change): after a restart, a
+        member's first interaction is a read, not a write of what is already stored."""
         language = from_discord(locale, DEFAULT_LOCALE)
+        if user_id not in self._members:
+            stored = supported(await self._guild_config.value(member_key(user_id)))
+            if stored is not None:
+                self._members[user_id] = stored
         if self._members.get(user_id) != language:
             await self._guild_config.set_value(member_key(user_id), language, updated_by=user_id)
             self._members[user_id] = language

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 import aiosqlite
 
 from bot.i18n import DEFAULT_LOCALE, t
-from bot.i18n.preferences import member_locale_on, member_locale_sync
+from bot.i18n.preferences import member_locale_on, member_locales_sync
 from bot.linking.links import Link, find_by_login, find_by_logins_sync
 from bot.linking.roles import RoleKey, RoleMapping, roles_for, roles_for_sync
 from bot.market.journal import Operation, OperationStatus
@@ -64,17 +64,21 @@ def purchase_receipt(event: WebhookEvent, link: Link, locale: str = DEFAULT_LOCA
     }
 
 
-def _what_was_sent(op: Operation, locale: str = DEFAULT_LOCALE) -> str | None:
-    """``CS2, 30 days`` / ``item E3yugw`` / ``12.5 NLE``; ``None`` for a method that sends nothing."""
+def _what_was_sent(op: Operation) -> Callable[[str], str] | None:
+    """What the operation sent, told in a given language (``CS2, 30 days`` / ``item E3yugw`` / ``12.5 NLE``);
+    ``None`` for a method that sends nothing or unexpected params. The params are read once, here."""
     params = op.params
     try:
         if op.method == GIFT_METHOD:
             product = Product(params["product"]).label
-            return t(locale, "product.plan", product=product, count=Plan(int(params["cnt"])).days)
+            days = Plan(int(params["cnt"])).days
+            return lambda locale: t(locale, "product.plan", product=product, count=days)
         if op.method == GIVE_METHOD:
-            return t(locale, "receipt.item", code=params["code"])
+            code = params["code"]
+            return lambda locale: t(locale, "receipt.item", code=code)
         if op.method == TRANSFER_METHOD:
-            return format_nle(Decimal(str(params.get("amount", op.amount_nle))))
+            amount = format_nle(Decimal(str(params.get("amount", op.amount_nle))))
+            return lambda _locale: amount
     except (KeyError, ValueError, InvalidOperation):
         log.warning("receipt skipped: unexpected params operation=%s method=%s", op.id, op.method)
     return None
@@ -143,12 +147,14 @@ class ReceiptHooks:
         """Webhook fan-out hook (synchronous, inside the transaction that stores the events)."""
         purchases = [event for event in events if event.kind == "purchase"]
         links = find_by_logins_sync(conn, (event.username for event in purchases)) if purchases else {}
+        # One look-up for every linked buyer of the batch, not one per purchase.
+        locales = member_locales_sync(conn, {link.discord_user_id for link in links.values()}) if links else {}
         for event in purchases:
             link = links.get(event.username.lower())
             if link is None:
                 log.debug("receipt skipped: buyer not linked unique_id=%d", event.unique_id)
                 continue
-            locale = member_locale_sync(conn, link.discord_user_id) or self._locale()
+            locale = locales.get(link.discord_user_id) or self._locale()
             receipt = OutboxMessage(
                 target=f"dm:{link.discord_user_id}",
                 embeds=[purchase_receipt(event, link, locale)],
@@ -172,7 +178,8 @@ class ReceiptHooks:
         username = op.username
         if op.status is not OperationStatus.SUCCEEDED or username is None:
             return
-        if _what_was_sent(op) is None:
+        sent = _what_was_sent(op)
+        if sent is None:
             return
         async with self._db.transaction() as conn:
             link = await find_by_login(conn, username)
@@ -180,7 +187,7 @@ class ReceiptHooks:
                 log.debug("gift notice skipped: recipient not linked operation=%s", op.id)
                 return
             locale = await member_locale_on(conn, link.discord_user_id) or self._locale()
-            what = _what_was_sent(op, locale) or ""
+            what = sent(locale)
             await self._outbox.enqueue(
                 conn,
                 target=f"dm:{link.discord_user_id}",

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from bot.stats.sums import stored_units
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
 from bot.storage.multirow import ROWS_PER_STATEMENT, chunked, row_marks
@@ -52,7 +53,8 @@ QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 DEFAULT_MAX_BATCH = 512
 _INSERT_EVENTS = (
     "INSERT INTO webhook_events "
-    "(kind, unique_id, username, amount, item_id, received_at, remote, body, processed_at) VALUES "
+    "(kind, unique_id, username, amount, amount_units, amount_places, item_id, received_at, remote, body, "
+    "processed_at) VALUES "
 )
 
 
@@ -327,12 +329,14 @@ def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _Batch
 def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, WebhookEvent]], stamp: str) -> None:
     params: list[object] = []
     for job, event in rows:
+        amount = str(event.amount)
         params.extend(
             (
                 event.kind,
                 event.unique_id,
                 event.username,
-                str(event.amount),
+                amount,
+                *stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
                 event.item_id,
                 iso(event.received_at),
                 job.remote,
@@ -340,7 +344,7 @@ def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, Webh
                 stamp,
             )
         )
-    conn.execute(_INSERT_EVENTS + row_marks("(?, ?, ?, ?, ?, ?, ?, ?, ?)", len(rows)), params)
+    conn.execute(_INSERT_EVENTS + row_marks("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(rows)), params)
 
 
 def _already_stored(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:

@@ -140,5 +140,11 @@ async def test_a_crash_in_a_call_answers_every_waiter_and_stops_the_writer(db: D
     with pytest.raises(BatchWriterClosed):
         await queued
     assert not writer.running
+    with pytest.raises(BatchWriterClosed):  # refused at once: nobody would ever answer it
+        writer.submit_nowait("b")
+    with pytest.raises(BatchWriterClosed):
+        await asyncio.wait_for(writer.submit("b"), 5)
     assert (await db.fetchone("SELECT count(*) FROM webhook_rejections"))[0] == 0  # type: ignore[index]
     await writer.close()
+    with pytest.raises(BatchWriterClosed):
+        await writer.submit("c")

@@ -61,6 +61,31 @@ async def test_a_members_language_is_remembered_for_dms(make_settings: Callable[
         await db.close()
 
 
+async def test_a_restart_does_not_rewrite_a_members_unchanged_language(make_settings: Callable[..., Settings]) -> None:
+    """After a restart, a member's first interaction in the stored language reads it and writes nothing; a
+    change is still written, once."""
+    languages, db, config = await _languages(make_settings)
+    try:
+        assert await languages.remember_member(7, discord.Locale.russian) == "ru"
+        await db.execute("UPDATE guild_config SET updated_at = 'marker' WHERE key = ?", (member_key(7),))
+        restarted = Languages(make_settings().language, config)
+        assert await restarted.remember_member(7, discord.Locale.russian) == "ru"
+        assert await restarted.remember_member(7, discord.Locale.russian) == "ru"
+        row = await db.fetchone("SELECT value, updated_at FROM guild_config WHERE key = ?", (member_key(7),))
+        assert row is not None
+        assert tuple(row) == ("ru", "marker"), "not written again"
+        assert await restarted.remember_member(7, discord.Locale.british_english) == "en"
+        row = await db.fetchone("SELECT value, updated_at FROM guild_config WHERE key = ?", (member_key(7),))
+        assert row is not None
+        assert row[0] == "en"
+        assert row[1] != "marker"
+        assert await restarted.member(7) == "en"
+        assert await restarted.remember_member(8, discord.Locale.russian) == "ru", "never seen: written"
+        assert await config.value(member_key(8)) == "ru"
+    finally:
+        await db.close()
+
+
 async def test_setup_in_a_russian_server_makes_channel_posts_russian(
     start_bot: StartBot, fake_discord: FakeDiscord
 ) -> None:

@@ -202,3 +202,42 @@ async def test_buyers_of_one_batch_are_looked_up_together(db: Database, store: W
         ("dm:44", "linking:receipt:purchase:3"),
         (f"dm:{BUYER}", "linking:receipt:purchase:4"),
     ]
+
+
+async def test_each_buyer_of_a_batch_gets_the_receipt_in_their_language_from_one_look_up(
+    db: Database, hooks: ReceiptHooks
+) -> None:
+    """Three linked buyers (two languages stored, one unknown: the channel language) in one batch: the
+    receipts are each buyer's language, and the members' languages are read with one statement."""
+    import sqlite3
+
+    from bot.i18n.preferences import member_key
+
+    links = LinkRepository(db)
+    await links.link(BUYER, "1001", "A49")
+    await links.link(43, "1002", "B7")
+    await links.link(44, "1003", "C8")
+    await db.execute(
+        "INSERT INTO guild_config (key, value) VALUES (?, 'ru'), (?, 'en')", (member_key(43), member_key(44))
+    )
+    conn = sqlite3.connect(db.path, isolation_level=None)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        events = [_purchase(1, "A49"), _purchase(2, "B7"), _purchase(3, "C8"), _purchase(4, "B7")]
+        hooks.on_events(conn, events)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    assert sum("guild_config" in sql for sql in statements) == 1
+    titles = {r["dedupe_key"]: r["embeds"][0]["title"] for r in await _outbox(db) if r["embeds"]}
+    from bot.i18n import t
+
+    assert titles == {
+        "linking:receipt:purchase:1": t("en", "receipt.purchase.title"),  # nothing stored: the channel language
+        "linking:receipt:purchase:2": t("ru", "receipt.purchase.title"),
+        "linking:receipt:purchase:3": t("en", "receipt.purchase.title"),
+        "linking:receipt:purchase:4": t("ru", "receipt.purchase.title"),
+    }
+    assert t("ru", "receipt.purchase.title") != t("en", "receipt.purchase.title")

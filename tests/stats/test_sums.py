@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stats.sums import aggregate, places, stored_aggregate, stored_total, total, units, well_formed
+from bot.stats.sums import (
+    aggregate,
+    places,
+    stored_aggregate,
+    stored_total,
+    stored_units,
+    total,
+    units,
+    well_formed,
+)
 from bot.storage.migrations import load_migrations
 
 
@@ -199,3 +208,63 @@ def test_stored_sum_is_exact_or_declines(values: list[str | None], expected: str
     assert row[0] == len(values)
     got = stored_total(row[1], row[2], row[3])
     assert (None if got is None else str(got)) == expected
+
+
+def _text_path(conn: sqlite3.Connection, text: str) -> tuple[int | None, int | None]:
+    ok = well_formed("?1")
+    row = conn.execute(f"SELECT CASE WHEN {ok} THEN {units('?1')} END, CASE WHEN {ok} THEN {places('?1')} END", (text,))
+    return tuple(row.fetchone())  # type: ignore[return-value]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789.E+- ", max_size=22), st.decimals(allow_nan=False).map(str)))
+def test_stored_units_in_python_are_the_text_paths(text: str) -> None:
+    if not _SHARED:
+        _SHARED.append(_migrated())
+    assert stored_units(text) == _text_path(_SHARED[0], text)
+
+
+@pytest.mark.parametrize("text", [*TEXTS, "0.9", "0.90", "100", "0.0", "5.00000000"])
+def test_the_text_paths_pair_inserted_leaves_the_row_alone(text: str) -> None:
+    """Migration 0014: a webhook event inserted with its amount's units and places (the ingest path does) is not
+    rewritten by the insert trigger (one row changed, not two), and keeps exactly the text path's pair."""
+    conn = _migrated()
+    before = conn.total_changes
+    conn.execute(
+        "INSERT INTO webhook_events (kind, unique_id, username, received_at, body, amount, amount_units, amount_places)"
+        " VALUES ('transfer', 1, 'u', 't', '{}', ?, ?, ?)",
+        (text, *stored_units(text)),
+    )
+    another_spelling = text.startswith("0") and text[1:2].isdigit()  # "007.10": well formed, not canonical
+    assert conn.total_changes - before == (2 if another_spelling else 1)
+    _stored_matches_text_path(conn, "webhook_events", "amount", text, text)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "pair"),
+    [
+        ("0.9", (90000001, 1)),  # a digit below the places
+        ("0.9", (90000000, 2)),  # more places than the text
+        ("0.90", (90000000, 1)),  # fewer
+        ("1.5", (150000000, 9)),
+        ("-1", (-100000000, 0)),  # not well formed: NULL
+        ("1E+2", (10000000000, 0)),
+        ("007.10", (710000000, 2)),  # well formed, another spelling than the canonical one
+        ("12345678901", (1234567890100000000, 0)),  # 11 integer digits
+        ("5", (None, 0)),
+        ("5", (500000000, None)),
+        ("5", (None, None)),
+        ("5", (400000000, 0)),
+    ],
+)
+def test_a_wrong_pair_inserted_is_corrected(text: str, pair: tuple[int | None, int | None]) -> None:
+    """Whatever another writer inserts, the stored pair is the text path's (the trigger still runs then)."""
+    conn = _migrated()
+    conn.execute(
+        "INSERT INTO webhook_events (kind, unique_id, username, received_at, body, amount, amount_units, amount_places)"
+        " VALUES ('transfer', 1, 'u', 't', '{}', ?, ?, ?)",
+        (text, *pair),
+    )
+    _stored_matches_text_path(conn, "webhook_events", "amount", text, text)
+    conn.close()

@@ -110,3 +110,23 @@ async def test_events_racing_within_one_batch_open_no_gap(
     assert await one_batch(store, [purchase(7), purchase(5)]) == [True, True]
     assert [(g.first_missing, g.last_missing) for g in await store.gaps()] == [(4, 4), (6, 6)]
     assert not [r for r in caplog.records if "gap filled" in r.getMessage()]  # none opened, none filled
+
+
+@pytest.mark.parametrize(
+    "amounts", [["0.9", "12.5", "1000000000", "0.00000001", "7", "0.10", "999999999.99999999", "1E+1", "1.123456789"]]
+)
+async def test_stored_events_carry_the_text_paths_units(db: Database, store: WebhookStore, amounts: list[str]) -> None:
+    """The ingest path inserts each amount's units and places itself (migration 0014): exactly what /stats's
+    text path computes from the stored amount, well formed or not."""
+    from bot.stats.sums import places, units, well_formed
+
+    events = [WebhookEvent("transfer", uid, "sender", Decimal(text), None, NOW) for uid, text in enumerate(amounts, 1)]
+    assert await one_batch(store, events) == [True] * len(events)
+    ok = well_formed("amount")
+    rows = await db.fetchall(
+        f"SELECT amount, amount_units, amount_places, CASE WHEN {ok} THEN {units('amount')} END, "  # noqa: S608
+        f"CASE WHEN {ok} THEN {places('amount')} END FROM webhook_events ORDER BY unique_id"
+    )
+    assert [str(r[0]) for r in rows] == [str(Decimal(text)) for text in amounts]
+    assert [(r[1], r[2]) for r in rows] == [(r[3], r[4]) for r in rows]
+    assert rows[0][1:3] == (90000000, 1)
