@@ -20,6 +20,7 @@ from decimal import Decimal
 from bot.i18n import DEFAULT_LOCALE, t
 from bot.i18n.english import Nested, localize
 from bot.i18n.formats import as_written, number
+from bot.market.localized import detail_in
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod, ProductKey
@@ -163,8 +164,9 @@ def nothing_reason(text: str, locale: str) -> str:
 
 
 def push_error(text: str, locale: str) -> str:
-    """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``."""
-    return localize(locale, text, "shop.error.")
+    """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``; the Market
+    client's own detail inside (``server error (HTTP 503)``) too, the Market's words as written."""
+    return localize(locale, text, "shop.error.", {"detail": detail_in})
 
 
 def _last(value: str, locale: str) -> str:
