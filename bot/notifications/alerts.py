@@ -2,7 +2,9 @@
 
 :mod:`bot.orders.service` (an order blocked before payment) and :mod:`bot.payments.cryptopay.store` (paid
 after expiry, payment quarantined, update quarantined, payment not applied; the reasons of
-:mod:`bot.payments.cryptopay.matching`) are mutation-tested money modules and queue their alerts in English.
+:mod:`bot.payments.cryptopay.matching`, of the webhook and its invoice parser, and the order side's
+:class:`~bot.payments.cryptopay.provider.PaymentNotApplicable`) are mutation-tested money modules and queue
+their alerts in English.
 The outbox renders an audit row through :func:`localize_alert` when it is read for delivery: an embed whose
 title is one of the ``alerts.title.*`` catalog messages has its title, description, field names and known
 field values matched against the English catalog texts (:mod:`bot.i18n.english`) and shown in ``locale``,
@@ -17,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Final
 
-from bot.i18n.catalog import DEFAULT_LOCALE, t
+from bot.i18n.catalog import DEFAULT_LOCALE, catalogs, t
 from bot.i18n.english import Nested, match, shown
 from bot.i18n.formats import money
 from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
@@ -35,9 +37,23 @@ def _shown(text: str, prefix: str, locale: str, nested: Nested | None = None) ->
     return shown(locale, text, prefix, nested)
 
 
+def _order_state(value: str, locale: str) -> str:
+    """An order state's value (``delivered``) by its name in ``locale``; an unknown one as written."""
+    msg_id = f"order.state.{value}"
+    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else value
+
+
+_REASON_PARTS: Final[Nested] = {
+    "state": "alerts.state.",
+    "status": "alerts.state.",
+    "error": "alerts.parse.",  # the invoice parser's error after "payload is not an invoice:"
+    "order_state": _order_state,  # the order side's refusal (PaymentNotApplicable)
+}
+
+
 def alert_reason(text: str, locale: str) -> str:
-    """A matching or quarantine reason (an invoice state inside it too)."""
-    return _shown(text, "alerts.reason.", locale, {"state": "alerts.state.", "status": "alerts.state."})
+    """A matching, quarantine or not-applied reason (an invoice or order state, the parser's error inside too)."""
+    return _shown(text, "alerts.reason.", locale, _REASON_PARTS)
 
 
 def _value(text: str, locale: str) -> str:

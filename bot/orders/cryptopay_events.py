@@ -36,16 +36,16 @@ class OrderPaymentEvents:
             await self.payment_late(order_id, status)
             return
         if order.state is OrderState.CANCELLED:
-            raise PaymentNotApplicable("the order was cancelled before the payment arrived")
+            raise PaymentNotApplicable.cancelled()
         try:
             await self._service.payment_confirmed(order_id, PaymentMethod.CRYPTOPAY, status, ACTOR)
         except IllegalTransition as exc:
-            raise PaymentNotApplicable(f"the order is {exc.current.value}") from None
+            raise PaymentNotApplicable.in_state(exc.current.value) from None
 
     async def payment_late(self, order_id: str, status: PaymentStatus) -> None:
         order = await self._service.get(order_id)
         if order.state is OrderState.CANCELLED:
-            raise PaymentNotApplicable("the order was cancelled before the payment arrived")
+            raise PaymentNotApplicable.cancelled()
         if order.state is not OrderState.EXPIRED:
             # still awaiting (the invoice was replaced) or already paid: an ordinary confirmation
             await self._service.payment_confirmed(order_id, PaymentMethod.CRYPTOPAY, status, ACTOR)
