@@ -15,29 +15,24 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 
 from bot.i18n import DEFAULT_LOCALE, t
 from bot.i18n.english import Nested, localize
-from bot.i18n.formats import as_written, number
+from bot.i18n.formats import number
 from bot.market.localized import detail_in
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import MAX_LISTED_PROBLEMS, ImportPlan, ImportRejected
 from bot.shop.price_table import PriceEntry
-from bot.shop.prices_object import PriceValue, price_text
+from bot.shop.prices_object import PriceValue
+from bot.shop.recorded import price as price  # re-exported: the cogs show prices through this module
 from bot.shop.validation import ShopInputError
 from bot.staff.audit import AUDIT_TARGET
 from bot.staff.errors import StaffError
 
 _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*")
 _FIELDS = frozenset({"product", "plan", "currency", "price", "method"})
-
-
-def price(value: Decimal, locale: str) -> str:
-    """``30.50`` (en, as Neverlose writes it) / ``1 234,50`` (ru): the places as stored, never rounded."""
-    return price_text(value) if locale == DEFAULT_LOCALE else as_written(value, locale)
 
 
 def price_value(value: PriceValue, locale: str) -> str:

@@ -27,6 +27,7 @@ from bot.shop.methods import EnabledMethods
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.shop.prices_object import PricesObject, PriceValue, derive_prices, encode_prices, price_text
 from bot.shop.push import AlertSink, PricePusher
+from bot.shop.recorded import RESULT_LIMIT
 from bot.shop.state import (
     EXPIRES_AT,
     LAST_ERROR,
@@ -346,7 +347,7 @@ class ShopService:
                 staff_id=actor.staff_id,
                 guild_id=actor.guild_id,
                 detail=what[:MAX_AUDIT_TEXT],
-                result=change[:1000],
+                result=change[:RESULT_LIMIT],
             )
         )
 

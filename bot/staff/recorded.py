@@ -17,6 +17,7 @@ from typing import Final
 
 from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.i18n.english import Shown, shown
+from bot.shop import recorded as shop_records
 from bot.staff.models import SpendKind
 
 RESULTS: Final = (
@@ -66,19 +67,25 @@ _NESTED: Final[Shown] = {
 }
 
 
-def result_in(text: str, locale: str) -> str:
-    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded."""
+def result_in(text: str, locale: str, action: str = "") -> str:
+    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded. A record of one
+    of the shop's actions is shown by :mod:`bot.shop.recorded`."""
     if locale == DEFAULT_LOCALE:
         return text
+    if action in shop_records.ACTIONS:
+        return shop_records.result_in(action, text, locale)
     if catalogs().id_of_english(text, "") is not None:
         return _sentence(text, locale)
     return shown(locale, text, RESULTS, _NESTED)
 
 
-def detail_in(text: str, locale: str) -> str:
-    """A recorded detail (``order …: CS2, 30 days``, ``5.00 NLE, approval #3``) in ``locale``; else as recorded."""
+def detail_in(text: str, locale: str, action: str = "") -> str:
+    """A recorded detail (``order …: CS2, 30 days``, ``5.00 NLE, approval #3``) in ``locale``; else as recorded.
+    A record of one of the shop's actions is shown by :mod:`bot.shop.recorded`."""
     if locale == DEFAULT_LOCALE:
         return text
+    if action in shop_records.ACTIONS:
+        return shop_records.detail_in(action, text, locale)
     if _NLE.fullmatch(text):
         return _what(text, locale)
     return shown(locale, text, DETAILS, {"detail": _what, "description": _what})
