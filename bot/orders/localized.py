@@ -60,7 +60,4 @@ def link_refused(exc: TokenRejected, locale: str) -> tuple[str, str]:
 
 def refusal(text: str, locale: str) -> str:
     """An English sentence the order service or a payment provider refused with, in ``locale``."""
-    for prefix in _REFUSAL_PREFIXES:
-        if catalogs().id_of_english(text, prefix) is not None:
-            return catalogs().localize_english(locale, text, prefix)
-    return catalogs().localize_english(locale, text, _REFUSAL_PREFIXES[0])
+    return catalogs().localize_english(locale, text, _REFUSAL_PREFIXES)

@@ -38,8 +38,7 @@ _NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
 
 def _sentence(text: str, locale: str) -> str:
     """A whole catalog sentence without values (``no reason given``, a state's name) in ``locale``."""
-    msg_id = catalogs().id_of_english(text, "")
-    return text if msg_id is None else t(locale, msg_id)
+    return catalogs().localize_english(locale, text, warn=False)
 
 
 def _what(text: str, locale: str) -> str:
@@ -49,13 +48,22 @@ def _what(text: str, locale: str) -> str:
     return shown(locale, text, "staff.detail.")
 
 
-def _result(text: str, locale: str) -> str:
-    return result_in(text, locale)
+def result_in(text: str, locale: str, action: str = "") -> str:
+    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded. A record of one
+    of the shop's actions is shown by :mod:`bot.shop.recorded`."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    if action in shop_records.ACTIONS:
+        return shop_records.result_in(action, text, locale)
+    msg_id = catalogs().id_of_english(text)
+    if msg_id is not None:
+        return t(locale, msg_id)
+    return shown(locale, text, RESULTS, _NESTED)
 
 
 _NESTED: Final[Shown] = {
-    "text": _result,
-    "reason": _result,
+    "text": result_in,
+    "reason": result_in,
     "lead": _sentence,
     "state": lambda text, locale: catalogs().localize_english(locale, text, "choice."),
     "past": _sentence,
@@ -65,18 +73,6 @@ _NESTED: Final[Shown] = {
     "cost": _what,
     "threshold": _what,
 }
-
-
-def result_in(text: str, locale: str, action: str = "") -> str:
-    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded. A record of one
-    of the shop's actions is shown by :mod:`bot.shop.recorded`."""
-    if locale == DEFAULT_LOCALE:
-        return text
-    if action in shop_records.ACTIONS:
-        return shop_records.result_in(action, text, locale)
-    if catalogs().id_of_english(text, "") is not None:
-        return _sentence(text, locale)
-    return shown(locale, text, RESULTS, _NESTED)
 
 
 def detail_in(text: str, locale: str, action: str = "") -> str:
