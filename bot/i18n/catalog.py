@@ -145,6 +145,12 @@ def t(code: str, msg_id: str, /, **values: object) -> str:
     return catalogs().text(code, msg_id, **values)
 
 
+def t_known(code: str, msg_id: str, otherwise: str) -> str:
+    """The message ``msg_id`` in language ``code`` when the catalogs have it, else ``otherwise`` (a recorded
+    value with no message of its own, shown as written)."""
+    return t(code, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else otherwise
+
+
 def t_html(code: str, msg_id: str, /, **values: object) -> Markup:
     """A message with markup (its id ends in ``_html``) for a page: the catalog's text is trusted (package
     data, reviewed like code), every value is HTML-escaped unless it is itself :class:`Markup`."""

@@ -42,13 +42,6 @@ def price_value(value: PriceValue, locale: str) -> str:
     return price(value, locale)
 
 
-def key_label(key: ProductKey, locale: str) -> str:
-    """``CS2, 30 days`` / ``CS2, 30 дней``; the marketplace: ``marketplace (price of 1 NLE)``."""
-    if key.product is None or key.plan is None:
-        return t(locale, "shop.key.marketplace")
-    return t(locale, "product.plan", product=key.product.label, count=key.plan.days)
-
-
 def method_label(method: PaymentMethod | None, locale: str) -> str:
     """``every method`` or the method's name (``Manual payment``)."""
     return t(locale, "shop.method.every") if method is None else t(locale, f"payment.method.{method.value}")
@@ -59,7 +52,7 @@ def entry_label(key: ProductKey, entry: PriceEntry, locale: str) -> str:
     return t(
         locale,
         "shop.entry",
-        key=key_label(key, locale),
+        key=key.label_in(locale, "shop.key.marketplace"),
         currency=entry.currency,
         method=method_label(entry.method, locale),
     )

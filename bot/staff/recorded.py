@@ -11,12 +11,12 @@ as recorded.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Final
 
-from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
+from bot.i18n import DEFAULT_LOCALE, catalogs, t
+from bot.i18n.catalog import t_known
 from bot.i18n.english import Shown, shown
+from bot.i18n.formats import nle_in
 from bot.shop import recorded as shop_records
 from bot.staff.models import SpendKind
 
@@ -33,7 +33,6 @@ RESULTS: Final = (
 )
 """The messages a recorded result may be the English text of (each with its values)."""
 DETAILS: Final = ("audit.detail.", "staff.detail.")
-_NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
 
 
 def _sentence(text: str, locale: str) -> str:
@@ -43,9 +42,8 @@ def _sentence(text: str, locale: str) -> str:
 
 def _what(text: str, locale: str) -> str:
     """What was spent or ordered (``CS2, 30 days``, ``item E3yugw``, ``5.00 NLE``) in ``locale``."""
-    if found := _NLE.fullmatch(text):
-        return money(Decimal(found["amount"]), "NLE", locale)
-    return shown(locale, text, "staff.detail.")
+    amount = nle_in(text, locale)
+    return shown(locale, text, "staff.detail.") if amount is None else amount
 
 
 def result_in(text: str, locale: str, action: str = "") -> str:
@@ -82,15 +80,15 @@ def detail_in(text: str, locale: str, action: str = "") -> str:
         return text
     if action in shop_records.ACTIONS:
         return shop_records.detail_in(action, text, locale)
-    if _NLE.fullmatch(text):
-        return _what(text, locale)
+    amount = nle_in(text, locale)
+    if amount is not None:
+        return amount
     return shown(locale, text, DETAILS, {"detail": _what, "description": _what})
 
 
 def _method(text: str, locale: str) -> str:
     """A payment method's value (``manual``) by its name in ``locale``; an unknown one as recorded."""
-    msg_id = f"payment.method.{text}"
-    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else text
+    return t_known(locale, f"payment.method.{text}", text)
 
 
 def _operation(text: str, locale: str) -> str:

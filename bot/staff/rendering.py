@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import discord
 
-from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
+from bot.i18n import DEFAULT_LOCALE, money, t
+from bot.i18n.catalog import t_known
 from bot.market.models import Prices
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
@@ -44,8 +45,7 @@ def _kind(kind: SpendKind, locale: str) -> str:
 
 
 def _status(status: str, locale: str) -> str:
-    msg_id = f"staff.status.{status}"
-    return t(locale, msg_id) if msg_id in catalogs().ids() else status
+    return t_known(locale, f"staff.status.{status}", status)
 
 
 def quote_embed(quote: Quote, *, timeout_s: float, locale: str = DEFAULT_LOCALE) -> discord.Embed:
@@ -101,8 +101,7 @@ def closed_embed(quote: Quote, reason: str, detail: str = "", locale: str = DEFA
 
 def _audit_action(action: str, locale: str) -> str:
     """A recorded action (``gift``, ``order confirm``…) in ``locale``; one the catalogs lack, as recorded."""
-    msg_id = f"audit.action.{action}"
-    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else action
+    return t_known(locale, f"audit.action.{action}", action)
 
 
 def _audit_event(event: AuditEvent, locale: str) -> str:
