@@ -133,9 +133,9 @@ def _matched(exc: StaffError, locale: str) -> str:
 
 @contextmanager
 def refusals_in_reader_language() -> Iterator[None]:
-    """Around a ``/shop`` command: a shop refusal raised inside (validation, import) gets its sentence in the
-    reader's language for the error handler (:func:`bot.staff.errors.render_error`); its English ``message``
-    stays what the module wrote."""
+    """Around a :class:`~bot.shop.service.ShopService` operation: a shop refusal raised inside (validation,
+    import) gets its sentence in the reader's language for the error handler
+    (:func:`bot.staff.errors.render_error`); its English ``message`` stays what the module wrote."""
     try:
         yield
     except StaffError as exc:
