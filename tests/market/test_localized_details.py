@@ -48,22 +48,17 @@ def _written() -> list[str]:
     return found
 
 
-async def test_a_real_timeout_and_server_error_are_shown_in_russian(market_sim: RunningSimulator) -> None:
-    async with aiohttp.ClientSession() as session:
-        market = MarketClient(
-            session,
-            base_url=market_sim.base_url,
-            user_id=market_sim.user_id,
-            secret=market_sim.secret,
-            retry=RetryPolicy.immediate(1),
-            timeout=aiohttp.ClientTimeout(total=0.05),
-        )
-        market_sim.state.faults.delay_next("get-balance", seconds=1.0)
-        with pytest.raises(MarketFailure) as slow:
-            await market.get_balance()
-        market_sim.state.faults.fail_next("get-balance", times=1)
-        with pytest.raises(MarketFailure) as failed:
-            await market.get_balance()
+async def test_a_real_timeout_and_server_error_are_shown_in_russian(
+    market_client: MarketClient, market_sim: RunningSimulator
+) -> None:
+    market_client.retry = RetryPolicy.immediate(1)
+    market_client.timeout = aiohttp.ClientTimeout(total=0.05)
+    market_sim.state.faults.delay_next("get-balance", seconds=1.0)
+    with pytest.raises(MarketFailure) as slow:
+        await market_client.get_balance()
+    market_sim.state.faults.fail_next("get-balance", times=1)
+    with pytest.raises(MarketFailure) as failed:
+        await market_client.get_balance()
     assert detail_in(str(slow.value), "ru") == "get-balance: нет ответа вовремя"
     assert detail_in(str(failed.value), "ru") == "get-balance: ошибка сервера (HTTP 503)"
 
