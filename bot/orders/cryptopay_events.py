@@ -22,6 +22,8 @@ from bot.shop.catalog import PaymentMethod
 log = logging.getLogger(__name__)
 
 LATE_NOTE = "paid with Crypto Pay after the order expired: deliver with retry, or refund by hand"
+LATE_ERROR = "paid after the order expired"
+"""The order's last error for a late payment (shown by its ``orders.last_error.late`` message)."""
 
 
 class OrderPaymentEvents:
@@ -60,7 +62,7 @@ class OrderPaymentEvents:
                 sets={
                     "method": PaymentMethod.CRYPTOPAY,
                     "payment_reference": status.reference,
-                    "last_error": "paid after the order expired",
+                    "last_error": LATE_ERROR,
                 },
             )
         except IllegalTransition:
