@@ -21,10 +21,8 @@ from bot.i18n import DEFAULT_LOCALE, from_discord, t
 from bot.market.models import Plan, Product
 from bot.shop import localized
 from bot.shop.catalog import MARKETPLACE, PaymentMethod
-from bot.shop.importing import EXPORT_FILENAME, ImportPlan, check_size
-from bot.shop.localized import refusals_in_reader_language
+from bot.shop.importing import EXPORT_FILENAME, ImportPlan
 from bot.shop.service import Actor, ShopService
-from bot.shop.validation import product_key
 from bot.staff.permissions import server_manager_only, staff_only
 from cogs._views import OwnerView
 
@@ -206,9 +204,8 @@ class ShopCog(commands.Cog, name="Shop"):
         method: str | None = None,
     ) -> None:
         locale = _locale(interaction)
-        with refusals_in_reader_language():
-            key = product_key(product, plan)
-            change = await self.service.set_price(_actor(interaction), key, currency, price, method)
+        key = self.service.product_key(product, plan)
+        change = await self.service.set_price(_actor(interaction), key, currency, price, method)
         new = change.new
         assert new is not None  # noqa: S101 - set_price always returns the new entry
         old = change.old
@@ -250,9 +247,8 @@ class ShopCog(commands.Cog, name="Shop"):
         method: str | None = None,
     ) -> None:
         locale = _locale(interaction)
-        with refusals_in_reader_language():
-            key = product_key(product, plan)
-            old = await self.service.remove_price(_actor(interaction), key, currency, method)
+        key = self.service.product_key(product, plan)
+        old = await self.service.remove_price(_actor(interaction), key, currency, method)
         text = t(
             locale,
             "shop.price.removed",
@@ -312,9 +308,8 @@ class ShopCog(commands.Cog, name="Shop"):
     async def prices_import(self, interaction: Interaction, file: discord.Attachment) -> None:
         locale = _locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        with refusals_in_reader_language():
-            check_size(file.size)  # before downloading it
-            plan = await self.service.plan_import(await file.read())
+        self.service.check_import_size(file.size)  # before downloading it
+        plan = await self.service.plan_import(await file.read())
         if plan.unchanged:
             await interaction.followup.send(t(locale, "shop.import.same"), ephemeral=True)
             return

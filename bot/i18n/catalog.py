@@ -68,6 +68,7 @@ class Catalogs:
         if DEFAULT_LOCALE not in languages:
             raise ValueError(f"the {DEFAULT_LOCALE} catalog is required")
         self.languages = dict(languages)
+        self._by_english: dict[str, tuple[str, ...]] | None = None
 
     @classmethod
     def load(cls) -> Catalogs:
@@ -80,22 +81,34 @@ class Catalogs:
         language = self.languages.get(code)
         return None if language is None else language.messages.get(msg_id)
 
-    def id_of_english(self, text: str, prefix: str) -> str | None:
-        """The id under ``prefix`` whose English text is ``text``: for a sentence a lower layer raises in
-        English (an exception's message), so the page or answer can show it in the reader's language."""
-        english = self.languages[DEFAULT_LOCALE].messages
-        for msg_id, value in english.items():
-            if value == text and msg_id.startswith(prefix):
+    def id_of_english(self, text: str, prefix: str | tuple[str, ...] = "") -> str | None:
+        """The id under ``prefix`` (or any of several) whose English text is ``text`` (the first in the
+        catalog's order): for a sentence a lower layer raises or records in English (an exception's message),
+        so the page or answer can show it in the reader's language."""
+        for msg_id in self._english_ids().get(text, ()):
+            if msg_id.startswith(prefix):
                 return msg_id
         return None
 
-    def localize_english(self, code: str, text: str, prefix: str) -> str:
-        """``text`` (an English catalog sentence under ``prefix``) in language ``code``; unknown text as is."""
+    def localize_english(self, code: str, text: str, prefix: str | tuple[str, ...] = "", *, warn: bool = True) -> str:
+        """``text`` (an English catalog sentence under ``prefix``) in language ``code``; unknown text as is
+        (logged unless ``warn`` is false: recorded or written data that may be anything)."""
         msg_id = self.id_of_english(text, prefix)
         if msg_id is None:
-            log.warning("english text not in the catalog prefix=%s", prefix)
+            if warn:
+                log.warning("english text not in the catalog prefix=%s", prefix)
             return text
         return self.text(code, msg_id)
+
+    def _english_ids(self) -> dict[str, tuple[str, ...]]:
+        """English text -> the ids with that text, in the catalog's order (built on first use)."""
+        if self._by_english is None:
+            found: dict[str, list[str]] = {}
+            for msg_id, value in self.languages[DEFAULT_LOCALE].messages.items():
+                if isinstance(value, str):
+                    found.setdefault(value, []).append(msg_id)
+            self._by_english = {text: tuple(ids) for text, ids in found.items()}
+        return self._by_english
 
     def text(self, code: str, msg_id: str, /, **values: object) -> str:
         """The message ``msg_id`` in language ``code`` (English when it lacks one), placeholders filled.
@@ -130,6 +143,12 @@ def catalogs() -> Catalogs:
 def t(code: str, msg_id: str, /, **values: object) -> str:
     """Shortcut: ``t("ru", "order.state.paid")``."""
     return catalogs().text(code, msg_id, **values)
+
+
+def t_known(code: str, msg_id: str, otherwise: str) -> str:
+    """The message ``msg_id`` in language ``code`` when the catalogs have it, else ``otherwise`` (a recorded
+    value with no message of its own, shown as written)."""
+    return t(code, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else otherwise
 
 
 def t_html(code: str, msg_id: str, /, **values: object) -> Markup:

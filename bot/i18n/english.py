@@ -1,6 +1,7 @@
 """English sentences with values, written by a lower layer, in the reader's language.
 
-:meth:`~bot.i18n.catalog.Catalogs.localize_english` finds a whole English sentence in the catalog. Some
+:meth:`~bot.i18n.catalog.Catalogs.localize_english` finds a whole English sentence in the catalog (an exact
+look-up, for a sentence without values). Some
 modules (the shop's money modules: validation, import, push) build their English sentences with values in
 them (``'usd' must be exactly 3 upper-case Latin letters, e.g. USD or EUR.``) and are kept free of
 translation. Here each English catalog message under a prefix is read as a pattern: its text literally, each
@@ -24,8 +25,9 @@ from bot.i18n.catalog import DEFAULT_LOCALE, catalogs, t
 
 log = logging.getLogger(__name__)
 
-Nested = Mapping[str, str | Callable[[str, str], str]]
-"""Placeholder name -> the prefix its value is itself localized under, or ``f(value, locale)``."""
+Shown = Mapping[str, str | tuple[str, ...] | Callable[[str, str], str]]
+"""Placeholder name -> the prefix(es) its value is itself shown under, or ``f(value, locale)``."""
+Nested = Shown
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -67,33 +69,26 @@ def match(text: str, prefix: str | tuple[str, ...]) -> tuple[str, dict[str, str]
     return None
 
 
-def localize(locale: str, text: str, prefix: str, nested: Nested | None = None) -> str:
-    """``text`` (an English sentence of a message under ``prefix``, values included) in ``locale``."""
-    found = match(text, prefix)
-    if found is None:
-        log.warning("english sentence not in the catalog prefix=%s", prefix)
-        return text
-    msg_id, values = found
-    shown: dict[str, object] = dict(values)
-    for name, how in (nested or {}).items():
-        if name in values:
-            shown[name] = localize(locale, values[name], how) if isinstance(how, str) else how(values[name], locale)
-    return t(locale, msg_id, **shown)
-
-
-Shown = Mapping[str, str | tuple[str, ...] | Callable[[str, str], str]]
-"""Placeholder name -> the prefix(es) its value is itself shown under, or ``f(value, locale)``."""
-
-
-def shown(locale: str, text: str, prefix: str | tuple[str, ...], nested: Shown | None = None) -> str:
+def shown(
+    locale: str, text: str, prefix: str | tuple[str, ...], nested: Shown | None = None, *, warn: bool = False
+) -> str:
     """``text`` in ``locale`` if it is the English text of a message under ``prefix`` (values shown per
-    ``nested``); otherwise ``text`` exactly as it is (recorded or written data: nothing is lost, no warning)."""
+    ``nested``); otherwise ``text`` exactly as it is (recorded or written data: nothing is lost). ``warn`` logs a
+    text no message matches (for a lower layer's own sentence, whose wording must stay its message's)."""
     found = match(text, prefix)
     if found is None:
+        if warn:
+            log.warning("english sentence not in the catalog prefix=%s", prefix)
         return text
     msg_id, values = found
     out: dict[str, object] = dict(values)
     for name, how in (nested or {}).items():
         if name in values:
-            out[name] = how(values[name], locale) if callable(how) else shown(locale, values[name], how)
+            out[name] = how(values[name], locale) if callable(how) else shown(locale, values[name], how, warn=warn)
     return t(locale, msg_id, **out)
+
+
+def localize(locale: str, text: str, prefix: str | tuple[str, ...], nested: Shown | None = None) -> str:
+    """``text`` (an English sentence of a message under ``prefix``, values included) in ``locale``; a sentence
+    no message matches is shown as it is and logged (:func:`shown` with ``warn``)."""
+    return shown(locale, text, prefix, nested, warn=True)

@@ -7,6 +7,7 @@ Money stays exact: a :class:`~decimal.Decimal` is shown with at least two decima
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
@@ -47,3 +48,13 @@ def date_time(moment: datetime, locale: str, zone: tzinfo = UTC) -> str:
 def relative(delta: timedelta, locale: str) -> str:
     """``timedelta(minutes=5)`` -> ``in 5 minutes`` / ``через 5 минут``; negative: ``5 minutes ago``."""
     return format_timedelta(delta, add_direction=True, locale=locale)
+
+
+_NLE_TEXT = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
+
+
+def nle_in(text: str, locale: str) -> str | None:
+    """An NLE amount as the money modules write it (``12.50 NLE``) the reader's way (``12,50 NLE``); ``None``
+    when ``text`` is not one."""
+    found = _NLE_TEXT.fullmatch(text)
+    return None if found is None else money(Decimal(found["amount"]), "NLE", locale)

@@ -2,7 +2,9 @@
 
 :mod:`bot.orders.service` (an order blocked before payment) and :mod:`bot.payments.cryptopay.store` (paid
 after expiry, payment quarantined, update quarantined, payment not applied; the reasons of
-:mod:`bot.payments.cryptopay.matching`) are mutation-tested money modules and queue their alerts in English.
+:mod:`bot.payments.cryptopay.matching`, of the webhook and its invoice parser, and the order side's
+:class:`~bot.payments.cryptopay.provider.PaymentNotApplicable`) are mutation-tested money modules and queue
+their alerts in English.
 The outbox renders an audit row through :func:`localize_alert` when it is read for delivery: an embed whose
 title is one of the ``alerts.title.*`` catalog messages has its title, description, field names and known
 field values matched against the English catalog texts (:mod:`bot.i18n.english`) and shown in ``locale``,
@@ -11,17 +13,15 @@ values included. Any other embed, and any text that matches nothing, is left exa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from decimal import Decimal
 from functools import cache
 from typing import Final
 
-from bot.i18n.catalog import DEFAULT_LOCALE, t
+from bot.i18n.catalog import DEFAULT_LOCALE, t_known
 from bot.i18n.english import Nested, match, shown
-from bot.i18n.formats import money
+from bot.i18n.formats import nle_in
 from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
-from bot.shop.catalog import all_product_keys
+from bot.shop.catalog import ProductKey, all_product_keys
 
 AUDIT_TARGET: Final = "channel:audit"
 
@@ -30,49 +30,49 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _shown(text: str, prefix: str, locale: str, nested: Nested | None = None) -> str:
-    """``text`` in ``locale`` if it is the English text of a message under ``prefix``; else ``text``."""
-    return shown(locale, text, prefix, nested)
+def _order_state(value: str, locale: str) -> str:
+    """An order state's value (``delivered``) by its name in ``locale``; an unknown one as written."""
+    return t_known(locale, f"order.state.{value}", value)
+
+
+_REASON_PARTS: Final[Nested] = {
+    "state": "alerts.state.",
+    "status": "alerts.state.",
+    "error": "alerts.parse.",  # the invoice parser's error after "payload is not an invoice:"
+    "order_state": _order_state,  # the order side's refusal (PaymentNotApplicable)
+}
 
 
 def alert_reason(text: str, locale: str) -> str:
-    """A matching or quarantine reason (an invoice state inside it too)."""
-    return _shown(text, "alerts.reason.", locale, {"state": "alerts.state.", "status": "alerts.state."})
+    """A matching, quarantine or not-applied reason (an invoice or order state, the parser's error inside too)."""
+    return shown(locale, text, "alerts.reason.", _REASON_PARTS)
 
 
 def _value(text: str, locale: str) -> str:
-    return _shown(text, "alerts.value.", locale)
+    return shown(locale, text, "alerts.value.")
 
 
 _VALUES: Final[dict[str, Callable[[str, str], str]]] = {"Reason": alert_reason, "Order": _value, "Seen by": _value}
 """The English field name -> how its value is shown (other values are data: ids, amounts, a digest)."""
-_NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
 
 
 @cache
-def _products() -> dict[str, tuple[str, dict[str, object]]]:
-    """A product's English label (``CS2, 30 days``, as ``Order.description`` writes it) -> its message."""
-    found: dict[str, tuple[str, dict[str, object]]] = {}
-    for key in all_product_keys():
-        if key.product is None or key.plan is None:
-            found[key.label] = ("product.marketplace", {})
-        else:
-            found[key.label] = ("product.plan", {"product": key.product.label, "count": key.plan.days})
-    return found
+def _product_keys() -> dict[str, ProductKey]:
+    """A product's English label (``CS2, 30 days``, as ``Order.description`` writes it) -> its key."""
+    return {key.label: key for key in all_product_keys()}
 
 
 def description_in(text: str, locale: str) -> str:
     """What was ordered (``CS2, 30 days`` or ``12.50 NLE``) in ``locale``; anything else as written."""
-    if text in _products():
-        msg_id, values = _products()[text]
-        return t(locale, msg_id, **values)
-    if found := _NLE.fullmatch(text):
-        return money(Decimal(found["amount"]), "NLE", locale)
-    return text
+    key = _product_keys().get(text)
+    if key is not None:
+        return key.label_in(locale)
+    amount = nle_in(text, locale)
+    return text if amount is None else amount
 
 
 _NESTED: Final[Nested] = {
-    "reason": lambda text, locale: _shown(text, "orders.staff_block.", locale),
+    "reason": "orders.staff_block.",
     "description": description_in,
 }
 
@@ -82,15 +82,15 @@ def localize_alert(embed: Embed, locale: str) -> Embed:
     title = embed.get("title")
     if locale == DEFAULT_LOCALE or not isinstance(title, str) or match(title, "alerts.title.") is None:
         return embed
-    shown: Embed = dict(embed)
-    shown["title"] = _truncate(_shown(title, "alerts.title.", locale), MAX_TITLE)
+    out: Embed = dict(embed)
+    out["title"] = _truncate(shown(locale, title, "alerts.title."), MAX_TITLE)
     description = embed.get("description")
     if isinstance(description, str):
-        shown["description"] = _truncate(_shown(description, "alerts.text.", locale, _NESTED), MAX_DESCRIPTION)
+        out["description"] = _truncate(shown(locale, description, "alerts.text.", _NESTED), MAX_DESCRIPTION)
     fields = embed.get("fields")
     if isinstance(fields, list):
-        shown["fields"] = [_field(item, locale) for item in fields]
-    return shown
+        out["fields"] = [_field(item, locale) for item in fields]
+    return out
 
 
 def _field(item: object, locale: str) -> object:
@@ -100,6 +100,6 @@ def _field(item: object, locale: str) -> object:
     how = _VALUES.get(name)
     return {
         **item,
-        "name": _truncate(_shown(name, "alerts.field.", locale), MAX_FIELD_NAME),
+        "name": _truncate(shown(locale, name, "alerts.field."), MAX_FIELD_NAME),
         "value": _truncate(value if how is None else how(value, locale), MAX_FIELD_VALUE),
     }

@@ -22,6 +22,8 @@ from bot.shop.catalog import PaymentMethod
 log = logging.getLogger(__name__)
 
 LATE_NOTE = "paid with Crypto Pay after the order expired: deliver with retry, or refund by hand"
+LATE_ERROR = "paid after the order expired"
+"""The order's last error for a late payment (shown by its ``orders.last_error.late`` message)."""
 
 
 class OrderPaymentEvents:
@@ -36,16 +38,16 @@ class OrderPaymentEvents:
             await self.payment_late(order_id, status)
             return
         if order.state is OrderState.CANCELLED:
-            raise PaymentNotApplicable("the order was cancelled before the payment arrived")
+            raise PaymentNotApplicable.cancelled()
         try:
             await self._service.payment_confirmed(order_id, PaymentMethod.CRYPTOPAY, status, ACTOR)
         except IllegalTransition as exc:
-            raise PaymentNotApplicable(f"the order is {exc.current.value}") from None
+            raise PaymentNotApplicable.in_state(exc.current.value) from None
 
     async def payment_late(self, order_id: str, status: PaymentStatus) -> None:
         order = await self._service.get(order_id)
         if order.state is OrderState.CANCELLED:
-            raise PaymentNotApplicable("the order was cancelled before the payment arrived")
+            raise PaymentNotApplicable.cancelled()
         if order.state is not OrderState.EXPIRED:
             # still awaiting (the invoice was replaced) or already paid: an ordinary confirmation
             await self._service.payment_confirmed(order_id, PaymentMethod.CRYPTOPAY, status, ACTOR)
@@ -60,7 +62,7 @@ class OrderPaymentEvents:
                 sets={
                     "method": PaymentMethod.CRYPTOPAY,
                     "payment_reference": status.reference,
-                    "last_error": "paid after the order expired",
+                    "last_error": LATE_ERROR,
                 },
             )
         except IllegalTransition:

@@ -12,7 +12,7 @@ from bot.i18n import catalogs, money, t
 from bot.orders.models import Order, OrderState
 from bot.orders.prechecks import BlockReason
 from bot.orders.token import EXPIRED_LINK, INVALID_LINK, MISSING_LINK, UNSUPPORTED, TokenRejected
-from bot.shop.catalog import PaymentMethod, ProductKey
+from bot.shop.catalog import PaymentMethod
 
 _LINK_TEXTS = {
     INVALID_LINK: "checkout.link.invalid",
@@ -33,18 +33,11 @@ def method_label(method: PaymentMethod, locale: str) -> str:
     return t(locale, f"payment.method.{method.value}")
 
 
-def product_label(key: ProductKey, locale: str) -> str:
-    """``CS2, 30 дней`` / ``NLE (баланс маркета)``."""
-    if key.product is None or key.plan is None:
-        return t(locale, "product.marketplace")
-    return t(locale, "product.plan", product=key.product.label, count=key.plan.days)
-
-
 def description(order: Order, locale: str) -> str:
     """What was ordered: ``CS2, 30 days`` or ``12.50 NLE`` (Order.description in the reader's language)."""
     if order.nle is not None:
         return money(order.nle, "NLE", locale)
-    return product_label(order.key, locale)
+    return order.key.label_in(locale)
 
 
 def blocked_text(reason: str | None, locale: str) -> str:
@@ -60,7 +53,4 @@ def link_refused(exc: TokenRejected, locale: str) -> tuple[str, str]:
 
 def refusal(text: str, locale: str) -> str:
     """An English sentence the order service or a payment provider refused with, in ``locale``."""
-    for prefix in _REFUSAL_PREFIXES:
-        if catalogs().id_of_english(text, prefix) is not None:
-            return catalogs().localize_english(locale, text, prefix)
-    return catalogs().localize_english(locale, text, _REFUSAL_PREFIXES[0])
+    return catalogs().localize_english(locale, text, _REFUSAL_PREFIXES)

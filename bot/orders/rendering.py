@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.i18n import DEFAULT_LOCALE, money, t
+from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.notifications.cards import Component, action_row, button
 from bot.notifications.embeds import Embed
 from bot.orders import localized
@@ -127,7 +127,8 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
         fields.append(field("blocked", _block_text(order.check_reason, locale), inline=False))
     if order.last_error and order.state is OrderState.NEEDS_ATTENTION:
         retry = " " + t(locale, "orders.field.auto_retry") if order.auto_retry else ""
-        fields.append(field("refused", _clip(order.last_error, 900) + retry, inline=False))
+        error = catalogs().localize_english(locale, order.last_error, "orders.last_error.", warn=False)
+        fields.append(field("refused", _clip(error, 900) + retry, inline=False))
     if awaiting_second(order, requested_by):
         approve = t(locale, "orders.button.approve")
         text = t(locale, "orders.field.second_text", mention=f"<@{requested_by}>", button=approve)

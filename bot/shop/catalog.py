@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from bot.i18n.catalog import t
 from bot.market.models import Plan, Product
 
 MARKETPLACE = "marketplace"
@@ -50,6 +51,13 @@ class ProductKey:
         if self.product is None or self.plan is None:
             return "NLE (market balance)"
         return f"{self.product.label}, {self.plan.days} days"
+
+    def label_in(self, locale: str, marketplace: str = "product.marketplace") -> str:
+        """:attr:`label` in ``locale`` (``CS2, 30 дней``); the marketplace by the message ``marketplace``
+        (``NLE (баланс маркета)``; the shop's price tables name it by the price of 1 NLE)."""
+        if self.product is None or self.plan is None:
+            return t(locale, marketplace)
+        return t(locale, "product.plan", product=self.product.label, count=self.plan.days)
 
     @classmethod
     def for_plan(cls, product: Product, plan: Plan) -> ProductKey:

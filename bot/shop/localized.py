@@ -15,17 +15,18 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 
 from bot.i18n import DEFAULT_LOCALE, t
 from bot.i18n.english import Nested, localize
-from bot.i18n.formats import as_written, number
+from bot.i18n.formats import number
+from bot.market.localized import detail_in
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import MAX_LISTED_PROBLEMS, ImportPlan, ImportRejected
 from bot.shop.price_table import PriceEntry
-from bot.shop.prices_object import PriceValue, price_text
+from bot.shop.prices_object import PriceValue
+from bot.shop.recorded import price as price  # re-exported: the cogs show prices through this module
 from bot.shop.validation import ShopInputError
 from bot.staff.audit import AUDIT_TARGET
 from bot.staff.errors import StaffError
@@ -34,23 +35,11 @@ _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*")
 _FIELDS = frozenset({"product", "plan", "currency", "price", "method"})
 
 
-def price(value: Decimal, locale: str) -> str:
-    """``30.50`` (en, as Neverlose writes it) / ``1 234,50`` (ru): the places as stored, never rounded."""
-    return price_text(value) if locale == DEFAULT_LOCALE else as_written(value, locale)
-
-
 def price_value(value: PriceValue, locale: str) -> str:
     """A price or a range: ``30.50`` or ``30.50–31.30`` (see :func:`bot.shop.prices_object.describe`)."""
     if isinstance(value, tuple):
         return f"{price(value[0], locale)}–{price(value[1], locale)}"
     return price(value, locale)
-
-
-def key_label(key: ProductKey, locale: str) -> str:
-    """``CS2, 30 days`` / ``CS2, 30 дней``; the marketplace: ``marketplace (price of 1 NLE)``."""
-    if key.product is None or key.plan is None:
-        return t(locale, "shop.key.marketplace")
-    return t(locale, "product.plan", product=key.product.label, count=key.plan.days)
 
 
 def method_label(method: PaymentMethod | None, locale: str) -> str:
@@ -63,7 +52,7 @@ def entry_label(key: ProductKey, entry: PriceEntry, locale: str) -> str:
     return t(
         locale,
         "shop.entry",
-        key=key_label(key, locale),
+        key=key.label_in(locale, "shop.key.marketplace"),
         currency=entry.currency,
         method=method_label(entry.method, locale),
     )
@@ -144,9 +133,9 @@ def _matched(exc: StaffError, locale: str) -> str:
 
 @contextmanager
 def refusals_in_reader_language() -> Iterator[None]:
-    """Around a ``/shop`` command: a shop refusal raised inside (validation, import) gets its sentence in the
-    reader's language for the error handler (:func:`bot.staff.errors.render_error`); its English ``message``
-    stays what the module wrote."""
+    """Around a :class:`~bot.shop.service.ShopService` operation: a shop refusal raised inside (validation,
+    import) gets its sentence in the reader's language for the error handler
+    (:func:`bot.staff.errors.render_error`); its English ``message`` stays what the module wrote."""
     try:
         yield
     except StaffError as exc:
@@ -163,8 +152,9 @@ def nothing_reason(text: str, locale: str) -> str:
 
 
 def push_error(text: str, locale: str) -> str:
-    """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``."""
-    return localize(locale, text, "shop.error.")
+    """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``; the Market
+    client's own detail inside (``server error (HTTP 503)``) too, the Market's words as written."""
+    return localize(locale, text, "shop.error.", {"detail": detail_in})
 
 
 def _last(value: str, locale: str) -> str:

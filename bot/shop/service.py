@@ -8,10 +8,12 @@ methods asks the pusher for a push within 10 s.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 from bot.i18n import t
 from bot.i18n.said import Said
@@ -21,12 +23,13 @@ from bot.notifications.outbox import Outbox
 from bot.settings import Settings
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.enabled import shop_disabled_reason as shop_disabled_reason
-from bot.shop.importing import ImportPlan, export_json, parse_import
-from bot.shop.localized import LocalizedAlerts
+from bot.shop.importing import ImportPlan, check_size, export_json, parse_import
+from bot.shop.localized import LocalizedAlerts, refusals_in_reader_language
 from bot.shop.methods import EnabledMethods
 from bot.shop.price_table import PriceEntry, PriceTable
 from bot.shop.prices_object import PricesObject, PriceValue, derive_prices, encode_prices, price_text
 from bot.shop.push import AlertSink, PricePusher
+from bot.shop.recorded import RESULT_LIMIT
 from bot.shop.state import (
     EXPIRES_AT,
     LAST_ERROR,
@@ -45,6 +48,7 @@ from bot.shop.validation import (
     parse_method,
     parse_price,
     parse_product_key,
+    product_key,
 )
 from bot.staff.audit import AuditLog
 from bot.staff.errors import InvalidInput
@@ -53,6 +57,8 @@ from bot.staff.models import AuditEntry, AuditEvent
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MAX_AUDIT_TEXT = 400
 DISABLE_WORDS = frozenset({"off", "none", "disable", "-"})
@@ -80,6 +86,18 @@ class NextPush:
     prices: PricesObject
     text: str | None
     reason: str | None
+
+
+def _said_refusals(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A service method whose refusals of a value or a file (validation, import) carry their sentence in the
+    reader's language for the error handler (:func:`bot.shop.localized.refusals_in_reader_language`)."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with refusals_in_reader_language():
+            return await method(*args, **kwargs)
+
+    return run
 
 
 def _what(key: str, currency: str, method: PaymentMethod | None) -> str:
@@ -194,6 +212,13 @@ class ShopService:
         return (await self.next_push()).text
 
     # ----------------------------------------------------------------- price table
+    @staticmethod
+    def product_key(product: str, plan_days: int | None) -> ProductKey:
+        """The key a command's product and plan options name; refused (in the reader's language) otherwise."""
+        with refusals_in_reader_language():
+            return product_key(product, plan_days)
+
+    @_said_refusals
     async def set_price(
         self,
         actor: Actor,
@@ -219,6 +244,7 @@ class ShopService:
         self.pusher.changed()
         return PriceChange(old, entry)
 
+    @_said_refusals
     async def remove_price(
         self, actor: Actor, key: ProductKey | str, currency: str, method: PaymentMethod | str | None = None
     ) -> PriceEntry:
@@ -256,6 +282,13 @@ class ShopService:
     async def export(self) -> bytes:
         return export_json(await self.table.entries(), await self.methods.enabled())
 
+    @staticmethod
+    def check_import_size(size: int) -> None:
+        """Refuse a file too large to import before it is downloaded (in the reader's language)."""
+        with refusals_in_reader_language():
+            check_size(size)
+
+    @_said_refusals
     async def plan_import(self, raw: bytes) -> ImportPlan:
         """Validate a file as a whole and describe what it would change (nothing changes yet)."""
         return parse_import(raw, await self.table.entries(), await self.methods.enabled())
@@ -346,7 +379,7 @@ class ShopService:
                 staff_id=actor.staff_id,
                 guild_id=actor.guild_id,
                 detail=what[:MAX_AUDIT_TEXT],
-                result=change[:1000],
+                result=change[:RESULT_LIMIT],
             )
         )
 

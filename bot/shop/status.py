@@ -1,6 +1,6 @@
 """What ``/shop status`` shows: the integration, visibility, the pushes and the Redirect URL (in the reader's
 language; the reason nothing is pushed and the last push error are the English sentences of the service and
-the pusher, shown through their catalog messages)."""
+the pusher, shown by :mod:`bot.shop.localized` through their catalog messages)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import DEFAULT_LOCALE, t
-from bot.i18n.english import localize
 from bot.i18n.formats import number
 from bot.shop.catalog import PaymentMethod
+from bot.shop.localized import nothing_reason, push_error
 from bot.shop.state import to_iso
 
 
@@ -67,12 +67,12 @@ class ShopStatus:
             )
         )
         if self.nothing_reason is not None:
-            rows.append((label("nothing"), localize(locale, self.nothing_reason, "shop.next.")))
+            rows.append((label("nothing"), nothing_reason(self.nothing_reason, locale)))
         methods = ", ".join(m.value for m in self.methods) or label("no_methods")
         rows.append((label("methods"), methods))
         if self.last_error is not None:
             when = "" if self.last_error_at is None else f" ({_when(self.last_error_at)})"
-            rows.append((label("last_error"), f"{localize(locale, self.last_error, 'shop.error.')}{when}"))
+            rows.append((label("last_error"), f"{push_error(self.last_error, locale)}{when}"))
         if self.alert_active:
             rows.append((label("alert"), label("alert_value")))
         if self.redirect_url is not None:

@@ -124,21 +124,21 @@ def _duration(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
-def _known(message: str, locale: str) -> str:
-    """``message`` in ``locale`` when it is one of the catalog's ``error.`` sentences, else as it is."""
-    msg_id = catalogs().id_of_english(message, "error.")
-    return message if msg_id is None else t(locale, msg_id)
-
-
 def render_error(error: BaseException, *, spending: bool = False, locale: str = DEFAULT_LOCALE) -> RenderedError:
     """The text for ``error`` in ``locale``; ``spending`` means a spending operation may have been recorded
     already. A :class:`StaffError`'s sentence is shown as its service wrote it (a known English sentence of the
     catalogs, e.g. the not-staff refusal, is translated)."""
     error = unwrap(error)
     if isinstance(error, StaffError):
-        return RenderedError(error.said(locale) if error.said is not None else _known(error.message, locale))
+        return RenderedError(
+            error.said(locale)
+            if error.said is not None
+            else catalogs().localize_english(locale, error.message, "error.", warn=False)
+        )
     if isinstance(error, NotStaff):
-        return RenderedError(_known(error.message, locale), level=logging.WARNING)
+        return RenderedError(
+            catalogs().localize_english(locale, error.message, "error.", warn=False), level=logging.WARNING
+        )
     if isinstance(error, MarketValidationError):
         return RenderedError(t(locale, "error.invalid_field", field=error.field, message=error.message_in(locale)))
     if isinstance(error, MarketError):

@@ -11,12 +11,13 @@ as recorded.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Final
 
-from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
+from bot.i18n import DEFAULT_LOCALE, catalogs, t
+from bot.i18n.catalog import t_known
 from bot.i18n.english import Shown, shown
+from bot.i18n.formats import nle_in
+from bot.shop import recorded as shop_records
 from bot.staff.models import SpendKind
 
 RESULTS: Final = (
@@ -32,29 +33,35 @@ RESULTS: Final = (
 )
 """The messages a recorded result may be the English text of (each with its values)."""
 DETAILS: Final = ("audit.detail.", "staff.detail.")
-_NLE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?) NLE")
 
 
 def _sentence(text: str, locale: str) -> str:
     """A whole catalog sentence without values (``no reason given``, a state's name) in ``locale``."""
-    msg_id = catalogs().id_of_english(text, "")
-    return text if msg_id is None else t(locale, msg_id)
+    return catalogs().localize_english(locale, text, warn=False)
 
 
 def _what(text: str, locale: str) -> str:
     """What was spent or ordered (``CS2, 30 days``, ``item E3yugw``, ``5.00 NLE``) in ``locale``."""
-    if found := _NLE.fullmatch(text):
-        return money(Decimal(found["amount"]), "NLE", locale)
-    return shown(locale, text, "staff.detail.")
+    amount = nle_in(text, locale)
+    return shown(locale, text, "staff.detail.") if amount is None else amount
 
 
-def _result(text: str, locale: str) -> str:
-    return result_in(text, locale)
+def result_in(text: str, locale: str, action: str = "") -> str:
+    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded. A record of one
+    of the shop's actions is shown by :mod:`bot.shop.recorded`."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    if action in shop_records.ACTIONS:
+        return shop_records.result_in(action, text, locale)
+    msg_id = catalogs().id_of_english(text)
+    if msg_id is not None:
+        return t(locale, msg_id)
+    return shown(locale, text, RESULTS, _NESTED)
 
 
 _NESTED: Final[Shown] = {
-    "text": _result,
-    "reason": _result,
+    "text": result_in,
+    "reason": result_in,
     "lead": _sentence,
     "state": lambda text, locale: catalogs().localize_english(locale, text, "choice."),
     "past": _sentence,
@@ -66,28 +73,22 @@ _NESTED: Final[Shown] = {
 }
 
 
-def result_in(text: str, locale: str) -> str:
-    """A recorded result in ``locale``; a text no listed message matches, exactly as recorded."""
+def detail_in(text: str, locale: str, action: str = "") -> str:
+    """A recorded detail (``order …: CS2, 30 days``, ``5.00 NLE, approval #3``) in ``locale``; else as recorded.
+    A record of one of the shop's actions is shown by :mod:`bot.shop.recorded`."""
     if locale == DEFAULT_LOCALE:
         return text
-    if catalogs().id_of_english(text, "") is not None:
-        return _sentence(text, locale)
-    return shown(locale, text, RESULTS, _NESTED)
-
-
-def detail_in(text: str, locale: str) -> str:
-    """A recorded detail (``order …: CS2, 30 days``, ``5.00 NLE, approval #3``) in ``locale``; else as recorded."""
-    if locale == DEFAULT_LOCALE:
-        return text
-    if _NLE.fullmatch(text):
-        return _what(text, locale)
+    if action in shop_records.ACTIONS:
+        return shop_records.detail_in(action, text, locale)
+    amount = nle_in(text, locale)
+    if amount is not None:
+        return amount
     return shown(locale, text, DETAILS, {"detail": _what, "description": _what})
 
 
 def _method(text: str, locale: str) -> str:
     """A payment method's value (``manual``) by its name in ``locale``; an unknown one as recorded."""
-    msg_id = f"payment.method.{text}"
-    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else text
+    return t_known(locale, f"payment.method.{text}", text)
 
 
 def _operation(text: str, locale: str) -> str:

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import discord
 
-from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
+from bot.i18n import DEFAULT_LOCALE, money, t
+from bot.i18n.catalog import t_known
 from bot.market.models import Prices
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
@@ -44,8 +45,7 @@ def _kind(kind: SpendKind, locale: str) -> str:
 
 
 def _status(status: str, locale: str) -> str:
-    msg_id = f"staff.status.{status}"
-    return t(locale, msg_id) if msg_id in catalogs().ids() else status
+    return t_known(locale, f"staff.status.{status}", status)
 
 
 def quote_embed(quote: Quote, *, timeout_s: float, locale: str = DEFAULT_LOCALE) -> discord.Embed:
@@ -101,13 +101,7 @@ def closed_embed(quote: Quote, reason: str, detail: str = "", locale: str = DEFA
 
 def _audit_action(action: str, locale: str) -> str:
     """A recorded action (``gift``, ``order confirm``…) in ``locale``; one the catalogs lack, as recorded."""
-    msg_id = f"audit.action.{action}"
-    return t(locale, msg_id) if catalogs().raw(DEFAULT_LOCALE, msg_id) is not None else action
-
-
-def _recorded(text: str, locale: str) -> str:
-    """A recorded English result in ``locale`` when it is a catalog sentence; otherwise as recorded."""
-    return result_in(text, locale)
+    return t_known(locale, f"audit.action.{action}", action)
 
 
 def _audit_event(event: AuditEvent, locale: str) -> str:
@@ -131,14 +125,16 @@ def audit_embed(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> discord.Em
     if entry.username:
         embed.add_field(name=t(locale, "audit.field.for"), value=f"`{entry.username}`")
     if entry.detail:
-        embed.add_field(name=t(locale, "staff.field.what"), value=detail_in(entry.detail, locale)[:1024])
+        embed.add_field(name=t(locale, "staff.field.what"), value=detail_in(entry.detail, locale, entry.action)[:1024])
     if entry.amount_nle is not None:
         embed.add_field(name=t(locale, "staff.field.price"), value=nle(entry.amount_nle, locale))
     if entry.request_id:
         embed.add_field(name=t(locale, "staff.field.request_id"), value=f"`{entry.request_id}`")
     if entry.result:
         embed.add_field(
-            name=t(locale, "audit.field.result"), value=_recorded(entry.result, locale)[:1024], inline=False
+            name=t(locale, "audit.field.result"),
+            value=result_in(entry.result, locale, entry.action)[:1024],
+            inline=False,
         )
     embed.set_footer(text=t(locale, "audit.footer", id=record.id))
     return embed
@@ -152,11 +148,11 @@ def audit_line(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> str:
     if e.username:
         parts.append(f"→ `{e.username}`")
     if e.detail:
-        parts.append(detail_in(e.detail, locale))
+        parts.append(detail_in(e.detail, locale, e.action))
     if e.request_id:
         parts.append(f"id `{e.request_id}`")
     if e.result:
-        parts.append(f"— {_recorded(e.result, locale)[:120]}")
+        parts.append(f"— {result_in(e.result, locale, e.action)[:120]}")
     return " ".join(parts)
 
 

@@ -5,14 +5,18 @@ message's: a module whose wording drifts from its catalog message fails here."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
+
+import pytest
 
 from bot.i18n.english import match
 from bot.notifications.alerts import alert_reason
 from bot.notifications.outbox import Outbox
 from bot.payments.cryptopay.matching import RowState, StoredInvoice, match_paid_invoice
-from bot.payments.cryptopay.models import InvoiceStatus
+from bot.payments.cryptopay.models import InvoiceStatus, parse_invoice
+from bot.payments.cryptopay.provider import PaymentNotApplicable
 from bot.payments.cryptopay.store import CryptoPayStore
 from bot.payments.cryptopay.webhook import read_update
 from bot.storage import Database
@@ -101,12 +105,14 @@ async def test_an_unusable_update_and_an_unapplied_payment_in_russian(
     cp_store: CryptoPayStore, market_db: Database
 ) -> None:
     await cp_store.record_unusable("{", "body is not valid JSON", remote=None)
-    await cp_store.alert_unapplied("order-1", "order order-1 is cancelled")
+    await cp_store.alert_unapplied("order-1", str(PaymentNotApplicable.cancelled()))
+    await cp_store.alert_unapplied("order-2", str(PaymentNotApplicable.in_state("delivered")))
+    await cp_store.alert_unapplied("order-3", "order order-3 is cancelled")  # no message: an old or foreign text
     english = await _shown(market_db, "en")
     assert english == [row["embeds"][0] for row in await audit_rows(market_db)]  # type: ignore[index]
-    for embed in english:
-        assert None not in _catalog_ids(embed)[:3], embed
-    update, unapplied = await _shown(market_db, "ru")
+    for embed in english[:3]:
+        assert None not in _catalog_ids(embed), embed
+    update, cancelled, delivered, foreign = await _shown(market_db, "ru")
     assert update["title"] == "Обновление Crypto Pay на карантине"
     assert update["description"] == (
         "Не удалось прочитать правильно подписанное обновление Crypto Pay. Оно сохранено и подтверждено, "
@@ -114,12 +120,26 @@ async def test_an_unusable_update_and_an_unapplied_payment_in_russian(
     )
     assert update["fields"][0] == {"name": "Причина", "value": "тело — не корректный JSON", "inline": False}  # type: ignore[index]
     assert update["fields"][1]["name"] == "SHA-256"  # type: ignore[index]
-    assert unapplied["title"] == "Crypto Pay: платёж не зачтён"
-    assert unapplied["fields"] == [
+    assert cancelled["title"] == "Crypto Pay: платёж не зачтён"
+    assert cancelled["fields"] == [
         {"name": "Заказ", "value": "order-1", "inline": False},
-        {"name": "Причина", "value": "order order-1 is cancelled", "inline": False},  # the order side's, as written
+        {"name": "Причина", "value": "заказ отменили до того, как пришла оплата", "inline": False},
     ]
-    assert english_in(_text(update)) == []
+    assert delivered["fields"][1] == {"name": "Причина", "value": "заказ уже в состоянии «Выдан»", "inline": False}  # type: ignore[index]
+    assert foreign["fields"][1] == {"name": "Причина", "value": "order order-3 is cancelled", "inline": False}  # type: ignore[index]
+    for embed in (update, cancelled, delivered):
+        assert english_in(_text(embed)) == []
+        assert latin_runs(_text(embed)) == []
+
+
+def test_the_order_sides_refusals_are_their_catalog_messages() -> None:
+    """Each ``PaymentNotApplicable`` carries its message id: its English text is that message's."""
+    cancelled, refunded = PaymentNotApplicable.cancelled(), PaymentNotApplicable.in_state("refunded")
+    for refusal in (cancelled, refunded):
+        assert refusal.said is not None
+        assert str(refusal) == refusal.said("en")
+    assert alert_reason(str(cancelled), "ru") == "заказ отменили до того, как пришла оплата"
+    assert alert_reason(str(refunded), "ru") == "заказ уже в состоянии «Деньги возвращены»"
 
 
 def test_every_matching_and_webhook_reason_is_a_catalog_message_shown_in_russian() -> None:
@@ -136,12 +156,39 @@ def test_every_matching_and_webhook_reason_is_a_catalog_message_shown_in_russian
         (paid(), replace(stored, state=RowState.CANCELLED)),
     ]
     reasons = [str(match_paid_invoice(invoice, row).reason) for invoice, row in cases]
-    bodies = ["{", "[]", '{"update_type": "x"}', "{}", '{"update_type": "invoice_paid", "payload": 1}']
+    bodies = ["{", "[]", '{"update_type": "x"}', "{}"]
+    bodies += [json.dumps({"update_type": "invoice_paid", "payload": payload}) for payload in _BAD_INVOICES]
     reasons += [str(read_update(body)) for body in bodies]
     assert len(set(reasons)) == len(reasons)
     assert [reason for reason in reasons if match(reason, "alerts.reason.") is None] == []
     shown = [alert_reason(reason, "ru") for reason in reasons]
     assert shown[7] == "оплачено, когда счёт заказа был уже в состоянии «истёк»"
     assert shown[0] == "счёт не оплачен: его статус — «активен»"
-    leaks = {text: english_in(text) for text in shown[:-1] if english_in(text)}  # the last: the parser's words
-    assert leaks == {}
+    assert shown[-1] == "полезная нагрузка — не счёт: поле paid_at должно быть временем в формате ISO 8601"
+    assert {text: english_in(text) for text in shown if english_in(text)} == {}
+    assert {text: latin_runs(text) for text in shown if latin_runs(text)} == {}
+
+
+_INVOICE = {"invoice_id": 7, "status": "paid", "amount": "1"}
+_BAD_INVOICES: list[object] = [
+    1,
+    {**_INVOICE, "invoice_id": 0},
+    {**_INVOICE, "status": "lost"},
+    {**_INVOICE, "accepted_assets": [1]},
+    {**_INVOICE, "paid_anonymously": "no"},
+    {**_INVOICE, "amount": True},
+    {**_INVOICE, "amount": "Infinity"},
+    {**_INVOICE, "fiat": 5},
+    {**_INVOICE, "paid_at": 5},
+]
+"""An invoice payload for each error the parser (bot/payments/cryptopay/models.py) writes."""
+
+
+def test_every_error_of_the_invoice_parser_is_a_catalog_message() -> None:
+    errors = []
+    for payload in _BAD_INVOICES:
+        with pytest.raises(ValueError, match=r"must|unknown") as caught:
+            parse_invoice(payload)
+        errors.append(str(caught.value))
+    assert len(set(errors)) == len(errors)
+    assert [error for error in errors if match(error, "alerts.parse.") is None] == []

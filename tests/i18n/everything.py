@@ -24,9 +24,6 @@ ALLOWED_RUNS = (
     "CS:GO",
     "Wallet → Send",
     "Redirect URL",  # the name of the setting in Neverlose's API settings page
-    # the Market client's technical detail after a translated lead ("Neverlose недоступен: <method>: server
-    # error (HTTP 503)"), kept as written like the Market's own error texts (docs/i18n.md, Still English)
-    "server error",
     # Discord's own words for a refusal (shown as Discord wrote them, after a translated lead)
     "Missing Permissions",
     "Cannot send messages to this user",

@@ -30,7 +30,12 @@ import pytest
 
 from bot.market.retry import RetryPolicy
 from bot.market.simulator.runner import RunningSimulator
+from bot.orders.cryptopay_events import OrderPaymentEvents
 from bot.orders.models import OrderState
+from bot.payments.cryptopay.provider import PaymentNotApplicable
+from bot.payments.cryptopay.store import CryptoPayStore
+from bot.payments.cryptopay.webhook import read_update
+from bot.payments.provider import PaymentOutcome, PaymentStatus
 from bot.stats.periods import Period
 from tests.fake_discord import FakeDiscord, FakeRole, InteractionRecord
 from tests.i18n.everything import latin_runs, page_text, texts_sent
@@ -55,15 +60,13 @@ ALLOWED = (
 
 async def recorded_texts(w: World) -> list[str]:
     """What the bot recorded as data and shows as recorded (a person's cancel reason or refund note, an order's
-    last error, a spending operation's error — the Market's own words; the shop's audit records, not yet):
-    taken out of a text before it is checked; the sentence around them must be Russian. The audit's other
-    results and details and an order's other timeline notes are not taken out: they are shown in Russian
-    (bot/staff/recorded.py), only the Market's words inside them stay as written."""
+    last error, a spending operation's error — the Market's own words): taken out of a text before it is
+    checked; the sentence around them must be Russian. The audit's results and details (the shop's records
+    too) and an order's other timeline notes are not taken out: they are shown in Russian (bot/staff/recorded.py,
+    bot/shop/recorded.py), only the Market's words inside them stay as written."""
     db = w.shop.bot.db
     found: list[str] = []
     for sql in (
-        "SELECT detail FROM staff_audit WHERE action LIKE 'shop %'",  # the shop's records: not yet (docs/i18n.md)
-        "SELECT result FROM staff_audit WHERE action LIKE 'shop %'",
         # a person's reason (cancel) or refund note; the other timeline notes are shown in Russian
         "SELECT note FROM order_transitions WHERE to_state IN ('cancelled', 'refunded') AND actor LIKE 'staff:%'",
         "SELECT last_error FROM orders",
@@ -339,9 +342,36 @@ async def shop_commands(w: World) -> None:
     public = await w.record("shop", {"public": True}, user="owner", sub="visibility")
     await w.shop.answered(await w.fake.click_button(public, "shop:cancel", user="owner"))
     await w.run("shop", {"instructions": "Карта 1234, в комментарии номер заказа"}, user="owner", sub="method manual")
+    await w.run("shop", {"instructions": "off"}, user="owner", sub="method manual")  # recorded: "… → none (disabled)"
+    await w.run("shop", {"instructions": "Карта 1234"}, user="owner", sub="method manual")
     w.shop.sim.state.faults.fail_next("set-reseller-prices", times=4)
     await w.shop.bot.shop.pusher.push()  # type: ignore[union-attr]  # fails: the push alert in the audit channel
-    assert "Состояние магазина" in await w.run("shop", {}, sub="status")
+    status = await w.run("shop", {}, sub="status")
+    assert "Состояние магазина" in status
+    assert "set-reseller-prices: ошибка сервера (HTTP 503)" in status  # the Market client's detail, in Russian
+    audit = await w.record("audit")  # the shop's records (prices, the import's diff, the method) in /audit
+    await audit.wait_until(lambda r: "Вся выборка" in r.all_text())
+
+
+async def cryptopay_alerts(w: World) -> None:
+    """Crypto Pay's audit alerts in the audit channel. The whole bot runs without Crypto Pay: its store is built
+    over the bot's own outbox (the dispatcher posts what it queues) and the order side is the bot's real one. A
+    payment for the cancelled order (what CryptoPayProvider.confirm does when the order side refuses it), and
+    a signed update whose payload is not an invoice (what the webhook stores)."""
+    bot = w.shop.bot
+    assert bot.webhooks is not None
+    store = CryptoPayStore(bot.db, bot.webhooks.outbox, wake=bot.webhooks.dispatcher.wake)
+    service = w.shop.feature.service
+    cancelled = next(order for order in await service.find() if order.state is OrderState.CANCELLED)
+    with pytest.raises(PaymentNotApplicable) as refused:
+        await OrderPaymentEvents(service).payment_confirmed(cancelled.id, PaymentStatus(PaymentOutcome.PAID, "cp-1"))
+    await store.alert_unapplied(cancelled.id, str(refused.value))
+    body = json.dumps({"update_type": "invoice_paid", "payload": {"invoice_id": 7, "status": "lost"}})
+    reason = read_update(body)
+    assert isinstance(reason, str)
+    await store.record_unusable(body, reason, remote=None)
+    await w.fake.wait_for_message("audit", lambda m: "заказ отменили до того, как пришла оплата" in str(m))
+    await w.fake.wait_for_message("audit", lambda m: "неизвестный статус счёта 'lost'" in str(m))
 
 
 # ------------------------------------------------------------------------------------------------ the test
@@ -352,6 +382,7 @@ async def test_every_answer_notification_dm_and_page_in_russian(world: World) ->
     await staff_spending(world)
     await orders(world)
     await shop_commands(world)
+    await cryptopay_alerts(world)
     await stats(world)
     await webhooks_and_notifications(world)
     await renamed(world, pages)

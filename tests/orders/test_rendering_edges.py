@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from bot.orders import rendering
+from bot.orders.cryptopay_events import LATE_ERROR
 from bot.orders.models import Transition
 from tests.orders.test_discord_rendering import ORDER, WHEN, S
 
@@ -117,3 +118,12 @@ def test_timestamps_are_utc_on_a_host_that_is_not() -> None:
     delivered = replace(ORDER, state=S.DELIVERED)
     assert rendering.card_embed(delivered)["timestamp"] == "2026-12-07T12:00:00+00:00"
     assert rendering.receipt_embed(delivered, url="u")["timestamp"] == "2026-12-07T12:00:00+00:00"
+
+
+def test_a_late_payments_last_error_is_shown_in_the_readers_language() -> None:
+    """The order modules' own last error (a late Crypto Pay payment) by its message; the Market's as written."""
+    late = replace(ORDER, state=S.NEEDS_ATTENTION, last_error=LATE_ERROR)
+    assert rendering.card_embed(late, locale="ru")["fields"][-1]["value"] == "оплачено после истечения срока заказа"
+    assert rendering.card_embed(late)["fields"][-1]["value"] == LATE_ERROR
+    market = replace(ORDER, state=S.NEEDS_ATTENTION, last_error="Not enough balance.")
+    assert rendering.card_embed(market, locale="ru")["fields"][-1]["value"] == "Not enough balance."

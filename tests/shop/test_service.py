@@ -15,14 +15,16 @@ from bot.market.errors import MarketError, MarketValidationError
 from bot.market.simulator.runner import RunningSimulator
 from bot.notifications.outbox import Outbox
 from bot.shop.catalog import PaymentMethod
+from bot.shop.importing import MAX_IMPORT_BYTES
 from bot.shop.methods import MAX_INSTRUCTIONS, EnabledMethods
 from bot.shop.price_table import PriceEntry
 from bot.shop.service import Actor, ShopService, shop_disabled_reason
 from bot.shop.state import MANUAL_INSTRUCTIONS, VISIBILITY_PUBLIC, ShopState
 from bot.shop.validation import ShopInputError
 from bot.staff.audit import AuditLog, AuditQuery
-from bot.staff.errors import InvalidInput
+from bot.staff.errors import InvalidInput, StaffError
 from bot.storage import Database
+from tests.i18n.leaks import english_in
 from tests.shop.conftest import Alerts, Clock
 
 ALICE = Actor(1001, 42)
@@ -334,3 +336,31 @@ async def test_outbox_alerts_reach_the_audit_target(shop_db: Database) -> None:
     assert [r.target for r in rows] == ["channel:audit"]
     assert "Neverlose checkout prices at risk" in rows[0].embeds[0]["title"]  # type: ignore[index]
     assert woken == [1]
+
+
+async def test_the_services_refusals_carry_their_sentence_in_the_readers_language(shop: Shop) -> None:
+    """The service (not the cog) gives a refusal of a value or a file its sentence in the reader's language (the
+    English ``message`` stays what the validation and import modules wrote)."""
+    service = shop.service
+    refusals: list[StaffError] = []
+    for attempt in (
+        lambda: service.product_key("csgo2", None),
+        lambda: service.check_import_size(MAX_IMPORT_BYTES + 1),
+    ):
+        with pytest.raises(StaffError) as refused:
+            attempt()
+        refusals.append(refused.value)
+    for operation in (
+        service.set_price(ALICE, "cs2-30", "EUR", "-1"),
+        service.remove_price(ALICE, "cs2-30", "EUR"),
+        service.plan_import(b"{not json"),
+    ):
+        with pytest.raises(StaffError) as refused:
+            await operation
+        refusals.append(refused.value)
+    for refusal in refusals:
+        assert refusal.said is not None
+        russian = refusal.text_in("ru")
+        assert russian not in (refusal.message, refusal.text_in("en"))
+        assert english_in(russian) == [], russian
+    assert refusals[0].text_in("ru").startswith("Неверн"), refusals[0].text_in("ru")

@@ -32,9 +32,10 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, Self
 
 from bot.background import BackgroundTasks
+from bot.i18n.said import Said
 from bot.payments.cryptopay.client import CryptoPayClient, InvoiceRequest
 from bot.payments.cryptopay.errors import CryptoPayError, CryptoPayFailure
 from bot.payments.cryptopay.matching import RowState, StoredInvoice, Verdict
@@ -61,7 +62,25 @@ class PaymentNotStarted(PaymentStartRefused):
 
 
 class PaymentNotApplicable(Exception):
-    """Raised by the order side when a payment cannot be applied to its order (e.g. it was cancelled)."""
+    """Raised by the order side when a payment cannot be applied to its order (e.g. it was cancelled).
+
+    Its text is one of a fixed set, each the English of an ``alerts.reason.*`` catalog message (``said``): the
+    provider records the English in the audit alert, the alert is shown in the channel's language at delivery
+    (:mod:`bot.notifications.alerts`)."""
+
+    def __init__(self, message: str, said: Said | None = None) -> None:
+        self.said = said
+        super().__init__(message)
+
+    @classmethod
+    def cancelled(cls) -> Self:
+        """The order was cancelled before the money came."""
+        return cls("the order was cancelled before the payment arrived", Said("alerts.reason.cancelled_first"))
+
+    @classmethod
+    def in_state(cls, state: str) -> Self:
+        """The order is in a state that takes no payment (``state``: an order state's value)."""
+        return cls(f"the order is {state}", Said("alerts.reason.order_state", {"order_state": state}))
 
 
 class OrderEvents(Protocol):
