@@ -13,8 +13,7 @@ from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.linking.links import Rename
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
-
-AUDIT_TARGET = "channel:audit"
+from bot.notifications.targets import AUDIT_TARGET
 
 
 def rename_embed(rename: Rename, locale: str = DEFAULT_LOCALE) -> Embed:

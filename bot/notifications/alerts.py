@@ -23,8 +23,6 @@ from bot.i18n.formats import nle_in
 from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
 from bot.shop.catalog import ProductKey, all_product_keys
 
-AUDIT_TARGET: Final = "channel:audit"
-
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

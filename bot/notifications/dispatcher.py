@@ -63,10 +63,9 @@ from bot.notifications.outbox import (
     Target,
     parse_target,
 )
+from bot.notifications.targets import AUDIT_TARGET
 
 log = logging.getLogger(__name__)
-
-AUDIT_TARGET = "channel:audit"
 
 
 class ChannelResolver(Protocol):

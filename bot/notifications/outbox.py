@@ -39,7 +39,7 @@ import aiosqlite
 
 from bot.guild_config import ChannelKind
 from bot.i18n import DEFAULT_LOCALE
-from bot.notifications.alerts import AUDIT_TARGET, localize_alert
+from bot.notifications.alerts import localize_alert
 from bot.notifications.cards import (
     Component,
     card_dedupe_key,
@@ -49,6 +49,7 @@ from bot.notifications.cards import (
     encode_components,
 )
 from bot.notifications.embeds import Embed, check_message, event_embed
+from bot.notifications.targets import AUDIT_TARGET
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
 

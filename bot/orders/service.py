@@ -33,6 +33,7 @@ from bot.market.models import DOCUMENTED_PLAN_PRICES, MAX_AMOUNT
 from bot.market.validation import validate_username
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
+from bot.notifications.targets import AUDIT_TARGET
 from bot.orders import fulfilment
 from bot.orders.market_cache import SHARED_FOR, SharedMarketReads
 from bot.orders.models import (
@@ -55,7 +56,6 @@ from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
-AUDIT_TARGET = "channel:audit"
 _COUNT_BLOCKED = (  # pragma: no mutate block
     "SELECT COUNT(*) FROM orders WHERE state = 'awaiting_payment' AND check_status = 'blocked' AND check_reason = ?"
 )

@@ -22,13 +22,13 @@ from bot.i18n.formats import number
 from bot.market.localized import detail_in
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
+from bot.notifications.targets import AUDIT_TARGET
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import MAX_LISTED_PROBLEMS, ImportPlan, ImportRejected
 from bot.shop.price_table import PriceEntry
 from bot.shop.prices_object import PriceValue
 from bot.shop.recorded import price as price  # re-exported: the cogs show prices through this module
 from bot.shop.validation import ShopInputError
-from bot.staff.audit import AUDIT_TARGET
 from bot.staff.errors import StaffError
 
 _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*")

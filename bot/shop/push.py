@@ -31,6 +31,7 @@ from typing import Protocol
 from bot.market.errors import MarketError, MarketUnavailable
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
+from bot.notifications.targets import AUDIT_TARGET
 from bot.shop.state import (
     ALERT_ACTIVE,
     EXPIRES_AT,
@@ -42,7 +43,6 @@ from bot.shop.state import (
     ShopState,
     to_iso,
 )
-from bot.staff.audit import AUDIT_TARGET
 from bot.staff.limits import Clock, utc_now
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.i18n import DEFAULT_LOCALE
+from bot.notifications.targets import AUDIT_TARGET
 from bot.staff.limits import Clock, utc_now
 from bot.staff.models import AuditEntry, AuditEvent, AuditRecord, from_iso, to_iso
 from bot.staff.rendering import audit_embed
@@ -27,7 +28,6 @@ from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
-AUDIT_TARGET = "channel:audit"
 CSV_COLUMNS = (
     "id",
     "created_at",

@@ -25,7 +25,7 @@ from bot.i18n import DEFAULT_LOCALE, t
 from bot.market.errors import MarketFailure
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
-from bot.staff.audit import AUDIT_TARGET
+from bot.notifications.targets import AUDIT_TARGET
 from bot.stats.figures import ZERO, stamp
 from bot.storage import Database
 

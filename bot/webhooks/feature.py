@@ -23,6 +23,7 @@ from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage, queue_event_announcements
+from bot.notifications.targets import AUDIT_TARGET
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor
@@ -72,7 +73,7 @@ def quarantine_message(item: QuarantinedBody, locale: str = DEFAULT_LOCALE) -> O
             ("SHA-256", item.body_sha256[:16]),
         ],
     )
-    return OutboxMessage(target="channel:audit", embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
+    return OutboxMessage(target=AUDIT_TARGET, embeds=[embed], dedupe_key=f"quarantine:{item.body_sha256}")
 
 
 def quarantine_alert_hook(outbox: Outbox) -> QuarantineHook:

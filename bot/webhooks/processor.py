@@ -36,6 +36,7 @@ from typing import Any, Literal
 from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
+from bot.notifications.targets import AUDIT_TARGET
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.store import EVENT_COLUMNS, WebhookStore, event_from_row, iso, parse_iso, utc_now
 
@@ -286,7 +287,7 @@ class EventProcessor:
                 conn,
                 [
                     OutboxMessage(
-                        target="channel:audit",
+                        target=AUDIT_TARGET,
                         embeds=[self._alert(item, error, self._alerts.channel_locale())],
                         dedupe_key=f"webhook:fanout-failed:{item.table}:{item.row_id}",
                     )

@@ -27,6 +27,7 @@ import aiosqlite
 
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
+from bot.notifications.targets import AUDIT_TARGET
 from bot.payments.cryptopay.matching import Match, RowState, StoredInvoice, Verdict, match_paid_invoice
 from bot.payments.cryptopay.models import Invoice
 from bot.storage import Database
@@ -34,7 +35,6 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 Source = Literal["webhook", "poll"]
-AUDIT_TARGET = "channel:audit"
 _EXCERPT = 700
 _COLUMNS = "order_id, invoice_id, state, amount, fiat, pay_url, late, confirmed_at, updated_at, payer_details"
 
