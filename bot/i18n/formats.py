@@ -21,9 +21,14 @@ def number(value: int | Decimal, locale: str) -> str:
     return format_decimal(value, locale=locale, decimal_quantization=False)
 
 
+def figure(amount: Decimal, locale: str) -> str:
+    """An amount without its currency, two decimals at least: ``1,234.50`` (en), ``1 234,50`` (ru); never rounded."""
+    return format_decimal(amount, format="#,##0.00", locale=locale, decimal_quantization=False)
+
+
 def money(amount: Decimal, currency: str, locale: str) -> str:
     """``Decimal("1234.5"), "NLE"`` -> ``1,234.50 NLE`` (en), ``1 234,50 NLE`` (ru); never rounded."""
-    shown = format_decimal(amount, format="#,##0.00", locale=locale, decimal_quantization=False)
+    shown = figure(amount, locale)
     return f"{shown}\N{NO-BREAK SPACE}{currency}" if locale == "ru" else f"{shown} {currency}"
 
 

@@ -7,10 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from babel.numbers import format_decimal
-
 from bot.i18n.catalog import DEFAULT_LOCALE, t
-from bot.i18n.formats import money
+from bot.i18n.formats import figure, money
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +36,7 @@ class Lines:
 
 def amount(value: Decimal) -> Callable[[str], str]:
     """A number with two decimals the reader's way (``1,234.50`` / ``1 234,50``), for a :class:`Said` value."""
-    return lambda locale: format_decimal(value, format="#,##0.00", locale=locale, decimal_quantization=False)
+    return lambda locale: figure(value, locale)
 
 
 def nle(amount: Decimal) -> Callable[[str], str]:

@@ -19,10 +19,12 @@ from bot.i18n import (
     money,
     number,
     relative,
+    said,
     supported,
     t,
 )
 from bot.i18n.catalog import Catalogs, Language
+from bot.i18n.formats import figure
 
 LOCALE_DIR = Path(__file__).resolve().parents[2] / "bot" / "i18n" / "locales"
 
@@ -143,6 +145,9 @@ def test_numbers_and_money_per_locale() -> None:
     assert money(Decimal("62.6"), "NLE", "ru") == f"62,60{nbsp}NLE"
     assert number(1234567, "ru") == f"1{nbsp}234{nbsp}567"
     assert number(Decimal("3.25"), "ru") == "3,25"
+    assert figure(Decimal("1234.5"), "ru") == f"1{nbsp}234,50"
+    assert figure(Decimal("0.125"), "en") == "0.125"
+    assert said.amount(Decimal("1234.5"))("en") == "1,234.50"
 
 
 def test_dates_and_relative_times_per_locale() -> None:
