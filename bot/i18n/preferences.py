@@ -42,15 +42,10 @@ async def member_locale_on(conn: aiosqlite.Connection, user_id: int) -> str | No
     return None if row is None else supported(str(row[0]))
 
 
-def member_locale_sync(conn: sqlite3.Connection, user_id: int) -> str | None:
-    """:func:`member_locale_on` on a synchronous connection (the webhook store's writer thread)."""
-    return member_locales_sync(conn, [user_id]).get(user_id)
-
-
 def member_locales_sync(conn: sqlite3.Connection, user_ids: Iterable[int]) -> dict[int, str]:
-    """:func:`member_locale_sync` for many members at once: one statement per chunk of keys rather than one per
-    member (the webhook fan-out runs on the batch writer, inside the ingest transaction). Members without a
-    known (supported) language are absent."""
+    """:func:`member_locale_on` for many members at once, on a synchronous connection (the webhook store's writer
+    thread, inside the ingest transaction): one statement per chunk of keys rather than one per member. Members
+    without a known (supported) language are absent."""
     keys = {member_key(user_id): user_id for user_id in user_ids}
     found: dict[int, str] = {}
     for chunk in chunked(sorted(keys)):
