@@ -20,12 +20,8 @@ from typing import Final
 from bot.i18n.catalog import DEFAULT_LOCALE, t_known
 from bot.i18n.english import Nested, match, shown
 from bot.i18n.formats import nle_in
-from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed
+from bot.notifications.embeds import MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_TITLE, Embed, truncate
 from bot.shop.catalog import ProductKey, all_product_keys
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _order_state(value: str, locale: str) -> str:
@@ -81,10 +77,10 @@ def localize_alert(embed: Embed, locale: str) -> Embed:
     if locale == DEFAULT_LOCALE or not isinstance(title, str) or match(title, "alerts.title.") is None:
         return embed
     out: Embed = dict(embed)
-    out["title"] = _truncate(shown(locale, title, "alerts.title."), MAX_TITLE)
+    out["title"] = truncate(shown(locale, title, "alerts.title."), MAX_TITLE)
     description = embed.get("description")
     if isinstance(description, str):
-        out["description"] = _truncate(shown(locale, description, "alerts.text.", _NESTED), MAX_DESCRIPTION)
+        out["description"] = truncate(shown(locale, description, "alerts.text.", _NESTED), MAX_DESCRIPTION)
     fields = embed.get("fields")
     if isinstance(fields, list):
         out["fields"] = [_field(item, locale) for item in fields]
@@ -98,6 +94,6 @@ def _field(item: object, locale: str) -> object:
     how = _VALUES.get(name)
     return {
         **item,
-        "name": _truncate(shown(locale, name, "alerts.field."), MAX_FIELD_NAME),
-        "value": _truncate(value if how is None else how(value, locale), MAX_FIELD_VALUE),
+        "name": truncate(shown(locale, name, "alerts.field."), MAX_FIELD_NAME),
+        "value": truncate(value if how is None else how(value, locale), MAX_FIELD_VALUE),
     }

@@ -54,7 +54,8 @@ def _timestamp_fields(received_at: datetime) -> tuple[str, str]:
     return moment.isoformat(timespec="seconds"), f"<t:{int(moment.timestamp())}:F>"
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to Discord's ``limit`` for that part of an embed, ending in ``…`` when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -176,13 +177,13 @@ def event_embed(
 def alert_embed(title: str, description: str, *, problem: bool = True, fields: Sequence[tuple[str, str]] = ()) -> Embed:
     """An audit-channel alert (bounded to Discord's limits)."""
     embed: Embed = {
-        "title": _truncate(title, MAX_TITLE),
-        "description": _truncate(description, MAX_DESCRIPTION),
+        "title": truncate(title, MAX_TITLE),
+        "description": truncate(description, MAX_DESCRIPTION),
         "color": COLOR_PROBLEM if problem else COLOR_ALERT,
     }
     if fields:
         embed["fields"] = [
-            {"name": _truncate(name, MAX_FIELD_NAME), "value": _truncate(value, MAX_FIELD_VALUE), "inline": False}
+            {"name": truncate(name, MAX_FIELD_NAME), "value": truncate(value, MAX_FIELD_VALUE), "inline": False}
             for name, value in list(fields)[:MAX_FIELDS]
         ]
     return embed
