@@ -208,23 +208,8 @@ class ShopCog(commands.Cog, name="Shop"):
         change = await self.service.set_price(_actor(interaction), key, currency, price, method)
         new = change.new
         assert new is not None  # noqa: S101 - set_price always returns the new entry
-        old = change.old
-        was = (
-            t(locale, "shop.price.new")
-            if old is None
-            else t(locale, "shop.price.was", price=localized.price(old.price, locale))
-        )
         shown = await self.service.shown_price(key, new.currency)
-        values = {
-            "entry": localized.entry_label(key, new, locale),
-            "price": localized.price(new.price, locale),
-            "was": was,
-        }
-        if shown is None:
-            text = t(locale, "shop.price.set_not_pushed", **values)
-        else:
-            shown_price = localized.price_value(shown, locale)
-            text = t(locale, "shop.price.set_shown", shown=shown_price, currency=new.currency, **values)
+        text = localized.price_set_text(key, change.old, new, shown, locale)
         await interaction.response.send_message(text, ephemeral=True)
 
     @price.command(name="remove", description="Remove the price of a product and plan in one currency")
@@ -264,29 +249,12 @@ class ShopCog(commands.Cog, name="Shop"):
         locale = _locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await self.service.table.entries()
-        lines = [
-            t(
-                locale,
-                "shop.prices.line",
-                key=e.product_key,
-                currency=e.currency,
-                price=localized.price(e.price, locale),
-                method=localized.method_label(e.method, locale),
-            )
-            for e in entries
-        ]
         nxt = await self.service.next_push()
-        if nxt.text is None:
-            reason = localized.nothing_reason(nxt.reason or "", locale)
-            footer = (t(locale, "shop.prices.next_push"), t(locale, "shop.prices.nothing", reason=reason))
-        else:
-            shown = nxt.text if len(nxt.text) <= 1000 else nxt.text[:997] + "…"
-            footer = (t(locale, "shop.prices.next_sends"), f"```json\n{shown}\n```")
         view = LinesPager(
             owner_id=interaction.user.id,
             title=t(locale, "shop.prices.title", count=len(entries)),
-            lines=lines,
-            footer_field=footer,
+            lines=localized.price_lines(entries, locale),
+            footer_field=localized.next_push_field(nxt.text, nxt.reason, locale),
             locale=locale,
         )
         await interaction.followup.send(embed=view.embed(), view=view, ephemeral=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from bot.i18n import DEFAULT_LOCALE, t
@@ -143,6 +143,43 @@ def refusals_in_reader_language() -> Iterator[None]:
             refused = exc
             exc.said = lambda locale: _matched(refused, locale)
         raise
+
+
+# ---------------------------------------------------------------------------------------------- answers
+def price_set_text(
+    key: ProductKey, old: PriceEntry | None, new: PriceEntry, shown: PriceValue | None, locale: str
+) -> str:
+    """The answer to ``/shop price set``: the entry, its new price, what it was, what Neverlose will show."""
+    was = t(locale, "shop.price.new") if old is None else t(locale, "shop.price.was", price=price(old.price, locale))
+    values = {"entry": entry_label(key, new, locale), "price": price(new.price, locale), "was": was}
+    if shown is None:
+        return t(locale, "shop.price.set_not_pushed", **values)
+    return t(locale, "shop.price.set_shown", shown=price_value(shown, locale), currency=new.currency, **values)
+
+
+def price_lines(entries: Sequence[PriceEntry], locale: str) -> list[str]:
+    """``/shop prices show``: one line per price of the table."""
+    return [
+        t(
+            locale,
+            "shop.prices.line",
+            key=e.product_key,
+            currency=e.currency,
+            price=price(e.price, locale),
+            method=method_label(e.method, locale),
+        )
+        for e in entries
+    ]
+
+
+def next_push_field(text: str | None, reason: str | None, locale: str) -> tuple[str, str]:
+    """``/shop prices show``'s last field: what the next push sends (its JSON, cut to fit), or why nothing."""
+    if text is None:
+        return t(locale, "shop.prices.next_push"), t(
+            locale, "shop.prices.nothing", reason=nothing_reason(reason or "", locale)
+        )
+    shown = text if len(text) <= 1000 else text[:997] + "…"
+    return t(locale, "shop.prices.next_sends"), f"```json\n{shown}\n```"
 
 
 # ---------------------------------------------------------------------------------------------- push

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.i18n import t
 from bot.i18n.english import match
 from bot.i18n.formats import as_written
 from bot.market.errors import MarketError, MarketUnavailable
@@ -252,3 +253,17 @@ def test_status_rows_in_russian_and_english() -> None:
     assert english["Entries"] == "1,234 in the table; 0 product(s) in the next push"
     assert english["Last error"].startswith("Neverlose refused: Invalid integration_id (<t:")
     assert english["Visibility"].startswith("public, set <t:")
+
+
+def test_the_next_push_field_shows_the_json_cut_to_fit_or_why_nothing_is_pushed() -> None:
+    assert localized.next_push_field('{"a":1}', None, "en") == ("Next push sends", '```json\n{"a":1}\n```')
+    fits = "x" * 1000
+    assert localized.next_push_field(fits, None, "en")[1] == f"```json\n{fits}\n```"
+    long = "y" * 1001
+    assert localized.next_push_field(long, None, "en")[1] == "```json\n" + "y" * 997 + "…\n```"
+    empty = "The price table is empty; add prices with `/shop price set`."
+    assert localized.next_push_field(None, empty, "en") == ("Next push", f"Nothing is pushed: {empty}")
+    assert localized.next_push_field(None, empty, "ru") == (
+        t("ru", "shop.prices.next_push"),
+        t("ru", "shop.prices.nothing", reason=t("ru", "shop.next.empty")),
+    )
