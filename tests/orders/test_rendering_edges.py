@@ -18,11 +18,6 @@ from bot.orders.models import Transition
 from tests.orders.test_discord_rendering import ORDER, WHEN, S
 
 
-def test_clip_keeps_a_text_at_the_limit_and_cuts_one_over() -> None:
-    assert rendering._clip("a" * 10, 10) == "a" * 10
-    assert rendering._clip("a" * 11, 10) == "a" * 9 + "…"
-
-
 def test_the_cards_clipped_lines() -> None:
     at_limit = replace(ORDER, payment_claimed_at=WHEN, claim_reference="r" * 100)
     claimed = rendering.card_embed(at_limit)["fields"][-1]["value"]
