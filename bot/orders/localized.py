@@ -29,6 +29,13 @@ def state_label(state: OrderState, locale: str) -> str:
     return t(locale, f"order.state.{state.value}")
 
 
+def state_choice(state: OrderState, locale: str) -> str:
+    """The state as staff filter by it (the ``/orders list`` choices): ``awaiting_payment`` / ``ожидает
+    оплаты``. The order cards and lists show it; a staff answer, built before its reader is known, holds
+    ``partial(state_choice, state)`` as a :class:`~bot.i18n.said.Said` value (a function of the locale)."""
+    return t(locale, f"choice.{state.value}")
+
+
 def method_label(method: PaymentMethod, locale: str) -> str:
     return t(locale, f"payment.method.{method.value}")
 

@@ -69,11 +69,6 @@ def price_text(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     return t(locale, "orders.price.with_method", amount=amount, method=t(locale, f"orders.method.lower.{order.method}"))
 
 
-def _state(state: OrderState, locale: str) -> str:
-    """The state as staff filter by it: ``awaiting_payment`` / ``ожидает оплаты`` (the /orders list choices)."""
-    return t(locale, f"choice.{state.value}")
-
-
 def _when(moment: datetime) -> str:
     return f"<t:{int(moment.astimezone(UTC).timestamp())}:f>"
 
@@ -102,7 +97,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
     fields = [
         field("product", localized.description(order, locale)),
         field("recipient", f"`{order.login}`"),
-        field("state", _state(order.state, locale)),
+        field("state", localized.state_choice(order.state, locale)),
         field("price", price_text(order, locale)),
         field("cost", format_nle(order.nle_cost, locale)),
         field("created", _when(order.created_at)),
@@ -210,8 +205,9 @@ def wants_card(order: Order) -> bool:
 
 def order_line(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     """One line of a list: id, state, what, for whom, when."""
+    state = localized.state_choice(order.state, locale)
     return (
-        f"`{order.id}` **{_state(order.state, locale)}** {localized.description(order, locale)} → `{order.login}` "
+        f"`{order.id}` **{state}** {localized.description(order, locale)} → `{order.login}` "
         f"({price_text(order, locale)}) {_when(order.created_at)}"
     )
 
@@ -298,10 +294,10 @@ def detail_embed(
         ]
     lines = []
     for entry in history[-15:]:
-        to_state = _state(entry.to_state, locale)
+        to_state = localized.state_choice(entry.to_state, locale)
         move = to_state
         if entry.from_state is not None and entry.from_state is not entry.to_state:
-            move = f"{_state(entry.from_state, locale)} → {to_state}"
+            move = f"{localized.state_choice(entry.from_state, locale)} → {to_state}"
         note = f" — {truncate(note_in(entry.note, locale), 120)}" if entry.note else ""
         actor = actor_text(entry.actor, locale)
         lines.append(t(locale, "orders.detail.line", when=_when(entry.at), move=move, actor=actor, note=note))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.orders import rendering
+from bot.orders import localized, rendering
 from bot.orders.cryptopay_events import LATE_ERROR
 from bot.orders.models import Transition
 from tests.orders.test_discord_rendering import ORDER, WHEN, S
@@ -122,3 +122,32 @@ def test_a_late_payments_last_error_is_shown_in_the_readers_language() -> None:
     assert rendering.card_embed(late)["fields"][-1]["value"] == LATE_ERROR
     market = replace(ORDER, state=S.NEEDS_ATTENTION, last_error="Not enough balance.")
     assert rendering.card_embed(market, locale="ru")["fields"][-1]["value"] == "Not enough balance."
+
+
+STATE_CHOICES = {  # a state as staff filter by it (the /orders list choices), English and Russian
+    S.AWAITING_PAYMENT: ("awaiting_payment", "ожидает оплаты"),
+    S.PAID: ("paid", "оплачен"),
+    S.FULFILLING: ("fulfilling", "выдаётся"),
+    S.DELIVERED: ("delivered", "выдан"),
+    S.EXPIRED: ("expired", "просрочен"),
+    S.CANCELLED: ("cancelled", "отменён"),
+    S.NEEDS_ATTENTION: ("needs_attention", "нужно внимание"),
+    S.REFUNDED: ("refunded", "деньги возвращены"),
+}
+
+
+@pytest.mark.parametrize("state", list(S))
+def test_every_state_shows_as_its_list_choice_in_the_card_the_list_and_the_timeline(state: S) -> None:
+    """One name per state (``localized.state_choice``) wherever staff read it, the same as ``/orders list``'s
+    filter, in both languages."""
+    order = replace(ORDER, state=state)
+    entry = Transition(ORDER.id, 1, S.PAID, state, WHEN, "system", None)
+    for locale, name in zip(("en", "ru"), STATE_CHOICES[state], strict=True):
+        assert localized.state_choice(state, locale) == name
+        assert rendering.filters_text(state.value, None, None, locale).endswith(f" {name}")
+        card = rendering.card_embed(order, locale=locale)
+        assert [f["value"] for f in card["fields"] if f["name"] in ("State", "Статус")] == [name]
+        assert f" **{name}** " in rendering.order_line(order, locale)
+        timeline = rendering.detail_embed(order, [entry], locale=locale)["fields"][-1]["value"]
+        move = name if state is S.PAID else f"{STATE_CHOICES[S.PAID][locale == 'ru']} → {name}"
+        assert move in timeline
