@@ -20,7 +20,8 @@ _LINK_TEXTS = {
     MISSING_LINK: "checkout.link.missing",
     UNSUPPORTED: "checkout.link.unsupported",
 }
-_BLOCKED = {reason.value for reason in BlockReason}
+BLOCK_REASONS = frozenset(reason.value for reason in BlockReason)
+"""The values an order's ``check_reason`` has when the pre-checks blocked it (anything else is shown as written)."""
 # Where a refusal's English sentence may come from: the order service, the pre-checks, the payment providers.
 _REFUSAL_PREFIXES = ("order.refused.", "order.blocked.", "payment.refused.")
 
@@ -49,7 +50,7 @@ def description(order: Order, locale: str) -> str:
 
 def blocked_text(reason: str | None, locale: str) -> str:
     """Why the order cannot be paid now, for the customer ("" for no or an unknown reason)."""
-    return t(locale, f"order.blocked.{reason}") if reason in _BLOCKED else ""
+    return t(locale, f"order.blocked.{reason}") if reason in BLOCK_REASONS else ""
 
 
 def link_refused(exc: TokenRejected, locale: str) -> tuple[str, str]:

@@ -22,7 +22,6 @@ from bot.notifications.embeds import Embed, truncate
 from bot.orders import localized
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.payment_details import details_lines
-from bot.orders.prechecks import BlockReason
 from bot.shop.catalog import PaymentMethod
 from bot.staff.recorded import note_in
 
@@ -136,7 +135,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
 
 
 def _block_text(reason: str, locale: str = DEFAULT_LOCALE) -> str:
-    if reason in {r.value for r in BlockReason}:
+    if reason in localized.BLOCK_REASONS:
         return t(locale, f"orders.staff_block.{reason}")
     return reason
 

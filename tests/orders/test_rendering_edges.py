@@ -15,6 +15,7 @@ import pytest
 from bot.orders import localized, rendering
 from bot.orders.cryptopay_events import LATE_ERROR
 from bot.orders.models import Transition
+from bot.orders.prechecks import BlockReason
 from tests.orders.test_discord_rendering import ORDER, WHEN, S
 
 
@@ -151,3 +152,28 @@ def test_every_state_shows_as_its_list_choice_in_the_card_the_list_and_the_timel
         timeline = rendering.detail_embed(order, [entry], locale=locale)["fields"][-1]["value"]
         move = name if state is S.PAID else f"{STATE_CHOICES[S.PAID][locale == 'ru']} → {name}"
         assert move in timeline
+
+
+STAFF_BLOCK_TEXTS = {  # the card's "Cannot be offered" field per pre-check reason, English and Russian
+    "no_price": (
+        "no price (or no enabled payment method) for this product",
+        "нет цены (или включённого способа оплаты) для этого товара",
+    ),
+    "user_not_found": ("the login does not exist on Neverlose", "такого логина на Neverlose нет"),
+    "not_invited": ("the login is not invited to this product", "логин не приглашён к этому продукту"),
+    "low_balance": ("the Market balance is too low", "на балансе маркета недостаточно средств"),
+    "market_unavailable": ("the Market API did not answer", "Market API не ответил"),
+    "market_unavailable ": ("market_unavailable ", "market_unavailable "),  # not a reason: shown as written
+    "LOW_BALANCE": ("LOW_BALANCE", "LOW_BALANCE"),
+}
+
+
+@pytest.mark.parametrize("reason", list(STAFF_BLOCK_TEXTS))
+def test_the_cards_block_reason_in_both_languages(reason: str) -> None:
+    """Each pre-check reason (``localized.BLOCK_REASONS``) by its staff message; any other text as written."""
+    assert frozenset(r.value for r in BlockReason) == localized.BLOCK_REASONS
+    blocked = replace(ORDER, check_status="blocked", check_reason=reason)
+    names = ("Cannot be offered", "Нельзя предложить")
+    for locale, name, text in zip(("en", "ru"), names, STAFF_BLOCK_TEXTS[reason], strict=True):
+        fields = rendering.card_embed(blocked, locale=locale)["fields"]
+        assert [f["value"] for f in fields if f["name"] == name] == [text]
