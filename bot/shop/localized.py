@@ -16,8 +16,8 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from bot.i18n import DEFAULT_LOCALE, t
-from bot.i18n.english import Nested, localize
+from bot.i18n import DEFAULT_LOCALE, english, t
+from bot.i18n.english import Nested
 from bot.i18n.formats import number
 from bot.market.localized import detail_in
 from bot.notifications.embeds import alert_embed
@@ -98,13 +98,13 @@ def _grouped(value: str, locale: str) -> str:
 
 def rule(text: str, locale: str) -> str:
     """A validation rule (:class:`ShopInputError`'s ``rule``) in ``locale``."""
-    return localize(locale, text, "shop.rule.")
+    return english.shown(locale, text, "shop.rule.", warn=True)
 
 
 def problem(text: str, locale: str) -> str:
     """One problem of a refused import file in ``locale``."""
     nested: Nested = {"rule": "shop.rule.", "reason": "shop.json.", "size": _grouped, "max": _grouped}
-    return localize(locale, text, "shop.problem.", nested)
+    return english.shown(locale, text, "shop.problem.", nested, warn=True)
 
 
 def rejected(exc: ImportRejected, locale: str) -> str:
@@ -185,13 +185,13 @@ def next_push_field(text: str | None, reason: str | None, locale: str) -> tuple[
 # ---------------------------------------------------------------------------------------------- push
 def nothing_reason(text: str, locale: str) -> str:
     """Why nothing is pushed (:class:`bot.shop.service.NextPush`'s ``reason``) in ``locale``."""
-    return localize(locale, text, "shop.next.")
+    return english.shown(locale, text, "shop.next.", warn=True)
 
 
 def push_error(text: str, locale: str) -> str:
     """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``; the Market
     client's own detail inside (``server error (HTTP 503)``) too, the Market's words as written."""
-    return localize(locale, text, "shop.error.", {"detail": detail_in})
+    return english.shown(locale, text, "shop.error.", {"detail": detail_in}, warn=True)
 
 
 def _last(value: str, locale: str) -> str:
@@ -201,7 +201,8 @@ def _last(value: str, locale: str) -> str:
 def alert(title: str, description: str, locale: str) -> tuple[str, str]:
     """A push alert (:class:`bot.shop.push.PricePusher`'s title and description) in ``locale``."""
     nested: Nested = {"retry": "shop.alert.retry.", "last": _last}
-    return localize(locale, title, "shop.alert."), localize(locale, description, "shop.alert.", nested)
+    shown_title = english.shown(locale, title, "shop.alert.", warn=True)
+    return shown_title, english.shown(locale, description, "shop.alert.", nested, warn=True)
 
 
 class LocalizedAlerts:

@@ -267,3 +267,38 @@ def test_the_next_push_field_shows_the_json_cut_to_fit_or_why_nothing_is_pushed(
         t("ru", "shop.prices.next_push"),
         t("ru", "shop.prices.nothing", reason=t("ru", "shop.next.empty")),
     )
+
+
+@pytest.mark.parametrize(
+    ("show", "prefix"),
+    [
+        (lambda text, locale: localized.rule(text, locale), "shop.rule."),
+        (lambda text, locale: localized.problem(text, locale), "shop.problem."),
+        (lambda text, locale: localized.nothing_reason(text, locale), "shop.next."),
+        (lambda text, locale: localized.push_error(text, locale), "shop.error."),
+        (lambda text, locale: localized.alert(text, "See `/shop status`.", locale)[0], "shop.alert."),
+        (lambda text, locale: localized.alert("Neverlose checkout prices at risk", text, locale)[1], "shop.alert."),
+    ],
+)
+def test_a_shop_sentence_no_message_matches_is_shown_as_written_and_logged(
+    show: Callable[[str, str], str], prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The money modules' own sentences must each keep their catalog message: one that matches none (its
+    wording changed) reaches the reader as written, in both languages, and leaves a warning naming its prefix."""
+    odd = "a sentence no shop message has"
+    for locale in ("en", "ru"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="bot.i18n.english"):
+            assert show(odd, locale) == odd
+        assert [r.getMessage() for r in caplog.records] == [f"english sentence not in the catalog prefix={prefix}"]
+
+
+def test_a_nested_sentence_no_message_matches_is_logged_too(caplog: pytest.LogCaptureFixture) -> None:
+    """An import problem whose rule inside matches no rule: the problem in Russian, the rule as written, logged."""
+    text = "`cs2-30`: odd rule"
+    found = match(text, "shop.problem.")
+    assert found is not None
+    assert "rule" in found[1]
+    caplog.set_level("WARNING", logger="bot.i18n.english")
+    assert localized.problem(text, "ru") == t("ru", "shop.problem.rule", where="cs2-30", rule="odd rule")
+    assert [r.getMessage() for r in caplog.records] == ["english sentence not in the catalog prefix=shop.rule."]
