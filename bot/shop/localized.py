@@ -182,6 +182,15 @@ def next_push_field(text: str | None, reason: str | None, locale: str) -> tuple[
     return t(locale, "shop.prices.next_sends"), f"```json\n{shown}\n```"
 
 
+def visibility_ask(text: str | None, reason: str | None, locale: str) -> str:
+    """``/shop visibility public``'s question; when the next push sends nothing (``text`` ``None``), a warning
+    below it, after a blank line, with why (:class:`bot.shop.service.NextPush`'s ``text`` and ``reason``)."""
+    ask = t(locale, "shop.visibility.ask")
+    if text is not None:
+        return ask
+    return ask + "\n\n" + t(locale, "shop.visibility.warning", reason=nothing_reason(reason or "", locale))
+
+
 # ---------------------------------------------------------------------------------------------- push
 def nothing_reason(text: str, locale: str) -> str:
     """Why nothing is pushed (:class:`bot.shop.service.NextPush`'s ``reason``) in ``locale``."""

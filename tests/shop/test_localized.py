@@ -269,6 +269,28 @@ def test_the_next_push_field_shows_the_json_cut_to_fit_or_why_nothing_is_pushed(
     )
 
 
+def test_the_visibility_question_warns_below_it_when_nothing_is_pushed() -> None:
+    ask = (
+        "Make your integration **public**? Every customer will see your payment method and prices on Neverlose's "
+        "checkout and can be redirected to this bot."
+    )
+    ask_ru = (
+        "Сделать интеграцию **публичной**? Все покупатели увидят ваш способ оплаты и цены на странице оплаты "
+        "Neverlose и смогут перейти к этому боту."
+    )
+    assert localized.visibility_ask('{"a":1}', None, "en") == ask
+    assert localized.visibility_ask('{"a":1}', None, "ru") == ask_ru
+    empty = "The price table is empty; add prices with `/shop price set`."
+    assert localized.visibility_ask(None, empty, "en") == (
+        f"{ask}\n\n**Warning:** nothing is pushed to Neverlose yet. {empty}"
+    )
+    assert localized.visibility_ask(None, empty, "ru") == (
+        f"{ask_ru}\n\n**Внимание:** в Neverlose пока ничего не отправлено. "
+        "Таблица цен пуста; добавьте цены командой `/магазин цена задать`."
+    )
+    assert localized.visibility_ask(None, None, "en") == f"{ask}\n\n**Warning:** nothing is pushed to Neverlose yet. "
+
+
 @pytest.mark.parametrize(
     ("show", "prefix"),
     [
