@@ -221,6 +221,35 @@ async def test_localized_alerts_post_in_the_channel_language(shop_db: Database) 
     assert woken == [1, 1]
 
 
+async def test_a_push_alert_keeps_the_language_it_was_queued_in(shop_db: Database) -> None:
+    """Translated when queued (``LocalizedAlerts``), not at delivery as the money modules' alerts are: an alert
+    raised while the channel was English is delivered in English after the channel turned Russian, and the
+    other way round (bot/shop/localized.py's ``LocalizedAlerts`` says why the two ways stay apart)."""
+    language = ["en"]
+    alerts = localized.LocalizedAlerts(Outbox(shop_db), None, lambda: language[0])
+    title = "Neverlose checkout prices at risk"
+    description = "No price push has succeeded for more than twice the refresh interval (last success: never). "
+    await alerts(title, description + "See `/shop status`.", problem=True)
+    language[0] = "ru"
+    await alerts(title, description + "See `/shop status`.", problem=True)
+    russian = (
+        "Цены не удаётся отправить дольше двух интервалов обновления (последняя успешная отправка: ни разу). "
+        "См. `/магазин статус`."
+    )
+    for now in ("ru", "en"):
+        rows = await Outbox(shop_db, locale=lambda now=now: now).pending()
+        queued_in_english, queued_in_russian = (r.embeds[0] for r in rows)  # type: ignore[index]
+        assert (queued_in_english["title"], queued_in_english["description"]) == (
+            title,
+            description + "See `/shop status`.",
+        )
+        assert (queued_in_russian["title"], queued_in_russian["description"]) == (
+            "Цены на странице оплаты Neverlose под угрозой",
+            russian,
+        )
+        assert [r.dedupe_key[:12] for r in rows] == ["shop:prices:", "shop:prices:"]
+
+
 def test_status_rows_in_russian_and_english() -> None:
     now = datetime(2026, 3, 17, 12, 0, tzinfo=UTC)
     status = ShopStatus(
