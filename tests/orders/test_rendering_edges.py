@@ -177,3 +177,27 @@ def test_the_cards_block_reason_in_both_languages(reason: str) -> None:
     for locale, name, text in zip(("en", "ru"), names, STAFF_BLOCK_TEXTS[reason], strict=True):
         fields = rendering.card_embed(blocked, locale=locale)["fields"]
         assert [f["value"] for f in fields if f["name"] == name] == [text]
+
+
+def test_order_show_lists_each_payment_detail_on_its_own_line_in_russian() -> None:
+    details = {"invoice_id": "55", "paid_asset": "USDT", "paid_amount": "20.5"}
+    field = rendering.detail_embed(ORDER, [], payment_details=details, locale="ru")["fields"][-2]
+    assert field["value"] == "Счёт: `55`\nОплачено в валюте: `USDT`\nОплаченная сумма: `20.5`"
+
+
+def test_my_orders_title_in_both_languages() -> None:
+    assert rendering.mine_embed([], url_of=lambda i: i, locale="ru")["title"] == "Ваши заказы"
+    assert rendering.mine_embed([], url_of=lambda i: i)["title"] == "Your orders"
+
+
+def test_a_refusal_outside_the_last_error_messages_is_shown_as_written_and_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The card's refusal is matched to ``orders.last_error.*`` only: an error that happens to read like another
+    catalog message (here a block reason's) stays as written, and an error no message has is data, not logged."""
+    caplog.set_level("WARNING")
+    for error in ("the login is not invited to this product", "a free error from Neverlose"):
+        refused = replace(ORDER, state=S.NEEDS_ATTENTION, last_error=error, auto_retry=False)
+        fields = rendering.card_embed(refused, locale="ru")["fields"]
+        assert [f["value"] for f in fields if f["name"] == "Neverlose отказал"] == [error]
+    assert caplog.records == []
