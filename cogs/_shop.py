@@ -323,10 +323,6 @@ class ShopCog(commands.Cog, name="Shop"):
             await interaction.followup.send(t(locale, "shop.visibility.hidden"), ephemeral=True)
             return
         nxt = await self.service.next_push()
-        warning = ""
-        if nxt.text is None:
-            reason = localized.nothing_reason(nxt.reason or "", locale)
-            warning = "\n\n" + t(locale, "shop.visibility.warning", reason=reason)
 
         async def confirm(press: Interaction) -> None:
             await self.service.set_visibility(_actor(press), True)
@@ -341,7 +337,7 @@ class ShopCog(commands.Cog, name="Shop"):
         )
         view.origin = interaction
         await interaction.response.send_message(
-            t(locale, "shop.visibility.ask") + warning,
+            localized.visibility_ask(nxt.text, nxt.reason, locale),
             view=view,
             ephemeral=True,
         )

@@ -10,7 +10,8 @@ with the values it held; a value may itself be an English sentence of another pr
 reshown the reader's way (a function of the value and the locale).
 
 The English catalog text must be exactly what the lower layer writes: the tests hold every sentence those
-modules produce to a message (a sentence no message matches is shown as it is, and a warning is logged).
+modules produce to a message. A sentence no message matches is shown as it is; with ``shown(..., warn=True)``,
+as the shop's callers (:mod:`bot.shop.localized`) ask for a lower layer's own sentence, a warning is logged too.
 """
 
 from __future__ import annotations
@@ -86,9 +87,3 @@ def shown(
         if name in values:
             out[name] = how(values[name], locale) if callable(how) else shown(locale, values[name], how, warn=warn)
     return t(locale, msg_id, **out)
-
-
-def localize(locale: str, text: str, prefix: str | tuple[str, ...], nested: Shown | None = None) -> str:
-    """``text`` (an English sentence of a message under ``prefix``, values included) in ``locale``; a sentence
-    no message matches is shown as it is and logged (:func:`shown` with ``warn``)."""
-    return shown(locale, text, prefix, nested, warn=True)

@@ -9,6 +9,13 @@ The outbox renders an audit row through :func:`localize_alert` when it is read f
 title is one of the ``alerts.title.*`` catalog messages has its title, description, field names and known
 field values matched against the English catalog texts (:mod:`bot.i18n.english`) and shown in ``locale``,
 values included. Any other embed, and any text that matches nothing, is left exactly as written.
+
+The shop's price push alerts are the one other kind of English audit alert, and they are translated when
+queued instead (:class:`bot.shop.localized.LocalizedAlerts`, whose docstring says why in full). Translated here,
+an alert is read in the language the channel has at delivery, not the one it had when the alert was raised; the
+money modules queue it in the transaction that records what it reports and hold no channel language, so
+delivery is the one place left to translate it. Most audit rows read here are not these alerts (an alert
+already rendered in the channel language, a delivery problem…), so a text that matches no message is not logged.
 """
 
 from __future__ import annotations

@@ -20,13 +20,21 @@ _LINK_TEXTS = {
     MISSING_LINK: "checkout.link.missing",
     UNSUPPORTED: "checkout.link.unsupported",
 }
-_BLOCKED = {reason.value for reason in BlockReason}
+BLOCK_REASONS = frozenset(reason.value for reason in BlockReason)
+"""The values an order's ``check_reason`` has when the pre-checks blocked it (anything else is shown as written)."""
 # Where a refusal's English sentence may come from: the order service, the pre-checks, the payment providers.
 _REFUSAL_PREFIXES = ("order.refused.", "order.blocked.", "payment.refused.")
 
 
 def state_label(state: OrderState, locale: str) -> str:
     return t(locale, f"order.state.{state.value}")
+
+
+def state_choice(state: OrderState, locale: str) -> str:
+    """The state as staff filter by it (the ``/orders list`` choices): ``awaiting_payment`` / ``ожидает
+    оплаты``. The order cards and lists show it; a staff answer, built before its reader is known, holds
+    ``partial(state_choice, state)`` as a :class:`~bot.i18n.said.Said` value (a function of the locale)."""
+    return t(locale, f"choice.{state.value}")
 
 
 def method_label(method: PaymentMethod, locale: str) -> str:
@@ -42,7 +50,7 @@ def description(order: Order, locale: str) -> str:
 
 def blocked_text(reason: str | None, locale: str) -> str:
     """Why the order cannot be paid now, for the customer ("" for no or an unknown reason)."""
-    return t(locale, f"order.blocked.{reason}") if reason in _BLOCKED else ""
+    return t(locale, f"order.blocked.{reason}") if reason in BLOCK_REASONS else ""
 
 
 def link_refused(exc: TokenRejected, locale: str) -> tuple[str, str]:

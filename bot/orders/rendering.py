@@ -18,11 +18,10 @@ from typing import Any
 
 from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.notifications.cards import Component, action_row, button
-from bot.notifications.embeds import Embed
+from bot.notifications.embeds import Embed, truncate
 from bot.orders import localized
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.payment_details import details_lines
-from bot.orders.prechecks import BlockReason
 from bot.shop.catalog import PaymentMethod
 from bot.staff.recorded import note_in
 
@@ -69,17 +68,8 @@ def price_text(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     return t(locale, "orders.price.with_method", amount=amount, method=t(locale, f"orders.method.lower.{order.method}"))
 
 
-def _state(state: OrderState, locale: str) -> str:
-    """The state as staff filter by it: ``awaiting_payment`` / ``ожидает оплаты`` (the /orders list choices)."""
-    return t(locale, f"choice.{state.value}")
-
-
 def _when(moment: datetime) -> str:
     return f"<t:{int(moment.astimezone(UTC).timestamp())}:f>"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def actor_text(actor: str, locale: str = DEFAULT_LOCALE) -> str:
@@ -106,7 +96,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
     fields = [
         field("product", localized.description(order, locale)),
         field("recipient", f"`{order.login}`"),
-        field("state", _state(order.state, locale)),
+        field("state", localized.state_choice(order.state, locale)),
         field("price", price_text(order, locale)),
         field("cost", format_nle(order.nle_cost, locale)),
         field("created", _when(order.created_at)),
@@ -116,7 +106,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
     if order.payment_claimed_at is not None:
         claimed = _when(order.payment_claimed_at)
         if order.claim_reference:
-            reference = f"`{_clip(order.claim_reference, 100)}`"
+            reference = f"`{truncate(order.claim_reference, 100)}`"
             claimed = t(locale, "orders.field.claimed_reference", when=claimed, reference=reference)
         fields.append(field("claimed", claimed, inline=False))
     if order.paid_by is not None:
@@ -128,14 +118,14 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
     if order.last_error and order.state is OrderState.NEEDS_ATTENTION:
         retry = " " + t(locale, "orders.field.auto_retry") if order.auto_retry else ""
         error = catalogs().localize_english(locale, order.last_error, "orders.last_error.", warn=False)
-        fields.append(field("refused", _clip(error, 900) + retry, inline=False))
+        fields.append(field("refused", truncate(error, 900) + retry, inline=False))
     if awaiting_second(order, requested_by):
         approve = t(locale, "orders.button.approve")
         text = t(locale, "orders.field.second_text", mention=f"<@{requested_by}>", button=approve)
         fields.append(field("second", text, inline=False))
     title = t(locale, "orders.card.title", id=order.id, state=localized.state_label(order.state, locale))
     return {
-        "title": _clip(title, 256),
+        "title": truncate(title, 256),
         "description": _next_step(order, locale),
         "color": COLOURS[order.state],
         "fields": fields,
@@ -145,7 +135,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
 
 
 def _block_text(reason: str, locale: str = DEFAULT_LOCALE) -> str:
-    if reason in {r.value for r in BlockReason}:
+    if reason in localized.BLOCK_REASONS:
         return t(locale, f"orders.staff_block.{reason}")
     return reason
 
@@ -214,8 +204,9 @@ def wants_card(order: Order) -> bool:
 
 def order_line(order: Order, locale: str = DEFAULT_LOCALE) -> str:
     """One line of a list: id, state, what, for whom, when."""
+    state = localized.state_choice(order.state, locale)
     return (
-        f"`{order.id}` **{_state(order.state, locale)}** {localized.description(order, locale)} → `{order.login}` "
+        f"`{order.id}` **{state}** {localized.description(order, locale)} → `{order.login}` "
         f"({price_text(order, locale)}) {_when(order.created_at)}"
     )
 
@@ -246,8 +237,8 @@ def list_embed(
     if has_more:
         lines.append(t(locale, "orders.list.more"))
     return {
-        "title": _clip(t(locale, "orders.list.title", title=title, page=page + 1), 256),
-        "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
+        "title": truncate(t(locale, "orders.list.title", title=title, page=page + 1), 256),
+        "description": truncate("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
         "footer": footer(locale),
     }
@@ -262,7 +253,7 @@ def mine_embed(orders: Sequence[Order], *, url_of: Callable[[str], str], locale:
     ]
     return {
         "title": t(locale, "orders.mine.title"),
-        "description": _clip("\n".join(lines), MAX_LIST_DESCRIPTION),
+        "description": truncate("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
     }
 
@@ -296,20 +287,20 @@ def detail_embed(
             *embed["fields"],
             {
                 "name": t(locale, "orders.detail.payment", method=method),
-                "value": _clip("\n".join(details_lines(order, payment_details, locale)), 1024),
+                "value": truncate("\n".join(details_lines(order, payment_details, locale)), 1024),
                 "inline": False,
             },
         ]
     lines = []
     for entry in history[-15:]:
-        to_state = _state(entry.to_state, locale)
+        to_state = localized.state_choice(entry.to_state, locale)
         move = to_state
         if entry.from_state is not None and entry.from_state is not entry.to_state:
-            move = f"{_state(entry.from_state, locale)} → {to_state}"
-        note = f" — {_clip(note_in(entry.note, locale), 120)}" if entry.note else ""
+            move = f"{localized.state_choice(entry.from_state, locale)} → {to_state}"
+        note = f" — {truncate(note_in(entry.note, locale), 120)}" if entry.note else ""
         actor = actor_text(entry.actor, locale)
         lines.append(t(locale, "orders.detail.line", when=_when(entry.at), move=move, actor=actor, note=note))
-    timeline = {"name": t(locale, "orders.detail.timeline"), "value": _clip("\n".join(lines), 1024), "inline": False}
+    timeline = {"name": t(locale, "orders.detail.timeline"), "value": truncate("\n".join(lines), 1024), "inline": False}
     embed["fields"] = [*embed["fields"], timeline]
     return embed
 

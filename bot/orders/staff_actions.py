@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from bot.i18n import DEFAULT_LOCALE, money, t
@@ -53,10 +54,6 @@ class StaffConfig(Protocol):
 
 class OrderRefusal(StaffError):
     """An order action refused on our side; the message says why."""
-
-
-def _state(state: OrderState) -> Callable[[str], str]:
-    return lambda locale: t(locale, f"choice.{state.value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +165,7 @@ class OrderStaffActions:
             order = await self.orders.get(order.id)
             if order.method is not PaymentMethod.MANUAL or order.state not in CONFIRMABLE:
                 why = "orders.action.not_manual" if order.state in CONFIRMABLE else "orders.action.nothing_to_confirm"
-                text = Said(why, {"id": order.id, "state": _state(order.state)})
+                text = Said(why, {"id": order.id, "state": partial(localized.state_choice, order.state)})
                 raise await self._refuse("confirm", staff, order.id, text, order=order, guild_id=guild_id)
             await self._checked_limit("confirm", staff, order, staff.user_id, guild_id)
             threshold = await self._config.transfer_approval_threshold()
@@ -235,7 +232,9 @@ class OrderStaffActions:
             order = await self.orders.get(order.id)
             requester = pending_approval(await self.orders.history(order.id)) if order.state in CONFIRMABLE else None
             if requester is None:
-                text = Said("orders.action.no_approval", {"id": order.id, "state": _state(order.state)})
+                text = Said(
+                    "orders.action.no_approval", {"id": order.id, "state": partial(localized.state_choice, order.state)}
+                )
                 raise await self._refuse(
                     "approve", staff, order.id, text, order=order, guild_id=guild_id, event=AuditEvent.APPROVAL_REFUSED
                 )
@@ -271,7 +270,11 @@ class OrderStaffActions:
                 past = f"orders.action.past.{action}"
                 illegal = Said(
                     "orders.action.illegal",
-                    {"id": exc.order_id, "state": _state(exc.current), "past": lambda locale: t(locale, past)},
+                    {
+                        "id": exc.order_id,
+                        "state": partial(localized.state_choice, exc.current),
+                        "past": lambda locale: t(locale, past),
+                    },
                 )
                 raise await self._refuse(action, staff, order.id, illegal, order=order, guild_id=guild_id) from None
             except OrderError as exc:
@@ -319,7 +322,9 @@ class OrderStaffActions:
                 reason = error if error else (lambda locale: t(locale, "orders.action.no_reason"))
                 # pragma: no mutate end
                 return Said("orders.action.retried_refused", {"id": order.id, "reason": reason})
-            return Said("orders.action.retried_unknown", {"id": order.id, "state": _state(order.state)})
+            return Said(
+                "orders.action.retried_unknown", {"id": order.id, "state": partial(localized.state_choice, order.state)}
+            )
 
         return await self._simple(
             "retry",

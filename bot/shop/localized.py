@@ -12,21 +12,19 @@ their decimal sign (``1 234,50``), the places as stored.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from bot.i18n import DEFAULT_LOCALE, t
-from bot.i18n.english import Nested, localize
+from bot.i18n import DEFAULT_LOCALE, english, t
+from bot.i18n.english import Nested
 from bot.i18n.formats import number
 from bot.market.localized import detail_in
-from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
-from bot.notifications.targets import AUDIT_TARGET
 from bot.shop.catalog import PaymentMethod, ProductKey
 from bot.shop.importing import MAX_LISTED_PROBLEMS, ImportPlan, ImportRejected
 from bot.shop.price_table import PriceEntry
 from bot.shop.prices_object import PriceValue
+from bot.shop.push import OutboxAlerts
 from bot.shop.recorded import price as price  # re-exported: the cogs show prices through this module
 from bot.shop.validation import ShopInputError
 from bot.staff.errors import StaffError
@@ -98,13 +96,13 @@ def _grouped(value: str, locale: str) -> str:
 
 def rule(text: str, locale: str) -> str:
     """A validation rule (:class:`ShopInputError`'s ``rule``) in ``locale``."""
-    return localize(locale, text, "shop.rule.")
+    return english.shown(locale, text, "shop.rule.", warn=True)
 
 
 def problem(text: str, locale: str) -> str:
     """One problem of a refused import file in ``locale``."""
     nested: Nested = {"rule": "shop.rule.", "reason": "shop.json.", "size": _grouped, "max": _grouped}
-    return localize(locale, text, "shop.problem.", nested)
+    return english.shown(locale, text, "shop.problem.", nested, warn=True)
 
 
 def rejected(exc: ImportRejected, locale: str) -> str:
@@ -182,16 +180,25 @@ def next_push_field(text: str | None, reason: str | None, locale: str) -> tuple[
     return t(locale, "shop.prices.next_sends"), f"```json\n{shown}\n```"
 
 
+def visibility_ask(text: str | None, reason: str | None, locale: str) -> str:
+    """``/shop visibility public``'s question; when the next push sends nothing (``text`` ``None``), a warning
+    below it, after a blank line, with why (:class:`bot.shop.service.NextPush`'s ``text`` and ``reason``)."""
+    ask = t(locale, "shop.visibility.ask")
+    if text is not None:
+        return ask
+    return ask + "\n\n" + t(locale, "shop.visibility.warning", reason=nothing_reason(reason or "", locale))
+
+
 # ---------------------------------------------------------------------------------------------- push
 def nothing_reason(text: str, locale: str) -> str:
     """Why nothing is pushed (:class:`bot.shop.service.NextPush`'s ``reason``) in ``locale``."""
-    return localize(locale, text, "shop.next.")
+    return english.shown(locale, text, "shop.next.", warn=True)
 
 
 def push_error(text: str, locale: str) -> str:
     """The last push error as the pusher stored it (``Neverlose refused: …``) in ``locale``; the Market
     client's own detail inside (``server error (HTTP 503)``) too, the Market's words as written."""
-    return localize(locale, text, "shop.error.", {"detail": detail_in})
+    return english.shown(locale, text, "shop.error.", {"detail": detail_in}, warn=True)
 
 
 def _last(value: str, locale: str) -> str:
@@ -201,25 +208,38 @@ def _last(value: str, locale: str) -> str:
 def alert(title: str, description: str, locale: str) -> tuple[str, str]:
     """A push alert (:class:`bot.shop.push.PricePusher`'s title and description) in ``locale``."""
     nested: Nested = {"retry": "shop.alert.retry.", "last": _last}
-    return localize(locale, title, "shop.alert."), localize(locale, description, "shop.alert.", nested)
+    shown_title = english.shown(locale, title, "shop.alert.", warn=True)
+    return shown_title, english.shown(locale, description, "shop.alert.", nested, warn=True)
 
 
-class LocalizedAlerts:
-    """The pusher's alerts, posted to the audit channel in the channel language through the outbox."""
+class LocalizedAlerts(OutboxAlerts):
+    """The pusher's alerts, posted to the audit channel through the outbox (as :class:`OutboxAlerts` posts
+    them), translated into the channel language when they are queued.
+
+    The other audit alerts in English, those of the money modules (:mod:`bot.orders.service`,
+    :mod:`bot.payments.cryptopay.store`), are translated when the outbox reads them for delivery
+    (:func:`bot.notifications.alerts.localize_alert`). The two ways stay apart on purpose:
+
+    * what a reader sees differs when the channel language changes while an alert waits in the outbox
+      (Discord unreachable, the audit channel not set yet): a push alert is read in the language the channel
+      had when it was raised, a money module's in the language it has at delivery. Either way for both would
+      change one of them (``tests/shop/test_localized.py`` and ``tests/orders/test_blocked_alert_localized.py``
+      hold each);
+    * the money modules write their alert row in their own transaction, with the state change it reports, and
+      stay free of translation (no channel language in the mutation-tested code), so their English can only
+      be translated on the way out; the pusher hands its alert to this sink, outside any transaction, and it is
+      translated at once;
+    * a pusher sentence no ``shop.alert.*`` message matches is logged here (``warn``: its wording drifted from
+      its message); the delivery side reads every audit row, most of them not the money modules' alerts, and
+      leaves a text that matches nothing as written without a word.
+    """
 
     def __init__(
         self, outbox: Outbox, wake: Callable[[], None] | None = None, locale: Callable[[], str] | None = None
     ) -> None:
-        self._outbox = outbox
-        self._wake = wake
+        super().__init__(outbox, wake)
         self._locale = locale or (lambda: DEFAULT_LOCALE)
 
     async def __call__(self, title: str, description: str, *, problem: bool) -> None:
         shown_title, shown = alert(title, description, self._locale())
-        await self._outbox.enqueue_now(
-            target=AUDIT_TARGET,
-            embeds=[alert_embed(shown_title, shown, problem=problem)],
-            dedupe_key=f"shop:prices:{secrets.token_hex(6)}",
-        )
-        if self._wake is not None:
-            self._wake()
+        await super().__call__(shown_title, shown, problem=problem)

@@ -15,6 +15,7 @@ from bot.notifications.embeds import (
     format_nle,
     purchase_embed,
     transfer_embed,
+    truncate,
 )
 
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -52,6 +53,15 @@ def test_ten_event_embeds_fit_one_message() -> None:
         username="x" * 64, item_id="y" * 32, amount=Decimal("999999.99"), unique_id=2**63 - 1, received_at=WHEN
     )
     check_message([embed] * 10)
+
+
+def test_truncate_keeps_a_text_at_the_limit_and_cuts_one_over_to_the_limit() -> None:
+    """Every embed part is cut by this one function (the alerts, the order cards and lists): the limit counts
+    characters, the cut text ends in one ``…`` (U+2026) and is exactly ``limit`` long; an empty text stays."""
+    assert truncate("", 10) == ""
+    assert truncate("a" * 10, 10) == "a" * 10
+    assert truncate("a" * 11, 10) == "a" * 9 + "\u2026"
+    assert len(truncate("я" * 300, 256)) == 256
 
 
 def test_alert_embed_is_truncated_to_limits() -> None:

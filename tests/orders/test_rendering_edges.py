@@ -12,15 +12,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.orders import rendering
+from bot.orders import localized, rendering
 from bot.orders.cryptopay_events import LATE_ERROR
 from bot.orders.models import Transition
+from bot.orders.prechecks import BlockReason
 from tests.orders.test_discord_rendering import ORDER, WHEN, S
-
-
-def test_clip_keeps_a_text_at_the_limit_and_cuts_one_over() -> None:
-    assert rendering._clip("a" * 10, 10) == "a" * 10
-    assert rendering._clip("a" * 11, 10) == "a" * 9 + "…"
 
 
 def test_the_cards_clipped_lines() -> None:
@@ -127,3 +123,81 @@ def test_a_late_payments_last_error_is_shown_in_the_readers_language() -> None:
     assert rendering.card_embed(late)["fields"][-1]["value"] == LATE_ERROR
     market = replace(ORDER, state=S.NEEDS_ATTENTION, last_error="Not enough balance.")
     assert rendering.card_embed(market, locale="ru")["fields"][-1]["value"] == "Not enough balance."
+
+
+STATE_CHOICES = {  # a state as staff filter by it (the /orders list choices), English and Russian
+    S.AWAITING_PAYMENT: ("awaiting_payment", "ожидает оплаты"),
+    S.PAID: ("paid", "оплачен"),
+    S.FULFILLING: ("fulfilling", "выдаётся"),
+    S.DELIVERED: ("delivered", "выдан"),
+    S.EXPIRED: ("expired", "просрочен"),
+    S.CANCELLED: ("cancelled", "отменён"),
+    S.NEEDS_ATTENTION: ("needs_attention", "нужно внимание"),
+    S.REFUNDED: ("refunded", "деньги возвращены"),
+}
+
+
+@pytest.mark.parametrize("state", list(S))
+def test_every_state_shows_as_its_list_choice_in_the_card_the_list_and_the_timeline(state: S) -> None:
+    """One name per state (``localized.state_choice``) wherever staff read it, the same as ``/orders list``'s
+    filter, in both languages."""
+    order = replace(ORDER, state=state)
+    entry = Transition(ORDER.id, 1, S.PAID, state, WHEN, "system", None)
+    for locale, name in zip(("en", "ru"), STATE_CHOICES[state], strict=True):
+        assert localized.state_choice(state, locale) == name
+        assert rendering.filters_text(state.value, None, None, locale).endswith(f" {name}")
+        card = rendering.card_embed(order, locale=locale)
+        assert [f["value"] for f in card["fields"] if f["name"] in ("State", "Статус")] == [name]
+        assert f" **{name}** " in rendering.order_line(order, locale)
+        timeline = rendering.detail_embed(order, [entry], locale=locale)["fields"][-1]["value"]
+        move = name if state is S.PAID else f"{STATE_CHOICES[S.PAID][locale == 'ru']} → {name}"
+        assert move in timeline
+
+
+STAFF_BLOCK_TEXTS = {  # the card's "Cannot be offered" field per pre-check reason, English and Russian
+    "no_price": (
+        "no price (or no enabled payment method) for this product",
+        "нет цены (или включённого способа оплаты) для этого товара",
+    ),
+    "user_not_found": ("the login does not exist on Neverlose", "такого логина на Neverlose нет"),
+    "not_invited": ("the login is not invited to this product", "логин не приглашён к этому продукту"),
+    "low_balance": ("the Market balance is too low", "на балансе маркета недостаточно средств"),
+    "market_unavailable": ("the Market API did not answer", "Market API не ответил"),
+    "market_unavailable ": ("market_unavailable ", "market_unavailable "),  # not a reason: shown as written
+    "LOW_BALANCE": ("LOW_BALANCE", "LOW_BALANCE"),
+}
+
+
+@pytest.mark.parametrize("reason", list(STAFF_BLOCK_TEXTS))
+def test_the_cards_block_reason_in_both_languages(reason: str) -> None:
+    """Each pre-check reason (``localized.BLOCK_REASONS``) by its staff message; any other text as written."""
+    assert frozenset(r.value for r in BlockReason) == localized.BLOCK_REASONS
+    blocked = replace(ORDER, check_status="blocked", check_reason=reason)
+    names = ("Cannot be offered", "Нельзя предложить")
+    for locale, name, text in zip(("en", "ru"), names, STAFF_BLOCK_TEXTS[reason], strict=True):
+        fields = rendering.card_embed(blocked, locale=locale)["fields"]
+        assert [f["value"] for f in fields if f["name"] == name] == [text]
+
+
+def test_order_show_lists_each_payment_detail_on_its_own_line_in_russian() -> None:
+    details = {"invoice_id": "55", "paid_asset": "USDT", "paid_amount": "20.5"}
+    field = rendering.detail_embed(ORDER, [], payment_details=details, locale="ru")["fields"][-2]
+    assert field["value"] == "Счёт: `55`\nОплачено в валюте: `USDT`\nОплаченная сумма: `20.5`"
+
+
+def test_my_orders_title_in_both_languages() -> None:
+    assert rendering.mine_embed([], url_of=lambda i: i, locale="ru")["title"] == "Ваши заказы"
+    assert rendering.mine_embed([], url_of=lambda i: i)["title"] == "Your orders"
+
+
+def test_a_refusal_outside_the_last_error_messages_is_shown_as_written_and_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The card's refusal is matched to ``orders.last_error.*`` only: an error that happens to read like another
+    catalog message (here a block reason's) stays as written, and an error no message has is data, not logged."""
+    caplog.set_level("WARNING")
+    for error in ("the login is not invited to this product", "a free error from Neverlose"):
+        refused = replace(ORDER, state=S.NEEDS_ATTENTION, last_error=error, auto_retry=False)
+        fields = rendering.card_embed(refused, locale="ru")["fields"]
+        assert [f["value"] for f in fields if f["name"] == "Neverlose отказал"] == [error]
+    assert caplog.records == []

@@ -221,6 +221,35 @@ async def test_localized_alerts_post_in_the_channel_language(shop_db: Database) 
     assert woken == [1, 1]
 
 
+async def test_a_push_alert_keeps_the_language_it_was_queued_in(shop_db: Database) -> None:
+    """Translated when queued (``LocalizedAlerts``), not at delivery as the money modules' alerts are: an alert
+    raised while the channel was English is delivered in English after the channel turned Russian, and the
+    other way round (bot/shop/localized.py's ``LocalizedAlerts`` says why the two ways stay apart)."""
+    language = ["en"]
+    alerts = localized.LocalizedAlerts(Outbox(shop_db), None, lambda: language[0])
+    title = "Neverlose checkout prices at risk"
+    description = "No price push has succeeded for more than twice the refresh interval (last success: never). "
+    await alerts(title, description + "See `/shop status`.", problem=True)
+    language[0] = "ru"
+    await alerts(title, description + "See `/shop status`.", problem=True)
+    russian = (
+        "Цены не удаётся отправить дольше двух интервалов обновления (последняя успешная отправка: ни разу). "
+        "См. `/магазин статус`."
+    )
+    for now in ("ru", "en"):
+        rows = await Outbox(shop_db, locale=lambda now=now: now).pending()
+        queued_in_english, queued_in_russian = (r.embeds[0] for r in rows)  # type: ignore[index]
+        assert (queued_in_english["title"], queued_in_english["description"]) == (
+            title,
+            description + "See `/shop status`.",
+        )
+        assert (queued_in_russian["title"], queued_in_russian["description"]) == (
+            "Цены на странице оплаты Neverlose под угрозой",
+            russian,
+        )
+        assert [r.dedupe_key[:12] for r in rows] == ["shop:prices:", "shop:prices:"]
+
+
 def test_status_rows_in_russian_and_english() -> None:
     now = datetime(2026, 3, 17, 12, 0, tzinfo=UTC)
     status = ShopStatus(
@@ -267,3 +296,60 @@ def test_the_next_push_field_shows_the_json_cut_to_fit_or_why_nothing_is_pushed(
         t("ru", "shop.prices.next_push"),
         t("ru", "shop.prices.nothing", reason=t("ru", "shop.next.empty")),
     )
+
+
+def test_the_visibility_question_warns_below_it_when_nothing_is_pushed() -> None:
+    ask = (
+        "Make your integration **public**? Every customer will see your payment method and prices on Neverlose's "
+        "checkout and can be redirected to this bot."
+    )
+    ask_ru = (
+        "Сделать интеграцию **публичной**? Все покупатели увидят ваш способ оплаты и цены на странице оплаты "
+        "Neverlose и смогут перейти к этому боту."
+    )
+    assert localized.visibility_ask('{"a":1}', None, "en") == ask
+    assert localized.visibility_ask('{"a":1}', None, "ru") == ask_ru
+    empty = "The price table is empty; add prices with `/shop price set`."
+    assert localized.visibility_ask(None, empty, "en") == (
+        f"{ask}\n\n**Warning:** nothing is pushed to Neverlose yet. {empty}"
+    )
+    assert localized.visibility_ask(None, empty, "ru") == (
+        f"{ask_ru}\n\n**Внимание:** в Neverlose пока ничего не отправлено. "
+        "Таблица цен пуста; добавьте цены командой `/магазин цена задать`."
+    )
+    assert localized.visibility_ask(None, None, "en") == f"{ask}\n\n**Warning:** nothing is pushed to Neverlose yet. "
+
+
+@pytest.mark.parametrize(
+    ("show", "prefix"),
+    [
+        (lambda text, locale: localized.rule(text, locale), "shop.rule."),
+        (lambda text, locale: localized.problem(text, locale), "shop.problem."),
+        (lambda text, locale: localized.nothing_reason(text, locale), "shop.next."),
+        (lambda text, locale: localized.push_error(text, locale), "shop.error."),
+        (lambda text, locale: localized.alert(text, "See `/shop status`.", locale)[0], "shop.alert."),
+        (lambda text, locale: localized.alert("Neverlose checkout prices at risk", text, locale)[1], "shop.alert."),
+    ],
+)
+def test_a_shop_sentence_no_message_matches_is_shown_as_written_and_logged(
+    show: Callable[[str, str], str], prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The money modules' own sentences must each keep their catalog message: one that matches none (its
+    wording changed) reaches the reader as written, in both languages, and leaves a warning naming its prefix."""
+    odd = "a sentence no shop message has"
+    for locale in ("en", "ru"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="bot.i18n.english"):
+            assert show(odd, locale) == odd
+        assert [r.getMessage() for r in caplog.records] == [f"english sentence not in the catalog prefix={prefix}"]
+
+
+def test_a_nested_sentence_no_message_matches_is_logged_too(caplog: pytest.LogCaptureFixture) -> None:
+    """An import problem whose rule inside matches no rule: the problem in Russian, the rule as written, logged."""
+    text = "`cs2-30`: odd rule"
+    found = match(text, "shop.problem.")
+    assert found is not None
+    assert "rule" in found[1]
+    caplog.set_level("WARNING", logger="bot.i18n.english")
+    assert localized.problem(text, "ru") == t("ru", "shop.problem.rule", where="cs2-30", rule="odd rule")
+    assert [r.getMessage() for r in caplog.records] == ["english sentence not in the catalog prefix=shop.rule."]
