@@ -254,3 +254,30 @@ async def test_a_thread_write_is_cancelled_with_its_batch(market_db: Database) -
     results = await asyncio.gather(*pending, return_exceptions=True)
     assert [repr(r) for r in results] == ["RuntimeError('write aborted')"] * 2
     assert await keys(market_db) == []
+
+
+async def test_two_failed_groups_in_one_batch_are_each_retried_and_counted(market_db: Database) -> None:
+    """Each failed group is written again one at a time, and the groups after a failed one are still written."""
+    group = GroupCommit(market_db)
+    first = ThreadWriter(refuse=frozenset({"b"}))
+    second = ThreadWriter(refuse=frozenset({"d"}))
+    third = ThreadWriter()
+    results = await asyncio.gather(
+        *(group.run_many_on_thread(first, key) for key in "ab"),
+        *(group.run_many_on_thread(second, key) for key in "cd"),
+        *(group.run_many_on_thread(third, key) for key in "ef"),
+        return_exceptions=True,
+    )
+    assert [r if isinstance(r, str) else type(r).__name__ for r in results] == [
+        "A",
+        "ValueError",
+        "C",
+        "ValueError",
+        "E",
+        "F",
+    ]
+    assert first.calls == [["a", "b"], ["a"], ["b"]]
+    assert second.calls == [["c", "d"], ["c"], ["d"]]
+    assert third.calls == [["e", "f"]]
+    assert (group.batches, group.group_failures) == (1, 2)
+    assert await keys(market_db) == ["a", "c", "e", "f"]
