@@ -117,7 +117,7 @@ class GroupCommit:
         while self._queue:
             if not first:
                 await self._linger()
-            first = False
+            first = False  # pragma: no mutate - ``None`` reads the same in ``not first``
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             if all(entry.on_thread is not None for entry in batch):
                 await self._write_on_thread(batch)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -281,3 +282,26 @@ async def test_two_failed_groups_in_one_batch_are_each_retried_and_counted(marke
     assert third.calls == [["e", "f"]]
     assert (group.batches, group.group_failures) == (1, 2)
     assert await keys(market_db) == ["a", "c", "e", "f"]
+
+
+async def test_writes_queued_during_a_thread_batch_are_written_after_it(market_db: Database) -> None:
+    """Writes queued while a batch is on the connection's thread form the next batch, with no other write needed
+    to start it."""
+    group = GroupCommit(market_db, commit_delay=0)
+    entered, gate = threading.Event(), threading.Event()
+
+    def held(conn: sqlite3.Connection, items: Sequence[str]) -> list[str]:
+        entered.set()
+        gate.wait(5)
+        for key in items:
+            conn.execute("INSERT INTO shop_state (key, value) VALUES (?, 'v')", (key,))
+        return [key.upper() for key in items]
+
+    first = asyncio.ensure_future(group.run_many_on_thread(held, "a"))
+    assert await asyncio.to_thread(entered.wait, 5)
+    second = asyncio.ensure_future(group.run_many_on_thread(held, "b"))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(first, second) == ["A", "B"]
+    assert group.batches == 2
+    assert await keys(market_db) == ["a", "b"]
