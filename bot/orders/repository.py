@@ -161,12 +161,18 @@ class OrderRepository:
         ``token_hash``. Returns (order, created).
 
         The inserts waiting at the same moment are written together (:meth:`_insert_many`, through
-        :meth:`GroupCommit.run_many`): a burst of checkouts costs a few statements, not a few per order."""
+        :meth:`GroupCommit.run_many`): a burst of checkouts costs a few statements, not a few per order. With no
+        transition hook registered (none to await), the write is :func:`_write_new_orders` alone, queued with
+        :meth:`GroupCommit.run_many_on_thread`: a burst of nothing but new orders is then ONE round trip to the
+        connection's thread, its transaction included."""
         now = self._clock()
         values = {key: _column(value) for key, value in fields.items()}
         stamp = iso(now)
         values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=stamp, updated_at=stamp)
-        return await self._writes.run_many(self._insert_many, _NewOrder(values, now, actor))
+        item = _NewOrder(values, now, actor)
+        if not self.hooks:
+            return await self._writes.run_many_on_thread(_new_orders_results, item)
+        return await self._writes.run_many(self._insert_many, item)
 
     async def _insert_many(self, conn: aiosqlite.Connection, items: Sequence[_NewOrder]) -> list[tuple[Order, bool]]:
         """Insert ``items`` and their creation entries in ONE call on the connection's thread
@@ -366,6 +372,11 @@ def _transition_statements(transitions: Sequence[Transition]) -> list[tuple[str,
         )
         for chunk in chunked(transitions)
     ]
+
+
+def _new_orders_results(conn: sqlite3.Connection, items: Sequence[_NewOrder]) -> list[tuple[Order, bool]]:
+    """:func:`_write_new_orders` without the hooks' part: one (order, created) per item, in order."""
+    return _write_new_orders(conn, items)[0]
 
 
 def _write_new_orders(

@@ -12,18 +12,20 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.storage.migrations import Migration, apply_migrations, load_migrations
+from bot.storage.thread_call import on_connection_thread
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
+T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -87,6 +89,14 @@ class Database:
                 raise
             await self._conn.execute("COMMIT")
 
+    async def run_in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """:meth:`transaction` around ``fn(c)`` (``c`` the ``sqlite3`` connection), all of it in ONE round trip to the
+        connection's thread (:func:`~bot.storage.thread_call.on_connection_thread`) instead of three or more:
+        ``BEGIN IMMEDIATE``, ``fn``, then ``COMMIT``, or ``ROLLBACK`` and what ``fn`` raised. ``fn`` must be quick
+        and touch only ``c``. Once started it runs to its end on that thread even if the caller is cancelled."""
+        async with self._lock:
+            return await on_connection_thread(self._conn, lambda c: _in_transaction(c, fn))
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement in its own transaction; return the affected row count.
 
@@ -121,6 +131,19 @@ class Database:
     async def backup(self, destination: Path) -> None:
         """Consistent online copy through SQLite's backup API, owner-only permissions."""
         await backup_file(self._conn, destination)
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """On the connection's thread: ``fn(conn)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` when it
+    raises), as :meth:`Database.transaction` does with a round trip per statement."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 async def backup_file(source: aiosqlite.Connection, destination: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -64,3 +65,44 @@ async def test_a_closed_connection_refuses(tmp_path: Path) -> None:
     await db.close()
     with pytest.raises(ValueError, match="no active connection"):
         await on_connection_thread(conn, lambda c: c.execute("SELECT 1").fetchone())
+
+
+async def test_a_transaction_in_one_round_trip_commits_or_rolls_back(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    statements: list[str] = []
+    try:
+        await db.conn.set_trace_callback(statements.append)
+
+        def write(conn: sqlite3.Connection) -> bool:
+            conn.execute("INSERT INTO shop_state (key, value) VALUES ('a', '1')")
+            return conn.in_transaction
+
+        assert await db.run_in_transaction(write) is True
+
+        def write_then_fail(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO shop_state (key, value) VALUES ('b', '2')")
+            raise LookupError("undo")
+
+        with pytest.raises(LookupError, match="undo"):
+            await db.run_in_transaction(write_then_fail)
+        await db.conn.set_trace_callback(None)
+        assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "COMMIT", "BEGIN", "INSERT", "ROLLBACK"]
+        assert [r[0] for r in await db.fetchall("SELECT key FROM shop_state WHERE key IN ('a', 'b')")] == ["a"]
+        assert not db.conn.in_transaction
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_in_one_round_trip_waits_for_the_open_one(tmp_path: Path) -> None:
+    """It takes the database's lock: it starts only once the transaction open on the connection has ended."""
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        async with db.transaction() as conn:
+            waiting = asyncio.ensure_future(db.run_in_transaction(lambda c: c.execute("SELECT 1").fetchone()[0]))
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+            assert not waiting.done()
+            await conn.execute("INSERT INTO shop_state (key, value) VALUES ('a', '1')")
+        assert await waiting == 1
+    finally:
+        await db.close()

@@ -8,7 +8,7 @@ import asyncio
 import aiosqlite
 import pytest
 
-from bot.orders.group_commit import MAX_BATCH, GroupCommit
+from bot.orders.group_commit import COMMIT_DELAY, MAX_BATCH, GroupCommit
 from bot.storage import Database
 from tests.orders.test_group_commit import keys, writer
 
@@ -78,3 +78,75 @@ async def test_writes_queued_during_a_failed_batch_of_two_still_run(market_db: D
     assert await asyncio.wait_for(late[0], timeout=10) == "late"
     assert "late" in await keys(market_db)
     assert group.batches == 1  # the late write's
+
+
+async def test_writes_queued_during_a_transaction_wait_for_the_next_ones(market_db: Database) -> None:
+    """A batch that formed while a transaction was being written waits ``commit_delay`` before it is taken: a write
+    queued meanwhile joins it (one transaction for both instead of two)."""
+    group = GroupCommit(market_db, commit_delay=2.0)
+    during: list[asyncio.Future[str]] = []
+
+    async def first(conn: aiosqlite.Connection) -> str:
+        during.append(asyncio.ensure_future(group.run(writer("during"))))
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('first', 'v')")
+        return "first"
+
+    assert await group.run(first) == "first"
+    await asyncio.sleep(0.05)  # the drain waits (2 s) before taking "during"
+    after = asyncio.ensure_future(group.run(writer("after")))
+    assert await asyncio.gather(during[0], after) == ["during", "after"]
+    assert group.batches == 2  # [first], then [during, after]
+    assert await keys(market_db) == ["after", "during", "first"]
+
+
+async def test_without_the_delay_they_are_written_apart(market_db: Database) -> None:
+    """The same with ``commit_delay=0``: the write queued during the first transaction is taken at once."""
+    group = GroupCommit(market_db, commit_delay=0)
+    during: list[asyncio.Future[str]] = []
+
+    async def first(conn: aiosqlite.Connection) -> str:
+        during.append(asyncio.ensure_future(group.run(writer("during"))))
+        return "first"
+
+    assert await group.run(first) == "first"
+    await asyncio.sleep(0.05)
+    assert during[0].done()
+    assert await group.run(writer("after")) == "after"
+    assert group.batches == 3
+
+
+async def test_a_lone_write_is_never_delayed(market_db: Database) -> None:
+    """Writes one at a time (each awaited before the next) never wait: with a delay of a minute this test would
+    exceed its wall-clock bound."""
+    group = GroupCommit(market_db, commit_delay=60.0)
+    for key in ("a", "b", "c"):
+        assert await group.run(writer(key)) == key
+    assert await group.run_many_on_thread(lambda conn, items: [str(i).upper() for i in items], "d") == "D"
+    assert group.batches == 4
+
+
+async def test_a_drain_cancelled_while_it_waits_fails_the_queued_writes(market_db: Database) -> None:
+    group = GroupCommit(market_db, commit_delay=60.0)
+    during: list[asyncio.Future[str]] = []
+
+    async def first(conn: aiosqlite.Connection) -> str:
+        during.append(asyncio.ensure_future(group.run(writer("during"))))
+        during.append(asyncio.ensure_future(group.run(writer("also"))))
+        return "first"
+
+    assert await group.run(first) == "first"
+    await asyncio.sleep(0.05)  # the drain now waits before taking them
+    assert group._task is not None
+    group._task.cancel()
+    results = await asyncio.gather(*during, return_exceptions=True)
+    assert [repr(r) for r in results] == ["RuntimeError('write aborted')"] * 2
+    assert group._task.cancelled()  # the cancellation itself is not swallowed
+    assert group._queue == []
+    assert await keys(market_db) == []
+    group._commit_delay = 0
+    assert await group.run(writer("after")) == "after"
+
+
+async def test_the_default_delay_is_two_milliseconds(market_db: Database) -> None:
+    assert COMMIT_DELAY == 0.002
+    assert GroupCommit(market_db)._commit_delay == COMMIT_DELAY

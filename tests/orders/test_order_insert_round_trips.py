@@ -1,6 +1,7 @@
 """Order inserts cost few round trips to the SQLite connection's thread: the statements that insert a burst of
 orders (their rows, the look-up of tokens already stored, their creation entries) run in ONE call on that
-thread; what one order of the burst breaks still fails it alone."""
+thread, and with no transition hook to await that call holds the whole transaction (``BEGIN IMMEDIATE`` to
+``COMMIT``); what one order of the burst breaks still fails it alone."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import asyncio
 import sqlite3
 from typing import Any
 
+import aiosqlite
 import pytest
 
+from bot.orders.models import Order, OrderState, Transition
 from bot.orders.service import OrderService
 from bot.orders.token import PurchaseClaims, verify_purchase_token
 from bot.storage import Database
@@ -34,34 +37,79 @@ def count_round_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str
     return calls
 
 
-async def test_a_burst_costs_one_call_for_its_statements(
+_TRANSACTION_CONTROL = {"BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT"}
+
+
+async def trace(db: Database) -> list[str]:
+    """Every statement SQLite runs on ``db``'s connection from now on."""
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    return statements
+
+
+async def test_a_burst_costs_one_round_trip(
     orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stored = claims_for(login="buyer0")
     await orders.create_from_token(stored)
+    statements = await trace(market_db)
     calls = count_round_trips(market_db, monkeypatch)
     burst = [claims_for(login=f"buyer{n}") for n in range(1, 6)]
     results = await asyncio.gather(*(orders.create_from_token(c) for c in [*burst, stored, burst[0]]))
+    await market_db.conn.set_trace_callback(None)
     assert [created for _, created in results] == [True] * 5 + [False, False]
-    # BEGIN, the group's savepoint, ONE call (5 rows, 2 found again, 5 creation entries), its release, COMMIT
-    assert len(calls) == 5
-    assert calls[0] == "BEGIN IMMEDIATE"
-    assert calls[-1] == "COMMIT"
+    # ONE call: BEGIN, the group's savepoint, 5 rows, 2 found again, 5 creation entries, its release, COMMIT
+    assert len(calls) == 2  # and the call that removes the trace
+    assert statements[:2] == ["BEGIN IMMEDIATE", "SAVEPOINT order_group"]
+    assert statements[-2:] == ["RELEASE order_group", "COMMIT"]
+    assert [s for s in statements if s.split()[0] in _TRANSACTION_CONTROL] == [
+        "BEGIN IMMEDIATE",
+        "SAVEPOINT order_group",
+        "RELEASE order_group",
+        "COMMIT",
+    ]
+    assert sum(s.startswith("INSERT INTO order_transitions") for s in statements) == 1  # 5 entries, one statement
     assert len(await orders.find(limit=100)) == 6
     rows = await market_db.fetchall("SELECT seq FROM order_transitions")
     assert [r[0] for r in rows] == [1] * 6
 
 
-async def test_a_lone_order_costs_three_round_trips(
+async def test_a_lone_order_costs_one_round_trip_without_a_savepoint(
     orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    statements = await trace(market_db)
     calls = count_round_trips(market_db, monkeypatch)
     order, created = await orders.create_from_token(claims_for(login="buyer1"))
+    await market_db.conn.set_trace_callback(None)
     assert created
+    assert len(calls) == 2  # and the call that removes the trace
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[-1] == "COMMIT"
+    assert [s for s in statements if s.split()[0] in _TRANSACTION_CONTROL] == ["BEGIN IMMEDIATE", "COMMIT"]
+    assert await orders.get(order.id) == order
+
+
+async def test_with_a_hook_a_burst_awaits_it_inside_its_transaction(
+    orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transition hook is awaited for each new order (and what it writes is committed with it): the burst then
+    costs BEGIN, the group's savepoint, ONE call for the orders, the hook's writes, the release and COMMIT."""
+    seen: list[tuple[str, int, OrderState]] = []
+
+    async def hook(conn: aiosqlite.Connection, order: Order, transition: Transition) -> None:
+        seen.append((order.login, transition.seq, transition.to_state))
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES (?, 'v')", (f"hook:{order.login}",))
+
+    orders.add_transition_hook(hook)
+    calls = count_round_trips(market_db, monkeypatch)
+    results = await asyncio.gather(*(orders.create_from_token(claims_for(login=f"buyer{n}")) for n in (1, 2)))
+    assert [created for _, created in results] == [True, True]
+    assert seen == [("buyer1", 1, OrderState.AWAITING_PAYMENT), ("buyer2", 1, OrderState.AWAITING_PAYMENT)]
+    assert len(calls) == 7
     assert calls[0] == "BEGIN IMMEDIATE"
     assert calls[-1] == "COMMIT"
-    assert len(calls) == 3
-    assert await orders.get(order.id) == order
+    rows = await market_db.fetchall("SELECT key FROM shop_state WHERE key LIKE 'hook:%' ORDER BY key")
+    assert [r[0] for r in rows] == ["hook:buyer1", "hook:buyer2"]
 
 
 async def test_an_order_the_database_refuses_fails_alone_in_its_burst(
