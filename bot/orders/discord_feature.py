@@ -40,6 +40,7 @@ class OrdersDiscord:
         channel_locale: Callable[[], str] = lambda: DEFAULT_LOCALE,
     ) -> OrdersDiscord:
         cards = OrderCards(order_url=service.order_url, wake=wake, channel_locale=channel_locale)
-        service.add_transition_hook(cards.on_transition)
+        # A new order (awaiting payment, nothing claimed) has no card and no receipt: ``rendering.wants_card``.
+        service.add_transition_hook(cards.on_transition, creations=False)
         staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db, journal), clock=clock)
         return cls(service, cards, staff)

@@ -19,7 +19,7 @@ items are written again one at a time, each in its own savepoint, so a failing i
 others' writes, hooks included, then run a second time, the first time having been rolled back).
 
 A ``write_many`` that needs nothing but the ``sqlite3`` connection (no awaiting: creating orders when no
-transition hook is registered) is queued with :meth:`GroupCommit.run_many_on_thread`. A batch made of such
+transition hook is registered for creations) is queued with :meth:`GroupCommit.run_many_on_thread`. A batch made of such
 writes only is written in ONE round trip: ``BEGIN IMMEDIATE``, the savepoints, the writes and ``COMMIT`` all run
 in one call on the connection's thread (:meth:`~bot.storage.Database.run_in_transaction`), with the same
 savepoints and the same one-at-a-time retry of a failed group as above; results are still handed out only once

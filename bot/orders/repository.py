@@ -153,6 +153,8 @@ class OrderRepository:
         self._db = db
         self._clock = clock
         self.hooks: list[TransitionHook] = []
+        self.change_hooks: list[TransitionHook] = []
+        """Hooks awaited like ``hooks`` but not for a new order (they have nothing to do for one)."""
         self._writes = GroupCommit(db)
 
     # ------------------------------------------------------------------ writing
@@ -162,9 +164,9 @@ class OrderRepository:
 
         The inserts waiting at the same moment are written together (:meth:`_insert_many`, through
         :meth:`GroupCommit.run_many`): a burst of checkouts costs a few statements, not a few per order. With no
-        transition hook registered (none to await), the write is :func:`_write_new_orders` alone, queued with
-        :meth:`GroupCommit.run_many_on_thread`: a burst of nothing but new orders is then ONE round trip to the
-        connection's thread, its transaction included."""
+        hook to await for a new order (:attr:`hooks`), the write is :func:`_write_new_orders` alone,
+        queued with :meth:`GroupCommit.run_many_on_thread`: a burst of nothing but new orders is then ONE round
+        trip to the connection's thread, its transaction included."""
         now = self._clock()
         values = {key: _column(value) for key, value in fields.items()}
         stamp = iso(now)
@@ -233,7 +235,7 @@ class OrderRepository:
             await self._append(conn, transition)
             if also is not None:
                 await also(conn, order)
-            for hook in self.hooks:
+            for hook in (*self.hooks, *self.change_hooks):
                 await hook(conn, order, transition)
             return order, current.state
 

@@ -116,14 +116,16 @@ class OrderService:
         self._checking: set[str] = set()
 
     # ------------------------------------------------------------------ hooks, background
-    def add_transition_hook(self, hook: TransitionHook) -> None:
-        """``await hook(conn, order, transition)`` inside the transaction of every change (creation included).
+    def add_transition_hook(self, hook: TransitionHook, *, creations: bool = True) -> None:
+        """``await hook(conn, order, transition)`` inside the transaction of every change (creation included,
+        unless ``creations`` is false: for a hook that has nothing to do for a new order, so that a burst of
+        checkouts stays one round trip to the database's thread).
 
         ``transition.from_state == transition.to_state`` marks an event that did not move the state (method
         chosen, payment claimed, pre-check result). Write only with ``conn`` (e.g. ``Outbox.enqueue(conn, ...)``);
         raising rolls the change back.
         """
-        self.repo.hooks.append(hook)
+        (self.repo.hooks if creations else self.repo.change_hooks).append(hook)
 
     async def drain(self) -> None:
         """Wait until the background work started so far (and what it started) has finished."""

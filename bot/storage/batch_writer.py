@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from bot.storage.database import BUSY_TIMEOUT_MS
+from bot.storage.database import BUSY_TIMEOUT_MS, in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class BatchWriter(Generic[J, R]):
     def _write(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> Sequence[R]:
         """The handler's write of ``jobs`` in one transaction; the handler hears whether it committed."""
         try:
-            results = _transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
+            results = in_transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
         except BaseException:
             self._handler.rolled_back()
             raise
@@ -261,7 +261,7 @@ class BatchWriter(Generic[J, R]):
 
     def _run_call(self, conn: sqlite3.Connection, call: _Call) -> None:
         try:
-            result = _transaction(conn, call.fn)
+            result = in_transaction(conn, call.fn)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self._settle([(call.future, None, exc)])
@@ -296,19 +296,6 @@ class BatchWriter(Generic[J, R]):
         if future is None:
             return
         self._settle([(future, value, exc)])
-
-
-def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """``fn(conn)`` between ``BEGIN IMMEDIATE`` and ``COMMIT``; rolled back if anything raises."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[Any] | None, object, BaseException | None]]) -> None:

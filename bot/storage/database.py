@@ -85,9 +85,21 @@ class Database:
             try:
                 yield self._conn
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            await self._conn.execute("COMMIT")
+            try:
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                # A refused COMMIT (a deferred constraint, SQLITE_BUSY) leaves the transaction open: without the
+                # ROLLBACK every later BEGIN would fail ("cannot start a transaction within a transaction").
+                await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        """``ROLLBACK``, unless SQLite already ended the transaction itself (some errors roll it back, and a
+        ``RAISE(ROLLBACK, ...)`` does): a second ROLLBACK would fail and hide the error that caused it."""
+        if self._conn.in_transaction:
+            await self._conn.execute("ROLLBACK")
 
     async def run_in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """:meth:`transaction` around ``fn(c)`` (``c`` the ``sqlite3`` connection), all of it in ONE round trip to the
@@ -95,7 +107,7 @@ class Database:
         ``BEGIN IMMEDIATE``, ``fn``, then ``COMMIT``, or ``ROLLBACK`` and what ``fn`` raised. ``fn`` must be quick
         and touch only ``c``. Once started it runs to its end on that thread even if the caller is cancelled."""
         async with self._lock:
-            return await on_connection_thread(self._conn, lambda c: _in_transaction(c, fn))
+            return await on_connection_thread(self._conn, lambda c: in_transaction(c, fn))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement in its own transaction; return the affected row count.
@@ -133,16 +145,17 @@ class Database:
         await backup_file(self._conn, destination)
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """On the connection's thread: ``fn(conn)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` when it
-    raises), as :meth:`Database.transaction` does with a round trip per statement."""
+def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """On the connection's thread: ``fn(conn)`` between ``BEGIN IMMEDIATE`` and ``COMMIT``, rolled back if anything
+    raises, a refused ``COMMIT`` included (unless SQLite already ended the transaction itself)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn)
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 

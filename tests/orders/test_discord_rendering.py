@@ -22,6 +22,7 @@ from bot.orders.service import OrderService
 from bot.orders.token import verify_purchase_token
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
+from tests.orders.conftest import INTEGRATION_ID, SECRET, purchase_claims, sign
 
 S = OrderState
 WHEN = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -266,6 +267,27 @@ async def test_cards_start_at_the_claim_and_follow_every_change(orders: OrderSer
     # no receipt: ordered by Discord user 9, who gets it
     dms = await market_db.fetchall("SELECT target, dedupe_key FROM notification_outbox WHERE target LIKE 'dm:%'")
     assert [(str(r[0]), str(r[1])) for r in dms] == [("dm:9", f"order-receipt:{order.id}")]
+
+
+async def test_the_card_hook_writes_nothing_for_a_new_order(orders: OrderService, market_db: Database) -> None:
+    """Why the orders channel's hook is registered for changes only (``OrdersDiscord.attach``): whichever way an
+    order is created, its creation has no card and no receipt to queue."""
+    cards = OrderCards(order_url=orders.order_url)
+    created = [
+        await orders.create_for_discord_user(9, "darth", "cs2-30"),
+        await orders.create_for_discord_user(9, "darth", "marketplace", Decimal("5")),
+        (
+            await orders.create_from_token(
+                verify_purchase_token(sign(purchase_claims()), secret=SECRET, integration_id=INTEGRATION_ID)
+            )
+        )[0],
+    ]
+    for order in created:
+        creation = (await orders.history(order.id))[0]
+        assert creation.seq == 1
+        async with market_db.transaction() as conn:
+            await cards.on_transition(conn, order, creation)
+    assert await market_db.fetchall("SELECT id FROM notification_outbox") == []
 
 
 async def test_receipts_go_to_the_linked_recipient_or_nobody(orders: OrderService, market_db: Database) -> None:

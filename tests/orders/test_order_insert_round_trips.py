@@ -142,3 +142,23 @@ async def test_an_order_the_database_refuses_fails_alone_in_its_burst(
     assert sorted(o.login for o in await orders.find(limit=100)) == ["buyer1", "buyer2"]
     rows = await market_db.fetchall("SELECT order_id FROM order_transitions ORDER BY rowid")
     assert sorted(r[0] for r in rows) == sorted(order.id for order, _ in ok)
+
+
+async def test_a_hook_for_changes_only_keeps_a_burst_at_one_round_trip(
+    orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Discord orders channel's hook has nothing to write for a new order: registered for changes only, it
+    leaves a burst of checkouts at one round trip, and it is awaited for the order's next change."""
+    seen: list[tuple[str, OrderState, OrderState | None]] = []
+
+    async def hook(conn: aiosqlite.Connection, order: Order, transition: Transition) -> None:
+        seen.append((order.login, transition.to_state, transition.from_state))
+
+    orders.add_transition_hook(hook, creations=False)
+    calls = count_round_trips(market_db, monkeypatch)
+    results = await asyncio.gather(*(orders.create_from_token(claims_for(login=f"buyer{n}")) for n in (1, 2, 3)))
+    assert [created for _, created in results] == [True, True, True]
+    assert len(calls) == 1
+    assert seen == []
+    await orders.cancel(results[0][0].id, "customer", "changed my mind")
+    assert seen == [("buyer1", OrderState.CANCELLED, OrderState.AWAITING_PAYMENT)]

@@ -1,0 +1,96 @@
+"""A transaction that ends badly leaves the connection usable: a refused COMMIT is rolled back, and a transaction
+SQLite already rolled back itself does not hide its error behind a failed second ROLLBACK.
+
+Both failures are SQLite's own: a deferred foreign key makes ``COMMIT`` fail and leaves the transaction open; a
+trigger's ``RAISE(ROLLBACK, ...)`` ends the transaction inside the statement."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.storage import Database
+
+SCHEMA = (
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+    "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+    " parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
+    "CREATE TABLE guarded (id INTEGER PRIMARY KEY)",
+    "CREATE TRIGGER guarded_no_13 BEFORE INSERT ON guarded WHEN NEW.id = 13"
+    " BEGIN SELECT RAISE(ROLLBACK, 'no thirteen'); END",
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "db.sqlite3")
+    for statement in SCHEMA:
+        await database.conn.execute(statement)
+    await database.conn.commit()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def _count(db: Database, table: str) -> int:
+    return int((await db.fetchall(f"SELECT COUNT(*) FROM {table}"))[0][0])  # noqa: S608 - the tests' own names
+
+
+async def test_a_refused_commit_is_rolled_back_and_the_next_transaction_works(db: Database) -> None:
+    async def orphan() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO parent (id) VALUES (1)")
+            await conn.execute("INSERT INTO child (id, parent_id) VALUES (1, 99)")  # checked at COMMIT
+
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await orphan()
+    assert not db.conn.in_transaction
+    assert await _count(db, "parent") == 0  # the whole transaction undone, not half kept
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO parent (id) VALUES (2)")
+    assert await _count(db, "parent") == 1
+
+
+async def test_a_transaction_sqlite_rolled_back_itself_raises_its_own_error(db: Database) -> None:
+    async def thirteen() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guarded (id) VALUES (12)")
+            await conn.execute("INSERT INTO guarded (id) VALUES (13)")  # its trigger rolls everything back
+
+    with pytest.raises(sqlite3.IntegrityError, match="no thirteen"):
+        await thirteen()
+    assert not db.conn.in_transaction
+    assert await _count(db, "guarded") == 0
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO guarded (id) VALUES (14)")
+    assert await _count(db, "guarded") == 1
+
+
+def _orphan(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO parent (id) VALUES (1)")
+    conn.execute("INSERT INTO child (id, parent_id) VALUES (1, 99)")
+
+
+def _thirteen(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO guarded (id) VALUES (12)")
+    conn.execute("INSERT INTO guarded (id) VALUES (13)")
+
+
+@pytest.mark.parametrize(
+    ("fn", "error", "table"),
+    [(_orphan, "FOREIGN KEY", "parent"), (_thirteen, "no thirteen", "guarded")],
+    ids=["refused-commit", "rolled-back-by-sqlite"],
+)
+async def test_run_in_transaction_ends_the_same_way(
+    db: Database, fn: Callable[[sqlite3.Connection], None], error: str, table: str
+) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match=error):
+        await db.run_in_transaction(fn)
+    assert not db.conn.in_transaction
+    assert await _count(db, table) == 0
+    await db.run_in_transaction(lambda conn: conn.execute("INSERT INTO parent (id) VALUES (5)"))
+    assert await _count(db, "parent") == 1
