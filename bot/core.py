@@ -342,7 +342,6 @@ class ResellerBot(commands.Bot):
             self.order_discord = OrdersDiscord.attach(
                 self.orders.service,
                 db=self.db,
-                journal=self.journal,
                 wake=self.webhooks.dispatcher.wake,
                 audit=self.staff.audit,
                 config=self.guild_config,

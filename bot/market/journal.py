@@ -409,12 +409,20 @@ class SpendingJournal:
 
     async def spent_since(self, requested_by: int, since: datetime) -> Decimal:
         """NLE committed by ``requested_by`` since ``since``: succeeded, pending and unknown operations."""
-        rows = await self._db.fetchall(
-            "SELECT amount_nle FROM operations WHERE requested_by = ? AND created_at >= ?"
-            " AND amount_nle IS NOT NULL AND status IN (?, ?, ?)",
-            (requested_by, _ts(since), *(s.value for s in _SPENDING_STATUSES)),
-        )
+        rows = await self._db.fetchall(SPENT_SQL, spent_params(requested_by, since))
         return quantize_money(sum((Decimal(row["amount_nle"]) for row in rows), Decimal("0")))
+
+
+SPENT_SQL = (
+    "SELECT amount_nle FROM operations WHERE requested_by = ? AND created_at >= ?"
+    " AND amount_nle IS NOT NULL AND status IN (?, ?, ?)"
+)
+"""The operations :meth:`SpendingJournal.spent_since` adds up (with :func:`spent_params`), for a reader that must
+read them in the same transaction as other rows (``bot.orders.staff_spending``)."""
+
+
+def spent_params(requested_by: int, since: datetime) -> tuple[object, ...]:
+    return (requested_by, _ts(since), *(s.value for s in _SPENDING_STATUSES))
 
 
 __all__ = [

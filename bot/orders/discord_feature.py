@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.i18n import DEFAULT_LOCALE
-from bot.market.journal import SpendingJournal
 from bot.orders.discord_cards import OrderCards
 from bot.orders.service import OrderService
 from bot.orders.staff_actions import OrderStaffActions, StaffConfig
@@ -32,7 +31,6 @@ class OrdersDiscord:
         service: OrderService,
         *,
         db: Database,
-        journal: SpendingJournal,
         wake: Callable[[], None],
         audit: AuditLog,
         config: StaffConfig,
@@ -42,5 +40,5 @@ class OrdersDiscord:
         cards = OrderCards(order_url=service.order_url, wake=wake, channel_locale=channel_locale)
         # A new order (awaiting payment, nothing claimed) has no card and no receipt: ``rendering.wants_card``.
         service.add_transition_hook(cards.on_transition, creations=False)
-        staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db, journal), clock=clock)
+        staff = OrderStaffActions(service, audit=audit, config=config, spent=OrderSpending(db), clock=clock)
         return cls(service, cards, staff)

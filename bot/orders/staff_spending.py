@@ -8,10 +8,12 @@ both slip under the limit, and never counts an order twice.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
-from bot.market.journal import SpendingJournal
+from bot.market.journal import SPENT_SQL, spent_params
+from bot.market.models import quantize_money
 from bot.orders.repository import iso
 from bot.storage import Database
 
@@ -21,17 +23,23 @@ class OrderSpending:
     plus orders they confirmed whose delivery is not journaled yet (paid, or fulfilling before the journal
     row exists), so two confirmations in a row cannot both slip under the limit."""
 
-    def __init__(self, db: Database, journal: SpendingJournal) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._journal = journal
 
     async def spent_since(self, requested_by: int, since: datetime) -> Decimal:
-        spent = await self._journal.spent_since(requested_by, since)
-        # no mutants in the SQL: its keywords' case is no behaviour (the states' case is; those were killed)
-        rows = await self._db.fetchall(
-            "SELECT nle_cost FROM orders WHERE paid_by = ? AND updated_at >= ? "  # pragma: no mutate
-            "AND (state = 'paid' OR (state = 'fulfilling' AND NOT EXISTS "  # pragma: no mutate
-            "(SELECT 1 FROM operations AS o WHERE o.request_id = orders.request_id)))",  # pragma: no mutate
-            (requested_by, iso(since)),
-        )
-        return sum((Decimal(str(r[0])) for r in rows), spent)
+        # Both reads in ONE transaction: read one after the other, a delivery journaled in between (its order
+        # already ``fulfilling``) would be in neither, and a confirmation could slip over the limit.
+        return await self._db.run_in_transaction(lambda conn: _spent_on(conn, requested_by, since))
+
+
+def _spent_on(conn: sqlite3.Connection, requested_by: int, since: datetime) -> Decimal:
+    journaled = conn.execute(SPENT_SQL, spent_params(requested_by, since)).fetchall()
+    spent = quantize_money(sum((Decimal(str(r[0])) for r in journaled), Decimal("0")))
+    # no mutants in the SQL: its keywords' case is no behaviour (the states' case is; those were killed)
+    rows = conn.execute(
+        "SELECT nle_cost FROM orders WHERE paid_by = ? AND updated_at >= ? "  # pragma: no mutate
+        "AND (state = 'paid' OR (state = 'fulfilling' AND NOT EXISTS "  # pragma: no mutate
+        "(SELECT 1 FROM operations AS o WHERE o.request_id = orders.request_id)))",  # pragma: no mutate
+        (requested_by, iso(since)),
+    ).fetchall()
+    return sum((Decimal(str(r[0])) for r in rows), spent)

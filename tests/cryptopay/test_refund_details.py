@@ -30,9 +30,7 @@ ALICE = StaffSubject(1, frozenset({ROLE}), manage_guild=False)
 @pytest.fixture
 def actions(shop: Shop, market_journal: SpendingJournal, make_settings: Callable[..., Settings]) -> OrderStaffActions:  # noqa: F811
     config = GuildConfig(shop.db, make_settings(STAFF_ROLE_IDS=str(ROLE)))
-    return OrderStaffActions(
-        shop.service, audit=AuditLog(shop.db), config=config, spent=OrderSpending(shop.db, market_journal)
-    )
+    return OrderStaffActions(shop.service, audit=AuditLog(shop.db), config=config, spent=OrderSpending(shop.db))
 
 
 async def paid_order(shop: Shop, asset: str = "TON") -> tuple[str, int]:  # noqa: F811

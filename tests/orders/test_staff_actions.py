@@ -4,6 +4,7 @@ told for each action and refusal (the English stays in the audit)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -73,9 +74,7 @@ def actions(
     config: GuildConfig,
     clock: Clock,
 ) -> OrderStaffActions:
-    return OrderStaffActions(
-        orders, audit=audit, config=config, spent=OrderSpending(market_db, market_journal), clock=clock
-    )
+    return OrderStaffActions(orders, audit=audit, config=config, spent=OrderSpending(market_db), clock=clock)
 
 
 async def claimed(orders: OrderService, login: str = "darth", nle: Decimal | None = None) -> Order:
@@ -102,7 +101,7 @@ async def test_confirm_delivers_in_the_staff_members_name(
     assert result.order.state is OrderState.PAID
     assert result.order.paid_by == ALICE.user_id
     since = clock() - timedelta(hours=1)
-    spending = OrderSpending(actions.orders._db, market_journal)
+    spending = OrderSpending(actions.orders._db)
     assert await spending.spent_since(ALICE.user_id, since) == Decimal("17.10")  # paid, not journaled yet
     await orders.drain()
     assert (await orders.get(order.id)).state is OrderState.DELIVERED
@@ -310,7 +309,7 @@ async def test_retry_texts(actions: OrderStaffActions, orders: OrderService, mar
 async def test_what_counts_toward_the_limit(
     orders: OrderService, market_db: Database, market_journal: SpendingJournal, clock: Clock
 ) -> None:
-    spending = OrderSpending(market_db, market_journal)
+    spending = OrderSpending(market_db)
     since = clock() - timedelta(minutes=1)
 
     async def paid_by(staff_id: int, login: str = "darth") -> Order:
@@ -343,6 +342,31 @@ async def test_what_counts_toward_the_limit(
     assert await spending.spent_since(1, since) == Decimal("34.20")
     await orders.repo.move(first.id, OrderState.DELIVERED, actor="system", expect=OrderState.FULFILLING)
     assert await spending.spent_since(1, since) == Decimal("34.20")
+
+
+async def test_a_delivery_journaled_while_the_limit_is_read_counts_once(
+    orders: OrderService, market_db: Database, market_journal: SpendingJournal, clock: Clock
+) -> None:
+    """The journal and the orders are read in one transaction: a delivery journaled between two separate reads
+    (its order already ``fulfilling``) would be in neither, and a confirmation could go over the limit."""
+    spending = OrderSpending(market_db)
+    since = clock() - timedelta(minutes=1)
+    order = await claimed(orders)
+    await orders.repo.move(order.id, OrderState.PAID, actor="staff:1", sets={"paid_by": 1})
+    fulfilling = await orders.repo.move(
+        order.id, OrderState.FULFILLING, actor="system", expect=OrderState.PAID, sets={"request_id": "ord-race-1"}
+    )
+    journaled = market_journal.create(
+        "gift-product",
+        {"username": "darth", "product": "cs2", "cnt": 0},
+        requested_by=1,
+        amount_nle=fulfilling.nle_cost,
+        request_id="ord-race-1",
+    )
+    # the read starts first; the journal's write waits for the database and runs as soon as it is free
+    spent, _ = await asyncio.gather(spending.spent_since(1, since), journaled)
+    assert spent == Decimal("17.10")
+    assert await spending.spent_since(1, since) == Decimal("17.10")
 
 
 async def test_a_confirmation_racing_a_cancellation_is_refused(
