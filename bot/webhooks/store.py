@@ -129,9 +129,11 @@ class FanoutHooks:
                 quarantine_hook(conn, quarantined)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Job:
-    """One write of the hot path; a job with neither event nor body only flushes the rejection counts."""
+    """One write of the hot path; a job with neither event nor body only flushes the rejection counts. Never
+    changed once made; not ``frozen`` only because a frozen dataclass is built about five times slower (each
+    field set through ``object.__setattr__``), and one is built per request."""
 
     event: WebhookEvent | None = None
     body: str = ""
@@ -139,9 +141,10 @@ class _Job:
     quarantined: QuarantinedBody | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Stored:
-    """A job's result: whether its row was new, and whether its batch's fan-out was deferred."""
+    """A job's result: whether its row was new, and whether its batch's fan-out was deferred (never changed;
+    not frozen for the same reason as :class:`_Job`)."""
 
     new: bool
     deferred: bool = False
