@@ -141,13 +141,17 @@ class _Job:
     quarantined: QuarantinedBody | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Stored:
-    """A job's result: whether its row was new, and whether its batch's fan-out was deferred (never changed;
-    not frozen for the same reason as :class:`_Job`)."""
+    """A job's result: whether its row was new, and whether its batch's fan-out was deferred (one of three
+    shared instances below: none is built per job)."""
 
     new: bool
     deferred: bool = False
+
+
+_NEW, _NEW_DEFERRED, _NOT_NEW = _Stored(new=True), _Stored(new=True, deferred=True), _Stored(new=False)
+"""The three results a job can have, shared by every job (never changed)."""
 
 
 class _RejectionCounts:
@@ -216,7 +220,9 @@ class _IngestHandler:
         state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=iso(self._clock()))
         self._taken = self._rejections.take()
         new = _write_rows(conn, jobs, state, self._taken)
-        return [_Stored(is_new, is_new and state.deferred is not None) for is_new in new]
+        if state.deferred is not None:
+            return [_NEW_DEFERRED if is_new else _NOT_NEW for is_new in new]
+        return [_NEW if is_new else _NOT_NEW for is_new in new]
 
     def committed(self) -> None:
         if self._state is not None:
