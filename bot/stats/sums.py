@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import lru_cache
 
 SCALE = 8
 _UNIT: int = 10**SCALE
@@ -73,12 +72,10 @@ def total(unit_sum: int | None, max_places: int | None, others: str | None) -> D
 _WELL_FORMED = re.compile(rf"([0-9]{{1,10}})(?:\.([0-9]{{1,{SCALE}}}))?")
 
 
-@lru_cache(maxsize=1024)
 def stored_units(text: str) -> tuple[int | None, int | None]:
     """``(units, places)`` of ``text`` as the triggers store them (:func:`units` and :func:`places` of
     well-formed text, ``(None, None)`` otherwise), computed in Python: a writer that inserts them itself spares
-    the row's rewrite by the insert trigger (migration 0014), which still corrects any other value. Cached by
-    the text (a shop's amounts repeat: its prices): 1.5 -> 0.2 us per stored webhook event."""
+    the row's rewrite by the insert trigger (migration 0014), which still corrects any other value."""
     match = _WELL_FORMED.fullmatch(text)
     if match is None:
         return None, None

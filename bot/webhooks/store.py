@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from bot.stats.sums import stored_units
@@ -49,6 +50,10 @@ batch writer's thread, inside the transaction that stores them (or the processor
 ``conn`` only, quick, no I/O. Raising defers the fan-out of the whole batch to the processor."""
 QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 """Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
+
+_stored_units = lru_cache(maxsize=1024)(stored_units)
+""":func:`~bot.stats.sums.stored_units` cached by the amount's text (a shop's amounts repeat: its prices):
+1.5 -> 0.2 us per stored event. Cached here, not decorated there, so mutation testing still reaches it."""
 
 DEFAULT_MAX_BATCH = 512
 _INSERT_EVENTS = (
@@ -345,7 +350,7 @@ def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, Webh
                 event.unique_id,
                 event.username,
                 amount,
-                *stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
+                *_stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
                 event.item_id,
                 iso(event.received_at),
                 job.remote,
