@@ -125,9 +125,21 @@ class _TimeOncePerSecond:
 
 def _make_time_once_per_second(formatter: logging.Formatter | None) -> None:
     """Install :class:`_TimeOncePerSecond` on a standard formatter whose date format has no part below the
-    second (``time.strftime`` has none; without a ``datefmt`` the standard format adds milliseconds: left alone)."""
-    if type(formatter) is logging.Formatter and formatter.datefmt and "%f" not in formatter.datefmt:
-        formatter.formatTime = _TimeOncePerSecond(formatter)  # type: ignore[method-assign]
+    second (``time.strftime`` has none; without a ``datefmt`` the standard format adds milliseconds: left alone).
+    discord.py's colour formatter (a terminal, or Docker) formats through one standard formatter per level, kept
+    in its class's ``FORMATS``: those get it too."""
+    formatters: list[object] = [formatter]
+    per_level = getattr(type(formatter), "FORMATS", None)
+    if isinstance(per_level, dict):
+        formatters += per_level.values()
+    for each in formatters:
+        if (
+            type(each) is logging.Formatter
+            and each.datefmt
+            and "%f" not in each.datefmt
+            and not isinstance(each.formatTime, _TimeOncePerSecond)
+        ):
+            each.formatTime = _TimeOncePerSecond(each)  # type: ignore[method-assign]
 
 
 _PROBE_PATH = "/\x00probe-dir/\x00probe-file.py"

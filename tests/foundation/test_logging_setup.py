@@ -188,3 +188,24 @@ def test_a_line_shows_the_time_of_its_own_second() -> None:
         assert cached.format(record) == plain.format(record)
         assert cached.formatTime(record, "%H:%M") == plain.formatTime(record, "%H:%M")
         assert cached.formatTime(record, "%Y-%m-%d %H:%M:%S") == plain.formatTime(record, "%Y-%m-%d %H:%M:%S")
+
+
+def test_the_colour_formatter_shows_each_lines_own_second_too() -> None:
+    """discord.py's colour formatter (chosen on a terminal and in Docker) formats through one standard formatter
+    per level: with the date made once per second, its lines are the same as without."""
+    from discord.utils import _ColourFormatter
+
+    from bot.logging_setup import _make_time_once_per_second, _TimeOncePerSecond
+
+    plain = {level: logging.Formatter(f._fmt, f.datefmt) for level, f in _ColourFormatter.FORMATS.items()}
+    colour = _ColourFormatter()
+    _make_time_once_per_second(colour)
+    _make_time_once_per_second(colour)  # twice (a second configure_logging): wrapped once
+    assert all(isinstance(f.formatTime, _TimeOncePerSecond) for f in _ColourFormatter.FORMATS.values())
+    assert not any(isinstance(f.formatTime._make, _TimeOncePerSecond) for f in _ColourFormatter.FORMATS.values())
+    base = 1_767_225_599.25
+    for level in (logging.INFO, logging.WARNING):
+        for created in (base, base + 0.5, base + 1.0, base + 3_600.0):
+            record = logging.LogRecord("bot", level, "x", 1, "hello", None, None)
+            record.created = created
+            assert colour.format(record) == plain[level].format(record)
