@@ -104,6 +104,44 @@ class LogListener:
 
 _STOP = object()
 
+
+class _TimeOncePerSecond:
+    """A formatter's ``formatTime`` with a ``datefmt`` (to the second, as discord.py's is): the text is made
+    once per second and reused by every line of that second (``time.strftime`` was about half of formatting a
+    line on the listener thread). Only the listener thread formats, so no lock."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        self._make = formatter.formatTime
+        self._last: tuple[int, str | None, str] = (-1, None, "")
+
+    def __call__(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        last_second, last_fmt, text = self._last
+        if second != last_second or datefmt != last_fmt:
+            text = self._make(record, datefmt)
+            self._last = (second, datefmt, text)
+        return text
+
+
+def _make_time_once_per_second(formatter: logging.Formatter | None) -> None:
+    """Install :class:`_TimeOncePerSecond` on a standard formatter whose date format has no part below the
+    second (``time.strftime`` has none; without a ``datefmt`` the standard format adds milliseconds: left alone).
+    discord.py's colour formatter (a terminal, or Docker) formats through one standard formatter per level, kept
+    in its class's ``FORMATS``: those get it too."""
+    formatters: list[object] = [formatter]
+    per_level = getattr(type(formatter), "FORMATS", None)
+    if isinstance(per_level, dict):
+        formatters += per_level.values()
+    for each in formatters:
+        if (
+            type(each) is logging.Formatter
+            and each.datefmt
+            and "%f" not in each.datefmt
+            and not isinstance(each.formatTime, _TimeOncePerSecond)
+        ):
+            each.formatTime = _TimeOncePerSecond(each)  # type: ignore[method-assign]
+
+
 _PROBE_PATH = "/\x00probe-dir/\x00probe-file.py"
 _PROBE_NUMBER = 987654321
 
@@ -147,6 +185,7 @@ def configure_logging(level: str, *, stream: TextIO | None = None) -> LogListene
     root = logging.getLogger()
     root.removeHandler(output)  # ...but the root logger only queues; the listener thread writes
     _collect_only_what_is_shown(output)
+    _make_time_once_per_second(output.formatter)
     records: queue.SimpleQueue[object] = queue.SimpleQueue()
     root.addHandler(_ThreadQueueHandler(records))
     listener = LogListener(records, output)

@@ -7,6 +7,7 @@ message (titles, descriptions, field names and values, footer texts and author n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,9 +50,16 @@ def format_nle(amount: Decimal) -> str:
     return f"{text} NLE"
 
 
+@lru_cache(maxsize=64)
+def _second_fields(second: int, unix: int) -> tuple[str, str]:
+    return datetime.fromtimestamp(second, UTC).isoformat(), f"<t:{unix}:F>"
+
+
 def _timestamp_fields(received_at: datetime) -> tuple[str, str]:
-    moment = received_at.astimezone(UTC)
-    return moment.isoformat(timespec="seconds"), f"<t:{int(moment.timestamp())}:F>"
+    """(ISO 8601 in UTC to the second, Discord's ``<t:…:F>``) of ``received_at``. Cached by the second: the
+    events of a burst share their seconds, and an aware ``isoformat`` costs about 4 us (most of an embed's)."""
+    stamp = received_at.timestamp()
+    return _second_fields(math.floor(stamp), int(stamp))
 
 
 def truncate(text: str, limit: int) -> str:

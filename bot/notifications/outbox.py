@@ -220,8 +220,12 @@ def nonce_for(first_row_id: int) -> str:
     return f"{NONCE_PREFIX}{first_row_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboxRow:
+    """A pending row as the dispatcher reads it (never changed once read). Not ``frozen``: one is built per row
+    delivered, and a frozen dataclass is built several times slower (2.8 against 0.6 us for these seven fields);
+    with its list of embeds it was never hashable either."""
+
     id: int
     dedupe_key: str
     target: str
@@ -284,6 +288,15 @@ _PENDING = (  # the order :func:`_row` reads the columns in
     "e.unique_id, e.username, e.amount, e.item_id, e.received_at "
     "FROM notification_outbox AS o LEFT JOIN webhook_events AS e ON e.id = o.event_id"
 )
+
+
+_CLAIM = "UPDATE notification_outbox SET nonce = claim.column2 FROM (VALUES "
+_CLAIM_WHERE = (
+    ") AS claim WHERE notification_outbox.id = claim.column1 AND notification_outbox.state = 'pending' "
+    "AND notification_outbox.nonce IS NULL"
+)
+"""One statement binds many (row id, nonce) pairs (``UPDATE … FROM``, SQLite 3.33+): an ``executemany`` costs a
+statement step per row, each one handing the GIL to the event loop and taking it back on the database thread."""
 
 
 def _placeholders(count: int) -> str:
@@ -373,13 +386,15 @@ class Outbox:
     async def claim_many(self, messages: Sequence[Sequence[int]]) -> list[str]:
         """:meth:`claim` for several messages (lists of row ids) in ONE transaction; their nonces, in order."""
         nonces = [nonce_for(min(row_ids)) for row_ids in messages]
-        params = [(nonce, row_id) for nonce, row_ids in zip(nonces, messages, strict=True) for row_id in row_ids]
+        pairs = [(row_id, nonce) for nonce, row_ids in zip(nonces, messages, strict=True) for row_id in row_ids]
+        claimed = 0
         async with self._db.transaction() as conn:
-            cursor = await conn.executemany(
-                "UPDATE notification_outbox SET nonce = ? WHERE id = ? AND state = 'pending' AND nonce IS NULL",
-                params,
-            )
-            if cursor.rowcount != len(params):
+            for chunk in chunked(pairs):  # many rows per statement, not one statement step per row
+                cursor = await conn.execute(
+                    _CLAIM + row_marks("(?, ?)", len(chunk)) + _CLAIM_WHERE, [part for pair in chunk for part in pair]
+                )
+                claimed += cursor.rowcount
+            if claimed != len(pairs):
                 raise RuntimeError("outbox rows were claimed concurrently")
         return nonces
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from bot.stats.sums import stored_units
@@ -49,6 +50,10 @@ batch writer's thread, inside the transaction that stores them (or the processor
 ``conn`` only, quick, no I/O. Raising defers the fan-out of the whole batch to the processor."""
 QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 """Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
+
+_stored_units = lru_cache(maxsize=1024)(stored_units)
+""":func:`~bot.stats.sums.stored_units` cached by the amount's text (a shop's amounts repeat: its prices):
+1.5 -> 0.2 us per stored event. Cached here, not decorated there, so mutation testing still reaches it."""
 
 DEFAULT_MAX_BATCH = 512
 _INSERT_EVENTS = (
@@ -129,9 +134,11 @@ class FanoutHooks:
                 quarantine_hook(conn, quarantined)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Job:
-    """One write of the hot path; a job with neither event nor body only flushes the rejection counts."""
+    """One write of the hot path; a job with neither event nor body only flushes the rejection counts. Never
+    changed once made; not ``frozen`` only because a frozen dataclass is built about five times slower (each
+    field set through ``object.__setattr__``), and one is built per request."""
 
     event: WebhookEvent | None = None
     body: str = ""
@@ -141,10 +148,15 @@ class _Job:
 
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    """A job's result: whether its row was new, and whether its batch's fan-out was deferred."""
+    """A job's result: whether its row was new, and whether its batch's fan-out was deferred (one of three
+    shared instances below: none is built per job)."""
 
     new: bool
     deferred: bool = False
+
+
+_NEW, _NEW_DEFERRED, _NOT_NEW = _Stored(new=True), _Stored(new=True, deferred=True), _Stored(new=False)
+"""The three results a job can have, shared by every job (never changed)."""
 
 
 class _RejectionCounts:
@@ -213,7 +225,9 @@ class _IngestHandler:
         state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=iso(self._clock()))
         self._taken = self._rejections.take()
         new = _write_rows(conn, jobs, state, self._taken)
-        return [_Stored(is_new, is_new and state.deferred is not None) for is_new in new]
+        if state.deferred is not None:
+            return [_NEW_DEFERRED if is_new else _NOT_NEW for is_new in new]
+        return [_NEW if is_new else _NOT_NEW for is_new in new]
 
     def committed(self) -> None:
         if self._state is not None:
@@ -336,7 +350,7 @@ def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, Webh
                 event.unique_id,
                 event.username,
                 amount,
-                *stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
+                *_stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
                 event.item_id,
                 iso(event.received_at),
                 job.remote,

@@ -171,3 +171,41 @@ def test_a_format_that_shows_a_detail_keeps_it(fmt: str, used: set[str]) -> None
     handler = logging.StreamHandler(io.StringIO())
     handler.setFormatter(logging.Formatter(fmt, style="{"))
     assert {name for name, shown in caller_details_used(handler).items() if shown} == used
+
+
+def test_a_line_shows_the_time_of_its_own_second() -> None:
+    """The date text is made once per second and reused: each line still shows its own second, in the
+    formatter's date format, and a line of another second (or another date format) gets its own."""
+    from bot.logging_setup import _make_time_once_per_second
+
+    plain = logging.Formatter("[{asctime}] {message}", "%Y-%m-%d %H:%M:%S", style="{")
+    cached = logging.Formatter("[{asctime}] {message}", "%Y-%m-%d %H:%M:%S", style="{")
+    _make_time_once_per_second(cached)
+    base = 1_767_225_599.25  # 2025-12-31 23:59:59.25 UTC
+    for created in (base, base + 0.5, base + 0.75, base + 1.0, base + 0.9, base + 61.0, base + 86_400.0):
+        record = logging.LogRecord("bot", logging.INFO, "x", 1, "hello", None, None)
+        record.created = created
+        assert cached.format(record) == plain.format(record)
+        assert cached.formatTime(record, "%H:%M") == plain.formatTime(record, "%H:%M")
+        assert cached.formatTime(record, "%Y-%m-%d %H:%M:%S") == plain.formatTime(record, "%Y-%m-%d %H:%M:%S")
+
+
+def test_the_colour_formatter_shows_each_lines_own_second_too() -> None:
+    """discord.py's colour formatter (chosen on a terminal and in Docker) formats through one standard formatter
+    per level: with the date made once per second, its lines are the same as without."""
+    from discord.utils import _ColourFormatter
+
+    from bot.logging_setup import _make_time_once_per_second, _TimeOncePerSecond
+
+    plain = {level: logging.Formatter(f._fmt, f.datefmt) for level, f in _ColourFormatter.FORMATS.items()}
+    colour = _ColourFormatter()
+    _make_time_once_per_second(colour)
+    _make_time_once_per_second(colour)  # twice (a second configure_logging): wrapped once
+    assert all(isinstance(f.formatTime, _TimeOncePerSecond) for f in _ColourFormatter.FORMATS.values())
+    assert not any(isinstance(f.formatTime._make, _TimeOncePerSecond) for f in _ColourFormatter.FORMATS.values())
+    base = 1_767_225_599.25
+    for level in (logging.INFO, logging.WARNING):
+        for created in (base, base + 0.5, base + 1.0, base + 3_600.0):
+            record = logging.LogRecord("bot", level, "x", 1, "hello", None, None)
+            record.created = created
+            assert colour.format(record) == plain[level].format(record)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -139,3 +139,26 @@ def test_an_event_embed_is_in_its_own_language_whichever_was_rendered_before(kin
     else:
         assert russian["title"] == "Получены NLE"
         assert russian["description"] == "`A49` отправил **0.9 NLE** на аккаунт реселлера."
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        WHEN,
+        datetime(2025, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC),  # the same second as WHEN, its last microsecond
+        datetime(2025, 1, 2, 3, 4, 6, 1, tzinfo=UTC),  # the next second
+        datetime(2025, 1, 2, 6, 34, 5, 500_000, tzinfo=timezone(timedelta(hours=3, minutes=30))),  # another zone
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),  # before 1970: the ISO second and <t:> differ
+    ],
+)
+def test_an_announcement_shows_its_time_to_the_second_in_utc_and_as_discord_time(when: datetime) -> None:
+    """The two texts of the time (cached by the second) are those of the event's own moment, whichever
+    moments came before it."""
+    for earlier in (WHEN, when - timedelta(seconds=1), when + timedelta(seconds=1), when):
+        purchase_embed(username="A49", item_id="E3yugw", amount=Decimal("0.9"), unique_id=1, received_at=earlier)
+    embed = purchase_embed(username="A49", item_id="E3yugw", amount=Decimal("0.9"), unique_id=1, received_at=when)
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    moment = when.astimezone(UTC)
+    assert embed["timestamp"] == moment.replace(microsecond=0).isoformat()
+    assert embed["timestamp"].endswith("+00:00")
+    assert fields["Received"] == f"<t:{int(moment.timestamp())}:F>"

@@ -130,3 +130,28 @@ async def test_stored_events_carry_the_text_paths_units(db: Database, store: Web
     assert [str(r[0]) for r in rows] == [str(Decimal(text)) for text in amounts]
     assert [(r[1], r[2]) for r in rows] == [(r[3], r[4]) for r in rows]
     assert rows[0][1:3] == (90000000, 1)
+
+
+async def test_duplicates_in_a_batch_whose_fan_out_is_deferred_are_still_answered_as_duplicates(
+    db: Database,
+) -> None:
+    """A failing hook defers the fan-out of the batch's NEW events only: a redelivery in the same batch is a
+    duplicate (``False``: the sender is told so and no listener hears of it), not a new, deferred event."""
+    from tests.webhooks.test_processor import always_fails_for, unprocessed
+
+    store, _ = wired_store(db)
+    store.add_events_hook(always_fails_for(5))
+    deferred: list[int] = []
+    committed: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
+    store.add_commit_listener(lambda: committed.append(1))
+    await store.start()
+    try:
+        assert await store.add_event(purchase(1), body="{}", remote=None)
+        committed.clear()
+        results = await one_batch(store, [purchase(5), purchase(1), purchase(5)])
+        assert results == [True, False, False]
+        assert (len(deferred), len(committed)) == (1, 1)  # the one new event only
+        assert await unprocessed(db) == 1
+    finally:
+        await store.close()
