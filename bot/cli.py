@@ -286,11 +286,13 @@ async def _serve(
         async with bot:
             if sandbox_simulator is not None:
                 announce = asyncio.create_task(_print_sample_link(settings, bot), name="sandbox-link")
-            runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()), name="bot")
+            token = settings.discord.token.get_secret_value()
+            runner = asyncio.create_task(start_when_reachable(bot, token), name="bot")
             stopper = asyncio.create_task(stop.wait(), name="signal")
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 log.info("signal received; shutting down")
+                runner.cancel()  # still waiting to retry the login: nothing to finish
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
@@ -312,6 +314,36 @@ async def _serve(
             announce.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+LOGIN_RETRY_FIRST = 2.0
+LOGIN_RETRY_MAX = 60.0
+_UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
+
+
+async def start_when_reachable(
+    bot: ResellerBot, token: str, *, first: float = LOGIN_RETRY_FIRST, most: float = LOGIN_RETRY_MAX
+) -> None:
+    """``bot.start(token)``, except that a Discord that cannot be reached at start-up (no network, DNS, Discord's
+    own 5xx) is tried again after ``first`` seconds, then twice as long each time up to ``most``, with one WARNING
+    line per attempt, instead of ending the process with a traceback. Once logged in, discord.py reconnects by
+    itself. A refused token (:class:`discord.LoginFailure`) and anything that fails after Discord answered (the
+    bot's own start-up) are raised as before."""
+    delay = first
+    while True:
+        try:
+            await bot.login(token)
+            break
+        except _UNREACHABLE as exc:
+            if bot.user is not None:  # Discord answered: what failed is the bot's own start-up
+                raise
+            log.warning("discord unreachable at start-up; retrying in %.0f s: %s: %s", delay, type(exc).__name__, exc)
+            # the failed login's HTTP session (and with it its connector) closed: the next login makes new ones
+            await bot.http.close()
+            bot.http.connector = discord.utils.MISSING
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, most)
+    await bot.connect(reconnect=True)
 
 
 async def _halted(settings: Settings, reason: str, stop: asyncio.Event) -> int:

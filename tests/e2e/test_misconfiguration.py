@@ -115,3 +115,34 @@ async def test_missing_channel_permissions_reported_once_and_delivered_later(
     fake.assert_no_violations()
     await bot.terminate()
     bot.assert_clean_log()
+
+
+async def test_discord_unreachable_at_start_up_is_retried_until_it_answers(
+    make_bot: Callable[..., BotProcess], fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    """No network or DNS for Discord when the bot starts: one WARNING line per attempt, no traceback, and the bot
+    logs in by itself once Discord answers (here: the fake Discord stopped, then started again on its port)."""
+    await fake.stop()  # not listening: connecting is refused
+    bot = make_bot()
+    await bot.start("run")
+    pattern = r"WARNING +bot\.cli (discord unreachable at start-up; .*)$"
+    first = await bot.wait_for_line(pattern, timeout=15)
+    assert first.group(1).startswith("discord unreachable at start-up; retrying in 2 s: ClientConnectorError: ")
+    after = next(i for i, line in enumerate(bot.lines) if "discord unreachable" in line) + 1
+    second = await bot.wait_for_line(pattern, timeout=15, after=after)
+    assert second.group(1).startswith("discord unreachable at start-up; retrying in 4 s: ")
+    await fake.start()
+    await bot.wait_ready(fake, http)
+    assert [c.status for c in fake.calls_to("GET", "/users/@me")] == [200]
+    assert fake.gateway.connections
+    await bot.terminate()
+    assert not error_records(bot)  # neither a traceback nor an unclosed session
+    assert fake.token not in "\n".join(bot.lines)
+
+
+async def test_a_stop_while_waiting_for_discord_exits_at_once(make_bot: Callable[..., BotProcess]) -> None:
+    bot = make_bot(DISCORD_API_BASE=FakeDiscord(port=closed_port()).api_base)  # nothing listens there
+    await bot.start("run")
+    await bot.wait_for_line(r"WARNING +bot\.cli discord unreachable at start-up; ", timeout=15)
+    await bot.terminate(expect=0)
+    assert not error_records(bot)
