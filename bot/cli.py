@@ -309,6 +309,10 @@ async def _serve(
     except discord.PrivilegedIntentsRequired:
         log.error("discord refused the requested intents; see README 'Create the Discord application'")
         return await _halted(settings, "Discord refused the requested gateway intents", stop)
+    except sqlite3.Error as exc:  # start-up: the database cannot be opened or migrated (later errors are caught)
+        path = settings.storage.database_path
+        log.error("the database cannot be used path=%s: %s: %s", path, type(exc).__name__, exc)
+        return await _halted(settings, f"the database cannot be used: {exc}", stop)
     finally:
         if announce is not None:
             announce.cancel()

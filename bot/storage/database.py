@@ -25,6 +25,9 @@ from bot.storage.thread_call import on_connection_thread
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
+MIN_SQLITE = (3, 37, 0)
+"""The oldest SQLite the schema and queries work with: ``STRICT`` tables (3.37), ``RETURNING`` (3.35),
+``UPDATE … FROM`` (3.33)."""
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 
@@ -52,8 +55,13 @@ class Database:
     @classmethod
     async def open(cls, path: Path, *, migrations: Iterable[Migration] | None = None) -> Database:
         """Open (creating with owner-only permissions) and migrate to the newest schema."""
+        check_sqlite_version()
         if str(path) != ":memory:":
-            _create_private_file(path)
+            try:
+                _create_private_file(path)
+            except OSError as exc:  # told as SQLite tells it, so that one error type says "the database"
+                where = f": {exc.filename}" if exc.filename else ""
+                raise sqlite3.OperationalError(f"unable to open database file: {exc.strerror or exc}{where}") from exc
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         try:
@@ -143,6 +151,18 @@ class Database:
     async def backup(self, destination: Path) -> None:
         """Consistent online copy through SQLite's backup API, owner-only permissions."""
         await backup_file(self._conn, destination)
+
+
+def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """Refuse, in plain words, an SQLite older than :data:`MIN_SQLITE` (it would fail later, in the middle of a
+    migration, with a syntax error)."""
+    if version < MIN_SQLITE:
+        found = ".".join(map(str, version))
+        needed = ".".join(map(str, MIN_SQLITE))
+        raise sqlite3.NotSupportedError(
+            f"SQLite {needed} or newer is needed; this Python uses SQLite {found}. Use the Docker image, or a "
+            "Python built with a newer SQLite (Debian 12, Ubuntu 22.04 and newer have one)."
+        )
 
 
 def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -8,6 +8,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -146,3 +147,22 @@ async def test_a_stop_while_waiting_for_discord_exits_at_once(make_bot: Callable
     await bot.wait_for_line(r"WARNING +bot\.cli discord unreachable at start-up; ", timeout=15)
     await bot.terminate(expect=0)
     assert not error_records(bot)
+
+
+async def test_a_database_that_cannot_be_used_halts_with_one_clear_message(
+    make_bot: Callable[..., BotProcess], http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    (tmp_path / "garbage.sqlite3").write_bytes(b"this is not an SQLite database\n" * 200)
+    bot = make_bot(database="garbage.sqlite3")
+    await bot.start("run")
+    body = await bot.wait_health(http, 503)
+    reason = "the database cannot be used: file is not a database"
+    assert body == {"status": "unavailable", "checks": {"configuration": reason}}
+    [error] = error_records(bot)
+    line = re.fullmatch(r"\S+ \S+ ERROR +bot\.cli (.*)", error)
+    assert line is not None
+    assert (
+        line[1]
+        == f"the database cannot be used path={tmp_path / 'garbage.sqlite3'}: DatabaseError: file is not a database"
+    )
+    await bot.terminate(expect=EXIT_CONFIG)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Database
+from bot.storage.database import check_sqlite_version
 
 SCHEMA = (
     "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
@@ -94,3 +95,28 @@ async def test_run_in_transaction_ends_the_same_way(
     assert await _count(db, table) == 0
     await db.run_in_transaction(lambda conn: conn.execute("INSERT INTO parent (id) VALUES (5)"))
     assert await _count(db, "parent") == 1
+
+
+def test_an_old_sqlite_is_refused_in_plain_words() -> None:
+    with pytest.raises(sqlite3.NotSupportedError) as refused:
+        check_sqlite_version((3, 31, 1))
+    assert str(refused.value) == (
+        "SQLite 3.37.0 or newer is needed; this Python uses SQLite 3.31.1. Use the Docker image, or a Python built "
+        "with a newer SQLite (Debian 12, Ubuntu 22.04 and newer have one)."
+    )
+    check_sqlite_version((3, 37, 0))
+    check_sqlite_version(sqlite3.sqlite_version_info)  # this machine's
+
+
+async def test_opening_checks_the_version_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.storage.database.check_sqlite_version", lambda: check_sqlite_version((3, 36, 9)))
+    with pytest.raises(sqlite3.NotSupportedError, match=r"^SQLite 3\.37\.0 or newer is needed; .* 3\.36\.9\."):
+        await Database.open(tmp_path / "db.sqlite3")
+    assert not (tmp_path / "db.sqlite3").exists()  # nothing created
+
+
+async def test_a_path_that_cannot_be_created_is_an_sqlite_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        await Database.open(tmp_path / "a-file" / "bot.sqlite3")
+    assert str(refused.value) == f"unable to open database file: File exists: {tmp_path / 'a-file'}"
