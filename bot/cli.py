@@ -292,7 +292,8 @@ async def _serve(
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 log.info("signal received; shutting down")
-                runner.cancel()  # still waiting to retry the login: nothing to finish
+                if bot.user is None:  # still trying to log in (start_when_reachable): nothing started to finish
+                    runner.cancel()
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
