@@ -22,7 +22,7 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -409,8 +409,7 @@ class SpendingJournal:
 
     async def spent_since(self, requested_by: int, since: datetime) -> Decimal:
         """NLE committed by ``requested_by`` since ``since``: succeeded, pending and unknown operations."""
-        rows = await self._db.fetchall(SPENT_SQL, spent_params(requested_by, since))
-        return quantize_money(sum((Decimal(row["amount_nle"]) for row in rows), Decimal("0")))
+        return spent_total(await self._db.fetchall(SPENT_SQL, spent_params(requested_by, since)))
 
 
 SPENT_SQL = (
@@ -423,6 +422,11 @@ read them in the same transaction as other rows (``bot.orders.staff_spending``).
 
 def spent_params(requested_by: int, since: datetime) -> tuple[object, ...]:
     return (requested_by, _ts(since), *(s.value for s in _SPENDING_STATUSES))
+
+
+def spent_total(rows: Iterable[Sequence[Any]]) -> Decimal:
+    """The sum of :data:`SPENT_SQL`'s rows (their ``amount_nle``), to the cent."""
+    return quantize_money(sum((Decimal(row[0]) for row in rows), Decimal("0")))
 
 
 __all__ = [

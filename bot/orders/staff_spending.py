@@ -12,8 +12,7 @@ import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
-from bot.market.journal import SPENT_SQL, spent_params
-from bot.market.models import quantize_money
+from bot.market.journal import SPENT_SQL, spent_params, spent_total
 from bot.orders.repository import iso
 from bot.storage import Database
 
@@ -33,8 +32,7 @@ class OrderSpending:
 
 
 def _spent_on(conn: sqlite3.Connection, requested_by: int, since: datetime) -> Decimal:
-    journaled = conn.execute(SPENT_SQL, spent_params(requested_by, since)).fetchall()
-    spent = quantize_money(sum((Decimal(str(r[0])) for r in journaled), Decimal("0")))
+    spent = spent_total(conn.execute(SPENT_SQL, spent_params(requested_by, since)).fetchall())
     # no mutants in the SQL: its keywords' case is no behaviour (the states' case is; those were killed)
     rows = conn.execute(
         "SELECT nle_cost FROM orders WHERE paid_by = ? AND updated_at >= ? "  # pragma: no mutate
