@@ -275,6 +275,7 @@ async def _serve(
     sandbox_cryptopay: RunningFakeCryptoPay | None = None,
 ) -> int:
     from bot.core import ResellerBot
+    from bot.http.server import CannotListen
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -314,6 +315,9 @@ async def _serve(
         path = settings.storage.database_path
         log.error("the database cannot be used path=%s: %s: %s", path, type(exc).__name__, exc)
         return await _halted(settings, f"the database cannot be used: {exc}", stop)
+    except CannotListen as exc:  # the port is taken or the host is not this machine's: /healthz cannot be served
+        log.error("%s; free the port or set WEBHOOK_HOST / WEBHOOK_PORT in .env", exc)
+        return await _halted(settings, str(exc), stop, serve_health=False)
     finally:
         if announce is not None:
             announce.cancel()
@@ -351,14 +355,21 @@ async def start_when_reachable(
     await bot.connect(reconnect=True)
 
 
-async def _halted(settings: Settings, reason: str, stop: asyncio.Event) -> int:
+async def _halted(settings: Settings, reason: str, stop: asyncio.Event, *, serve_health: bool = True) -> int:
     """After a configuration error: serve ``/healthz`` (503 with ``reason``) until SIGTERM/SIGINT, then exit 2.
 
     Exiting at once would turn the error into a restart loop under ``restart: unless-stopped``; waiting lets
-    the container show *unhealthy* with the reason while the log holds the one line that explains it.
+    the container show *unhealthy* with the reason while the log holds the one line that explains it. When the
+    error is the server's own address (``serve_health=False``), nothing is served: the health check then fails
+    to connect, which shows *unhealthy* too.
     """
     from bot.http.health import HealthCheck
-    from bot.http.server import WebServer
+    from bot.http.server import CannotListen, WebServer
+
+    if not serve_health:
+        log.info("halted until SIGTERM/SIGINT reason=%r", reason)
+        await stop.wait()
+        return EXIT_CONFIG
 
     async def configuration() -> str | None:
         return reason
@@ -368,8 +379,8 @@ async def _halted(settings: Settings, reason: str, stop: asyncio.Event) -> int:
     server = WebServer(settings.server, health)
     try:
         await server.start()
-    except OSError as exc:
-        log.error("halted: cannot serve /healthz port=%s error=%s", settings.server.port, exc)
+    except CannotListen as exc:
+        log.error("halted: cannot serve /healthz: %s", exc)
     log.info("halted until SIGTERM/SIGINT reason=%r", reason)
     try:
         await stop.wait()

@@ -37,6 +37,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response({"error": "internal error", "reference": reference}, status=500)
 
 
+class CannotListen(Exception):
+    """The embedded server cannot take its address: the port is in use, the host is not this machine's, or
+    binding is not permitted. A configuration problem, said in one line (see ``bot.cli``)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        self.host = host
+        self.port = port
+
+
 class WebServer:
     """Owns the aiohttp application and its runner."""
 
@@ -53,7 +63,10 @@ class WebServer:
 
     async def start(self) -> None:
         options = {"access_log": None, "handle_signals": False, "shutdown_timeout": 5.0}
-        self._runner, self.port = await listen(self.app, self.settings.host, self.settings.port, **options)
+        try:
+            self._runner, self.port = await listen(self.app, self.settings.host, self.settings.port, **options)
+        except OSError as exc:
+            raise CannotListen(self.settings.host, self.settings.port, exc) from exc
         log.info("http server listening host=%s port=%s", self.settings.host, self.port)
 
     async def stop(self) -> None:

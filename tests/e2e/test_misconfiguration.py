@@ -166,3 +166,23 @@ async def test_a_database_that_cannot_be_used_halts_with_one_clear_message(
         == f"the database cannot be used path={tmp_path / 'garbage.sqlite3'}: DatabaseError: file is not a database"
     )
     await bot.terminate(expect=EXIT_CONFIG)
+
+
+async def test_a_port_in_use_halts_with_one_clear_message(make_bot: Callable[..., BotProcess], tmp_path: Path) -> None:
+    """Another program holds WEBHOOK_PORT: one ERROR line naming the address and the fix, no traceback, the
+    database left consistent, and the bot waits (no restart loop) until SIGTERM, then exits with status 2."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        bot = make_bot(WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=str(port))
+        await bot.start("run")
+        await bot.wait_for_line(r"halted until SIGTERM/SIGINT", timeout=30)
+        [error] = error_records(bot)
+        line = re.fullmatch(r"\S+ \S+ ERROR +bot\.cli (.*)", error)
+        assert line is not None
+        assert line[1].startswith(f"cannot listen on 127.0.0.1:{port}: ")
+        assert line[1].endswith("; free the port or set WEBHOOK_HOST / WEBHOOK_PORT in .env")
+        assert bot.running
+        await bot.terminate(expect=EXIT_CONFIG)
+    assert not bot.log_lines(r"Traceback")
