@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
 import pytest
 
+from bot.guild_config import GuildConfig
+from bot.orders.discord_feature import OrdersDiscord
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.service import OrderService
 from bot.orders.token import PurchaseClaims, verify_purchase_token
+from bot.settings import Settings
+from bot.shop.catalog import PaymentMethod
+from bot.staff.audit import AuditLog
 from bot.storage import Database
 from tests.orders.conftest import INTEGRATION_ID, SECRET, purchase_claims, sign
 
@@ -162,3 +168,29 @@ async def test_a_hook_for_changes_only_keeps_a_burst_at_one_round_trip(
     assert seen == []
     await orders.cancel(results[0][0].id, "customer", "changed my mind")
     assert seen == [("buyer1", OrderState.CANCELLED, OrderState.AWAITING_PAYMENT)]
+
+
+async def test_the_orders_channel_wiring_keeps_a_burst_at_one_round_trip(
+    orders: OrderService, market_db: Database, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the running bot wires it (``OrdersDiscord.attach``: the orders channel's cards and the receipts), a burst
+    of checkouts is still one round trip, and the cards still follow the order once it changes."""
+    woken: list[bool] = []
+    OrdersDiscord.attach(
+        orders,
+        db=market_db,
+        wake=lambda: woken.append(True),
+        audit=AuditLog(market_db),
+        config=GuildConfig(market_db, make_settings()),
+    )
+    calls = count_round_trips(market_db, monkeypatch)
+    results = await asyncio.gather(*(orders.create_from_token(claims_for(login=f"buyer{n}")) for n in (1, 2, 3)))
+    assert [created for _, created in results] == [True, True, True]
+    assert len(calls) == 1
+    monkeypatch.undo()
+    order = results[0][0]
+    paid = await orders.confirm_payment(order.id, PaymentMethod.MANUAL, None, "staff:1")
+    await orders.drain()
+    cards = await market_db.fetchall("SELECT dedupe_key FROM notification_outbox ORDER BY id")
+    assert str(cards[0][0]) == f"card:orders:{order.id}:{paid.seq}"
+    assert woken
