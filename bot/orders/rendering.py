@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.i18n import DEFAULT_LOCALE, catalogs, money, t
 from bot.notifications.cards import Component, action_row, button
-from bot.notifications.embeds import Embed, truncate
+from bot.notifications.embeds import MAX_FIELD_VALUE, MAX_TITLE, Embed, truncate
 from bot.orders import localized
 from bot.orders.models import Order, OrderState, Transition
 from bot.orders.payment_details import details_lines
@@ -125,7 +125,7 @@ def card_embed(order: Order, *, requested_by: int | None = None, locale: str = D
         fields.append(field("second", text, inline=False))
     title = t(locale, "orders.card.title", id=order.id, state=localized.state_label(order.state, locale))
     return {
-        "title": truncate(title, 256),
+        "title": truncate(title, MAX_TITLE),
         "description": _next_step(order, locale),
         "color": COLOURS[order.state],
         "fields": fields,
@@ -237,7 +237,7 @@ def list_embed(
     if has_more:
         lines.append(t(locale, "orders.list.more"))
     return {
-        "title": truncate(t(locale, "orders.list.title", title=title, page=page + 1), 256),
+        "title": truncate(t(locale, "orders.list.title", title=title, page=page + 1), MAX_TITLE),
         "description": truncate("\n".join(lines), MAX_LIST_DESCRIPTION),
         "color": 0x3498DB,
         "footer": footer(locale),
@@ -287,7 +287,7 @@ def detail_embed(
             *embed["fields"],
             {
                 "name": t(locale, "orders.detail.payment", method=method),
-                "value": truncate("\n".join(details_lines(order, payment_details, locale)), 1024),
+                "value": truncate("\n".join(details_lines(order, payment_details, locale)), MAX_FIELD_VALUE),
                 "inline": False,
             },
         ]
@@ -300,7 +300,11 @@ def detail_embed(
         note = f" — {truncate(note_in(entry.note, locale), 120)}" if entry.note else ""
         actor = actor_text(entry.actor, locale)
         lines.append(t(locale, "orders.detail.line", when=_when(entry.at), move=move, actor=actor, note=note))
-    timeline = {"name": t(locale, "orders.detail.timeline"), "value": truncate("\n".join(lines), 1024), "inline": False}
+    timeline = {
+        "name": t(locale, "orders.detail.timeline"),
+        "value": truncate("\n".join(lines), MAX_FIELD_VALUE),
+        "inline": False,
+    }
     embed["fields"] = [*embed["fields"], timeline]
     return embed
 

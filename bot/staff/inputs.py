@@ -9,6 +9,7 @@ from bot.i18n.said import Said
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_amount, validate_item_code, validate_username
+from bot.notifications.embeds import truncate
 from bot.staff.errors import InvalidInput
 
 
@@ -72,4 +73,4 @@ def _max_amount(locale: str) -> str:
 def _show(value: str) -> str:
     """A user's value echoed back safely: short, no backticks or newlines."""
     cleaned = value.replace("`", "'").replace("\n", " ")
-    return cleaned if len(cleaned) <= 40 else cleaned[:39] + "…"
+    return truncate(cleaned, 40)

@@ -6,14 +6,13 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from bot.i18n import DEFAULT_LOCALE, t
-from bot.notifications.embeds import Embed
+from bot.notifications.embeds import MAX_FIELD_VALUE, Embed
 from bot.stats.figures import SHOP, SYSTEM, Dimension, Figures, Totals, change
 from bot.stats.forecast import Forecast
 from bot.stats.periods import Period
 
 COLOR = 0x3B6FD4
 MAX_ROWS = 15
-FIELD_LIMIT = 1024
 Labeller = Callable[[str], str]
 
 
@@ -46,7 +45,7 @@ def _change(now: Decimal | int, before: Decimal | int, locale: str) -> str:
 def _clip(lines: list[str]) -> str:
     text = ""
     for line in lines:
-        if len(text) + len(line) + 1 > FIELD_LIMIT - 2:
+        if len(text) + len(line) + 1 > MAX_FIELD_VALUE - 2:
             return text + "…"
         text += line + "\n"
     return text.rstrip("\n") or "—"
