@@ -19,6 +19,7 @@ from bot.i18n import t
 from bot.i18n.said import Said
 from bot.market.client import MarketClient
 from bot.market.errors import MarketFailure
+from bot.notifications.embeds import truncate
 from bot.notifications.outbox import Outbox
 from bot.settings import Settings
 from bot.shop.catalog import PaymentMethod, ProductKey
@@ -386,4 +387,4 @@ class ShopService:
 
 def _short(text: str | None) -> str:
     value = (text or "").replace("\n", " ")
-    return value if len(value) <= MAX_AUDIT_TEXT // 2 else value[: MAX_AUDIT_TEXT // 2 - 1] + "…"
+    return truncate(value, MAX_AUDIT_TEXT // 2)
