@@ -8,6 +8,8 @@ Each is imported on first use, in a fresh interpreter checked here (where nothin
   first sign-in verified (``bot.linking.id_token``), the sandbox's sample link;
 - jinja2 and aiohttp-jinja2 (about 2 MB): when the checkout pages are set up (only with the shop on);
 - the Market API simulator and the fake Crypto Pay: ``reseller-bot sandbox`` only;
+- the ``/stats`` answer's modules (the chart, the embed, the CSV export; about 0.2 MB): the first ``/stats`` or
+  weekly digest;
 - the features the configuration leaves off (about 2 MB): orders and checkout, the shop's service, Crypto Pay,
   account linking, and their commands (``cogs._orders``, ``cogs._shop``, ``cogs._linking``,
   ``cogs._roles_setup``): ``bot.core`` and the extensions import them only when they are configured.
@@ -39,6 +41,7 @@ FIRST_USE = {
     "PyJWT and cryptography": ("jwt", "cryptography"),
     "templates": ("jinja2", "aiohttp_jinja2", "markupsafe"),
     "simulators": ("bot.market.simulator", "bot.payments.cryptopay.simulator"),
+    "the /stats answer": ("bot.stats.chart", "bot.stats.summary", "bot.stats.export"),
     "features left off": (
         "bot.orders",
         "bot.payments.cryptopay",
