@@ -222,7 +222,8 @@ def compiled_bytecode(repo: Path) -> Path:
     bytecode is current): the first run takes about half a minute."""
     import sysconfig
 
-    cache = Path(tempfile.gettempdir()) / "bench-bytecode" / f"py{sys.version_info[0]}{sys.version_info[1]}-OO-nodebug"
+    flags = "-".join(f"{name.removeprefix('PYTHON').lower()}{value}" for name, value in sorted(RUNTIME_ENV.items()))
+    cache = Path(tempfile.gettempdir()) / "bench-bytecode" / f"py{sys.version_info[0]}{sys.version_info[1]}-{flags}"
     sources = [sysconfig.get_paths()["stdlib"], *_dependency_files()]
     sources += [str(path) for package in ("bot", "cogs") for path in sorted((repo / package).rglob("*.py"))]
     env = {**os.environ, **RUNTIME_ENV, "PYTHONPYCACHEPREFIX": str(cache)}
