@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -20,14 +20,14 @@ from bot.extensions import FeatureDisabled
 from bot.i18n import from_discord, t
 from bot.market.errors import MarketFailure
 from bot.staff.permissions import staff_only
-from bot.stats import chart
 from bot.stats.digest import DigestScheduler
-from bot.stats.export import export_period
 from bot.stats.feature import StatsFeature
 from bot.stats.figures import Dimension
 from bot.stats.forecast import Forecast
 from bot.stats.periods import Period, PeriodChoice, PeriodError, custom_period, period_for
-from bot.stats.summary import period_label, stats_embed
+
+if TYPE_CHECKING:  # the answer's modules (chart, summary, CSV export) are imported by the first answer or digest
+    from bot.stats import chart
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
@@ -69,6 +69,9 @@ async def figures_message(
     guild: discord.Guild | None,
     locale: str,
 ) -> tuple[discord.Embed, discord.File, chart.Chart]:
+    from bot.stats import chart
+    from bot.stats.summary import stats_embed
+
     label = _labeller(guild, by)
     figures, rendered = await stats.reader.figures_and_chart(
         period, by, lambda early: chart.render_async(early, label, locale)
@@ -94,6 +97,8 @@ class Stats(commands.Cog):
             log.warning("digest channel is not a text channel channel=%d", channel_id)
             return False
         guild = getattr(channel, "guild", None)
+        from bot.stats.summary import period_label
+
         locale = self.bot.languages.channel()  # a channel post: BOT_LOCALE, else the server's language
         title = t(locale, "stats.digest_title", period=period_label(week, locale))
         embed, file, _ = await figures_message(self.stats, week, Dimension.DAY, title=title, guild=guild, locale=locale)
@@ -138,6 +143,9 @@ class Stats(commands.Cog):
             return
         dimension = Dimension(by)
         if export:
+            from bot.stats.export import export_period
+            from bot.stats.summary import period_label
+
             files = await export_period(self.bot.db, chosen)
             if sum(len(f.data) for f in files) > MAX_UPLOAD:
                 await interaction.followup.send(t(locale, "stats.export.too_large"), ephemeral=True)

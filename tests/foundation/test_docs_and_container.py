@@ -99,6 +99,43 @@ def test_dockerfile_is_conventional() -> None:
     assert not any("__pycache__" in run for run in _instruction("RUN"))
 
 
+def _env_of(stage: str) -> dict[str, str]:
+    """The ``ENV`` variables a stage sets (``ENV A=1 \\`` continued over several lines)."""
+    found: dict[str, str] = {}
+    for block in re.findall(r"^ENV ((?:.*\\\n)*.*)$", stage, flags=re.MULTILINE):
+        for word in shlex.split(block.replace("\\\n", " ")):
+            name, _, value = word.partition("=")
+            found[name] = value
+    return found
+
+
+def test_the_image_runs_optimized_bytecode_compiled_when_it_is_built() -> None:
+    """``-OO`` without docstrings and asserts, no column tables, from bytecode compiled for exactly that
+    interpreter at build time (else every start would compile the modules again, and keep them resident)."""
+    build, runtime = DOCKERFILE.split("\nFROM ", 2)[1:]
+    env = _env_of(runtime)
+    assert {k: env.get(k) for k in ("PYTHONOPTIMIZE", "PYTHONNODEBUGRANGES", "PYTHONDONTWRITEBYTECODE")} == {
+        "PYTHONOPTIMIZE": "2",
+        "PYTHONNODEBUGRANGES": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    assert _env_of(build).get("PYTHONNODEBUGRANGES") == "1"
+    installs = re.findall(r"pip install[^\n]*", build)
+    assert installs
+    assert all("--no-compile" in line for line in installs)  # pip's own bytecode would be for plain `python`
+    assert build.rstrip().endswith("python -OO -m compileall -q -j 0 /opt/venv/lib")  # after the bot's install
+    # the base image's standard library, compiled in the runtime stage (where PYTHONOPTIMIZE=2 is already set)
+    assert runtime.index("PYTHONOPTIMIZE=2") < runtime.index("compileall") < runtime.index("/usr/local/lib/python3.11")
+
+
+def test_the_benchmarks_run_the_bot_as_the_image_does() -> None:
+    """bench/bench_process.py (and bench_idle.py) start the bot with the runtime stage's interpreter settings."""
+    from bench.bench_process import RUNTIME_ENV
+
+    env = _env_of(DOCKERFILE.split("\nFROM ", 2)[2])
+    assert {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONUNBUFFERED"} == RUNTIME_ENV
+
+
 def test_container_commands_exist() -> None:
     """ENTRYPOINT + CMD and the HEALTHCHECK call subcommands the CLI really has."""
     entry = _instruction("ENTRYPOINT")[-1]
