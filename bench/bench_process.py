@@ -174,6 +174,10 @@ RUNTIME_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONOPTIMIZE": "2", "PYTHONNOD
 was built, without docstrings and asserts (``-OO``) and without column tables (``-X no_debug_ranges``), and
 writes none at run time."""
 
+TLS_ENV = {"SSL_CERT_FILE": "/dev/null", "SSL_CERT_DIR": "/etc/ssl/certs"}
+"""The Dockerfile's runtime stage's CA settings: the system's CAs read from their directory one at a time as a TLS
+connection needs them, not parsed from the bundle file into every TLS context at import."""
+
 _COMPILE = """
 import compileall, re, sys
 stdlib, *files = sys.stdin.read().splitlines()
@@ -259,6 +263,7 @@ def processes(tmp: Path, repo: Path) -> Iterator[Processes]:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(tmp),
             **RUNTIME_ENV,  # run as the Dockerfile runs it
+            **TLS_ENV,
             "PYTHONPYCACHEPREFIX": str(compiled_bytecode(repo)),
             **env,
             "WEBHOOK_HOST": "127.0.0.1",

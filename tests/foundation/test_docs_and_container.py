@@ -130,10 +130,11 @@ def test_the_image_runs_optimized_bytecode_compiled_when_it_is_built() -> None:
 
 def test_the_benchmarks_run_the_bot_as_the_image_does() -> None:
     """bench/bench_process.py (and bench_idle.py) start the bot with the runtime stage's interpreter settings."""
-    from bench.bench_process import RUNTIME_ENV
+    from bench.bench_process import RUNTIME_ENV, TLS_ENV
 
     env = _env_of(DOCKERFILE.split("\nFROM ", 2)[2])
     assert {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONUNBUFFERED"} == RUNTIME_ENV
+    assert {k: v for k, v in env.items() if k.startswith("SSL_")} == TLS_ENV  # tests/foundation/test_tls_trust.py
 
 
 def test_container_commands_exist() -> None:
