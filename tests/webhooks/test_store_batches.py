@@ -7,8 +7,10 @@ written as ONE batch, deterministically.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -153,5 +155,52 @@ async def test_duplicates_in_a_batch_whose_fan_out_is_deferred_are_still_answere
         assert results == [True, False, False]
         assert (len(deferred), len(committed)) == (1, 1)  # the one new event only
         assert await unprocessed(db) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_stored_once_deferred(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fan-out runs without a savepoint: a hook that wrote before raising is undone with the whole
+    transaction, and the batch is written again without its fan-out. Its events (a gap among them), its
+    rejected-signature count and its sequence bookkeeping are stored once, each line logged once."""
+    from tests.webhooks.test_processor import unprocessed
+
+    store, _ = wired_store(db)  # the announcement hook first: it has written the batch's rows when the next raises
+
+    def writes_then_fails(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        conn.execute(
+            "INSERT INTO webhook_rejections (hour, count) VALUES ('2000-01-01T00', 1)"
+        )  # a write of its own, then the failure
+        if any(event.unique_id == 7 for event in events):
+            raise ValueError("hook bug")
+
+    store.add_events_hook(writes_then_fails)
+    deferred: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
+    await store.start()
+    caplog.set_level(logging.INFO)
+    try:
+        assert await store.add_event(purchase(1), body="{}", remote=None)
+        await db.execute("DELETE FROM webhook_rejections")
+        store.note_rejected_signature()
+        assert await one_batch(store, [purchase(5), purchase(7), purchase(5)]) == [True, True, False]
+        assert deferred == [1, 1]  # once per new event of the deferred batch
+        assert await stored_keys(db) == [("purchase", 1), ("purchase", 5), ("purchase", 7)]
+        assert await unprocessed(db) == 2
+        assert await outbox_keys(db) == ["webhook:purchase:1"]  # the announcement hook's rows were undone
+        rejections = await db.fetchall("SELECT hour, count FROM webhook_rejections ORDER BY hour")
+        assert [int(r[1]) for r in rejections] == [1]  # the counted rejection once; the hook's own row undone
+        assert str(rejections[0][0]) != "2000-01-01T00"
+        gaps = await db.fetchall("SELECT first_missing, last_missing FROM webhook_gaps")
+        assert [(int(r[0]), int(r[1])) for r in gaps] == [(2, 4), (6, 6)]
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("sequence gap" in m for m in messages) == 2  # 2-4 and 6, each once
+        deferrals = [m for m in messages if "fan-out deferred" in m]
+        assert deferrals == ["webhook fan-out deferred to the processor events=2 quarantined=0 error=ValueError"]
+        # the next batch fans out as usual
+        assert await store.add_event(purchase(8), body="{}", remote=None)
+        assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:8"]
     finally:
         await store.close()
