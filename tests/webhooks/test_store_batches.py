@@ -11,17 +11,20 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
-from bot.webhooks.store import StoreUnavailable, WebhookStore
+from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
 from tests.webhooks.test_processor import outbox_keys, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+ZONES = [UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-9, minutes=-30)), timezone(timedelta(0))]
 
 
 def purchase(uid: int) -> WebhookEvent:
@@ -204,3 +207,18 @@ async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_sto
         assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:8"]
     finally:
         await store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(ZONES) | st.none()
+    )
+)
+def test_the_stored_time_text_is_the_utc_moment_to_the_microsecond(moment: datetime) -> None:
+    """:func:`iso` (every stored ``received_at``): ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` of the moment in UTC, a naive
+    moment taken as local time; :func:`parse_iso` reads it back."""
+    utc = moment.astimezone(UTC)
+    assert iso(moment) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert len(iso(moment)) == 27
+    assert parse_iso(iso(moment)) == utc
