@@ -116,10 +116,15 @@ def purchase_embed(
     locale: str = DEFAULT_LOCALE,
 ) -> Embed:
     """One market purchase: buyer, item (with its link), amount, unique_id and when we received it."""
-    texts = _event_texts(locale)
-    iso, discord_time = _timestamp_fields(received_at)
+    times = _timestamp_fields(received_at)
+    return _purchase(_event_texts(locale), username, item_id, format_nle(amount), unique_id, times)
+
+
+def _purchase(
+    texts: _EventTexts, username: str, item_id: str, nle: str, unique_id: int, times: tuple[str, str]
+) -> Embed:
+    iso, discord_time = times
     link = item_url(item_id)
-    nle = format_nle(amount)
     return {
         "title": texts.purchase_title,
         "url": link,
@@ -141,9 +146,11 @@ def transfer_embed(
     *, username: str, amount: Decimal, unique_id: int, received_at: datetime, locale: str = DEFAULT_LOCALE
 ) -> Embed:
     """One NLE transfer to the reseller's account: sender, amount, unique_id and when we received it."""
-    texts = _event_texts(locale)
-    iso, discord_time = _timestamp_fields(received_at)
-    nle = format_nle(amount)
+    return _transfer(_event_texts(locale), username, format_nle(amount), unique_id, _timestamp_fields(received_at))
+
+
+def _transfer(texts: _EventTexts, username: str, nle: str, unique_id: int, times: tuple[str, str]) -> Embed:
+    iso, discord_time = times
     return {
         "title": texts.transfer_title,
         "description": texts.transfer_text.format(username=username, amount=nle),
@@ -180,6 +187,46 @@ def event_embed(
             locale=locale,
         )
     return transfer_embed(username=username, amount=amount, unique_id=unique_id, received_at=received_at, locale=locale)
+
+
+@lru_cache(maxsize=1024)
+def _stored_amount_text(amount: str) -> str:
+    return format_nle(Decimal(amount))
+
+
+@lru_cache(maxsize=64)
+def _stored_second_fields(second: str) -> tuple[str, str]:
+    return _timestamp_fields(datetime.fromisoformat(second + "Z"))
+
+
+def _stored_time_fields(received_at: str) -> tuple[str, str]:
+    """:func:`_timestamp_fields` of a stored ``received_at`` text. The store's own form
+    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, :func:`bot.webhooks.store.iso`) from 1970 on is cached by its second (both
+    texts depend only on the second there); any other text is parsed in full."""
+    if len(received_at) == 27 and received_at[19] == "." and received_at[26] == "Z" and received_at >= "1970":
+        return _stored_second_fields(received_at[:19])
+    return _timestamp_fields(datetime.fromisoformat(received_at))
+
+
+def stored_event_embed(
+    kind: str,
+    *,
+    username: str,
+    item_id: str | None,
+    amount: str,
+    unique_id: int,
+    received_at: str,
+    locale: str = DEFAULT_LOCALE,
+) -> Embed:
+    """:func:`event_embed` of an event as its row stores it: ``amount`` and ``received_at`` as their texts. The
+    texts made from them are cached by those texts (a shop's amounts are its prices; a burst's events share
+    their seconds): rendering a backlog does not parse a ``Decimal`` and a ``datetime`` per row."""
+    texts = _event_texts(locale)
+    nle = _stored_amount_text(amount)
+    times = _stored_time_fields(received_at)
+    if kind == "purchase" and item_id is not None:
+        return _purchase(texts, username, item_id, nle, unique_id, times)
+    return _transfer(texts, username, nle, unique_id, times)
 
 
 def alert_embed(title: str, description: str, *, problem: bool = True, fields: Sequence[tuple[str, str]] = ()) -> Embed:

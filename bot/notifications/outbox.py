@@ -11,7 +11,7 @@ Targets (strings, stored as given):
 
 A webhook event's announcement is a row that references the stored event (``event_id``, queued by
 :func:`queue_event_announcements` in the transaction that stores the event) and is rendered when it is read
-for delivery (:func:`~bot.notifications.embeds.event_embed`): the event row never changes, so every attempt
+for delivery (:func:`~bot.notifications.embeds.stored_event_embed`): the event row never changes, so every attempt
 renders the same message, and the busy ingest path writes a small row and renders nothing.
 
 Exactly-once: before a message is sent its rows are *claimed* with a nonce derived from the first row's id
@@ -31,8 +31,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 import aiosqlite
@@ -48,7 +46,7 @@ from bot.notifications.cards import (
     check_card,
     encode_components,
 )
-from bot.notifications.embeds import Embed, check_message, event_embed
+from bot.notifications.embeds import Embed, check_message, stored_event_embed
 from bot.notifications.targets import AUDIT_TARGET
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
@@ -262,13 +260,13 @@ def _row(row: aiosqlite.Row, locale: str = DEFAULT_LOCALE) -> OutboxRow:
             embeds = [localize_alert(embed, locale) for embed in embeds]
     else:  # a webhook event's announcement (its own embeds column is empty): rendered now, from the event row
         embeds = [
-            event_embed(
+            stored_event_embed(
                 str(event_kind),
                 username=str(username),
                 item_id=None if item_id is None else str(item_id),
-                amount=Decimal(str(amount)),
+                amount=str(amount),
                 unique_id=int(unique_id),
-                received_at=datetime.fromisoformat(str(received_at)),
+                received_at=str(received_at),
                 locale=locale,
             )
         ]

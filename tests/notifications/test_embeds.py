@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.notifications.embeds import (
     Embed,
@@ -14,6 +16,7 @@ from bot.notifications.embeds import (
     event_embed,
     format_nle,
     purchase_embed,
+    stored_event_embed,
     transfer_embed,
     truncate,
 )
@@ -162,3 +165,66 @@ def test_an_announcement_shows_its_time_to_the_second_in_utc_and_as_discord_time
     assert embed["timestamp"] == moment.replace(microsecond=0).isoformat()
     assert embed["timestamp"].endswith("+00:00")
     assert fields["Received"] == f"<t:{int(moment.timestamp())}:F>"
+
+
+_MOMENTS = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+) | st.datetimes(min_value=datetime(1969, 12, 31, 23, 59), max_value=datetime(1970, 1, 1, 0, 1), timezones=st.just(UTC))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from(["purchase", "transfer"]),
+    item_id=st.none() | st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True),
+    amount=st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1000000000"), allow_nan=False),
+    moment=_MOMENTS,
+    locale=st.sampled_from(["en", "ru"]),
+)
+def test_an_event_rendered_from_its_stored_texts_is_the_event_rendered_from_its_values(
+    kind: str, item_id: str | None, amount: Decimal, moment: datetime, locale: str
+) -> None:
+    """The delivery path renders from the row's texts (amount and time cached by their texts): the same embed as
+    from the parsed values, for the store's own time format (before 1970 included: its second is not the
+    truncated timestamp there) and for any other ISO text a row might hold."""
+    stored = moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # bot.webhooks.store.iso
+    for received in (stored, moment.isoformat(), moment.isoformat(timespec="seconds")):
+        expected = event_embed(
+            kind,
+            username="A49",
+            item_id=item_id,
+            amount=Decimal(str(amount)),
+            unique_id=7,
+            received_at=datetime.fromisoformat(received),
+            locale=locale,
+        )
+        rendered = stored_event_embed(
+            kind, username="A49", item_id=item_id, amount=str(amount), unique_id=7, received_at=received, locale=locale
+        )
+        assert rendered == expected
+        assert (
+            stored_event_embed(
+                kind,
+                username="A49",
+                item_id=item_id,
+                amount=str(amount),
+                unique_id=7,
+                received_at=received,
+                locale=locale,
+            )
+            == expected
+        )  # a second time: from the caches
+
+
+def test_stored_times_of_one_second_share_their_texts_but_not_across_seconds() -> None:
+    first = stored_event_embed(
+        "transfer", username="A", item_id=None, amount="1", unique_id=1, received_at="2026-12-07T23:40:01.000001Z"
+    )
+    same = stored_event_embed(
+        "transfer", username="A", item_id=None, amount="1", unique_id=1, received_at="2026-12-07T23:40:01.999999Z"
+    )
+    later = stored_event_embed(
+        "transfer", username="A", item_id=None, amount="1", unique_id=1, received_at="2026-12-07T23:40:02.000000Z"
+    )
+    assert first["timestamp"] == same["timestamp"] == "2026-12-07T23:40:01+00:00"
+    assert later["timestamp"] == "2026-12-07T23:40:02+00:00"
+    assert later["fields"][-1]["value"] == "<t:1796686802:F>"

@@ -7,19 +7,24 @@ written as ONE batch, deterministically.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
-from bot.webhooks.store import StoreUnavailable, WebhookStore
+from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
 from tests.webhooks.test_processor import outbox_keys, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+ZONES = [UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-9, minutes=-30)), timezone(timedelta(0))]
 
 
 def purchase(uid: int) -> WebhookEvent:
@@ -155,3 +160,65 @@ async def test_duplicates_in_a_batch_whose_fan_out_is_deferred_are_still_answere
         assert await unprocessed(db) == 1
     finally:
         await store.close()
+
+
+async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_stored_once_deferred(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fan-out runs without a savepoint: a hook that wrote before raising is undone with the whole
+    transaction, and the batch is written again without its fan-out. Its events (a gap among them), its
+    rejected-signature count and its sequence bookkeeping are stored once, each line logged once."""
+    from tests.webhooks.test_processor import unprocessed
+
+    store, _ = wired_store(db)  # the announcement hook first: it has written the batch's rows when the next raises
+
+    def writes_then_fails(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        conn.execute(
+            "INSERT INTO webhook_rejections (hour, count) VALUES ('2000-01-01T00', 1)"
+        )  # a write of its own, then the failure
+        if any(event.unique_id == 7 for event in events):
+            raise ValueError("hook bug")
+
+    store.add_events_hook(writes_then_fails)
+    deferred: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
+    await store.start()
+    caplog.set_level(logging.INFO)
+    try:
+        assert await store.add_event(purchase(1), body="{}", remote=None)
+        await db.execute("DELETE FROM webhook_rejections")
+        store.note_rejected_signature()
+        assert await one_batch(store, [purchase(5), purchase(7), purchase(5)]) == [True, True, False]
+        assert deferred == [1, 1]  # once per new event of the deferred batch
+        assert await stored_keys(db) == [("purchase", 1), ("purchase", 5), ("purchase", 7)]
+        assert await unprocessed(db) == 2
+        assert await outbox_keys(db) == ["webhook:purchase:1"]  # the announcement hook's rows were undone
+        rejections = await db.fetchall("SELECT hour, count FROM webhook_rejections ORDER BY hour")
+        assert [int(r[1]) for r in rejections] == [1]  # the counted rejection once; the hook's own row undone
+        assert str(rejections[0][0]) != "2000-01-01T00"
+        gaps = await db.fetchall("SELECT first_missing, last_missing FROM webhook_gaps")
+        assert [(int(r[0]), int(r[1])) for r in gaps] == [(2, 4), (6, 6)]
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("sequence gap" in m for m in messages) == 2  # 2-4 and 6, each once
+        deferrals = [m for m in messages if "fan-out deferred" in m]
+        assert deferrals == ["webhook fan-out deferred to the processor events=2 quarantined=0 error=ValueError"]
+        # the next batch fans out as usual
+        assert await store.add_event(purchase(8), body="{}", remote=None)
+        assert await outbox_keys(db) == ["webhook:purchase:1", "webhook:purchase:8"]
+    finally:
+        await store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(ZONES) | st.none()
+    )
+)
+def test_the_stored_time_text_is_the_utc_moment_to_the_microsecond(moment: datetime) -> None:
+    """:func:`iso` (every stored ``received_at``): ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` of the moment in UTC, a naive
+    moment taken as local time; :func:`parse_iso` reads it back."""
+    utc = moment.astimezone(UTC)
+    assert iso(moment) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert len(iso(moment)) == 27
+    assert parse_iso(iso(moment)) == utc
