@@ -4,6 +4,7 @@ and a batch aborted by cancellation."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import aiosqlite
 import pytest
@@ -150,3 +151,42 @@ async def test_a_drain_cancelled_while_it_waits_fails_the_queued_writes(market_d
 async def test_the_default_delay_is_two_milliseconds(market_db: Database) -> None:
     assert COMMIT_DELAY == 0.002
     assert GroupCommit(market_db)._commit_delay == COMMIT_DELAY
+
+
+async def test_a_caller_cancelled_while_waiting_keeps_its_write_and_the_others_outcomes(
+    market_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Callers cancelled while their writes wait for a batch: the writes are still written (or refused) with
+    their batch, the other callers of that batch get their own outcomes, and a refused write whose caller is
+    gone leaves no "exception was never retrieved" behind."""
+    group = GroupCommit(market_db)
+    release = asyncio.Event()
+
+    async def holds_the_first_batch(conn: aiosqlite.Connection) -> str:
+        await release.wait()
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('first', 'v')")
+        return "first"
+
+    first = asyncio.ensure_future(group.run(holds_the_first_batch))
+    await asyncio.sleep(0)  # the drain takes it: the next writes queue behind it
+    gone = asyncio.ensure_future(group.run(writer("gone")))
+    gone_refused = asyncio.ensure_future(group.run(writer("gone-refused", fail=True)))
+    refused = asyncio.ensure_future(group.run(writer("refused", fail=True)))
+    stays = asyncio.ensure_future(group.run(writer("stays")))
+    await asyncio.sleep(0)
+    gone.cancel()
+    gone_refused.cancel()
+    release.set()
+    assert await first == "first"
+    assert await stays == "stays"
+    with pytest.raises(ValueError, match=r"^refused refused$"):
+        await refused
+    for cancelled in (gone, gone_refused):
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+    assert group.batches == 2
+    assert await keys(market_db) == ["first", "gone", "stays"]
+    del gone_refused
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text

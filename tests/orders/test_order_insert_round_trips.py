@@ -95,6 +95,37 @@ async def test_a_lone_order_costs_one_round_trip_without_a_savepoint(
     assert await orders.get(order.id) == order
 
 
+async def test_new_orders_are_not_read_back(orders: OrderService, market_db: Database) -> None:
+    """A statement that inserted every row it was given is all: its orders are made from their values, no
+    ``RETURNING``, no look-up; one that skipped a stored token looks up which of its ids it stored."""
+    statements = await trace(market_db)
+    results = await asyncio.gather(*(orders.create_from_token(claims_for(login=f"buyer{n}")) for n in (1, 2, 3)))
+    assert [created for _, created in results] == [True] * 3
+    lone, _ = await orders.create_from_token(claims_for(login="buyer4"))
+    await market_db.conn.set_trace_callback(None)
+    # (the trace repeats a statement for each trigger program it runs: one entry per statement kept)
+    words = [" ".join(s.split()[:3]) for n, s in enumerate(statements) if n == 0 or s != statements[n - 1]]
+    assert words == [
+        *("BEGIN IMMEDIATE", "SAVEPOINT order_group", "INSERT INTO orders", "INSERT INTO order_transitions"),
+        *("RELEASE order_group", "COMMIT", "BEGIN IMMEDIATE", "INSERT INTO orders"),
+        *("INSERT INTO order_transitions", "COMMIT"),
+    ]
+    assert not any("RETURNING" in s for s in statements)
+    for order in [*(order for order, _ in results), lone]:
+        assert await orders.get(order.id) == order
+
+    again = claims_for(login="buyer5")
+    statements = await trace(market_db)
+    results = await asyncio.gather(orders.create_from_token(again), orders.create_from_token(again))
+    await market_db.conn.set_trace_callback(None)
+    assert [created for _, created in results] == [True, False]
+    assert [s.split(" WHERE ")[0] for s in statements if s.startswith("SELECT")] == [
+        "SELECT id FROM orders",  # which of the statement's ids it stored
+        "SELECT * FROM orders",  # the order of the token it skipped
+    ]
+    assert results[0][0] == results[1][0] == await orders.get(results[0][0].id)
+
+
 async def test_with_a_hook_a_burst_awaits_it_inside_its_transaction(
     orders: OrderService, market_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,16 @@ def test_iso_is_utc_with_microseconds_and_z() -> None:
         iso(datetime(2026, 12, 7, 12, 0))  # a naive time
 
 
+def test_iso_keeps_six_decimals_and_four_year_digits_and_reads_back() -> None:
+    for moment, text in (
+        (datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "2026-12-07T12:00:00.000000Z"),
+        (datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "0999-01-02T03:04:05.000006Z"),
+        (datetime(2027, 1, 1, 0, 59, 59, 999999, tzinfo=timezone(timedelta(hours=1))), "2026-12-31T23:59:59.999999Z"),
+    ):
+        assert iso(moment) == text
+        assert parse_iso(text) == moment
+
+
 def test_parse_iso_is_the_inverse_and_refuses_a_naive_time() -> None:
     back = parse_iso("2026-12-07T12:05:06.000007Z")
     assert back == datetime(2026, 12, 7, 12, 5, 6, 7, tzinfo=UTC)

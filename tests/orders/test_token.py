@@ -385,6 +385,45 @@ def test_segments_are_decoded_or_refused_exactly_as_pyjwt_does(segment: bytes) -
     assert ours != outcome(lambda s, n: None)  # the decoder answered (the pattern did not swallow anything)
 
 
+BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def test_every_last_character_is_decoded_or_refused_as_pyjwt_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Canonical or not is told by the last character alone: at each length a base64 text can have, every
+    character in the last place gives PyJWT's outcome, and only the non-canonical ones are handed to PyJWT."""
+    from bot.orders.token import PurchaseTokenVerifier
+
+    real = jwt.PyJWS._decode_base64url_segment
+    seen: list[bytes] = []
+
+    def counting(segment: bytes, name: str) -> bytes:
+        seen.append(segment)
+        result: bytes = real(segment, name)
+        return result
+
+    def outcome(decode: Any, segment: bytes) -> object:
+        try:
+            return decode(segment, "payload")
+        except jwt.DecodeError as exc:
+            return ("refused", str(exc))
+
+    monkeypatch.setattr(jwt.PyJWS, "_decode_base64url_segment", staticmethod(counting))
+    decoder = PurchaseTokenVerifier(secret=SECRET, integration_id=INTEGRATION_ID)._decoder()
+    handed_over: dict[int, int] = {}
+    for prefix in (b"QUJD", b"QUJDQ", b"QUJDQU", b"QUJDQUJ"):
+        for last in BASE64URL:
+            segment = prefix + bytes([last])
+            seen.clear()
+            ours = outcome(decoder._jws._decode_base64url_segment, segment)
+            handed = seen == [segment]
+            assert ours == outcome(real, segment)
+            canonical = isinstance(ours, bytes) and base64.urlsafe_b64encode(ours).rstrip(b"=") == segment
+            assert handed is not canonical, segment
+            handed_over[len(segment) % 4] = handed_over.get(len(segment) % 4, 0) + handed
+    # length 4k+1 is never base64; 4k+2 leaves 4 bits unused (4 canonical endings), 4k+3 two (16), 4k all used
+    assert handed_over == {1: 64, 2: 60, 3: 48, 0: 0}
+
+
 def test_plain_segments_skip_pyjwts_byte_by_byte_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """A token's segments are decoded without PyJWT's own segment function (a generator over every byte); a
     padded one still goes through it, and is accepted or refused by it."""
