@@ -43,8 +43,6 @@ class CannotListen(Exception):
 
     def __init__(self, host: str, port: int, error: OSError) -> None:
         super().__init__(f"cannot listen on {host}:{port}: {error.strerror or error}")
-        self.host = host
-        self.port = port
 
 
 class WebServer:

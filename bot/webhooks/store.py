@@ -242,7 +242,8 @@ class _IngestHandler:
             new = _write_rows(conn, jobs, state, self._taken)
         except _FanoutFailed as failed:
             # Undo everything (the hooks' writes included), then write the same rows again, fan-out deferred.
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # (a hook's error may have ended it already: RAISE(ROLLBACK), some I/O errors)
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=stamp, quiet=True)
             state.deferred = type(failed.error).__name__

@@ -23,24 +23,11 @@ from bot.shop.catalog import PaymentMethod
 from bot.staff.audit import AuditLog
 from bot.storage import Database
 from tests.orders.conftest import INTEGRATION_ID, SECRET, purchase_claims, sign
+from tests.orders.test_group_commit_on_thread import count_round_trips
 
 
 def claims_for(**overrides: Any) -> PurchaseClaims:
     return verify_purchase_token(sign(purchase_claims(**overrides)), secret=SECRET, integration_id=INTEGRATION_ID)
-
-
-def count_round_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every call queued for the connection's thread from now on (aiosqlite queues each through ``_execute``)."""
-    calls: list[str] = []
-    conn = db.conn
-    real = conn._execute
-
-    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(args[0]) if args and isinstance(args[0], str) else getattr(fn, "__name__", "call"))
-        return await real(fn, *args, **kwargs)
-
-    monkeypatch.setattr(conn, "_execute", counting)
-    return calls
 
 
 _TRANSACTION_CONTROL = {"BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT"}

@@ -222,3 +222,39 @@ def test_the_stored_time_text_is_the_utc_moment_to_the_microsecond(moment: datet
     assert iso(moment) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     assert len(iso(moment)) == 27
     assert parse_iso(iso(moment)) == utc
+
+
+async def test_a_hook_whose_error_ended_the_transaction_still_leaves_the_batch_stored_deferred(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite may end the transaction itself when a hook's statement fails (``RAISE(ROLLBACK)`` in a trigger, some
+    I/O errors): the batch is still written again without its fan-out, and the hook's error is what is reported,
+    not a failed ``ROLLBACK``."""
+    from tests.webhooks.test_processor import unprocessed
+
+    store, _ = wired_store(db)
+
+    def ends_the_transaction(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS hook_probe (x INTEGER)")
+        conn.execute(
+            "CREATE TEMP TRIGGER IF NOT EXISTS hook_probe_refused BEFORE INSERT ON hook_probe"
+            " BEGIN SELECT RAISE(ROLLBACK, 'refused by the hook''s trigger'); END"
+        )
+        conn.execute("INSERT INTO hook_probe (x) VALUES (1)")
+
+    store.add_events_hook(ends_the_transaction)
+    deferred: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
+    await store.start()
+    caplog.set_level(logging.INFO)
+    try:
+        assert await one_batch(store, [purchase(1), purchase(2)]) == [True, True]
+        assert [r.getMessage() for r in caplog.records if "fan-out deferred" in r.getMessage()] == [
+            "webhook fan-out deferred to the processor events=2 quarantined=0 error=IntegrityError"
+        ]
+        assert deferred == [1, 1]
+        assert await stored_keys(db) == [("purchase", 1), ("purchase", 2)]
+        assert await unprocessed(db) == 2
+        assert await outbox_keys(db) == []
+    finally:
+        await store.close()
