@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -66,9 +67,25 @@ MAINTENANCE_INTERVAL = timedelta(minutes=3)
 """How often expiry, balance retries, re-checks and re-drives run."""
 
 
+ORDER_ID_TIME_CHARS = 7
+"""The id's first characters: the creation time in milliseconds (42 bits, counted again from 0 after 2109)."""
+_SORTED_BASE64URL = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+"""The 64 characters of URL-safe base64 in the order SQLite compares text (their code points)."""
+
+
 def new_order_id() -> str:
-    """128 random bits, URL-safe base64 (22 characters of ``A-Za-z0-9_-``)."""
-    return secrets.token_urlsafe(ORDER_ID_BYTES)
+    """The creation time (:data:`ORDER_ID_TIME_CHARS` characters) then 128 random bits, URL-safe base64: 29
+    characters of ``A-Za-z0-9_-``; the random part alone makes an id unguessable.
+
+    The time comes first so that ids sort by creation: a new order's entries go to the end of the b-trees keyed
+    by its id (the orders' primary key, the history's), not to a random leaf of each, a page fewer to write to
+    the WAL at each ``COMMIT`` (and again at the checkpoint) per tree and order. Nothing depends on that order
+    (a clock set back only costs those pages again); ids made before (22 random characters) stay valid."""
+    millis = time.time_ns() // 1_000_000
+    shifts = range(6 * (ORDER_ID_TIME_CHARS - 1), -1, -6)
+    return "".join(_SORTED_BASE64URL[(millis >> shift) & 63] for shift in shifts) + secrets.token_urlsafe(
+        ORDER_ID_BYTES
+    )
 
 
 def clean_text(text: str | None, limit: int) -> str | None:

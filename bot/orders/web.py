@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 ASSETS_PATH = "/orders-assets"
 JINJA_KEY: web.AppKey[jinja2.Environment] = web.AppKey("orders_jinja")
-_ORDER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+_ORDER_ID = re.compile(r"(?:[A-Za-z0-9_-]{7})?[A-Za-z0-9_-]{22}")  # new_order_id(); 22: the ids made before it
 _ASSET_TYPES = {"orders.css": "text/css", "orders.js": "text/javascript"}
 _RECHECKABLE = {BlockReason.LOW_BALANCE.value, BlockReason.MARKET_UNAVAILABLE.value}
 MAX_FORM_BYTES = 4096

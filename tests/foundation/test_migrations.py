@@ -131,3 +131,35 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     finally:
         await db.close()
     assert not await db.ping()
+
+
+async def test_orders_stats_leaves_out_the_orders_awaiting_payment(tmp_path: Path) -> None:
+    """Migration 0015: an existing database's orders_stats keeps the orders that left awaiting_payment and drops
+    the others; a new order gets its entry when it leaves that state (no entry to write per checkout)."""
+    migrations = load_migrations()
+    path = tmp_path / "bot.sqlite3"
+    insert = (
+        "INSERT INTO orders (id, form_token, login, product_key, nle_cost, state, created_at, updated_at, expires_at,"
+        " amount) VALUES (?, 'f', 'buyer', 'cs2-30', '1', ?, 't', 't', 't', '9.90')"
+    )
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await apply_migrations(conn, migrations[:14]) == 14
+        for order_id, state in (("A", "awaiting_payment"), ("P", "paid"), ("E", "expired"), ("R", "refunded")):
+            await conn.execute(insert, (order_id * 22, state))
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() >= 15
+        through_index = "SELECT id, amount_units FROM orders INDEXED BY orders_stats WHERE state <> 'awaiting_payment'"
+        assert sorted(tuple(r) for r in await db.fetchall(through_index)) == [
+            ("E" * 22, 990000000),
+            ("P" * 22, 990000000),
+            ("R" * 22, 990000000),
+        ]
+        with pytest.raises(sqlite3.OperationalError, match="no query solution"):  # a partial index: not for all rows
+            await db.fetchall("SELECT id FROM orders INDEXED BY orders_stats")
+        await db.execute(insert, ("N" * 22, "awaiting_payment"))
+        await db.execute("UPDATE orders SET state = 'paid' WHERE id IN (?, ?)", ("N" * 22, "A" * 22))
+        assert sorted(str(r[0]) for r in await db.fetchall(through_index)) == [c * 22 for c in "AENPR"]
+        assert [tuple(r) for r in await db.fetchall("PRAGMA integrity_check")] == [("ok",)]
+    finally:
+        await db.close()

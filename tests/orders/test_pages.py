@@ -7,6 +7,8 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -47,7 +49,7 @@ async def open_order(checkout: Client, orders: OrderService, **overrides: Any) -
     assert response.status == 303
     assert_secure(response)
     location = response.headers["Location"]
-    assert re.fullmatch(r"/orders/[A-Za-z0-9_-]{22}", location)
+    assert re.fullmatch(r"/orders/[A-Za-z0-9_-]{29}", location)
     first = await checkout.get(location)  # the first view starts the pre-checks
     assert first.status == 200
     await orders.drain()
@@ -188,7 +190,9 @@ async def test_status_json(checkout: Client, orders: OrderService) -> None:
     }
 
 
-@pytest.mark.parametrize("order_id", ["A" * 22, "short", "x" * 200, "..%2f..%2fetc", "A" * 21 + "!"])
+@pytest.mark.parametrize(
+    "order_id", ["A" * 22, "A" * 29, "A" * 23, "A" * 30, "short", "x" * 200, "..%2f..%2fetc", "A" * 21 + "!"]
+)
 async def test_unknown_orders_are_404_with_the_same_page(checkout: Client, order_id: str) -> None:
     response = await checkout.get(f"/orders/{order_id}")
     assert response.status == 404
@@ -200,6 +204,29 @@ async def test_unknown_orders_are_404_with_the_same_page(checkout: Client, order
     status = await checkout.get(f"/orders/{order_id}/status")
     assert status.status == 404
     assert_secure(status)
+
+
+async def test_an_order_made_before_the_time_ordered_ids_keeps_its_page(checkout: Client, orders: OrderService) -> None:
+    """Ids were 22 random characters before new_order_id() put the creation time first: those pages still open."""
+    order, created = await orders.repo.insert(
+        {
+            "id": "Old_" + "x" * 18,
+            "form_token": "t",
+            "login": "darth",
+            "product_key": "cs2-30",
+            "nle_cost": Decimal("17.10"),
+            "expires_at": datetime.now(UTC) + timedelta(hours=1),
+        },
+        actor="customer",
+    )
+    assert created
+    page = await checkout.get(f"/orders/{order.id}")
+    assert page.status == 200
+    assert "CS2, 30 days" in await page.text()
+    status = await checkout.get(f"/orders/{order.id}/status")
+    assert (await status.json())["state"] == "awaiting_payment"
+    for other in (order.id[:-1], order.id + "x", "x" * 7 + order.id[:-1] + "!"):  # no other length, no other alphabet
+        assert (await checkout.get(f"/orders/{other}")).status == 404
 
 
 async def test_assets(checkout: Client) -> None:

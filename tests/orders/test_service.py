@@ -4,6 +4,7 @@ fulfilment exactly once (retries, ``Invalid id.``, restarts), refusals, retry, c
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
+import bot.orders.service as service_module
 from bot.market.journal import OperationStatus, SpendingJournal
 from bot.market.models import Product
 from bot.market.simulator.runner import RunningSimulator
@@ -65,7 +67,7 @@ async def test_create_from_token_is_idempotent(orders: OrderService, clock: Cloc
     again, created_again = await orders.create_from_token(claims)
     assert (created, created_again) == (True, False)
     assert again.id == first.id
-    assert len(first.id) == 22
+    assert len(first.id) == 29
     assert len(first.form_token) == 22
     assert first.state is S.AWAITING_PAYMENT
     assert first.check_status == "pending"
@@ -339,7 +341,39 @@ def test_clean_text(text: str | None, limit: int, expected: str | None) -> None:
 def test_order_ids_are_random_and_url_safe() -> None:
     ids = {new_order_id() for _ in range(200)}
     assert len(ids) == 200
-    assert all(len(i) == 22 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    assert all(len(i) == 29 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    random_parts = {i[7:] for i in ids}
+    assert len(random_parts) == 200  # 128 random bits each, whatever the time part
+    assert all(len(base64.urlsafe_b64decode(part + "==")) == 16 for part in random_parts)
+
+
+@pytest.mark.parametrize(
+    ("millis", "prefix"),
+    [
+        (0, "-------"),
+        (1, "------0"),
+        (63, "------z"),
+        (64, "-----0-"),
+        (1_796_000_000_123, "P7dwHWv"),  # 2026-11-30T00:53:20.123Z
+        (2**42 - 1, "zzzzzzz"),
+        (2**42 + 5, "------4"),  # after 2109: counted again from 0
+    ],
+)
+def test_an_order_id_starts_with_its_creation_time(monkeypatch: pytest.MonkeyPatch, millis: int, prefix: str) -> None:
+    monkeypatch.setattr(service_module.time, "time_ns", lambda: millis * 1_000_000 + 999_999)
+    order_id = new_order_id()
+    assert order_id[:7] == prefix
+    assert len(order_id) == 29
+
+
+def test_order_ids_sort_by_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the order SQLite compares text: each new order's keys go to the end of the indexes on the id."""
+    moments = [0, 1, 62, 63, 64, 4095, 4096, 1_796_000_000_123, 1_796_000_000_124, 2**42 - 1]
+    ids = []
+    for millis in moments:
+        monkeypatch.setattr(service_module.time, "time_ns", lambda millis=millis: millis * 1_000_000)
+        ids.append(new_order_id())
+    assert sorted(ids, key=lambda i: i.encode()) == ids
 
 
 def test_order_url(orders: OrderService) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
+import bot.stats.figures as figures_module
 from bot.market.journal import OperationStatus
 from bot.stats.figures import (
     SHOP,
@@ -241,6 +242,15 @@ async def test_period_queries_use_the_stats_indexes(seeded: Seeded, monkeypatch:
         if "LEFT JOIN orders o" in sql:
             assert "COVERING INDEX orders_by_request" in plan, (sql, plan)
     assert any("order_transitions t NOT INDEXED" in sql for sql in plans)  # the 30-day period scans the history
+
+
+def test_no_order_returns_to_awaiting_payment() -> None:
+    """The paid orders' queries read orders_stats, which leaves out the orders awaiting payment (migration 0015):
+    that loses no paid order only while no transition leads back into that state."""
+    from bot.orders.models import TRANSITIONS, OrderState
+
+    assert all(OrderState.AWAITING_PAYMENT not in targets for targets in TRANSITIONS.values())
+    assert "o.state <> 'awaiting_payment'" in figures_module._PAID
 
 
 async def test_an_in_memory_database_is_read_on_its_own_connection() -> None:
