@@ -25,14 +25,6 @@ The thread starts the next transaction as soon as the previous one committed: th
 jobs and receives results (one ``call_soon_threadsafe`` per transaction), it is never a step of the pipeline.
 Work given to the thread must be quick, synchronous and touch only ``conn``.
 
-The event loop hands the jobs of one of its turns over together: :meth:`BatchWriter.submit` keeps its job in a
-list and the list goes into the thread's queue once, by a callback at the end of the turn (``call_soon``), so
-the requests a turn serves (a burst of webhooks arriving together) wake the thread once and form one batch.
-Put one by one, the first job woke an idle thread, which took it, with the one or two behind it, as soon as
-the loop let go of the GIL for a moment (the next socket write): half of the batches were of one to four jobs,
-each paying a whole commit and its fsync (measured with the webhook benchmark: batches of under five jobs
-about 100 -> 60 in 200, the batch writer's and the event loop's CPU per event both lower).
-
 It lives beside the main :class:`~bot.storage.Database` connection on the same WAL file: SQLite serialises
 the two writers and ``busy_timeout`` covers the wait.
 """
@@ -127,14 +119,13 @@ class BatchWriter(Generic[J, R]):
         self.path = path
         self._handler = handler
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[list[_Job[J, R]] | _Call | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job[J, R] | _Call | object] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._closed = False
         self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
         self._serving = False  # the thread is connected and serving its queue (a flag: every submit reads it)
-        self._turn: list[_Job[J, R]] = []  # jobs of the event loop's current turn, not yet handed over
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -153,7 +144,6 @@ class BatchWriter(Generic[J, R]):
         if self._closed:
             return
         self._closed = True
-        self._hand_over()  # what was submitted is written before the stop
         self._queue.put(_STOP)
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
@@ -168,36 +158,21 @@ class BatchWriter(Generic[J, R]):
         """Write ``payload`` with the next batch; its result once that batch committed."""
         loop = self._require_open()
         future: asyncio.Future[R] = loop.create_future()
-        self._add(loop, _Job(payload, future))
+        self._queue.put(_Job(payload, future))
         # No shield needed: a cancelled caller cancels only its future; the job is still committed.
         return await future
 
     def submit_nowait(self, payload: J) -> None:
         """Write ``payload`` with the next batch without waiting for it (its result is dropped)."""
-        self._add(self._require_open(), _Job(payload, None))
+        self._require_open()
+        self._queue.put(_Job(payload, None))
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(conn)`` inside a ``BEGIN IMMEDIATE … COMMIT`` of its own on the writer's thread; its result."""
         loop = self._require_open()
         future: asyncio.Future[T] = loop.create_future()
-        self._hand_over()  # the jobs submitted before it are written before it
         self._queue.put(_Call(fn, future))
         return await future
-
-    def _add(self, loop: asyncio.AbstractEventLoop, job: _Job[J, R]) -> None:
-        """Keep ``job`` with the others of this turn of the loop; the first one schedules their hand-over."""
-        self._turn.append(job)
-        if len(self._turn) == 1:
-            loop.call_soon(self._hand_over)
-
-    def _hand_over(self) -> None:
-        """Put the jobs of the turn into the thread's queue, as ONE item (one wake-up of the thread)."""
-        if not self._turn:
-            return
-        jobs, self._turn = self._turn, []
-        self._queue.put(jobs)
-        if not self._serving:  # the thread stopped meanwhile (and may have answered its leftovers already)
-            self._fail_leftovers()
 
     def _require_open(self) -> asyncio.AbstractEventLoop:
         # The thread's own flag rather than Thread.is_alive() (a lock acquired on every submit, about 1% of the
@@ -239,18 +214,16 @@ class BatchWriter(Generic[J, R]):
                     log.critical("batch writer stopped error=%s", type(exc).__name__, exc_info=exc)
                     return
                 continue
-            jobs: list[_Job[J, R]] = item  # type: ignore[assignment]  # the jobs of a turn (see _hand_over)
-            if len(jobs) > self._max_batch:
-                jobs, carry = jobs[: self._max_batch], jobs[self._max_batch :]  # the rest: the next batch
-            while carry is None and len(jobs) < self._max_batch:
+            jobs: list[_Job[J, R]] = [item]  # type: ignore[list-item]
+            while len(jobs) < self._max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if not isinstance(nxt, list) or len(jobs) + len(nxt) > self._max_batch:
-                    carry = nxt  # a call, the stop or jobs that do not fit: after this batch
+                if not isinstance(nxt, _Job):
+                    carry = nxt  # a call or the stop: after this batch
                     break
-                jobs = jobs + nxt
+                jobs.append(nxt)
             try:
                 self._run_batch(conn, jobs)
             except BaseException as exc:  # not an error of the jobs: the writer cannot go on (rolled back)
@@ -305,9 +278,7 @@ class BatchWriter(Generic[J, R]):
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, list):
-                self._settle([(job.future, None, closed) for job in item])
-            elif isinstance(item, _Call):
+            if isinstance(item, _Job | _Call):
                 self._settle([(item.future, None, closed)])
 
     # ----------------------------------------------------------------- back to the event loop

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -149,69 +148,3 @@ async def test_a_crash_in_a_call_answers_every_waiter_and_stops_the_writer(db: D
     await writer.close()
     with pytest.raises(BatchWriterClosed):
         await writer.submit("c")
-
-
-async def test_the_jobs_of_one_turn_of_the_loop_are_one_batch_even_when_the_thread_could_take_the_first(
-    db: Database,
-) -> None:
-    handler = Recorder()
-    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
-    await writer.start()
-
-    async def submit_after_a_pause(job: str) -> int:
-        time.sleep(0.02)  # holds the loop but not the GIL: an idle thread could take a job now
-        return await writer.submit(job)
-
-    assert await asyncio.gather(*(submit_after_a_pause(job) for job in ("a", "b", "c"))) == [1, 1, 1]
-    assert handler.batches == [["a", "b", "c"]], "handed over together at the end of the turn"
-    await writer.close()
-
-
-async def test_a_call_comes_after_the_jobs_submitted_before_it_in_the_same_turn(db: Database) -> None:
-    writer: BatchWriter[str, int] = BatchWriter(db.path, Recorder())
-    await writer.start()
-
-    def count(conn: sqlite3.Connection) -> int:
-        return int(conn.execute("SELECT count(*) FROM webhook_rejections").fetchone()[0])
-
-    jobs = [asyncio.ensure_future(writer.submit(job)) for job in ("a", "b")]
-    call = asyncio.ensure_future(writer.run(count))  # runs in the same turn as the two submits, after them
-    assert await call == 2  # the jobs were written first
-    assert await asyncio.gather(*jobs) == [1, 1]
-    await writer.close()
-
-
-async def test_closing_writes_what_was_submitted_in_the_same_turn(db: Database) -> None:
-    handler = Recorder()
-    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
-    await writer.start()
-    writer.submit_nowait("a")
-    await writer.close()  # before the turn ends
-    assert handler.batches == [["a"]]
-    assert (await db.fetchone("SELECT count(*) FROM webhook_rejections"))[0] == 1  # type: ignore[index]
-
-
-async def test_a_job_handed_over_after_the_thread_stopped_is_answered(db: Database) -> None:
-    writer: BatchWriter[str, int] = BatchWriter(db.path, Recorder())
-    await writer.start()
-    gate = threading.Event()
-
-    def crash(conn: sqlite3.Connection) -> None:
-        raise Crash
-
-    held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))
-    crashing = asyncio.ensure_future(writer.run(crash))
-    await asyncio.sleep(0.05)  # both queued, the thread in the first
-    queued = asyncio.ensure_future(writer.submit("a"))
-    await asyncio.sleep(0)  # "a" was submitted in this turn: kept until its end
-    gate.set()
-    thread = writer._thread
-    assert thread is not None
-    thread.join(5)  # the crash stopped the thread (its leftovers answered) before "a" was handed over
-    assert not thread.is_alive()
-    with pytest.raises(BatchWriterClosed):
-        await asyncio.wait_for(queued, 5)
-    assert await held
-    with pytest.raises(BatchWriterClosed):
-        await crashing
-    await writer.close()
