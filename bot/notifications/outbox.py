@@ -297,17 +297,6 @@ _CLAIM_WHERE = (
 statement step per row, each one handing the GIL to the event loop and taking it back on the database thread."""
 
 
-_MARK_SENT = (
-    "UPDATE notification_outbox SET state = 'sent', message_id = mark.column2, attempts = attempts + 1, "
-    "last_error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM (VALUES "
-)
-_MARK_SENT_WHERE = (
-    ") AS mark WHERE notification_outbox.nonce = mark.column1 AND notification_outbox.state = 'pending'"
-)
-"""Many (nonce, message id) marks per statement: an ``executemany`` costs a statement step per message, each one
-handing the GIL to the event loop and taking it back on the database thread (as :data:`_CLAIM`)."""
-
-
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
@@ -424,16 +413,15 @@ class Outbox:
 
     async def mark_sent_many(self, marks: Sequence[tuple[str, int | None]]) -> int:
         """:meth:`mark_sent` for several messages, given as (nonce, message id), in ONE transaction (one commit
-        for all) and few statements (many messages per statement, as the claims); rows marked."""
-        marked = 0
+        for all); rows marked."""
         async with self._db.transaction() as conn:
-            for chunk in chunked(marks):
-                cursor = await conn.execute(
-                    _MARK_SENT + row_marks("(?, ?)", len(chunk)) + _MARK_SENT_WHERE,
-                    [part for mark in chunk for part in mark],
-                )
-                marked += cursor.rowcount
-        return marked
+            cursor = await conn.executemany(
+                "UPDATE notification_outbox SET state = 'sent', message_id = ?, attempts = attempts + 1, "
+                "last_error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE nonce = ? AND state = 'pending'",
+                [(message_id, nonce) for nonce, message_id in marks],
+            )
+            return cursor.rowcount
 
     async def mark_undeliverable(self, nonce: str, error: str) -> int:
         return await self._db.execute(

@@ -57,15 +57,6 @@ async def test_mark_sent_many_records_each_message_with_its_id_in_one_call(db: D
     ]
 
 
-async def test_mark_sent_many_records_more_messages_than_one_statement_takes(db: Database) -> None:
-    outbox = Outbox(db)
-    await enqueue(outbox, 300)  # more than ROWS_PER_STATEMENT (256) marks: two statements
-    ids = [row.id for row in await outbox.pending(limit=1000)]
-    nonces = await outbox.claim_many([[row_id] for row_id in ids])
-    assert await outbox.mark_sent_many([(nonce, 1000 + i) for i, nonce in enumerate(nonces)]) == 300
-    assert await _states(db) == [("sent", nonce, 1000 + i) for i, nonce in enumerate(nonces)]
-
-
 async def test_a_pass_never_posts_again_a_message_whose_mark_is_still_being_written(db: Database) -> None:
     """Pages of two messages: every next page is read while the previous page's marks are being written."""
     sink = CountingSink()
