@@ -22,7 +22,12 @@ from bot.i18n import DEFAULT_LOCALE, t
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed
-from bot.notifications.outbox import Outbox, OutboxMessage, queue_event_announcements
+from bot.notifications.outbox import (
+    EVENT_ANNOUNCEMENT_ON_INSERT,
+    Outbox,
+    OutboxMessage,
+    queue_event_announcements,
+)
 from bot.notifications.targets import AUDIT_TARGET
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
@@ -109,7 +114,8 @@ class WebhookFeature:
         outbox = Outbox(db, locale=locale)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
-        store.add_events_hook(event_notification_hook())
+        # queued by the ingest's insert itself (one statement per batch); the hook for the processor's retries
+        store.add_events_hook(event_notification_hook(), on_insert=EVENT_ANNOUNCEMENT_ON_INSERT)
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
         processor = EventProcessor(store, alerts=outbox)
         store.add_commit_listener(dispatcher.wake)

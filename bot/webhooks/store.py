@@ -124,14 +124,24 @@ class FanoutHooks:
 
     events: list[EventsHook] = field(default_factory=list)
     quarantine: list[QuarantineHook] = field(default_factory=list)
+    on_insert: dict[EventsHook, str] = field(default_factory=dict)
+    """Events hooks the ingest path does in SQL (see :meth:`WebhookStore.add_events_hook`): their statement,
+    run by a trigger for each event row the ingest inserts; the hook itself runs only in the processor's retry."""
 
     def run(
-        self, conn: sqlite3.Connection, events: Sequence[WebhookEvent], quarantined: Sequence[QuarantinedBody]
+        self,
+        conn: sqlite3.Connection,
+        events: Sequence[WebhookEvent],
+        quarantined: Sequence[QuarantinedBody],
+        *,
+        inserted: bool = False,
     ) -> None:
-        """Every hook, in registration order (inside the caller's transaction)."""
+        """Every hook, in registration order (inside the caller's transaction); ``inserted``: the events were
+        just inserted by the ingest path, whose insert already did the :attr:`on_insert` hooks' work."""
         if events:
             for events_hook in self.events:
-                events_hook(conn, events)
+                if not (inserted and events_hook in self.on_insert):
+                    events_hook(conn, events)
         if quarantined:
             for quarantine_hook in self.quarantine:
                 quarantine_hook(conn, quarantined)
@@ -259,6 +269,38 @@ class _IngestHandler:
             return [_NEW_DEFERRED if is_new else _NOT_NEW for is_new in new]
         return [_NEW if is_new else _NOT_NEW for is_new in new]
 
+    def write_alone(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Stored] | None:
+        """The usual batch as ONE statement outside a transaction (SQLite commits it, durably, when it returns):
+        new events only, each kind's unique_ids following on from its highest stored one without a gap, no
+        rejected-signature counts to store, and no fan-out but the hooks the insert does itself
+        (:attr:`FanoutHooks.on_insert`). ``None`` (nothing written) for any other batch, and when the insert
+        meets a row another connection stored (a unique constraint: SQLite undid the statement)."""
+        hooks = self._hooks
+        if conn.in_transaction or self._rejections or any(hook not in hooks.on_insert for hook in hooks.events):
+            return None
+        first: dict[tuple[str, int], _Job] = {}
+        for job in jobs:
+            if job.event is None:
+                return None
+            first.setdefault((job.event.kind, job.event.unique_id), job)
+        if len(first) > ROWS_PER_STATEMENT:
+            return None
+        maxes = dict(self._maxes)
+        for kind, unique_id in sorted(first):
+            top = maxes.get(kind)
+            if top is not None and unique_id != top + 1:  # a redelivery, a late event or a gap: not the usual
+                return None
+            maxes[kind] = unique_id
+        stamp = iso(self._clock())
+        try:
+            _insert_event_rows(conn, [(job, job.event) for job in first.values() if job.event is not None], stamp)
+        except sqlite3.IntegrityError:
+            return None
+        self._state = _BatchState(maxes=maxes, hooks=hooks, stamp=stamp)
+        self._taken = Counter()
+        new = {id(job) for job in first.values()}
+        return [_NEW if id(job) in new else _NOT_NEW for job in jobs]
+
     def committed(self) -> None:
         if self._state is not None:
             self._maxes = self._state.maxes
@@ -308,7 +350,7 @@ def _fan_out(
     (``processed_at`` NULL) for the processor instead."""
     if state.deferred is None:
         try:
-            state.hooks.run(conn, events, list(quarantined.values()))
+            state.hooks.run(conn, events, list(quarantined.values()), inserted=True)
         except Exception as exc:
             raise _FanoutFailed(exc) from exc
         return
@@ -464,8 +506,18 @@ class WebhookStore:
         self._closed = False
 
     # ----------------------------------------------------------------- lifecycle
-    def add_events_hook(self, hook: EventsHook) -> None:
-        """Fan-out for NEW valid events (see :data:`EventsHook`); register before the first event arrives."""
+    def add_events_hook(self, hook: EventsHook, *, on_insert: str | None = None) -> None:
+        """Fan-out for NEW valid events (see :data:`EventsHook`); register before the first event arrives.
+
+        ``on_insert``: the hook's work as ONE SQL statement over ``NEW`` (the inserted ``webhook_events`` row),
+        run by a trigger on the ingest writer's connection for every event row it inserts (registered before
+        :meth:`start`). The ingest path then leaves ``hook`` out, and its usual batch is one statement outside a
+        transaction (:meth:`_IngestHandler.write_alone`); ``hook`` still runs in the processor's retry, and must
+        do the same as the statement (idempotently: the statement may have run already)."""
+        if on_insert is not None:
+            if self._writer is not None:
+                raise RuntimeError("an on-insert hook must be registered before the store starts")
+            self.hooks.on_insert[hook] = on_insert
         self.hooks.events.append(hook)
 
     def add_quarantine_hook(self, hook: QuarantineHook) -> None:
@@ -488,6 +540,21 @@ class WebhookStore:
         handler = _IngestHandler(self.hooks, self._rejections, maxes, self._clock)
         writer = BatchWriter(self._db.path, handler, max_batch=self._max_batch)
         await writer.start()
+        statements = list(self.hooks.on_insert.values())
+
+        def create_triggers(conn: sqlite3.Connection) -> None:  # TEMP: this connection's inserts only
+            for number, statement in enumerate(statements):
+                conn.execute(
+                    f"CREATE TEMP TRIGGER webhook_events_on_insert_{number} AFTER INSERT ON main.webhook_events "
+                    f"BEGIN {statement}; END"
+                )
+
+        if statements:
+            try:
+                await writer.run(create_triggers)
+            except BaseException:
+                await writer.close()
+                raise
         self._writer = writer
 
     @property
