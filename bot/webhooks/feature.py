@@ -52,6 +52,13 @@ def event_notification_hook() -> EventsHook:
     return hook
 
 
+def announce_events(store: WebhookStore) -> None:
+    """Register the announcement of new events on ``store`` (before it starts): queued by the ingest's own insert
+    (:data:`~bot.notifications.outbox.EVENT_ANNOUNCEMENT_ON_INSERT`, so the usual batch is one statement), and
+    by :func:`event_notification_hook` in the processor's retries."""
+    store.add_events_hook(event_notification_hook(), on_insert=EVENT_ANNOUNCEMENT_ON_INSERT)
+
+
 def _redacted_excerpt(body: str) -> str:
     """The body with its signature value removed (it is valid: no need to spread it), shortened."""
     try:
@@ -114,8 +121,7 @@ class WebhookFeature:
         outbox = Outbox(db, locale=locale)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
-        # queued by the ingest's insert itself (one statement per batch); the hook for the processor's retries
-        store.add_events_hook(event_notification_hook(), on_insert=EVENT_ANNOUNCEMENT_ON_INSERT)
+        announce_events(store)
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
         processor = EventProcessor(store, alerts=outbox)
         store.add_commit_listener(dispatcher.wake)

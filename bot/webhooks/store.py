@@ -354,17 +354,15 @@ def _fan_out(
         except Exception as exc:
             raise _FanoutFailed(exc) from exc
         return
-    conn.executemany(
-        "UPDATE webhook_events SET processed_at = NULL WHERE kind = ? AND unique_id = ?",
-        [(event.kind, event.unique_id) for event in events],
-    )
+    # (its events were inserted unprocessed: see _insert_events)
     conn.executemany(
         "UPDATE webhook_quarantine SET processed_at = NULL WHERE id = ?", [(row_id,) for row_id in quarantined]
     )
 
 
 def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _BatchState) -> dict[int, WebhookEvent]:
-    """Insert the batch's new events, marked processed (the fan-out follows in the same transaction). For each
+    """Insert the batch's new events, marked processed (the fan-out follows in the same transaction; unprocessed
+    when the batch's fan-out was deferred, so that the on-insert hooks' triggers skip them). For each
     job whose event was new: its event, keyed by ``id(job)``, in arrival order.
 
     Within one batch the first delivery of a (kind, unique_id) wins; later copies are duplicates. Rows go in
@@ -386,8 +384,9 @@ def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _Batch
     written_elsewhere: list[WebhookEvent] = []  # above the known highest unique_id, yet stored: in the sequence
     while pending:
         chunk = pending[:ROWS_PER_STATEMENT]
-        try:
-            _insert_event_rows(conn, [(job, event) for _, job, event in chunk], state.stamp)
+        try:  # processed now (the fan-out follows), or left to the processor when it was deferred
+            processed_at = state.stamp if state.deferred is None else None
+            _insert_event_rows(conn, [(job, event) for _, job, event in chunk], processed_at)
         except sqlite3.IntegrityError:  # stored by someone else after all: undone, look them up
             stored = _already_stored(conn, [key for key, _, _ in pending])
             if not stored:
@@ -403,7 +402,9 @@ def _insert_events(conn: sqlite3.Connection, jobs: Sequence[_Job], state: _Batch
     return new_jobs
 
 
-def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, WebhookEvent]], stamp: str) -> None:
+def _insert_event_rows(
+    conn: sqlite3.Connection, rows: Sequence[tuple[_Job, WebhookEvent]], processed_at: str | None
+) -> None:
     params: list[object] = []
     for job, event in rows:
         amount = str(event.amount)
@@ -418,7 +419,7 @@ def _insert_event_rows(conn: sqlite3.Connection, rows: Sequence[tuple[_Job, Webh
                 iso(event.received_at),
                 job.remote,
                 job.body,
-                stamp,
+                processed_at,
             )
         )
     conn.execute(_INSERT_EVENTS + row_marks("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(rows)), params)
@@ -510,7 +511,8 @@ class WebhookStore:
         """Fan-out for NEW valid events (see :data:`EventsHook`); register before the first event arrives.
 
         ``on_insert``: the hook's work as ONE SQL statement over ``NEW`` (the inserted ``webhook_events`` row),
-        run by a trigger on the ingest writer's connection for every event row it inserts (registered before
+        run by a trigger on the ingest writer's connection for every event row it inserts with its fan-out (not
+        for the rows of a batch whose fan-out was deferred: those are inserted unprocessed; registered before
         :meth:`start`). The ingest path then leaves ``hook`` out, and its usual batch is one statement outside a
         transaction (:meth:`_IngestHandler.write_alone`); ``hook`` still runs in the processor's retry, and must
         do the same as the statement (idempotently: the statement may have run already)."""
@@ -546,7 +548,7 @@ class WebhookStore:
             for number, statement in enumerate(statements):
                 conn.execute(
                     f"CREATE TEMP TRIGGER webhook_events_on_insert_{number} AFTER INSERT ON main.webhook_events "
-                    f"BEGIN {statement}; END"
+                    f"WHEN NEW.processed_at IS NOT NULL BEGIN {statement}; END"
                 )
 
         if statements:
