@@ -271,12 +271,12 @@ class _IngestHandler:
 
     def write_alone(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Stored] | None:
         """The usual batch as ONE statement outside a transaction (SQLite commits it, durably, when it returns):
-        new events only, each kind's unique_ids following on from its highest stored one without a gap, no
-        rejected-signature counts to store, and no fan-out but the hooks the insert does itself
-        (:attr:`FanoutHooks.on_insert`). ``None`` (nothing written) for any other batch, and when the insert
-        meets a row another connection stored (a unique constraint: SQLite undid the statement)."""
+        new events only, each kind's unique_ids following on from its highest stored one without a gap, and no
+        fan-out but the hooks the insert does itself (:attr:`FanoutHooks.on_insert`). ``None`` (nothing written)
+        for any other batch (rejected-signature counts come with a job of their own: it needs a transaction), and
+        when the insert meets a row another connection stored (a unique constraint: SQLite undid the statement)."""
         hooks = self._hooks
-        if conn.in_transaction or self._rejections or any(hook not in hooks.on_insert for hook in hooks.events):
+        if conn.in_transaction or any(hook not in hooks.on_insert for hook in hooks.events):
             return None
         first: dict[tuple[str, int], _Job] = {}
         for job in jobs:
