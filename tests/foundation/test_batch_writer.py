@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -168,7 +169,7 @@ class AloneRecorder(Recorder):
         if "alone-fail" in jobs:
             raise RuntimeError("refused")
         conn.execute(
-            "INSERT INTO webhook_rejections (hour, count) VALUES " + ", ".join(["(?, 1)"] * len(jobs)), list(jobs)
+            "INSERT INTO webhook_rejections (hour, count) SELECT value, 1 FROM json_each(?)", (json.dumps(jobs),)
         )
         return [len(job) for job in jobs]
 
@@ -180,7 +181,9 @@ async def test_a_batch_the_handler_writes_alone_skips_the_transaction_and_a_fail
     writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
     await writer.start()
     assert await writer.submit("alone1") == 6
-    assert handler.alone == [["alone1"]] and handler.batches == [] and handler.events == ["committed"]
+    assert handler.alone == [["alone1"]]
+    assert handler.batches == []
+    assert handler.events == ["committed"]
     assert await writer.submit("other") == 5  # the handler declined: written in a transaction
     assert handler.batches == [["other"]]
     gate = threading.Event()
@@ -190,7 +193,8 @@ async def test_a_batch_the_handler_writes_alone_skips_the_transaction_and_a_fail
     gate.set()
     assert await held
     outcomes = await asyncio.gather(*jobs, return_exceptions=True)
-    assert outcomes[0] == 6 and isinstance(outcomes[1], RuntimeError)
+    assert outcomes[0] == 6
+    assert isinstance(outcomes[1], RuntimeError)
     assert handler.alone[1:] == [["alone2", "alone-fail"], ["alone2"], ["alone-fail"]]
     assert handler.events == ["committed", "committed", "rolled back", "committed", "rolled back"]
     rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
