@@ -20,6 +20,13 @@ writes with it) and the batch's rows are written again in a new one, without the
 ``processed_at`` NULL (their fan-out deferred); the :class:`~bot.webhooks.processor.EventProcessor` retries it
 in the background (with backoff, giving up after repeated failures with an audit alert). The usual batch so
 pays no savepoint (two statements, each a hand-off of the GIL between the writer and the busy event loop).
+
+A hook may also be done by the insert itself (``on_insert``: a statement run by a ``TEMP`` trigger of the
+writer's connection for each event row it inserts processed; the announcement is one). When every events hook
+is one of those, the usual batch (new events following on from their kind's highest unique_id, nothing else)
+is ONE ``INSERT`` without ``BEGIN``/``COMMIT`` (:meth:`_IngestHandler.write_alone`): SQLite commits it, synced,
+before the statement returns. One statement step instead of four (``BEGIN``, the events, the announcements,
+``COMMIT``): ingest alone 164 -> 137 us of CPU per event (medians of 10 alternating pairs, probe).
 """
 
 from __future__ import annotations
