@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.notifications.outbox import queue_event_announcements
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
@@ -314,3 +315,21 @@ async def test_one_statement_batches_keep_the_sequence_for_the_next_gap(db: Data
 async def test_an_on_insert_hook_cannot_come_after_the_start(store: WebhookStore) -> None:
     with pytest.raises(RuntimeError, match="before the store starts"):
         store.add_events_hook(lambda conn, events: None, on_insert="SELECT 1")
+
+
+async def test_the_trigger_queues_the_row_the_processor_s_hook_queues(db: Database, store: WebhookStore) -> None:
+    assert await store.add_event(purchase(1), body="{}", remote=None)  # by the trigger
+    assert await store.add_event(transfer(1), body="{}", remote=None)
+    columns = "dedupe_key, target, content, embeds, event_id, state"
+    by_trigger = [tuple(r) for r in await db.fetchall(f"SELECT {columns} FROM notification_outbox ORDER BY id")]  # noqa: S608
+    await db.execute("DELETE FROM notification_outbox")
+
+    def by_hook(conn: sqlite3.Connection) -> None:
+        queue_event_announcements(conn, [("purchase", 1), ("transfer", 1)])
+
+    await store.transaction(by_hook)
+    assert [tuple(r) for r in await db.fetchall(f"SELECT {columns} FROM notification_outbox ORDER BY id")] == by_trigger  # noqa: S608
+    assert [row[:2] for row in by_trigger] == [
+        ("webhook:purchase:1", "channel:purchase"),
+        ("webhook:transfer:1", "channel:transfer"),
+    ]
