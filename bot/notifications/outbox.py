@@ -214,6 +214,15 @@ def queue_event_announcements(conn: sqlite3.Connection, events: Sequence[tuple[s
     return added
 
 
+EVENT_ANNOUNCEMENT_ON_INSERT = (
+    "INSERT OR IGNORE INTO notification_outbox (dedupe_key, target, embeds, event_id) "
+    "VALUES ('webhook:' || NEW.kind || ':' || NEW.unique_id, 'channel:' || NEW.kind, '[]', NEW.id)"
+)
+""":func:`queue_event_announcements` of one stored event, as a statement over the inserted row ``NEW``: run by a
+trigger for each event the webhook store's ingest path inserts (see
+:meth:`~bot.webhooks.store.WebhookStore.add_events_hook`), the same row the function queues."""
+
+
 def nonce_for(first_row_id: int) -> str:
     return f"{NONCE_PREFIX}{first_row_id}"
 

@@ -10,6 +10,11 @@ foreign keys) and ONE thread that serves a queue:
   job cannot fail its neighbours.
 - :meth:`BatchWriter.run` runs any ``fn(conn)`` in a transaction of its own, between two batches.
 
+A handler may write a batch as ONE statement without ``BEGIN``/``COMMIT`` (:meth:`BatchHandler.write_alone`):
+SQLite then runs the statement in a transaction of its own, committed (durably, ``synchronous=FULL``) when the
+statement returns. That is one statement step for the batch instead of three or more (each a hand-off of the
+GIL between this thread and the busy event loop); a batch that needs more is written in a transaction.
+
 The batches form by themselves: whatever arrived while one transaction was being written and committed is
 the next one, so the slower the commit (a slow disk), the more jobs it covers. The thread never waits for
 more (as PostgreSQL's ``commit_delay`` would): measured with the webhook benchmark, a 0.5 ms wait made
@@ -80,6 +85,12 @@ class BatchHandler(Protocol[J_contra, R_co]):
 
     def write(self, conn: sqlite3.Connection, jobs: Sequence[J_contra]) -> Sequence[R_co]:
         """Write ``jobs`` inside the open transaction; one result per job, in order. Raising rolls back."""
+        ...
+
+    def write_alone(self, conn: sqlite3.Connection, jobs: Sequence[J_contra]) -> Sequence[R_co] | None:
+        """Write ``jobs`` with ONE statement outside any transaction (SQLite commits it when it returns) and
+        return their results, or write nothing and return ``None`` (then :meth:`write` runs in a transaction).
+        Raising means nothing was written (SQLite rolled the statement back)."""
         ...
 
     def committed(self) -> None:
@@ -250,9 +261,13 @@ class BatchWriter(Generic[J, R]):
         self._settle([(job.future, result, None) for job, result in zip(jobs, results, strict=True)])
 
     def _write(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> Sequence[R]:
-        """The handler's write of ``jobs`` in one transaction; the handler hears whether it committed."""
+        """The handler's write of ``jobs`` in one transaction (or one statement: :meth:`BatchHandler.write_alone`);
+        the handler hears whether it committed."""
+        payloads = [job.payload for job in jobs]
         try:
-            results = in_transaction(conn, lambda c: self._handler.write(c, [job.payload for job in jobs]))
+            results = self._handler.write_alone(conn, payloads)
+            if results is None:
+                results = in_transaction(conn, lambda c: self._handler.write(c, payloads))
         except BaseException:
             self._handler.rolled_back()
             raise

@@ -22,7 +22,12 @@ from bot.i18n import DEFAULT_LOCALE, t
 from bot.notifications.discord_sink import DiscordSink
 from bot.notifications.dispatcher import ChannelResolver, NotificationDispatcher
 from bot.notifications.embeds import alert_embed
-from bot.notifications.outbox import Outbox, OutboxMessage, queue_event_announcements
+from bot.notifications.outbox import (
+    EVENT_ANNOUNCEMENT_ON_INSERT,
+    Outbox,
+    OutboxMessage,
+    queue_event_announcements,
+)
 from bot.notifications.targets import AUDIT_TARGET
 from bot.storage import Database
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
@@ -45,6 +50,13 @@ def event_notification_hook() -> EventsHook:
         queue_event_announcements(conn, [(event.kind, event.unique_id) for event in events])
 
     return hook
+
+
+def announce_events(store: WebhookStore) -> None:
+    """Register the announcement of new events on ``store`` (before it starts): queued by the ingest's own insert
+    (:data:`~bot.notifications.outbox.EVENT_ANNOUNCEMENT_ON_INSERT`, so the usual batch is one statement), and
+    by :func:`event_notification_hook` in the processor's retries."""
+    store.add_events_hook(event_notification_hook(), on_insert=EVENT_ANNOUNCEMENT_ON_INSERT)
 
 
 def _redacted_excerpt(body: str) -> str:
@@ -109,7 +121,7 @@ class WebhookFeature:
         outbox = Outbox(db, locale=locale)
         dispatcher = NotificationDispatcher(outbox, sink, channels)
         store = WebhookStore(db)
-        store.add_events_hook(event_notification_hook())
+        announce_events(store)
         store.add_quarantine_hook(quarantine_alert_hook(outbox))
         processor = EventProcessor(store, alerts=outbox)
         store.add_commit_listener(dispatcher.wake)

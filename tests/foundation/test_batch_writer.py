@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +37,9 @@ class Recorder:
                 raise RuntimeError("bad job")
             conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", (job,))
         return [len(job) for job in jobs]
+
+    def write_alone(self, conn: sqlite3.Connection, jobs: Sequence[str]) -> list[int] | None:
+        return None
 
     def committed(self) -> None:
         self.events.append("committed")
@@ -148,3 +152,51 @@ async def test_a_crash_in_a_call_answers_every_waiter_and_stops_the_writer(db: D
     await writer.close()
     with pytest.raises(BatchWriterClosed):
         await writer.submit("c")
+
+
+class AloneRecorder(Recorder):
+    """Writes a batch of ``alone…`` jobs as one statement outside a transaction (``alone-fail`` raises there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alone: list[list[str]] = []
+
+    def write_alone(self, conn: sqlite3.Connection, jobs: Sequence[str]) -> list[int] | None:
+        if not all(job.startswith("alone") for job in jobs):
+            return None
+        assert not conn.in_transaction
+        self.alone.append(list(jobs))
+        if "alone-fail" in jobs:
+            raise RuntimeError("refused")
+        conn.execute(
+            "INSERT INTO webhook_rejections (hour, count) SELECT value, 1 FROM json_each(?)", (json.dumps(jobs),)
+        )
+        return [len(job) for job in jobs]
+
+
+async def test_a_batch_the_handler_writes_alone_skips_the_transaction_and_a_failure_is_retried_job_by_job(
+    db: Database,
+) -> None:
+    handler = AloneRecorder()
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
+    await writer.start()
+    assert await writer.submit("alone1") == 6
+    assert handler.alone == [["alone1"]]
+    assert handler.batches == []
+    assert handler.events == ["committed"]
+    assert await writer.submit("other") == 5  # the handler declined: written in a transaction
+    assert handler.batches == [["other"]]
+    gate = threading.Event()
+    held = asyncio.ensure_future(writer.run(lambda conn: gate.wait(5)))
+    jobs = [asyncio.ensure_future(writer.submit(job)) for job in ("alone2", "alone-fail")]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await held
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    assert outcomes[0] == 6
+    assert isinstance(outcomes[1], RuntimeError)
+    assert handler.alone[1:] == [["alone2", "alone-fail"], ["alone2"], ["alone-fail"]]
+    assert handler.events == ["committed", "committed", "rolled back", "committed", "rolled back"]
+    rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
+    assert [str(r[0]) for r in rows] == ["alone1", "alone2", "other"]
+    await writer.close()

@@ -17,7 +17,7 @@ from bot.http.server import error_middleware
 from bot.market.signing import signed_body
 from bot.notifications.outbox import Outbox
 from bot.storage import Database
-from bot.webhooks.feature import event_notification_hook, quarantine_alert_hook
+from bot.webhooks.feature import announce_events, quarantine_alert_hook
 from bot.webhooks.processor import EventProcessor
 from bot.webhooks.receiver import webhook_handler
 from bot.webhooks.store import WebhookStore
@@ -83,7 +83,7 @@ async def running_receiver(db: Database, **handler_options: Any) -> AsyncIterato
     fan-out retries running as wired in production (stopped on exit)."""
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_events_hook(event_notification_hook())
+    announce_events(store)
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     processor = EventProcessor(store, alerts=outbox, base_delay=0.001, max_delay=0.01)
     store.add_deferred_listener(processor.wake)

@@ -15,7 +15,7 @@ import pytest
 from bot.notifications.outbox import Outbox
 from bot.storage import Database
 from bot.storage.migrations import load_migrations
-from bot.webhooks.feature import event_notification_hook, quarantine_alert_hook
+from bot.webhooks.feature import announce_events, quarantine_alert_hook
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor, ProcessResult
 from bot.webhooks.status import collect_status
@@ -59,7 +59,7 @@ def quarantined(n: int) -> QuarantinedBody:
 def wired_store(db: Database) -> tuple[WebhookStore, Outbox]:
     outbox = Outbox(db)
     store = WebhookStore(db)
-    store.add_events_hook(event_notification_hook())
+    announce_events(store)
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     return store, outbox
 

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.notifications.outbox import queue_event_announcements
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
-from tests.webhooks.test_processor import outbox_keys, wired_store
+from tests.webhooks.test_processor import outbox_keys, unprocessed, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 ZONES = [UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-9, minutes=-30)), timezone(timedelta(0))]
@@ -258,3 +259,77 @@ async def test_a_hook_whose_error_ended_the_transaction_still_leaves_the_batch_s
         assert await outbox_keys(db) == []
     finally:
         await store.close()
+
+
+async def test_the_usual_batch_is_one_statement_and_anything_else_a_transaction(
+    db: Database, store: WebhookStore
+) -> None:
+    """New events in sequence, announced by the insert's own trigger: ONE statement per batch, autocommitted
+    (durable when it returns); a gap, a redelivery, a rejected signature to count or a Python hook to run each
+    need the transaction, and get it (the announcement still by the trigger alone)."""
+    statements: list[str] = []
+    await store.transaction(lambda conn: conn.set_trace_callback(statements.append))
+    statements.clear()
+    for uid in (1, 2):
+        assert await store.add_event(purchase(uid), body="{}", remote=None)
+    assert await one_batch(store, [purchase(3), transfer(1), purchase(4), purchase(3)]) == [True, True, True, False]
+    assert statements.count("BEGIN IMMEDIATE") == 1  # the held call's (one_batch): none for the events
+    assert any(s.startswith("INSERT INTO webhook_events") for s in statements)
+    assert await outbox_keys(db) == [f"webhook:purchase:{u}" for u in (1, 2, 3)] + ["webhook:transfer:1"] + [
+        "webhook:purchase:4"
+    ]
+    assert await unprocessed(db) == 0
+
+    for needs_a_transaction in ([purchase(6)], [purchase(4)]):  # a gap (5), a redelivery
+        statements.clear()
+        await one_batch(store, needs_a_transaction)
+        assert statements.count("BEGIN IMMEDIATE") == 2  # the held call's and the batch's
+        assert not [s for s in statements if s.startswith("INSERT OR IGNORE INTO notification_outbox")]  # trigger
+    assert [(g.first_missing, g.last_missing) for g in await store.gaps()] == [(5, 5)]
+    statements.clear()
+    store.note_rejected_signature()  # its count is stored by a job of its own, queued now: in a transaction
+    assert await store.add_event(purchase(7), body="{}", remote=None)
+    assert "BEGIN IMMEDIATE" in statements
+    assert [tuple(r) for r in await db.fetchall("SELECT count FROM webhook_rejections")] == [(1,)]
+    seen: list[int] = []
+    store.add_events_hook(lambda conn, events: seen.extend(e.unique_id for e in events))
+    statements.clear()
+    assert await store.add_event(purchase(8), body="{}", remote=None)
+    assert "BEGIN IMMEDIATE" in statements
+    assert not [s for s in statements if s.startswith("INSERT OR IGNORE INTO notification_outbox")]
+    assert seen == [8]
+    await store.transaction(lambda conn: conn.set_trace_callback(None))
+    assert await outbox_keys(db) == [f"webhook:purchase:{u}" for u in (1, 2, 3)] + ["webhook:transfer:1"] + [
+        f"webhook:purchase:{u}" for u in (4, 6, 7, 8)
+    ]
+
+
+async def test_one_statement_batches_keep_the_sequence_for_the_next_gap(db: Database, store: WebhookStore) -> None:
+    for uid in (1, 2, 3):
+        assert await store.add_event(transfer(uid), body="{}", remote=None)
+    assert await store.add_event(transfer(6), body="{}", remote=None)
+    assert [(g.kind, g.first_missing, g.last_missing) for g in await store.gaps()] == [("transfer", 4, 5)]
+    assert not await store.add_event(transfer(2), body="{}", remote=None)  # a redelivery, found stored
+
+
+async def test_an_on_insert_hook_cannot_come_after_the_start(store: WebhookStore) -> None:
+    with pytest.raises(RuntimeError, match="before the store starts"):
+        store.add_events_hook(lambda conn, events: None, on_insert="SELECT 1")
+
+
+async def test_the_trigger_queues_the_row_the_processor_s_hook_queues(db: Database, store: WebhookStore) -> None:
+    assert await store.add_event(purchase(1), body="{}", remote=None)  # by the trigger
+    assert await store.add_event(transfer(1), body="{}", remote=None)
+    columns = "dedupe_key, target, content, embeds, event_id, state"
+    by_trigger = [tuple(r) for r in await db.fetchall(f"SELECT {columns} FROM notification_outbox ORDER BY id")]  # noqa: S608
+    await db.execute("DELETE FROM notification_outbox")
+
+    def by_hook(conn: sqlite3.Connection) -> None:
+        queue_event_announcements(conn, [("purchase", 1), ("transfer", 1)])
+
+    await store.transaction(by_hook)
+    assert [tuple(r) for r in await db.fetchall(f"SELECT {columns} FROM notification_outbox ORDER BY id")] == by_trigger  # noqa: S608
+    assert [row[:2] for row in by_trigger] == [
+        ("webhook:purchase:1", "channel:purchase"),
+        ("webhook:transfer:1", "channel:transfer"),
+    ]
