@@ -19,7 +19,7 @@ from bot.webhooks.feature import announce_events, quarantine_alert_hook
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
 from bot.webhooks.processor import EventProcessor, ProcessResult
 from bot.webhooks.status import collect_status
-from bot.webhooks.store import StoreUnavailable, WebhookStore
+from bot.webhooks.store import EventsHook, StoreUnavailable, WebhookStore
 from tests.webhooks.helpers import open_db
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -62,6 +62,17 @@ def wired_store(db: Database) -> tuple[WebhookStore, Outbox]:
     announce_events(store)
     store.add_quarantine_hook(quarantine_alert_hook(outbox))
     return store, outbox
+
+
+async def started_with(db: Database, hook: EventsHook) -> tuple[WebhookStore, list[int]]:
+    """A store wired as the feature wires it, with ``hook`` registered after the announcement, started; and the
+    list its deferred listener appends to (once per new event whose fan-out was deferred)."""
+    store, _ = wired_store(db)
+    store.add_events_hook(hook)
+    deferred: list[int] = []
+    store.add_deferred_listener(lambda: deferred.append(1))
+    await store.start()
+    return store, deferred
 
 
 async def outbox_keys(db: Database) -> list[str]:
@@ -147,7 +158,6 @@ async def test_crash_inside_the_ingest_transaction_stores_nothing_and_the_redeli
 async def test_failing_hook_never_costs_the_event_and_is_retried_with_backoff(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store, _ = wired_store(db)
     failures = {2: 3}  # unique_id -> how many more calls fail (at ingest, then 2 retries)
 
     def flaky(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
@@ -156,10 +166,7 @@ async def test_failing_hook_never_costs_the_event_and_is_retried_with_backoff(
                 failures[event.unique_id] -= 1
                 raise RuntimeError("hook bug")
 
-    store.add_events_hook(flaky)
-    deferred: list[int] = []
-    store.add_deferred_listener(lambda: deferred.append(1))
-    await store.start()
+    store, deferred = await started_with(db, flaky)
     caplog.set_level(logging.WARNING)
     for uid in (1, 2, 3):
         assert await store.add_event(purchase(uid), body="{}", remote=None)  # stored and acknowledged all the same

@@ -22,7 +22,7 @@ from bot.notifications.outbox import queue_event_announcements
 from bot.storage import Database
 from bot.webhooks.models import WebhookEvent
 from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
-from tests.webhooks.test_processor import outbox_keys, unprocessed, wired_store
+from tests.webhooks.test_processor import outbox_keys, started_with, unprocessed, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 ZONES = [UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-9, minutes=-30)), timezone(timedelta(0))]
@@ -143,7 +143,7 @@ async def test_duplicates_in_a_batch_whose_fan_out_is_deferred_are_still_answere
 ) -> None:
     """A failing hook defers the fan-out of the batch's NEW events only: a redelivery in the same batch is a
     duplicate (``False``: the sender is told so and no listener hears of it), not a new, deferred event."""
-    from tests.webhooks.test_processor import always_fails_for, unprocessed
+    from tests.webhooks.test_processor import always_fails_for
 
     store, _ = wired_store(db)
     store.add_events_hook(always_fails_for(5))
@@ -169,9 +169,6 @@ async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_sto
     """The fan-out runs without a savepoint: a hook that wrote before raising is undone with the whole
     transaction, and the batch is written again without its fan-out. Its events (a gap among them), its
     rejected-signature count and its sequence bookkeeping are stored once, each line logged once."""
-    from tests.webhooks.test_processor import unprocessed
-
-    store, _ = wired_store(db)  # the announcement hook first: it has written the batch's rows when the next raises
 
     def writes_then_fails(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
         conn.execute(
@@ -180,10 +177,8 @@ async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_sto
         if any(event.unique_id == 7 for event in events):
             raise ValueError("hook bug")
 
-    store.add_events_hook(writes_then_fails)
-    deferred: list[int] = []
-    store.add_deferred_listener(lambda: deferred.append(1))
-    await store.start()
+    # the announcement first (the insert's trigger): it has written the batch's rows when the hook raises
+    store, deferred = await started_with(db, writes_then_fails)
     caplog.set_level(logging.INFO)
     try:
         assert await store.add_event(purchase(1), body="{}", remote=None)
@@ -231,9 +226,6 @@ async def test_a_hook_whose_error_ended_the_transaction_still_leaves_the_batch_s
     """SQLite may end the transaction itself when a hook's statement fails (``RAISE(ROLLBACK)`` in a trigger, some
     I/O errors): the batch is still written again without its fan-out, and the hook's error is what is reported,
     not a failed ``ROLLBACK``."""
-    from tests.webhooks.test_processor import unprocessed
-
-    store, _ = wired_store(db)
 
     def ends_the_transaction(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS hook_probe (x INTEGER)")
@@ -243,10 +235,7 @@ async def test_a_hook_whose_error_ended_the_transaction_still_leaves_the_batch_s
         )
         conn.execute("INSERT INTO hook_probe (x) VALUES (1)")
 
-    store.add_events_hook(ends_the_transaction)
-    deferred: list[int] = []
-    store.add_deferred_listener(lambda: deferred.append(1))
-    await store.start()
+    store, deferred = await started_with(db, ends_the_transaction)
     caplog.set_level(logging.INFO)
     try:
         assert await one_batch(store, [purchase(1), purchase(2)]) == [True, True]
