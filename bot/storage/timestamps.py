@@ -1,4 +1,5 @@
-"""The stored time text: how every table keeps a moment, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+"""The stored time text: how the tables keep a moment, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (the staff tables and the
+shop's status keep shorter forms of their own).
 
 UTC, always six decimals, a ``Z``: the text sorts like the time it stands for, so SQL compares and orders it
 as text. A naive datetime is refused: its zone is unknown, and guessing "local" would store a different moment
@@ -8,7 +9,8 @@ The reader also takes the text SQLite's ``strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 migrations' column defaults) and any other ISO text with an offset; it refuses a text without one.
 
 Both are on hot paths (webhook ingest, checkout): ``isoformat``/``fromisoformat`` make and read the same text
-as ``strftime``/``strptime`` in a fraction of the time.
+as ``strftime``/``strptime`` in about 0.6 and 0.03 of the time, and a time already in ``UTC`` (every clock of
+the bot's) skips ``astimezone``.
 """
 
 from __future__ import annotations

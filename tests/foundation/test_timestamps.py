@@ -89,7 +89,7 @@ def test_the_text_is_the_utc_moment_with_six_decimals_and_a_z(moment: datetime, 
 @example(moment=datetime(1970, 1, 1, tzinfo=UTC))
 @example(moment=datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
 def test_every_aware_moment_reads_back_and_the_text_is_todays(moment: datetime) -> None:
-    """Byte-identical to what the five former copies wrote for an aware time: the ``strftime`` ones' expression
+    """Byte-identical to what the six former copies wrote for an aware time: the ``strftime`` ones' expression
     and the text from the UTC fields; read back as the same instant, in ``UTC``."""
     text = format_timestamp(moment)
     assert text == expected_text(moment)
