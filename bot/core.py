@@ -476,7 +476,10 @@ class ResellerBot(commands.Bot):
     async def _probe_database(self) -> str | None:
         if self._db is None:
             return "not open"
-        return None if await self._db.ping() else "not answering"
+        if not await self._db.ping():
+            return "not answering"
+        fault = self._db.health.problem
+        return None if fault is None else f"writes failing: {fault}"
 
     async def _probe_gateway(self) -> str | None:
         if not self.gateway_connected or self.is_closed():
