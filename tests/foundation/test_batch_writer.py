@@ -48,7 +48,9 @@ class Recorder:
         self.events.append("rolled back")
 
 
-async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(db: Database) -> None:
+async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     handler = Recorder()
     writer: BatchWriter[str, int] = BatchWriter(db.path, handler, max_batch=3)
     await writer.start()
@@ -64,6 +66,11 @@ async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
     assert results[3:] == [4, 5]  # ...its neighbours are committed
     assert handler.batches[:2] == [["a", "bb", "fail"], ["a"]], "waiting jobs share one transaction (max 3)"
     assert "rolled back" in handler.events
+    retried = [r.getMessage() for r in caplog.records if "one by one" in r.getMessage()]
+    assert retried == ["batch failed, retrying one by one jobs=3 error=RuntimeError"]
+    [failed] = [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
+    assert failed.getMessage() == "batch writer write failed error=RuntimeError"
+    assert failed.exc_info is not None  # not a fault of the database: its traceback, always
     rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
     assert [str(r[0]) for r in rows] == ["a", "bb", "dddd", "eeeee"]
 
@@ -219,12 +226,23 @@ async def test_a_full_database_fails_each_job_says_so_once_with_its_traceback_an
 
     await writer.run(cap)
     assert writer.health.problem is None
+
+    def write_big(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", ("call" + big,))
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await writer.run(write_big)  # a call: its caller logs its error, the writer notes the fault
+    assert writer.health.problem == "OperationalError: database or disk is full"
+    assert writer.health.failures == 1
+    assert not [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
+    writer.health.succeeded()  # (the run of faults below starts again from the jobs)
     for n in range(3):
         with pytest.raises(sqlite3.OperationalError, match="full"):
             await writer.submit(f"{n}{big}")
     assert writer.health.problem == "OperationalError: database or disk is full"
     failures = [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
     assert len(failures) == 3
+    assert failures[0].getMessage() == "batch writer write failed error=OperationalError"
     assert failures[0].exc_info is not None  # the first with its traceback
     assert [r.exc_info for r in failures[1:]] == [None, None]
     assert [r.getMessage() for r in failures[1:]] == [
