@@ -44,7 +44,7 @@ async def test_a_full_database_is_a_503_page_in_the_readers_language_then_the_li
     assert_secure(response)
     html = await response.text()
     assert "<title>Попробуйте через минуту" in html
-    assert "ничего не можем записать" in html
+    assert "не можем ничего сохранить" in html
     assert len(await orders.find()) == created  # nothing of the refused one
     [line] = [r for r in caplog.records if r.name == "bot.orders.web" and r.levelno >= logging.WARNING]
     assert line.levelno == logging.WARNING
