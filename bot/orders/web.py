@@ -309,7 +309,25 @@ class CheckoutPages:
                 t(locale, "order.error.too_large.text"),
                 back_url=back,
             )
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:  # no Content-Length: aiohttp counted it while reading
+            return self._error(
+                request,
+                413,
+                t(locale, "order.error.too_large.title"),
+                t(locale, "order.error.too_large.text"),
+                back_url=back,
+            )
+        except (ValueError, LookupError):  # no browser sends it: a broken multipart, a bad charset, not UTF-8
+            log.warning("order form refused reason=malformed order_id=%s client=%s", order.id, request.remote)
+            return self._error(
+                request,
+                400,
+                t(locale, "order.error.csrf.title"),
+                t(locale, "order.error.csrf.text"),
+                back_url=back,
+            )
         if not same_origin(request, public_origin=self._public_origin) or not form_token_ok(
             order.form_token, form.get("form_token")
         ):
