@@ -638,3 +638,63 @@ async def test_an_unexpected_start_failure_is_logged_with_a_reference(
         f"again later, or contact support (reference {match.group(1)}).</p>"
     ) in text
     assert "secret internals" not in text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=zz", b"form_token=x"),  # no boundary in the body
+        ("application/x-www-form-urlencoded; charset=klingon", b"form_token=x"),  # an encoding Python does not know
+        ("application/x-www-form-urlencoded", b"form_token=\xff\xfe"),  # not UTF-8
+    ],
+)
+async def test_a_form_body_no_browser_sends_is_a_400_page_in_the_readers_language(
+    checkout: Client, orders: OrderService, content_type: str, body: bytes
+) -> None:
+    """Each was an unhandled exception (a 500); the page now says what the CSRF refusal says, in Russian here."""
+    order_id, _ = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data=body,
+        headers={"Content-Type": content_type, "Accept-Language": "ru", **same_site(checkout)},
+        allow_redirects=False,
+    )
+    assert response.status == 400
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert "Обновите страницу заказа" in html
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def test_an_origin_that_is_not_a_url_is_refused_as_cross_site(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data={"form_token": form_token(html)},
+        headers={"Origin": "http://[::1"},  # urlsplit raises ValueError: was a 500
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def test_a_chunked_form_over_aiohttps_limit_is_the_pages_413(checkout: Client, orders: OrderService) -> None:
+    """Without a Content-Length aiohttp counts the body itself; its refusal was its own English text."""
+    order_id, html = await open_order(checkout, orders)
+
+    async def chunks() -> Any:
+        yield f"form_token={form_token(html)}&reference=".encode()
+        for _ in range(300):
+            yield b"r" * 4096
+
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "ru", **same_site(checkout)},
+        allow_redirects=False,
+    )
+    assert response.status == 413
+    assert_secure(response)
+    assert "Слишком большая форма" in await response.text()
+    assert (await orders.get(order_id)).payment_claimed_at is None

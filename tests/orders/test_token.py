@@ -184,6 +184,20 @@ def test_malformed(token: str) -> None:
     assert rejected(token).code in {"malformed", "bad_signature"}
 
 
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": 10**30},  # signed, yet beyond a datetime: was an OverflowError, a 500 on the checkout page
+        {"exp": 1e308},
+        {"iat": -(10**30)},
+        {"iat": -62135596900},  # the year 0
+    ],
+)
+def test_times_beyond_a_datetime_are_malformed(times: dict[str, Any]) -> None:
+    refusal = rejected(sign(purchase_claims(**times)))
+    assert (refusal.code, refusal.message, refusal.status) == ("malformed", INVALID_LINK, 400)
+
+
 def test_payload_not_an_object_is_refused() -> None:
     header, payload = b64({"alg": "HS256", "typ": "JWT"}), b64(b"[1, 2]")
     signature = hmac.new(SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
