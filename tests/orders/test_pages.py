@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
@@ -396,6 +396,16 @@ def test_public_origin_is_accepted() -> None:
     assert not same_origin(request, public_origin=None)
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_origin_naming_this_host_is_accepted_on_either_scheme(scheme: str) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    request = make_mocked_request(
+        "POST", "/orders/x/paid", headers={"Host": "shop.example", "Origin": f"{scheme}://shop.example"}
+    )
+    assert same_origin(request, public_origin=None)
+
+
 async def test_post_to_unknown_order_is_404(checkout: Client) -> None:
     response = await checkout.post("/orders/" + "Z" * 22 + "/paid", data={"form_token": "x"})
     assert response.status == 404
@@ -698,3 +708,104 @@ async def test_a_chunked_form_over_aiohttps_limit_is_the_pages_413(checkout: Cli
     assert_secure(response)
     assert "Слишком большая форма" in await response.text()
     assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def assert_refusal_page(response: Any, status: int, title: str, text: str, back: str | None) -> None:
+    """A refusal page in Russian (the request asked for it): its status, title, sentence and the way back."""
+    from bot.i18n import t
+
+    assert response.status == status
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert f"<h1>{t('ru', title)}</h1>" in html
+    assert f'<p class="lead">{t("ru", text)}</p>' in html
+    if back is None:
+        assert t("ru", "order.error.back") not in html
+    else:
+        assert f'<a href="{back}">{t("ru", "order.error.back")}</a>' in html
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.orders.web"]
+
+
+async def test_each_form_refusal_page_and_log_line(
+    checkout: Client, orders: OrderService, limiter: RateLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rate limit, a form too large (by Content-Length, and chunked), one no browser sends, and a forged
+    token: each its own page in the reader's language with the way back to the order, and one WARNING line
+    naming the order and the client (the refusal pages of ``CheckoutPages._form``, mutation-tested)."""
+    order_id, html = await open_order(checkout, orders)
+    token = form_token(html)
+    back = f"/orders/{order_id}"
+    ru = {"Accept-Language": "ru", **same_site(checkout)}
+    form = {**ru, "Content-Type": "application/x-www-form-urlencoded"}
+    caplog.set_level(logging.WARNING, logger="bot.orders.web")
+
+    exactly = f"form_token={token}&reference=".encode()
+    exactly += b"r" * (4096 - len(exactly))
+    too_large = await checkout.post(f"{back}/check", data=exactly + b"r", headers=form, allow_redirects=False)
+    await assert_refusal_page(too_large, 413, "order.error.too_large.title", "order.error.too_large.text", back)
+
+    async def chunks() -> Any:
+        yield exactly
+        for _ in range(300):
+            yield b"r" * 4096
+
+    chunked = await checkout.post(f"{back}/check", data=chunks(), headers=form, allow_redirects=False)
+    await assert_refusal_page(chunked, 413, "order.error.too_large.title", "order.error.too_large.text", back)
+
+    broken = await checkout.post(
+        f"{back}/check", data=b"x", headers={**ru, "Content-Type": "multipart/form-data; boundary=zz"}
+    )
+    await assert_refusal_page(broken, 400, "order.error.csrf.title", "order.error.csrf.text", back)
+
+    forged = await checkout.post(f"{back}/check", data={"form_token": "forged"}, headers=ru)
+    await assert_refusal_page(forged, 403, "order.error.csrf.title", "order.error.csrf.text", back)
+
+    accepted = await checkout.post(f"{back}/check", data=exactly, headers=form, allow_redirects=False)
+    assert accepted.status == 303  # 4096 bytes is the most a form may be
+    assert refusals(caplog) == [
+        f"order form refused reason=malformed order_id={order_id} client=127.0.0.1",
+        f"order form refused reason=csrf order_id={order_id} client=127.0.0.1",
+    ]
+
+    caplog.clear()
+    for _ in range(limiter.burst):
+        await checkout.post(f"{back}/check", data={"form_token": token}, headers=ru, allow_redirects=False)
+    limited = await checkout.post(f"{back}/check", data={"form_token": token}, headers=ru, allow_redirects=False)
+    await assert_refusal_page(limited, 429, "order.error.rate.title", "order.error.rate.text", None)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3  # 20 a minute: one more within 3 s
+    assert refusals(caplog)[-1] == "order form rate limited client=127.0.0.1"
+
+
+async def test_a_form_from_the_public_address_is_accepted(
+    orders: OrderService, limiter: RateLimiter, unused_tcp_port: int
+) -> None:
+    """Behind a proxy the browser's Origin is ``PUBLIC_BASE_URL``'s, not the Host the bot sees."""
+    from bot.i18n.web import language_routes
+    from bot.orders.web import CheckoutPages
+    from tests.orders.conftest import INTEGRATION_ID, SECRET
+
+    app = web.Application()
+    CheckoutPages(
+        orders,
+        secret=SECRET,
+        integration_id=INTEGRATION_ID,
+        checkout_path="/checkout",
+        support_url=None,
+        public_base_url="https://shop.example/path",
+        limiter=limiter,
+    ).setup(app)
+    app.add_routes(language_routes())
+    async with TestClient(TestServer(app)) as client:
+        order_id, html = await open_order(client, orders)
+        response = await client.post(
+            f"/orders/{order_id}/paid",
+            data={"form_token": form_token(html)},
+            headers={"Origin": "https://shop.example"},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert (await orders.get(order_id)).payment_claimed_at is not None

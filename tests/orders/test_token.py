@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import warnings
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +47,8 @@ def b64(data: dict[str, Any] | bytes) -> str:
 
 
 def test_a_valid_product_token() -> None:
-    token = sign(purchase_claims())
+    signed = purchase_claims()
+    token = sign(signed)
     claims = verify(token)
     assert claims.login == "darth"
     assert claims.email == "darth.vader@example.com"
@@ -54,6 +56,8 @@ def test_a_valid_product_token() -> None:
     assert claims.nle is None
     assert claims.token_hash == hashlib.sha256(token.encode()).hexdigest() == token_hash(token)
     assert claims.expires_at.timestamp() - claims.issued_at.timestamp() == 3600
+    assert claims.issued_at == datetime.fromtimestamp(signed["iat"], UTC)  # aware UTC (a naive one is unequal)
+    assert claims.expires_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
