@@ -7,6 +7,7 @@
   ``{"state": ..., "updated_at": ...}``; unknown ids: the same 404 page whatever the id.
 - ``POST /orders/<id>/method|paid|check``: CSRF-checked, rate limited per address, then ``303`` back (PRG).
 - ``GET /orders-assets/orders.css|orders.js``: the page's own stylesheet and script.
+- Any other ``GET /orders...`` address: the same 404 page as an unknown order (in the reader's language).
 
 The server has no access log (``bot/http/server.py``), so the checkout URL never reaches a log.
 """
@@ -113,6 +114,9 @@ class CheckoutPages:
                 web.post("/orders/{order_id}/method", self.post_method),
                 web.post("/orders/{order_id}/paid", self.post_paid),
                 web.post("/orders/{order_id}/check", self.post_check),
+                # last: any other address under /orders (a trailing slash, a GET of a form's address, a
+                # mistyped tail) gets the order pages' own 404 in the reader's language, not aiohttp's text
+                web.get("/orders{rest:(/.*)?}", self.unknown),
             ]
         )
 
@@ -178,6 +182,9 @@ class CheckoutPages:
         order, _ = await self.service.create_from_token(claims)
         # Returned, not raised (web.HTTPSeeOther): no exception through the middlewares, no text body to build.
         return web.Response(status=303, headers={"Location": f"/orders/{order.id}", **SECURITY_HEADERS})
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        return self._not_found(request)
 
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -809,3 +809,21 @@ async def test_a_form_from_the_public_address_is_accepted(
         )
         assert response.status == 303
         assert (await orders.get(order_id)).payment_claimed_at is not None
+
+
+@pytest.mark.parametrize("tail", ["", "/", "/ID/", "/ID/paid", "/ID/status/", "/ID/x/y", "/ID//status"])
+async def test_any_other_address_under_orders_is_the_pages_404_in_the_readers_language(
+    checkout: Client, orders: OrderService, tail: str
+) -> None:
+    """Was aiohttp's plain-text "404: Not Found" / "405: Method Not Allowed" in English (a trailing slash, a
+    reload of a form's address)."""
+    from bot.i18n import t
+
+    order_id, _ = await open_order(checkout, orders)
+    response = await checkout.get("/orders" + tail.replace("ID", order_id), headers={"Accept-Language": "ru"})
+    assert response.status == 404
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert f"<h1>{t('ru', 'order.error.not_found.title')}</h1>" in html
+    assert (await checkout.get(f"/orders/{order_id}")).status == 200  # the order's own page is untouched
