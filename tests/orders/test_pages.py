@@ -827,3 +827,37 @@ async def test_any_other_address_under_orders_is_the_pages_404_in_the_readers_la
     assert '<html lang="ru">' in html
     assert f"<h1>{t('ru', 'order.error.not_found.title')}</h1>" in html
     assert (await checkout.get(f"/orders/{order_id}")).status == 200  # the order's own page is untouched
+
+
+async def test_the_form_limit_is_per_client_behind_a_trusted_proxy(orders: OrderService, limiter: RateLimiter) -> None:
+    """One buyer using up the burst does not limit another (each ``X-Forwarded-For`` client its own bucket)."""
+    import ipaddress
+
+    from bot.http.forwarded import forwarded_middleware
+    from bot.orders.web import CheckoutPages
+    from tests.orders.conftest import INTEGRATION_ID, SECRET
+
+    app = web.Application(middlewares=[forwarded_middleware([ipaddress.ip_network("127.0.0.1/32")])])
+    CheckoutPages(
+        orders,
+        secret=SECRET,
+        integration_id=INTEGRATION_ID,
+        checkout_path="/checkout",
+        support_url=None,
+        limiter=limiter,
+    ).setup(app)
+    async with TestClient(TestServer(app)) as client:
+        order_id, html = await open_order(client, orders)
+
+        async def post(client_address: str) -> int:
+            response = await client.post(
+                f"/orders/{order_id}/check",
+                data={"form_token": form_token(html)},
+                headers={"X-Forwarded-For": client_address},
+                allow_redirects=False,
+            )
+            return response.status
+
+        first = [await post("203.0.113.7") for _ in range(limiter.burst + 1)]
+        assert first[-1] == 429
+        assert await post("198.51.100.9") == 303
