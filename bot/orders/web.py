@@ -7,6 +7,7 @@
   ``{"state": ..., "updated_at": ...}``; unknown ids: the same 404 page whatever the id.
 - ``POST /orders/<id>/method|paid|check``: CSRF-checked, rate limited per address, then ``303`` back (PRG).
 - ``GET /orders-assets/orders.css|orders.js``: the page's own stylesheet and script.
+- Any other ``GET /orders...`` address: the same 404 page as an unknown order (in the reader's language).
 
 The server has no access log (``bot/http/server.py``), so the checkout URL never reaches a log.
 """
@@ -119,6 +120,9 @@ class CheckoutPages:
                 web.post("/orders/{order_id}/method", guarded("method", self.post_method)),
                 web.post("/orders/{order_id}/paid", guarded("paid", self.post_paid)),
                 web.post("/orders/{order_id}/check", guarded("check", self.post_check)),
+                # last: any other address under /orders (a trailing slash, a GET of a form's address, a
+                # mistyped tail) gets the order pages' own 404 in the reader's language, not aiohttp's text
+                web.get("/orders{rest:(/.*)?}", self.unknown),
             ]
         )
 
@@ -224,6 +228,9 @@ class CheckoutPages:
         order, _ = await self.service.create_from_token(claims)
         # Returned, not raised (web.HTTPSeeOther): no exception through the middlewares, no text body to build.
         return web.Response(status=303, headers={"Location": f"/orders/{order.id}", **SECURITY_HEADERS})
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        return self._not_found(request)
 
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -355,7 +362,25 @@ class CheckoutPages:
                 t(locale, "order.error.too_large.text"),
                 back_url=back,
             )
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:  # no Content-Length: aiohttp counted it while reading
+            return self._error(
+                request,
+                413,
+                t(locale, "order.error.too_large.title"),
+                t(locale, "order.error.too_large.text"),
+                back_url=back,
+            )
+        except (ValueError, LookupError):  # no browser sends it: a broken multipart, a bad charset, not UTF-8
+            log.warning("order form refused reason=malformed order_id=%s client=%s", order.id, request.remote)
+            return self._error(
+                request,
+                400,
+                t(locale, "order.error.csrf.title"),
+                t(locale, "order.error.csrf.text"),
+                back_url=back,
+            )
         if not same_origin(request, public_origin=self._public_origin) or not form_token_ok(
             order.form_token, form.get("form_token")
         ):
