@@ -431,3 +431,39 @@ async def test_balance_prices_user_check_in_russian(env: Env) -> None:
         rec = await env.run("user", options, subcommand="check")
         answers.append(await env.answered(rec, expected))
     assert [english_in(str(text)) for text in answers] == [[]] * len(answers)
+
+
+async def test_confirm_pressed_after_a_restart_is_answered_and_spends_nothing(
+    start_bot: StartBot, fake_discord: FakeDiscord, market_sim: RunningSimulator
+) -> None:
+    """The confirmation's view lived in the first process: the press reaches no view. It is answered at once,
+    ephemerally and in the presser's language (not left to Discord's "This interaction failed"), and nothing is
+    spent; a persistent button (the order cards, approvals) is not answered in its handler's place."""
+    first = await start_bot()
+    rec = await fake_discord.invoke_command("transfer", {"username": "a49", "amount": "5"}, user="staff")
+    await rec.wait_until(lambda r: "Confirm" in r.all_text())
+    pager = await fake_discord.invoke_command("audit", {}, user="staff")
+    await pager.wait_response()
+    await first.close()
+
+    await start_bot()  # same database file, a new process's memory
+    fake_discord.user_locales[fake_discord.guild.members["staff"].id] = "ru"
+    for custom_id in ("confirm", "cancel"):
+        press = await fake_discord.click_button(rec, custom_id, user="staff")
+        await press.wait_response()
+        assert press.ephemeral
+        assert "Ничего не сделано; выполните команду ещё раз." in (press.response or {})["data"]["content"]
+    assert market_sim.state.effects() == []
+    assert len(market_sim.state.requests_for("transfer-money")) == 0
+    fake_discord.assert_no_violations()
+
+
+async def test_a_live_confirmation_is_not_answered_as_stale(env: Env) -> None:
+    """Cancel stops its view (leaving the view store) before it answers: the press is still the view's alone."""
+    rec = await env.confirmation("transfer", {"username": "a49", "amount": "5"})
+    press = await env.fake.click_button(rec, "cancel", user="staff")
+    await press.wait_response()
+    await asyncio.sleep(0.2)  # a second answer would be refused by the fake as a violation
+    assert "cancelled" in _title(rec)
+    assert press.errors == []
+    env.fake.assert_no_violations()
