@@ -151,7 +151,7 @@ class Orders(commands.Cog):
             nle = Decimal(amount.strip().replace(",", "."))
         except InvalidOperation:
             raise InvalidInput(
-                t(from_discord(interaction.locale), "orders.buy.bad_amount", amount=amount[:20])
+                t(from_discord(interaction.locale), "orders.buy.bad_amount", amount=inputs.shown(amount))
             ) from None
         await self._buy(interaction, ProductKey.marketplace(), nle)
 

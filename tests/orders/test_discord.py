@@ -335,6 +335,16 @@ async def test_buy_for_linked_and_unlinked_members_and_orders_mine(shop: Shop) -
     await shop.answered(nobody, "no orders yet")
 
 
+async def test_a_bad_nle_amount_is_echoed_without_breaking_its_code_span(shop: Shop) -> None:
+    """The member's own text comes back inside backticks: a backtick or a line break of theirs must not end the
+    code span (markdown of theirs rendered in the bot's answer) and nothing is ordered."""
+    await LinkRepository(shop.bot.db).link(shop.fake.member.id, "sub-darth", "darth")
+    bad = await shop.run("buy", {"amount": "**5**`@everyone\n"}, user="member", subcommand="nle")
+    text = await shop.answered(bad, "not an amount")
+    assert "`**5**'@everyone ` is not an amount" in text
+    assert await shop.feature.service.find() == []
+
+
 async def test_receipt_by_dm_when_delivered(shop: Shop) -> None:
     await LinkRepository(shop.bot.db).link(shop.fake.member.id, "sub-a49", "a49")
     order = await shop.claimed_order("a49", nle=Decimal("5"), user=shop.fake.member.id)
