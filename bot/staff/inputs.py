@@ -9,7 +9,7 @@ from bot.i18n.said import Said
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_amount, validate_item_code, validate_username
-from bot.notifications.embeds import truncate
+from bot.notifications.embeds import echoed
 from bot.staff.errors import InvalidInput
 
 
@@ -72,5 +72,4 @@ def _max_amount(locale: str) -> str:
 
 def shown(value: str) -> str:
     """A user's value echoed back safely: short, no backticks or newlines."""
-    cleaned = value.replace("`", "'").replace("\n", " ")
-    return truncate(cleaned, 40)
+    return echoed(value)

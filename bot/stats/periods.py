@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.i18n.said import Said
+from bot.notifications.embeds import echoed
 
 MAX_DAYS = 366
 
@@ -123,7 +124,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(Said("stats.period_error.not_a_date", {"text": text.strip()[:20]})) from None
+        raise PeriodError(Said("stats.period_error.not_a_date", {"text": echoed(text.strip(), 20)})) from None
 
 
 def custom_period(start: str | None, end: str | None, now: datetime, zone: ZoneInfo) -> Period:

@@ -290,6 +290,8 @@ async def test_order_show_cancel_refund_commands(shop: Shop) -> None:
     assert "awaiting_payment" in text
     missing = await shop.run("order", {"id": "nope"}, subcommand="show")
     await shop.answered(missing, "No order `nope`")
+    typed = await shop.run("order", {"id": "no`**pe**"}, subcommand="show")
+    await shop.answered(typed, "No order `no'**pe**`")
     refund_early = await shop.run("order", {"id": order.id, "note": "paid back"}, subcommand="refund")
     await shop.answered(refund_early, "cannot be marked refunded")
     cancel = await shop.run("order", {"id": order.id, "reason": "duplicate"}, subcommand="cancel")

@@ -84,6 +84,8 @@ def test_custom_periods() -> None:
         custom_period(None, "2026-03-05", now, BERLIN)
     with pytest.raises(PeriodError, match="`yesterday` is not a date; use YYYY-MM-DD"):
         custom_period("yesterday", None, now, BERLIN)
+    with pytest.raises(PeriodError, match=r"^`2026' \*\*x'` is not a date; use YYYY-MM-DD"):
+        custom_period("2026`\n**x`", None, now, BERLIN)
     with pytest.raises(PeriodError, match="the end date is before the start date"):
         custom_period("2026-03-05", "2026-03-04", now, BERLIN)
     with pytest.raises(PeriodError, match=f"at most {MAX_DAYS} days"):
