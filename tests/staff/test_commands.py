@@ -467,3 +467,35 @@ async def test_a_live_confirmation_is_not_answered_as_stale(env: Env) -> None:
     assert "cancelled" in _title(rec)
     assert press.errors == []
     env.fake.assert_no_violations()
+
+
+async def test_autocomplete_offers_past_recipients_and_items_to_staff_only(env: Env) -> None:
+    """Discord runs no command check for an autocomplete, and the staff commands may be shown to everyone:
+    the logins and item codes of past operations are offered to staff, and to nobody else."""
+    rec = await env.confirmation("gift", {"product": "cs2", "plan": 30, "username": "darth"})
+    click = await env.fake.click_button(rec, "confirm", user="staff")
+    await click.wait_response()
+    await rec.wait_until(lambda r: "succeeded" in _title(r))
+    give = await env.confirmation("give", {"code": "E3yugw", "username": "a49"})
+    click = await env.fake.click_button(give, "confirm", user="staff")
+    await click.wait_response()
+    await give.wait_until(lambda r: "succeeded" in _title(r))
+
+    async def offered(command: str, focused: str, user: str, subcommand: str | None = None) -> list[str]:
+        asked = await env.fake.autocomplete(command, focused, {focused: ""}, user=user, subcommand=subcommand)
+        await asked.wait_response()
+        assert asked.response is not None
+        return [c["value"] for c in asked.response["data"]["choices"]]
+
+    for command, focused, subcommand in [
+        ("gift", "username", None),
+        ("give", "username", None),
+        ("transfer", "username", None),
+        ("audit", "username", None),
+        ("user", "username", "check"),
+    ]:
+        assert sorted(await offered(command, focused, "staff", subcommand)) == ["a49", "darth"], command
+        assert await offered(command, focused, "member", subcommand) == [], command
+    assert await offered("give", "code", "staff") == ["E3yugw"]
+    assert await offered("give", "code", "member") == []
+    env.fake.assert_no_violations()
