@@ -143,6 +143,20 @@ async def test_setup_commands(env: Env) -> None:
     assert staff_role.id in await env.bot.guild_config.staff_role_ids()  # still set through STAFF_ROLE_IDS
 
 
+async def test_everyone_cannot_become_a_staff_role(env: Env) -> None:
+    """@everyone as a staff role would let every member spend up to the daily limit: refused, nothing stored,
+    and a member stays refused by /transfer."""
+    everyone = env.fake.guild.everyone
+    before = await env.bot.guild_config.staff_role_ids()
+    rec = await env.run("setup", {"role": everyone}, user="owner", subcommand="staff-role")
+    assert "cannot be a staff role" in await env.answered(rec)
+    assert rec.ephemeral
+    assert await env.bot.guild_config.staff_role_ids() == before
+    assert everyone.id not in before
+    member = await env.run("transfer", {"username": "a49", "amount": "5"}, user="member")
+    await env.answered(member, "Only staff")
+
+
 # ---------------------------------------------------------------- daily limit
 async def test_daily_limit(env: Env) -> None:
     await env.bot.guild_config.set_daily_limit(Decimal("20"), updated_by=None)
