@@ -356,7 +356,7 @@ async def test_a_refund_note_submitted_after_a_restart_is_answered(
     submitted = await fake_discord.submit_modal(refund, {"note": "sent back by bank transfer"}, user="staff")
     await submitted.wait_response()
     assert submitted.ephemeral
-    assert "Nothing was done; run the command again." in (submitted.response or {})["data"]["content"]
+    assert "This press did nothing; check the message (and `/audit`)" in (submitted.response or {})["data"]["content"]
     assert bot.orders is not None
     assert (await bot.orders.service.get(order.id)).state is OrderState.NEEDS_ATTENTION
     fake_discord.assert_no_violations()

@@ -472,7 +472,7 @@ async def test_confirm_pressed_after_a_restart_is_answered_and_spends_nothing(
         press = await fake_discord.click_button(rec, custom_id, user="staff")
         await press.wait_response()
         assert press.ephemeral
-        assert "Ничего не сделано; выполните команду ещё раз." in (press.response or {})["data"]["content"]
+        assert "Это нажатие ничего не сделало; проверьте сообщение" in (press.response or {})["data"]["content"]
     assert market_sim.state.effects() == []
     assert len(market_sim.state.requests_for("transfer-money")) == 0
     fake_discord.assert_no_violations()
