@@ -39,6 +39,7 @@ from bot.notifications.discord_sink import DiscordHttpSink
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.staff.services import StaffServices
+from bot.stale_components import answer_orphaned, is_orphaned
 from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
@@ -443,6 +444,17 @@ class ResellerBot(commands.Bot):
             self._trimmed = True
             settle_after_start_up()  # and the collector stops walking what start-up made (bot.collector)
             release_free_memory()
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        super().dispatch(event_name, *args, **kwargs)
+        # discord.py has just offered a press to its views (synchronously, no view task has run yet): a press
+        # that no view, persistent item or modal takes gets an answer instead of "This interaction failed"
+        pressed = args[0] if event_name == "interaction" and args else None
+        if isinstance(pressed, discord.Interaction) and is_orphaned(self, pressed):
+            super().dispatch("stale_component", pressed)
+
+    async def on_stale_component(self, interaction: discord.Interaction) -> None:
+        await answer_orphaned(interaction)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Remember the member's Discord language for the DMs the bot sends them later."""
