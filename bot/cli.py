@@ -296,6 +296,7 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     bot = bot_class()(settings, sandbox_simulator=sandbox_simulator, sandbox_cryptopay=sandbox_cryptopay)
     from bot.http.server import CannotListen  # after bot_class(): imported with the bot's modules
+    from bot.storage.migrations import MigrationError
 
     announce: asyncio.Task[None] | None = None
     try:
@@ -326,7 +327,8 @@ async def _serve(
     except discord.PrivilegedIntentsRequired:
         log.error("discord refused the requested intents; see README 'Create the Discord application'")
         return await _halted(settings, "Discord refused the requested gateway intents", stop)
-    except sqlite3.Error as exc:  # start-up: the database cannot be opened or migrated (later errors are caught)
+    except (sqlite3.Error, MigrationError) as exc:  # start-up: the database cannot be opened or migrated (later
+        # errors are caught); MigrationError: a database written by a newer version of the bot (an image rolled back)
         path = settings.storage.database_path
         log.error("the database cannot be used path=%s: %s: %s", path, type(exc).__name__, exc)
         return await _halted(settings, f"the database cannot be used: {exc}", stop)

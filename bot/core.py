@@ -39,6 +39,7 @@ from bot.notifications.discord_sink import DiscordHttpSink
 from bot.sandbox import SandboxDemo
 from bot.settings import Settings
 from bot.staff.services import StaffServices
+from bot.stale_components import answer_orphaned, is_orphaned
 from bot.stats.feature import StatsFeature
 from bot.storage import Database
 from bot.tree import BotCommandTree
@@ -444,6 +445,17 @@ class ResellerBot(commands.Bot):
             settle_after_start_up()  # and the collector stops walking what start-up made (bot.collector)
             release_free_memory()
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        super().dispatch(event_name, *args, **kwargs)
+        # discord.py has just offered a press to its views (synchronously, no view task has run yet): a press
+        # that no view, persistent item or modal takes gets an answer instead of "This interaction failed"
+        pressed = args[0] if event_name == "interaction" and args else None
+        if isinstance(pressed, discord.Interaction) and is_orphaned(self, pressed):
+            super().dispatch("stale_component", pressed)
+
+    async def on_stale_component(self, interaction: discord.Interaction) -> None:
+        await answer_orphaned(interaction)
+
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Remember the member's Discord language for the DMs the bot sends them later."""
         if self._languages is not None:
@@ -476,7 +488,10 @@ class ResellerBot(commands.Bot):
     async def _probe_database(self) -> str | None:
         if self._db is None:
             return "not open"
-        return None if await self._db.ping() else "not answering"
+        if not await self._db.ping():
+            return "not answering"
+        fault = self._db.health.problem
+        return None if fault is None else f"writes failing: {fault}"
 
     async def _probe_gateway(self) -> str | None:
         if not self.gateway_connected or self.is_closed():

@@ -22,6 +22,9 @@ __all__ = ["GENERIC_FAILURE", "BotCommandTree", "report_interaction_error", "sen
 
 log = logging.getLogger(__name__)
 
+EXPIRED_INTERACTION_CODES = frozenset({10062, 10015, 50027})
+"""Discord's "Unknown interaction", "Unknown Webhook" and "Invalid Webhook Token": the interaction is over."""
+
 
 async def send_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
     """Answer ephemerally whether the interaction was answered, deferred or not yet; never raise."""
@@ -38,6 +41,17 @@ async def report_interaction_error(
     interaction: discord.Interaction[Any], error: BaseException, *, where: str, spending: bool = False
 ) -> None:
     """Log ``error`` (with a traceback only when unexpected) and answer the user ephemerally."""
+    original = unwrap(error)
+    if isinstance(original, discord.HTTPException) and original.code in EXPIRED_INTERACTION_CODES:
+        # Discord no longer knows the interaction (answered after its 3 s, e.g. held back by a 429, or after its
+        # token's 15 min): nobody can be answered, and it is no bug of ours to trace
+        log.warning(
+            "interaction expired before the bot answered where=%s user=%s code=%s",
+            where,
+            interaction.user.id,
+            original.code,
+        )
+        return
     rendered = render_error(error, spending=spending, locale=from_discord(interaction.locale))
     if rendered.reference is not None:
         log.error(

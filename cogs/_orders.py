@@ -21,6 +21,7 @@ from bot.core import ResellerBot
 from bot.i18n import from_discord, t
 from bot.linking.links import LinkRepository
 from bot.market.models import Plan, Product
+from bot.notifications.embeds import echoed
 from bot.orders import localized, rendering
 from bot.orders.discord_cards import pending_approval
 from bot.orders.discord_feature import OrdersDiscord
@@ -73,7 +74,7 @@ class Orders(commands.Cog):
         try:
             return await self.feature.service.get(order_id.strip())
         except OrderNotFound:
-            raise InvalidInput(t(locale, "orders.no_order", id=order_id.strip()[:64])) from None
+            raise InvalidInput(t(locale, "orders.no_order", id=echoed(order_id.strip()[:64], 64))) from None
 
     # ------------------------------------------------------------------ staff: list
     @orders.command(name="list", description="Orders, newest first, with filters (staff)")
@@ -151,7 +152,7 @@ class Orders(commands.Cog):
             nle = Decimal(amount.strip().replace(",", "."))
         except InvalidOperation:
             raise InvalidInput(
-                t(from_discord(interaction.locale), "orders.buy.bad_amount", amount=amount[:20])
+                t(from_discord(interaction.locale), "orders.buy.bad_amount", amount=inputs.shown(amount))
             ) from None
         await self._buy(interaction, ProductKey.marketplace(), nle)
 

@@ -23,7 +23,7 @@ from bot.shop import localized
 from bot.shop.catalog import MARKETPLACE, PaymentMethod
 from bot.shop.importing import EXPORT_FILENAME, ImportPlan
 from bot.shop.service import Actor, ShopService
-from bot.staff.permissions import server_manager_only, staff_only
+from bot.staff.permissions import server_manager_only, staff_choices, staff_only
 from cogs._views import OwnerView
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,11 @@ class ShopCog(commands.Cog, name="Shop"):
 
     async def currency_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         text = current.strip().upper()
-        used = await self.service.currencies()
-        return [app_commands.Choice(name=code, value=code) for code in used if code.startswith(text)][:25]
+
+        async def used() -> list[str]:
+            return [code for code in await self.service.currencies() if code.startswith(text)][:25]
+
+        return await staff_choices(interaction, used)
 
     # ------------------------------------------------------------------ /shop price
     @price.command(name="set", description="Set the price of a product and plan in one currency")

@@ -16,7 +16,7 @@ from bot.i18n import from_discord, t
 from bot.staff import inputs
 from bot.staff.audit import AuditQuery, to_csv
 from bot.staff.limits import utc_now
-from bot.staff.permissions import staff_only
+from bot.staff.permissions import staff_choices, staff_only
 from bot.staff.services import StaffServices
 from cogs._views import AuditPager
 
@@ -30,8 +30,7 @@ class Audit(commands.Cog):
         self.per_page = 10
 
     async def username_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        names = await self.staff.audit.recent_usernames(current.strip())
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await staff_choices(interaction, lambda: self.staff.audit.recent_usernames(current.strip()))
 
     @app_commands.command(name="audit", description="Recent staff operations and refusals, with a CSV export")
     @app_commands.describe(

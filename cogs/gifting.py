@@ -24,7 +24,7 @@ from bot.staff import rendering
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.errors import NotStaff, StaffError
 from bot.staff.models import Quote, SpendKind
-from bot.staff.permissions import staff_only
+from bot.staff.permissions import staff_choices, staff_only
 from bot.staff.services import StaffServices
 from bot.staff.spending import Outcome, OutcomeStatus
 from cogs._views import ApproveButton, ConfirmView, DenyButton, approval_view
@@ -68,12 +68,10 @@ class Gifting(commands.Cog):
 
     # ------------------------------------------------------------------ autocomplete
     async def username_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        names = await self.staff.audit.recent_usernames(current.strip())
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await staff_choices(interaction, lambda: self.staff.audit.recent_usernames(current.strip()))
 
     async def code_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        codes = await self.staff.audit.recent_item_codes(current.strip())
-        return [app_commands.Choice(name=c, value=c) for c in codes]
+        return await staff_choices(interaction, lambda: self.staff.audit.recent_item_codes(current.strip()))
 
     # ------------------------------------------------------------------ commands
     @app_commands.command(name="gift", description="Gift a CS:GO or CS2 subscription to a Neverlose user")

@@ -12,7 +12,7 @@ from bot.core import ResellerBot
 from bot.extensions import FeatureDisabled
 from bot.i18n import from_discord, t
 from bot.staff import inputs, rendering
-from bot.staff.permissions import staff_only
+from bot.staff.permissions import staff_choices, staff_only
 from bot.staff.services import StaffServices
 from cogs.gifting import PRODUCTS
 
@@ -32,8 +32,7 @@ class MarketInfo(commands.Cog):
         self.staff = staff
 
     async def username_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        names = await self.staff.audit.recent_usernames(current.strip())
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await staff_choices(interaction, lambda: self.staff.audit.recent_usernames(current.strip()))
 
     @app_commands.command(name="balance", description="The reseller's current NLE balance")
     @app_commands.guild_only()

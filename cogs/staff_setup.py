@@ -22,12 +22,15 @@ Interaction = discord.Interaction[Any]
 @server_manager_only()
 async def staff_role(interaction: Interaction, role: discord.Role, remove: bool = False) -> None:
     config = cast(ResellerBot, interaction.client).guild_config
+    locale = from_discord(interaction.locale)
+    if role.is_default() and not remove:  # @everyone: every member would be staff, and could spend
+        await interaction.response.send_message(t(locale, "setup.staff_role.everyone"), ephemeral=True)
+        return
     if remove:
         await config.remove_staff_role(role.id, updated_by=interaction.user.id)
     else:
         await config.add_staff_role(role.id, updated_by=interaction.user.id)
     roles = sorted(await config.staff_role_ids())
-    locale = from_discord(interaction.locale)
     listed = ", ".join(f"<@&{r}>" for r in roles) or t(locale, "setup.staff_role.none")
     message = "setup.staff_role.removed" if remove else "setup.staff_role.added"
     await interaction.response.send_message(t(locale, message, role=role.mention, roles=listed), ephemeral=True)

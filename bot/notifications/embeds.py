@@ -67,6 +67,13 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def echoed(text: str, limit: int = 40) -> str:
+    """A person's text to show back inside a code span (`` `{text}` ``): a backtick of theirs would close the
+    span and let the rest render as markdown, a line break would start a new line of the message; both are
+    replaced, and the text is cut to ``limit``."""
+    return truncate(text.replace("`", "'").replace("\r", " ").replace("\n", " "), limit)
+
+
 @dataclass(frozen=True, slots=True)
 class _EventTexts:
     """The fixed texts of an event announcement in one language (titles, field names, footer)."""

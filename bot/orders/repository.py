@@ -211,12 +211,15 @@ class OrderRepository:
         expect: OrderState | Sequence[OrderState] | None = None,
         sets: Mapping[str, object] | None = None,
         also: Callable[[aiosqlite.Connection, Order], Awaitable[None]] | None = None,
+        unless: Callable[[Order], bool] | None = None,
     ) -> Order:
         """Move the order to ``to_state`` if that is legal from its state (and its state is in ``expect``, when
         given); store ``sets`` with it. :class:`IllegalTransition` otherwise, nothing written.
 
         ``to_state`` equal to the current state records an event (allowed only when ``expect`` names it).
-        ``also(conn, order_after)`` is awaited in the same transaction, before the hooks.
+        ``also(conn, order_after)`` is awaited in the same transaction, before the hooks. ``unless(order)``,
+        true for the order as the writer reads it, writes nothing and returns that order (an event already
+        recorded by a request that came first).
         """
         expected = (expect,) if isinstance(expect, OrderState) else tuple(expect or ())
         changes = dict(sets or {})
@@ -225,8 +228,10 @@ class OrderRepository:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         now = self._clock()
 
-        async def op(conn: aiosqlite.Connection) -> tuple[Order, OrderState]:
+        async def op(conn: aiosqlite.Connection) -> tuple[Order, OrderState | None]:
             current = await self._read(conn, order_id)
+            if unless is not None and unless(current):
+                return current, None
             event = to_state is current.state
             allowed = (current.state in expected) if event else is_legal(current.state, to_state)
             if not allowed or (expected and current.state not in expected):
@@ -255,6 +260,8 @@ class OrderRepository:
             return order, current.state
 
         order, previous = await self._writes.run(op)
+        if previous is None:  # ``unless`` held: nothing was written
+            return order
         # pragma below: the log line's wording and arguments change only the log line
         event = previous is to_state  # pragma: no mutate
         # pragma: no mutate start

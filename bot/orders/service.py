@@ -426,6 +426,7 @@ class OrderService:
             note="payment claimed",
             expect=OrderState.AWAITING_PAYMENT,
             sets={"payment_claimed_at": self._clock(), "claim_reference": ref},
+            unless=lambda current: current.payment_claimed_at is not None,  # claims at once: the first counts
         )
 
     async def confirm_payment(

@@ -26,6 +26,7 @@ from typing import Protocol
 from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.i18n.said import Said
 from bot.locks import KeyedLocks
+from bot.notifications.embeds import echoed
 from bot.orders import localized
 from bot.orders.discord_cards import APPROVAL_NOTE, pending_approval
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderState
@@ -145,7 +146,7 @@ class OrderStaffActions:
             return await self.orders.get(order_id)
         except OrderNotFound:
             raise await self._refuse(
-                action, staff, order_id, Said("orders.no_order", {"id": order_id[:64]}), guild_id=guild_id
+                action, staff, order_id, Said("orders.no_order", {"id": echoed(order_id[:64], 64)}), guild_id=guild_id
             ) from None
 
     async def _checked_limit(

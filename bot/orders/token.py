@@ -299,4 +299,7 @@ def _nle(value: object) -> Decimal:
 def _time(value: object) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | float):  # pragma: no cover - PyJWT checked them
         raise TokenRejected("malformed")
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):  # signed, yet beyond the years a datetime holds (exp 1e30)
+        raise TokenRejected("malformed") from None

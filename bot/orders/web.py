@@ -7,6 +7,7 @@
   ``{"state": ..., "updated_at": ...}``; unknown ids: the same 404 page whatever the id.
 - ``POST /orders/<id>/method|paid|check``: CSRF-checked, rate limited per address, then ``303`` back (PRG).
 - ``GET /orders-assets/orders.css|orders.js``: the page's own stylesheet and script.
+- Any other ``GET /orders...`` address: the same 404 page as an unknown order (in the reader's language).
 
 The server has no access log (``bot/http/server.py``), so the checkout URL never reaches a log.
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.http.server import Handler
 from bot.i18n import date_time, money, relative, t, t_html
 from bot.i18n.web import page_locale, switcher
 from bot.orders import localized
@@ -42,11 +44,15 @@ from bot.orders.web_security import (
 from bot.payments.provider import PaymentStartRefused
 from bot.shop.catalog import PaymentMethod
 from bot.storage.timestamps import format_timestamp
+from bot.storage.write_health import database_fault
 
 if TYPE_CHECKING:  # jinja2 and aiohttp-jinja2 are imported when the checkout pages are set up (the shop is on)
     import jinja2
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = "60"
+"""Seconds a customer is asked to wait when the database cannot take the order (a full disk...)."""
 
 ASSETS_PATH = "/orders-assets"
 JINJA_KEY: web.AppKey[jinja2.Environment] = web.AppKey("orders_jinja")
@@ -104,15 +110,19 @@ class CheckoutPages:
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
             app_key=JINJA_KEY,
         )
+        guarded = self._guarded
         app.add_routes(
             [
-                web.get(self.checkout_path, self.checkout),
+                web.get(self.checkout_path, guarded("checkout", self.checkout)),
                 web.get(ASSETS_PATH + "/{name}", self.asset),
-                web.get("/orders/{order_id}", self.order_page),
-                web.get("/orders/{order_id}/status", self.status),
-                web.post("/orders/{order_id}/method", self.post_method),
-                web.post("/orders/{order_id}/paid", self.post_paid),
-                web.post("/orders/{order_id}/check", self.post_check),
+                web.get("/orders/{order_id}", guarded("order", self.order_page)),
+                web.get("/orders/{order_id}/status", guarded("status", self.status, json=True)),
+                web.post("/orders/{order_id}/method", guarded("method", self.post_method)),
+                web.post("/orders/{order_id}/paid", guarded("paid", self.post_paid)),
+                web.post("/orders/{order_id}/check", guarded("check", self.post_check)),
+                # last: any other address under /orders (a trailing slash, a GET of a form's address, a
+                # mistyped tail) gets the order pages' own 404 in the reader's language, not aiohttp's text
+                web.get("/orders{rest:(/.*)?}", self.unknown),
             ]
         )
 
@@ -160,6 +170,46 @@ class CheckoutPages:
             response.headers.update(headers)
         return response
 
+    def _guarded(self, route: str, handler: Handler, *, json: bool = False) -> Handler:
+        """``handler`` answering an unexpected error as a page in the reader's language, not the server's JSON.
+
+        A fault of the database (a full disk, an I/O error: :func:`~bot.storage.write_health.database_fault`) is
+        ``503`` with ``Retry-After``: nothing was recorded, the customer tries again in a minute (``/healthz`` tells
+        the operator). Anything else is ``500`` with a reference that staff find in the log (with the traceback).
+        The log names the route, never the address (an order's address is its key; a checkout link holds a
+        token)."""
+
+        async def page(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as exc:
+                return self._failed(request, route, exc, json=json)
+
+        return page
+
+    def _failed(self, request: web.Request, route: str, exc: Exception, *, json: bool) -> web.Response:
+        locale = page_locale(request)
+        fault = database_fault(exc)
+        if fault is not None:
+            log.warning("order page unavailable route=%s method=%s fault=%r", route, request.method, fault)
+            if json:
+                response = web.json_response({"error": "temporarily unavailable"}, status=503)
+                response.headers["Retry-After"] = RETRY_AFTER
+                secure(response)
+                return response
+            title, text = t(locale, "order.error.unavailable.title"), t(locale, "order.error.unavailable.text")
+            return self._error(request, 503, title, text, headers={"Retry-After": RETRY_AFTER})
+        reference = secrets.token_hex(4)
+        log.error("order page failed ref=%s route=%s method=%s", reference, route, request.method, exc_info=exc)
+        if json:
+            response = web.json_response({"error": "internal error", "reference": reference}, status=500)
+            secure(response)
+            return response
+        text = t(locale, "order.error.internal.text", reference=reference)
+        return self._error(request, 500, t(locale, "order.error.internal.title"), text)
+
     def _not_found(self, request: web.Request) -> web.Response:
         locale = page_locale(request)
         return self._error(
@@ -178,6 +228,9 @@ class CheckoutPages:
         order, _ = await self.service.create_from_token(claims)
         # Returned, not raised (web.HTTPSeeOther): no exception through the middlewares, no text body to build.
         return web.Response(status=303, headers={"Location": f"/orders/{order.id}", **SECURITY_HEADERS})
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        return self._not_found(request)
 
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -310,7 +363,25 @@ class CheckoutPages:
                 t(locale, "order.error.too_large.text"),
                 back_url=back,
             )
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:  # no Content-Length: aiohttp counted it while reading
+            return self._error(
+                request,
+                413,
+                t(locale, "order.error.too_large.title"),
+                t(locale, "order.error.too_large.text"),
+                back_url=back,
+            )
+        except (ValueError, LookupError):  # no browser sends it: a broken multipart, a bad charset, not UTF-8
+            log.warning("order form refused reason=malformed order_id=%s client=%s", order.id, request.remote)
+            return self._error(
+                request,
+                400,
+                t(locale, "order.error.csrf.title"),
+                t(locale, "order.error.csrf.text"),
+                back_url=back,
+            )
         if not same_origin(request, public_origin=self._public_origin) or not form_token_ok(
             order.form_token, form.get("form_token")
         ):

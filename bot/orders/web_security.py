@@ -49,7 +49,10 @@ def same_origin(request: web.Request, *, public_origin: str | None) -> bool:
         return fetch_site == "same-origin" or (origin is None and fetch_site is None)
     if public_origin is not None and origin == public_origin:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[::1": not an origin at all
+        return False
     return parts.scheme in ("http", "https") and parts.netloc == request.host and not parts.path
 
 

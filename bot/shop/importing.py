@@ -139,7 +139,7 @@ def _decode(raw: bytes) -> object:
         raise ImportRejected(["the file is not UTF-8 text; export the table with `/shop prices export`."]) from None
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         reason = str(exc) if "appears twice" in str(exc) or "is not a price" in str(exc) else "it is not valid JSON"
         raise ImportRejected([f"the file cannot be read: {reason}."]) from None
 

@@ -9,7 +9,7 @@ from bot.i18n.said import Said
 from bot.market.errors import MarketValidationError
 from bot.market.models import MAX_AMOUNT, Plan, Product
 from bot.market.validation import validate_amount, validate_item_code, validate_username
-from bot.notifications.embeds import truncate
+from bot.notifications.embeds import echoed
 from bot.staff.errors import InvalidInput
 
 
@@ -18,7 +18,7 @@ def username(value: str) -> str:
     try:
         return validate_username(value)
     except MarketValidationError:
-        raise InvalidInput.said_as(Said("staff.input.username", {"value": _show(value)})) from None
+        raise InvalidInput.said_as(Said("staff.input.username", {"value": shown(value)})) from None
 
 
 def item_code(value: str) -> str:
@@ -26,7 +26,7 @@ def item_code(value: str) -> str:
     try:
         return validate_item_code(value)
     except MarketValidationError:
-        raise InvalidInput.said_as(Said("staff.input.item_code", {"value": _show(value)})) from None
+        raise InvalidInput.said_as(Said("staff.input.item_code", {"value": shown(value)})) from None
 
 
 def amount(value: str | int | float | Decimal) -> Decimal:
@@ -47,7 +47,7 @@ def amount(value: str | int | float | Decimal) -> Decimal:
     try:
         return validate_amount(raw)
     except MarketValidationError as exc:
-        said = Said("staff.input.amount", {"value": _show(str(value)), "reason": exc.message_in, "max": _max_amount})
+        said = Said("staff.input.amount", {"value": shown(str(value)), "reason": exc.message_in, "max": _max_amount})
         raise InvalidInput.said_as(said) from None
 
 
@@ -56,7 +56,7 @@ def product(value: str) -> Product:
         return Product(value.strip().lower())
     except ValueError:
         choices = ", ".join(p.label for p in Product)
-        raise InvalidInput.said_as(Said("staff.input.product", {"value": _show(value), "choices": choices})) from None
+        raise InvalidInput.said_as(Said("staff.input.product", {"value": shown(value), "choices": choices})) from None
 
 
 def plan(days: int) -> Plan:
@@ -70,7 +70,6 @@ def _max_amount(locale: str) -> str:
     return number(MAX_AMOUNT, locale)
 
 
-def _show(value: str) -> str:
+def shown(value: str) -> str:
     """A user's value echoed back safely: short, no backticks or newlines."""
-    cleaned = value.replace("`", "'").replace("\n", " ")
-    return truncate(cleaned, 40)
+    return echoed(value)

@@ -24,7 +24,7 @@ one is passed explicitly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -145,6 +145,19 @@ def server_manager_only() -> Callable[[T], T]:
         raise NotStaff("Only members with Manage Server can change the bot's configuration.")
 
     return app_commands.check(predicate)
+
+
+async def staff_choices(
+    interaction: discord.Interaction[Any], values: Callable[[], Awaitable[Iterable[str]]]
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices from staff data (past recipients, item codes, price currencies): for staff only.
+
+    Discord runs no command check for an autocomplete, and the commands may be shown to everyone (Server
+    Settings -> Integrations): a member who is not staff gets no choices (and nothing is read or logged, an
+    autocomplete comes at every keystroke)."""
+    if not await is_staff(interaction):
+        return []
+    return [app_commands.Choice(name=value, value=value) for value in await values()]
 
 
 async def check_staff_interaction(

@@ -10,6 +10,7 @@ import discord
 from bot.i18n import DEFAULT_LOCALE, money, t
 from bot.i18n.catalog import t_known
 from bot.market.models import Prices
+from bot.notifications.embeds import echoed
 from bot.staff.approvals import Approval, ApprovalStatus
 from bot.staff.models import AuditEvent, AuditRecord, Quote, SpendKind
 from bot.staff.recorded import detail_in, result_in
@@ -123,7 +124,7 @@ def audit_embed(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> discord.Em
     )
     embed.add_field(name=t(locale, "audit.field.staff"), value=f"<@{entry.staff_id}>")
     if entry.username:
-        embed.add_field(name=t(locale, "audit.field.for"), value=f"`{entry.username}`")
+        embed.add_field(name=t(locale, "audit.field.for"), value=f"`{echoed(entry.username, 64)}`")
     if entry.detail:
         embed.add_field(name=t(locale, "staff.field.what"), value=detail_in(entry.detail, locale, entry.action)[:1024])
     if entry.amount_nle is not None:
@@ -146,7 +147,7 @@ def audit_line(record: AuditRecord, locale: str = DEFAULT_LOCALE) -> str:
     action, event = _audit_action(e.action, locale), _audit_event(e.event, locale)
     parts = [f"`#{record.id}` {when} <@{e.staff_id}> **{action}** {event}"]
     if e.username:
-        parts.append(f"→ `{e.username}`")
+        parts.append(f"→ `{echoed(e.username, 64)}`")
     if e.detail:
         parts.append(detail_in(e.detail, locale, e.action))
     if e.request_id:

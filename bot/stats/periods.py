@@ -14,8 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.i18n.said import Said
+from bot.notifications.embeds import echoed
 
 MAX_DAYS = 366
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+"""The dates a period may use: at the ends of the calendar (years 1 and 9999) its UTC bounds, or the previous
+period's, do not exist."""
 
 
 class PeriodChoice(enum.StrEnum):
@@ -121,9 +126,13 @@ def period_for(choice: PeriodChoice, now: datetime, zone: ZoneInfo) -> Period:
 
 def parse_date(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(Said("stats.period_error.not_a_date", {"text": text.strip()[:20]})) from None
+        raise PeriodError(Said("stats.period_error.not_a_date", {"text": echoed(text.strip(), 20)})) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        bounds = {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}
+        raise PeriodError(Said("stats.period_error.out_of_range", {"text": echoed(text.strip(), 20), **bounds}))
+    return day
 
 
 def custom_period(start: str | None, end: str | None, now: datetime, zone: ZoneInfo) -> Period:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from bot.storage.database import BUSY_TIMEOUT_MS, in_transaction
+from bot.storage.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ class BatchWriter(Generic[J, R]):
         self._closed = False
         self._stopping = False  # set by the thread itself when it must stop (before it answers anyone)
         self._serving = False  # the thread is connected and serving its queue (a flag: every submit reads it)
+        self.health = WriteHealth()
+        """The writes' latest database fault (a full disk...): ``/healthz`` reports it; the thread alone notes."""
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -255,10 +258,25 @@ class BatchWriter(Generic[J, R]):
                 for job in jobs:
                     self._run_batch(conn, [job])
                 return
-            log.error("batch writer write failed error=%s", type(exc).__name__, exc_info=exc)
+            self._log_failure(exc)
             self._settle([(jobs[0].future, None, exc)])
             return
+        self._log_success()
         self._settle([(job.future, result, None) for job, result in zip(jobs, results, strict=True)])
+
+    def _log_failure(self, exc: Exception) -> None:
+        """A failed job (or call): the first of a run of database faults with its traceback, the later ones as one
+        line with the run's count (bot.storage.write_health); any other error with its traceback."""
+        failures = self.health.failed(exc)
+        if failures > 1:
+            log.error("batch writer write failed error=%s fault=%r failures=%d", type(exc).__name__, str(exc), failures)
+        else:
+            log.error("batch writer write failed error=%s", type(exc).__name__, exc_info=exc)
+
+    def _log_success(self) -> None:
+        failures = self.health.succeeded()
+        if failures:
+            log.warning("batch writer writes again after failures=%d", failures)
 
     def _write(self, conn: sqlite3.Connection, jobs: list[_Job[J, R]]) -> Sequence[R]:
         """The handler's write of ``jobs`` in one transaction (or one statement: :meth:`BatchHandler.write_alone`);
@@ -279,11 +297,13 @@ class BatchWriter(Generic[J, R]):
             result = in_transaction(conn, call.fn)
         except BaseException as exc:
             if isinstance(exc, Exception):
+                self.health.failed(exc)  # its caller logs it
                 self._settle([(call.future, None, exc)])
                 return
             self._stopping = True
             self._settle([(call.future, None, BatchWriterClosed(f"batch writer stopped: {type(exc).__name__}"))])
             raise  # not an error of the call: the writer cannot go on
+        self._log_success()
         self._settle([(call.future, result, None)])
 
     def _fail_leftovers(self) -> None:

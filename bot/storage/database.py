@@ -21,6 +21,7 @@ import aiosqlite
 
 from bot.storage.migrations import Migration, apply_migrations, load_migrations
 from bot.storage.thread_call import on_connection_thread
+from bot.storage.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Database:
         self._conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self.health = WriteHealth()
+        """The writes' latest database fault (a full disk...), for ``/healthz`` (bot.storage.write_health)."""
 
     @classmethod
     async def open(cls, path: Path, *, migrations: Iterable[Migration] | None = None) -> Database:
@@ -89,19 +92,36 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any error), one at a time."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
+                self._failed(exc)
                 await self._rollback()
                 raise
             try:
                 await self._conn.execute("COMMIT")
-            except sqlite3.Error:
+            except sqlite3.Error as exc:
+                self._failed(exc)
                 # A refused COMMIT (a deferred constraint, SQLITE_BUSY) leaves the transaction open: without the
                 # ROLLBACK every later BEGIN would fail ("cannot start a transaction within a transaction").
                 await self._rollback()
                 raise
+            self._succeeded()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A write failed: the first of a run of database faults is logged here (its caller logs it too)."""
+        if self.health.failed(exc) == 1:
+            log.error("database writes failing error=%s fault=%r", type(exc).__name__, str(exc))
+
+    def _succeeded(self) -> None:
+        failures = self.health.succeeded()
+        if failures:
+            log.warning("database writes again after failures=%d", failures)
 
     async def _rollback(self) -> None:
         """``ROLLBACK``, unless SQLite already ended the transaction itself (some errors roll it back, and a
@@ -115,7 +135,13 @@ class Database:
         ``BEGIN IMMEDIATE``, ``fn``, then ``COMMIT``, or ``ROLLBACK`` and what ``fn`` raised. ``fn`` must be quick
         and touch only ``c``. Once started it runs to its end on that thread even if the caller is cancelled."""
         async with self._lock:
-            return await on_connection_thread(self._conn, lambda c: in_transaction(c, fn))
+            try:
+                result = await on_connection_thread(self._conn, lambda c: in_transaction(c, fn))
+            except BaseException as exc:
+                self._failed(exc)
+                raise
+            self._succeeded()
+            return result
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement in its own transaction; return the affected row count.
@@ -125,7 +151,12 @@ class Database:
         thread instead of three (``BEGIN IMMEDIATE``, the statement, ``COMMIT``); the lock keeps it out of
         another coroutine's open transaction."""
         async with self._lock:
-            cursor = await self._conn.execute(sql, params)
+            try:
+                cursor = await self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
+            self._succeeded()
             return cursor.rowcount
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:

@@ -142,8 +142,11 @@ class WebhookFeature:
         self.processor.start()
 
     async def probe(self) -> str | None:
-        """Health probe: the writer that commits events must be running."""
-        return None if self.store.running else "webhook writer stopped"
+        """Health probe: the writer that commits events must be running, and its writes not failing."""
+        if not self.store.running:
+            return "webhook writer stopped"
+        fault = self.store.write_fault
+        return None if fault is None else f"webhook writes failing: {fault}"
 
     async def status(self) -> WebhookStatus:
         return await collect_status(self.store, self.outbox, webhook_url=self.public_url)

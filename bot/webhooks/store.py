@@ -60,6 +60,8 @@ batch writer's thread, inside the transaction that stores them (or the processor
 ``conn`` only, quick, no I/O. Raising defers the fan-out of the whole batch to the processor."""
 QuarantineHook = Callable[[sqlite3.Connection, Sequence[QuarantinedBody]], None]
 """Fan-out of NEW quarantined bodies; same rules as :data:`EventsHook`."""
+_Line = tuple[int, str, tuple[object, ...], BaseException | None]
+"""A log line waiting for its batch's commit: level, message, arguments, exception."""
 
 _stored_units = lru_cache(maxsize=1024)(stored_units)
 """:func:`~bot.stats.sums.stored_units` cached by the amount's text (a shop's amounts repeat: its prices):
@@ -209,8 +211,12 @@ class _BatchState:
     stamp: str
     deferred: str | None = None
     """The error type when the batch's fan-out failed and was left to the processor."""
-    quiet: bool = False
-    """The batch is being written again (its fan-out failed): its sequence lines were logged the first time."""
+    lines: list[_Line] = field(default_factory=list)
+    """What the batch has to log, logged once it committed (a rolled-back batch changed nothing: a full disk must
+    not log a gap per failed attempt; a batch written again logs only what its second writing found)."""
+
+    def log(self, level: int, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+        self.lines.append((level, message, args, exc_info))
 
 
 class _FanoutFailed(Exception):
@@ -250,10 +256,11 @@ class _IngestHandler:
             if conn.in_transaction:  # (a hook's error may have ended it already: RAISE(ROLLBACK), some I/O errors)
                 conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
-            state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=stamp, quiet=True)
+            state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=stamp)
             state.deferred = type(failed.error).__name__
             new = _write_rows(conn, jobs, state, self._taken)
-            log.warning(
+            state.log(
+                logging.WARNING,
                 "webhook fan-out deferred to the processor events=%d quarantined=%d error=%s",
                 sum(new[i] for i, job in enumerate(jobs) if job.event is not None),
                 sum(new[i] for i, job in enumerate(jobs) if job.quarantined is not None),
@@ -299,6 +306,8 @@ class _IngestHandler:
     def committed(self) -> None:
         if self._state is not None:
             self._maxes = self._state.maxes
+            for level, message, args, exc_info in self._state.lines:
+                log.log(level, message, *args, exc_info=exc_info)
         self._state, self._taken = None, Counter()
 
     def rolled_back(self) -> None:
@@ -444,10 +453,13 @@ def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _Batch
                 "VALUES (?, ?, ?, ?)",
                 (event.kind, previous + 1, uid - 1, format_timestamp(event.received_at)),
             )
-            if not state.quiet:
-                log.warning(
-                    "webhook sequence gap kind=%s first_missing=%d last_missing=%d", event.kind, previous + 1, uid - 1
-                )
+            state.log(
+                logging.WARNING,
+                "webhook sequence gap kind=%s first_missing=%d last_missing=%d",
+                event.kind,
+                previous + 1,
+                uid - 1,
+            )
         state.maxes[event.kind] = uid
         return
     row = conn.execute(
@@ -465,8 +477,7 @@ def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _Batch
                 "INSERT INTO webhook_gaps (kind, first_missing, last_missing, detected_at) VALUES (?, ?, ?, ?)",
                 (event.kind, lo, hi, detected),
             )
-    if not state.quiet:
-        log.info("webhook gap filled kind=%s unique_id=%d", event.kind, uid)
+    state.log(logging.INFO, "webhook gap filled kind=%s unique_id=%d", event.kind, uid)
 
 
 def _insert_quarantined(conn: sqlite3.Connection, item: QuarantinedBody, stamp: str) -> int | None:
@@ -557,6 +568,11 @@ class WebhookStore:
     @property
     def running(self) -> bool:
         return not self._closed and self._writer is not None and self._writer.running
+
+    @property
+    def write_fault(self) -> str | None:
+        """Why the writer's writes are failing (a full disk...), while they are (bot.storage.write_health)."""
+        return None if self._writer is None else self._writer.health.problem
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. Later writes raise :class:`StoreUnavailable`."""

@@ -99,6 +99,9 @@ def test_old_pay_url_and_asset_list_as_text() -> None:
         ({"invoice_id": -1}, "invoice_id must be a positive integer"),
         ({"invoice_id": True}, "invoice_id must be a positive integer"),
         ({"invoice_id": "1"}, "invoice_id must be a positive integer"),
+        ({"invoice_id": 2**63}, "invoice_id must be a positive integer"),  # beyond SQLite's INTEGER
+        ({"description": "\ud800"}, "description must be a string"),  # JSON can carry it, UTF-8 cannot
+        ({"payload": "order-1\udfff"}, "payload must be a string"),
         ({"status": "PAID"}, "unknown invoice status 'PAID'"),
         ({"status": ["paid"]}, r"unknown invoice status \['paid'\]"),
         ({"amount": None}, "amount must be a decimal number"),
@@ -112,6 +115,8 @@ def test_old_pay_url_and_asset_list_as_text() -> None:
         ({"paid_anonymously": "no"}, "paid_anonymously must be a boolean"),
         ({"paid_at": "yesterday"}, "paid_at must be an ISO 8601 time"),
         ({"paid_at": 1700000000}, "paid_at must be an ISO 8601 time"),
+        ({"paid_at": "9999-12-31T23:59:59-05:00"}, "paid_at must be an ISO 8601 time"),  # past year 9999 in UTC
+        ({"created_at": "0001-01-01T00:00:00+05:00"}, "created_at must be an ISO 8601 time"),  # before year 1
         ({"paid_amount": "x"}, "paid_amount must be a decimal number"),
         ({"paid_usd_rate": "x"}, "paid_usd_rate must be a decimal number"),
     ],
@@ -119,6 +124,10 @@ def test_old_pay_url_and_asset_list_as_text() -> None:
 def test_refusals(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=f"^{message}$"):
         parse_invoice({**FULL, **changes})
+
+
+def test_the_largest_stored_invoice_id_is_accepted() -> None:
+    assert parse_invoice({**FULL, "invoice_id": 2**63 - 1}).invoice_id == 2**63 - 1
 
 
 def test_not_an_object() -> None:

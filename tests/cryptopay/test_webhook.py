@@ -227,6 +227,21 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
             b'{"update_type": "invoice_paid", "payload": {"invoice_id": "7", "status": "paid", "amount": "1"}}',
             "payload is not an invoice: invoice_id must be a positive integer",
         ),
+        (  # an id SQLite cannot store was a 500
+            b'{"update_type": "invoice_paid", "payload": {"invoice_id": 9223372036854775808, "status": "paid", '
+            b'"amount": "1"}}',
+            "payload is not an invoice: invoice_id must be a positive integer",
+        ),
+        (  # a time past the year 9999 once in UTC was a 500
+            b'{"update_type": "invoice_paid", "payload": {"invoice_id": 7, "status": "paid", "amount": "1", '
+            b'"paid_at": "9999-12-31T23:59:59-05:00"}}',
+            "payload is not an invoice: paid_at must be an ISO 8601 time",
+        ),
+        (  # a lone surrogate SQLite cannot store was a 503 (Crypto Pay would retry it for ever)
+            b'{"update_type": "invoice_paid", "payload": {"invoice_id": 7, "status": "paid", "amount": "1", '
+            b'"payload": "order-1\\ud800"}}',
+            "payload is not an invoice: payload must be a string",
+        ),
         (
             b'{"update_type": "invoice_paid", "payload": {"invoice_id": 7, "status": "refunded", "amount": "1"}}',
             "payload is not an invoice: unknown invoice status 'refunded'",

@@ -4,8 +4,10 @@ documented clear message, never a crash loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from bot.cli import EXIT_CONFIG
 from bot.market.simulator.runner import RunningSimulator
+from bot.storage.migrations import load_migrations
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import BotProcess, answered, embed_field, embeds_in, wait_for_embed
 from tests.fake_discord import FakeDiscord
@@ -166,6 +169,31 @@ async def test_a_database_that_cannot_be_used_halts_with_one_clear_message(
         == f"the database cannot be used path={tmp_path / 'garbage.sqlite3'}: DatabaseError: file is not a database"
     )
     await bot.terminate(expect=EXIT_CONFIG)
+
+
+async def test_a_database_of_a_newer_version_halts_with_one_clear_message(
+    make_bot: Callable[..., BotProcess], http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """An image rolled back to an older version, over a database a newer one migrated: refused in plain words
+    (before, a traceback and exit status 1, so a container restarted it in a loop), the file left as it was."""
+    newest = load_migrations()[-1].version
+    with contextlib.closing(sqlite3.connect(tmp_path / "newer.sqlite3")) as conn:
+        conn.execute("CREATE TABLE from_the_future (x INTEGER)")
+        conn.execute(f"PRAGMA user_version = {newest + 1}")
+        conn.commit()
+    bot = make_bot(database="newer.sqlite3")
+    await bot.start("run")
+    body = await bot.wait_health(http, 503)
+    reason = f"database schema version {newest + 1} is newer than this bot knows ({newest}); upgrade the bot"
+    assert body == {"status": "unavailable", "checks": {"configuration": f"the database cannot be used: {reason}"}}
+    [error] = error_records(bot)
+    line = re.fullmatch(r"\S+ \S+ ERROR +bot\.cli (.*)", error)
+    assert line is not None
+    assert line[1] == f"the database cannot be used path={tmp_path / 'newer.sqlite3'}: MigrationError: {reason}"
+    await bot.terminate(expect=EXIT_CONFIG)
+    assert not bot.log_lines(r"Traceback")
+    with contextlib.closing(sqlite3.connect(tmp_path / "newer.sqlite3")) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == newest + 1
 
 
 async def test_a_port_in_use_halts_with_one_clear_message(make_bot: Callable[..., BotProcess], tmp_path: Path) -> None:

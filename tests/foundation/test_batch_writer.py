@@ -48,7 +48,9 @@ class Recorder:
         self.events.append("rolled back")
 
 
-async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(db: Database) -> None:
+async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     handler = Recorder()
     writer: BatchWriter[str, int] = BatchWriter(db.path, handler, max_batch=3)
     await writer.start()
@@ -64,6 +66,11 @@ async def test_batch_writer_groups_jobs_isolates_a_bad_one_and_runs_calls_alone(
     assert results[3:] == [4, 5]  # ...its neighbours are committed
     assert handler.batches[:2] == [["a", "bb", "fail"], ["a"]], "waiting jobs share one transaction (max 3)"
     assert "rolled back" in handler.events
+    retried = [r.getMessage() for r in caplog.records if "one by one" in r.getMessage()]
+    assert retried == ["batch failed, retrying one by one jobs=3 error=RuntimeError"]
+    [failed] = [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
+    assert failed.getMessage() == "batch writer write failed error=RuntimeError"
+    assert failed.exc_info is not None  # not a fault of the database: its traceback, always
     rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
     assert [str(r[0]) for r in rows] == ["a", "bb", "dddd", "eeeee"]
 
@@ -199,4 +206,72 @@ async def test_a_batch_the_handler_writes_alone_skips_the_transaction_and_a_fail
     assert handler.events == ["committed", "committed", "rolled back", "committed", "rolled back"]
     rows = await db.fetchall("SELECT hour FROM webhook_rejections ORDER BY hour")
     assert [str(r[0]) for r in rows] == ["alone1", "alone2", "other"]
+    await writer.close()
+
+
+async def test_a_full_database_fails_each_job_says_so_once_with_its_traceback_and_recovers(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real SQLite fault: the writer's connection may not grow the file (``max_page_count``), as on a full
+    disk. Each job fails alone (its caller answers 503), the fault is reported for /healthz, the log has the first
+    failure's traceback and one line for each later one; the first write that succeeds again ends it."""
+    handler = Recorder()
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
+    await writer.start()
+    big = "x" * 5000  # a row that needs pages of its own
+
+    def cap(conn: sqlite3.Connection) -> None:
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    await writer.run(cap)
+    assert writer.health.problem is None
+
+    def write_big(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", ("call" + big,))
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await writer.run(write_big)  # a call: its caller logs its error, the writer notes the fault
+    assert writer.health.problem == "OperationalError: database or disk is full"
+    assert writer.health.failures == 1
+    assert not [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
+    writer.health.succeeded()  # (the run of faults below starts again from the jobs)
+    for n in range(3):
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            await writer.submit(f"{n}{big}")
+    assert writer.health.problem == "OperationalError: database or disk is full"
+    failures = [r for r in caplog.records if r.getMessage().startswith("batch writer write failed")]
+    assert len(failures) == 3
+    assert failures[0].getMessage() == "batch writer write failed error=OperationalError"
+    assert failures[0].exc_info is not None  # the first with its traceback
+    assert [r.exc_info for r in failures[1:]] == [None, None]
+    assert [r.getMessage() for r in failures[1:]] == [
+        "batch writer write failed error=OperationalError fault='database or disk is full' failures=2",
+        "batch writer write failed error=OperationalError fault='database or disk is full' failures=3",
+    ]
+    assert not [r for r in caplog.records if "writes again" in r.getMessage()]
+
+    await writer.run(lambda conn: conn.execute("PRAGMA max_page_count = 1000000"))  # the operator made room
+    assert writer.health.problem is None  # a write succeeded
+    assert [r.getMessage() for r in caplog.records if "writes again" in r.getMessage()] == [
+        "batch writer writes again after failures=3"
+    ]
+    assert await writer.submit(f"3{big}") == 5001
+    rows = await db.fetchall("SELECT substr(hour, 1, 1) FROM webhook_rejections")
+    assert [str(r[0]) for r in rows] == ["3"]  # nothing of the failed jobs
+    await writer.close()
+
+
+async def test_a_refused_job_is_not_a_fault_of_the_database(db: Database) -> None:
+    handler = Recorder()
+    writer: BatchWriter[str, int] = BatchWriter(db.path, handler)
+    await writer.start()
+    await writer.run(lambda conn: conn.execute("CREATE UNIQUE INDEX one_hour ON webhook_rejections (hour)"))
+    assert await writer.submit("a") == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        await writer.submit("a")
+    with pytest.raises(RuntimeError):
+        await writer.submit("fail")
+    assert writer.health.problem is None
+    assert writer.health.failures == 0
     await writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 
 import aiohttp
@@ -120,3 +121,54 @@ async def test_hung_feature_closers_do_not_block_the_rest_of_the_shutdown(start_
     assert bot.is_closed()
     # bounded by the budget plus the short minimum each remaining step keeps (0.5 s), not 3 s a closer
     assert elapsed < bot.shutdown_budget + 7 * 0.5
+
+
+async def test_healthz_reports_writes_failing_until_one_succeeds(start_bot: StartBot) -> None:
+    """A full disk (here SQLite's own "database or disk is full": neither connection may grow the file) shows in
+    /healthz, for the main connection and for the webhook writer, with SQLite's reason; writes that succeed
+    again clear it."""
+    bot = await start_bot()
+    webhooks = bot.webhooks
+    assert webhooks is not None
+    health_url = f"{bot.web.local_url}/healthz"
+    await _wait_healthy(health_url)
+    big = "x" * 5000  # a row that needs pages of its own
+
+    def cap(conn: sqlite3.Connection) -> None:
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    await bot.db.run_in_transaction(cap)
+    await webhooks.store.transaction(cap)
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await bot.db.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", (big,))
+    status, body = await _healthz(health_url)
+    assert status == 503
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    assert checks["database"] == "writes failing: OperationalError: database or disk is full"
+    assert checks["webhooks"] == "ok"
+
+    def write_big(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO webhook_rejections (hour, count) VALUES (?, 1)", ("w" + big,))
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await webhooks.store.transaction(write_big)
+    status, body = await _healthz(health_url)
+    assert (status, body["checks"]) == (
+        503,
+        {
+            "database": "writes failing: OperationalError: database or disk is full",
+            "discord": "ok",
+            "extensions": "ok",
+            "webhooks": "webhook writes failing: OperationalError: database or disk is full",
+        },
+    )
+
+    def uncap(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count = 1000000")
+
+    await bot.db.run_in_transaction(uncap)  # room again: a write succeeds on each connection
+    await webhooks.store.transaction(uncap)
+    status, body = await _healthz(health_url)
+    assert (status, body["status"]) == (200, "ok")

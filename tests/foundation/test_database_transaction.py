@@ -120,3 +120,44 @@ async def test_a_path_that_cannot_be_created_is_an_sqlite_error(tmp_path: Path) 
     with pytest.raises(sqlite3.OperationalError) as refused:
         await Database.open(tmp_path / "a-file" / "bot.sqlite3")
     assert str(refused.value) == f"unable to open database file: File exists: {tmp_path / 'a-file'}"
+
+
+async def test_a_run_of_write_faults_is_logged_once_reported_and_ended_by_a_success(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writes on a database that may not grow (``max_page_count``, SQLite's own "database or disk is full"),
+    through each way of writing: the first fault is logged (its callers log theirs), /healthz's
+    :attr:`~bot.storage.write_health.WriteHealth.problem` has it, a refused constraint is not a fault, and the
+    first write that succeeds ends the run with one line."""
+    pages = await db.fetchone("PRAGMA page_count")
+    assert pages is not None
+    await db.execute(f"PRAGMA max_page_count = {int(pages[0])}")
+    big = "x" * 5000
+
+    def insert_big(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO guarded (id) VALUES (?)", (len(big),))
+        conn.execute("CREATE TABLE more_pages (x TEXT)")
+        conn.execute("INSERT INTO more_pages VALUES (?)", (big,))
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await db.run_in_transaction(insert_big)
+    assert db.health.problem == "OperationalError: database or disk is full"
+    said = ["database writes failing error=OperationalError fault='database or disk is full'"]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.storage.database"] == said  # at once
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await db.execute("CREATE TABLE other_pages (x TEXT)")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE third_pages (x TEXT)")
+    assert db.health.failures == 3
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.execute("INSERT INTO child (id, parent_id) VALUES (?, ?)", (1, 404))  # a deferred key, refused
+    assert db.health.failures == 3  # not a fault of the database
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.storage.database"] == said  # only once
+
+    await db.execute("PRAGMA max_page_count = 1000000")
+    assert db.health.problem is None
+    assert [r.getMessage() for r in caplog.records if "writes again" in r.getMessage()] == [
+        "database writes again after failures=3"
+    ]
+    assert await _count(db, "guarded") == 0  # the failed transaction left nothing

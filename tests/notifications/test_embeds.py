@@ -12,6 +12,7 @@ from bot.notifications.embeds import (
     alert_embed,
     check_embed,
     check_message,
+    echoed,
     embed_chars,
     event_embed,
     format_nle,
@@ -65,6 +66,15 @@ def test_truncate_keeps_a_text_at_the_limit_and_cuts_one_over_to_the_limit() -> 
     assert truncate("a" * 10, 10) == "a" * 10
     assert truncate("a" * 11, 10) == "a" * 9 + "\u2026"
     assert len(truncate("я" * 300, 256)) == 256
+
+
+def test_echoed_text_cannot_leave_its_code_span_and_is_cut_at_40_by_default() -> None:
+    """A typed text shown inside backticks: no backtick (it would close the span), no CR or LF (a new line of the
+    message); 40 characters unless told otherwise."""
+    assert echoed("a`b\r\nc\rd\ne") == "a'b  c d e"
+    assert echoed("x" * 40) == "x" * 40
+    assert echoed("x" * 41) == "x" * 39 + "\u2026"
+    assert echoed("x" * 64, 64) == "x" * 64
 
 
 def test_alert_embed_is_truncated_to_limits() -> None:

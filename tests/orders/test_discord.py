@@ -290,6 +290,8 @@ async def test_order_show_cancel_refund_commands(shop: Shop) -> None:
     assert "awaiting_payment" in text
     missing = await shop.run("order", {"id": "nope"}, subcommand="show")
     await shop.answered(missing, "No order `nope`")
+    typed = await shop.run("order", {"id": "no`**pe**"}, subcommand="show")
+    await shop.answered(typed, "No order `no'**pe**`")
     refund_early = await shop.run("order", {"id": order.id, "note": "paid back"}, subcommand="refund")
     await shop.answered(refund_early, "cannot be marked refunded")
     cancel = await shop.run("order", {"id": order.id, "reason": "duplicate"}, subcommand="cancel")
@@ -333,6 +335,41 @@ async def test_buy_for_linked_and_unlinked_members_and_orders_mine(shop: Shop) -
     assert str(final["embeds"]).count("**Awaiting payment**") == 2
     nobody = await shop.run("orders", {}, user="owner", subcommand="mine")
     await shop.answered(nobody, "no orders yet")
+
+
+async def test_a_refund_note_submitted_after_a_restart_is_answered(
+    shop: Shop, start_bot: StartBot, fake_discord: FakeDiscord
+) -> None:
+    """The note's modal lived in the first process: its submission reaches no modal. It is answered at once
+    (not Discord's "Something went wrong"), and the order stays as it was, its card's Refund button still there."""
+    order = await shop.claimed_order()
+    card = await shop.card(order.id, "order:confirm:")
+    shop.sim.state.user("darth").invited.clear()  # type: ignore[union-attr]
+    await shop.answered(await shop.fake.click_button(card, f"order:confirm:{order.id}", user="staff"), "confirmed")
+    await shop.state(order.id, OrderState.NEEDS_ATTENTION)
+    card = await shop.card(order.id, "order:refund:")
+    refund = await shop.fake.click_button(card, f"order:refund:{order.id}", user="staff")
+    await refund.wait_response()
+    await shop.bot.close()
+
+    bot = await start_bot(MARKET_INTEGRATION_ID="1", PUBLIC_BASE_URL=BASE)  # same database file
+    submitted = await fake_discord.submit_modal(refund, {"note": "sent back by bank transfer"}, user="staff")
+    await submitted.wait_response()
+    assert submitted.ephemeral
+    assert "This press did nothing; check the message (and `/audit`)" in (submitted.response or {})["data"]["content"]
+    assert bot.orders is not None
+    assert (await bot.orders.service.get(order.id)).state is OrderState.NEEDS_ATTENTION
+    fake_discord.assert_no_violations()
+
+
+async def test_a_bad_nle_amount_is_echoed_without_breaking_its_code_span(shop: Shop) -> None:
+    """The member's own text comes back inside backticks: a backtick or a line break of theirs must not end the
+    code span (markdown of theirs rendered in the bot's answer) and nothing is ordered."""
+    await LinkRepository(shop.bot.db).link(shop.fake.member.id, "sub-darth", "darth")
+    bad = await shop.run("buy", {"amount": "**5**`@everyone\n"}, user="member", subcommand="nle")
+    text = await shop.answered(bad, "not an amount")
+    assert "`**5**'@everyone ` is not an amount" in text
+    assert await shop.feature.service.find() == []
 
 
 async def test_receipt_by_dm_when_delivered(shop: Shop) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
@@ -396,6 +396,16 @@ def test_public_origin_is_accepted() -> None:
     assert not same_origin(request, public_origin=None)
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_origin_naming_this_host_is_accepted_on_either_scheme(scheme: str) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    request = make_mocked_request(
+        "POST", "/orders/x/paid", headers={"Host": "shop.example", "Origin": f"{scheme}://shop.example"}
+    )
+    assert same_origin(request, public_origin=None)
+
+
 async def test_post_to_unknown_order_is_404(checkout: Client) -> None:
     response = await checkout.post("/orders/" + "Z" * 22 + "/paid", data={"form_token": "x"})
     assert response.status == 404
@@ -638,3 +648,216 @@ async def test_an_unexpected_start_failure_is_logged_with_a_reference(
         f"again later, or contact support (reference {match.group(1)}).</p>"
     ) in text
     assert "secret internals" not in text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=zz", b"form_token=x"),  # no boundary in the body
+        ("application/x-www-form-urlencoded; charset=klingon", b"form_token=x"),  # an encoding Python does not know
+        ("application/x-www-form-urlencoded", b"form_token=\xff\xfe"),  # not UTF-8
+    ],
+)
+async def test_a_form_body_no_browser_sends_is_a_400_page_in_the_readers_language(
+    checkout: Client, orders: OrderService, content_type: str, body: bytes
+) -> None:
+    """Each was an unhandled exception (a 500); the page now says what the CSRF refusal says, in Russian here."""
+    order_id, _ = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data=body,
+        headers={"Content-Type": content_type, "Accept-Language": "ru", **same_site(checkout)},
+        allow_redirects=False,
+    )
+    assert response.status == 400
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert "Обновите страницу заказа" in html
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def test_an_origin_that_is_not_a_url_is_refused_as_cross_site(checkout: Client, orders: OrderService) -> None:
+    order_id, html = await open_order(checkout, orders)
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data={"form_token": form_token(html)},
+        headers={"Origin": "http://[::1"},  # urlsplit raises ValueError: was a 500
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def test_a_chunked_form_over_aiohttps_limit_is_the_pages_413(checkout: Client, orders: OrderService) -> None:
+    """Without a Content-Length aiohttp counts the body itself; its refusal was its own English text."""
+    order_id, html = await open_order(checkout, orders)
+
+    async def chunks() -> Any:
+        yield f"form_token={form_token(html)}&reference=".encode()
+        for _ in range(300):
+            yield b"r" * 4096
+
+    response = await checkout.post(
+        f"/orders/{order_id}/paid",
+        data=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "ru", **same_site(checkout)},
+        allow_redirects=False,
+    )
+    assert response.status == 413
+    assert_secure(response)
+    assert "Слишком большая форма" in await response.text()
+    assert (await orders.get(order_id)).payment_claimed_at is None
+
+
+async def assert_refusal_page(response: Any, status: int, title: str, text: str, back: str | None) -> None:
+    """A refusal page in Russian (the request asked for it): its status, title, sentence and the way back."""
+    from bot.i18n import t
+
+    assert response.status == status
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert f"<h1>{t('ru', title)}</h1>" in html
+    assert f'<p class="lead">{t("ru", text)}</p>' in html
+    if back is None:
+        assert t("ru", "order.error.back") not in html
+    else:
+        assert f'<a href="{back}">{t("ru", "order.error.back")}</a>' in html
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.orders.web"]
+
+
+async def test_each_form_refusal_page_and_log_line(
+    checkout: Client, orders: OrderService, limiter: RateLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rate limit, a form too large (by Content-Length, and chunked), one no browser sends, and a forged
+    token: each its own page in the reader's language with the way back to the order, and one WARNING line
+    naming the order and the client (the refusal pages of ``CheckoutPages._form``, mutation-tested)."""
+    order_id, html = await open_order(checkout, orders)
+    token = form_token(html)
+    back = f"/orders/{order_id}"
+    ru = {"Accept-Language": "ru", **same_site(checkout)}
+    form = {**ru, "Content-Type": "application/x-www-form-urlencoded"}
+    caplog.set_level(logging.WARNING, logger="bot.orders.web")
+
+    exactly = f"form_token={token}&reference=".encode()
+    exactly += b"r" * (4096 - len(exactly))
+    too_large = await checkout.post(f"{back}/check", data=exactly + b"r", headers=form, allow_redirects=False)
+    await assert_refusal_page(too_large, 413, "order.error.too_large.title", "order.error.too_large.text", back)
+
+    async def chunks() -> Any:
+        yield exactly
+        for _ in range(300):
+            yield b"r" * 4096
+
+    chunked = await checkout.post(f"{back}/check", data=chunks(), headers=form, allow_redirects=False)
+    await assert_refusal_page(chunked, 413, "order.error.too_large.title", "order.error.too_large.text", back)
+
+    broken = await checkout.post(
+        f"{back}/check", data=b"x", headers={**ru, "Content-Type": "multipart/form-data; boundary=zz"}
+    )
+    await assert_refusal_page(broken, 400, "order.error.csrf.title", "order.error.csrf.text", back)
+
+    forged = await checkout.post(f"{back}/check", data={"form_token": "forged"}, headers=ru)
+    await assert_refusal_page(forged, 403, "order.error.csrf.title", "order.error.csrf.text", back)
+
+    accepted = await checkout.post(f"{back}/check", data=exactly, headers=form, allow_redirects=False)
+    assert accepted.status == 303  # 4096 bytes is the most a form may be
+    assert refusals(caplog) == [
+        f"order form refused reason=malformed order_id={order_id} client=127.0.0.1",
+        f"order form refused reason=csrf order_id={order_id} client=127.0.0.1",
+    ]
+
+    caplog.clear()
+    for _ in range(limiter.burst):
+        await checkout.post(f"{back}/check", data={"form_token": token}, headers=ru, allow_redirects=False)
+    limited = await checkout.post(f"{back}/check", data={"form_token": token}, headers=ru, allow_redirects=False)
+    await assert_refusal_page(limited, 429, "order.error.rate.title", "order.error.rate.text", None)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3  # 20 a minute: one more within 3 s
+    assert refusals(caplog)[-1] == "order form rate limited client=127.0.0.1"
+
+
+async def test_a_form_from_the_public_address_is_accepted(
+    orders: OrderService, limiter: RateLimiter, unused_tcp_port: int
+) -> None:
+    """Behind a proxy the browser's Origin is ``PUBLIC_BASE_URL``'s, not the Host the bot sees."""
+    from bot.i18n.web import language_routes
+    from bot.orders.web import CheckoutPages
+    from tests.orders.conftest import INTEGRATION_ID, SECRET
+
+    app = web.Application()
+    CheckoutPages(
+        orders,
+        secret=SECRET,
+        integration_id=INTEGRATION_ID,
+        checkout_path="/checkout",
+        support_url=None,
+        public_base_url="https://shop.example/path",
+        limiter=limiter,
+    ).setup(app)
+    app.add_routes(language_routes())
+    async with TestClient(TestServer(app)) as client:
+        order_id, html = await open_order(client, orders)
+        response = await client.post(
+            f"/orders/{order_id}/paid",
+            data={"form_token": form_token(html)},
+            headers={"Origin": "https://shop.example"},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert (await orders.get(order_id)).payment_claimed_at is not None
+
+
+@pytest.mark.parametrize("tail", ["", "/", "/ID/", "/ID/paid", "/ID/status/", "/ID/x/y", "/ID//status"])
+async def test_any_other_address_under_orders_is_the_pages_404_in_the_readers_language(
+    checkout: Client, orders: OrderService, tail: str
+) -> None:
+    """Was aiohttp's plain-text "404: Not Found" / "405: Method Not Allowed" in English (a trailing slash, a
+    reload of a form's address)."""
+    from bot.i18n import t
+
+    order_id, _ = await open_order(checkout, orders)
+    response = await checkout.get("/orders" + tail.replace("ID", order_id), headers={"Accept-Language": "ru"})
+    assert response.status == 404
+    assert_secure(response)
+    html = await response.text()
+    assert '<html lang="ru">' in html
+    assert f"<h1>{t('ru', 'order.error.not_found.title')}</h1>" in html
+    assert (await checkout.get(f"/orders/{order_id}")).status == 200  # the order's own page is untouched
+
+
+async def test_the_form_limit_is_per_client_behind_a_trusted_proxy(orders: OrderService, limiter: RateLimiter) -> None:
+    """One buyer using up the burst does not limit another (each ``X-Forwarded-For`` client its own bucket)."""
+    import ipaddress
+
+    from bot.http.forwarded import forwarded_middleware
+    from bot.orders.web import CheckoutPages
+    from tests.orders.conftest import INTEGRATION_ID, SECRET
+
+    app = web.Application(middlewares=[forwarded_middleware([ipaddress.ip_network("127.0.0.1/32")])])
+    CheckoutPages(
+        orders,
+        secret=SECRET,
+        integration_id=INTEGRATION_ID,
+        checkout_path="/checkout",
+        support_url=None,
+        limiter=limiter,
+    ).setup(app)
+    async with TestClient(TestServer(app)) as client:
+        order_id, html = await open_order(client, orders)
+
+        async def post(client_address: str) -> int:
+            response = await client.post(
+                f"/orders/{order_id}/check",
+                data={"form_token": form_token(html)},
+                headers={"X-Forwarded-For": client_address},
+                allow_redirects=False,
+            )
+            return response.status
+
+        first = [await post("203.0.113.7") for _ in range(limiter.burst + 1)]
+        assert first[-1] == 429
+        assert await post("198.51.100.9") == 303

@@ -296,6 +296,19 @@ async def test_claim_manual_payment(orders: OrderService, clock: Clock) -> None:
     assert (await orders.choose_method(order.id, MANUAL)).method is MANUAL
 
 
+async def test_claims_at_once_are_recorded_once(orders: OrderService) -> None:
+    """ "I have paid" double-clicked (or sent from 20 tabs): one claim, the first one's reference, one history
+    entry, one card; the fuzz run against the real bot recorded all 20, the last reference winning."""
+    order = await checked(orders)
+    before = len(await orders.history(order.id))
+    answers = await asyncio.gather(*(orders.claim_manual_payment(order.id, f"ref {n}") for n in range(20)))
+    history = await orders.history(order.id)
+    assert [t.note for t in history[before:]] == ["payment claimed"]
+    stored = await orders.get(order.id)
+    assert stored.claim_reference == "ref 0"
+    assert all(answer.claim_reference == "ref 0" and answer.seq == stored.seq for answer in answers)
+
+
 async def test_claim_without_reference_and_long_reference(orders: OrderService) -> None:
     order = await checked(orders)
     assert (await orders.claim_manual_payment(order.id, None)).claim_reference is None

@@ -612,6 +612,15 @@ async def test_every_audit_entry_names_the_guild_the_order_and_what_was_said(
     )
 
 
+async def test_a_typed_id_cannot_close_its_code_span(actions: OrderStaffActions, audit: AuditLog) -> None:
+    """The refusal is recorded and posted to the audit channel: the staff member's backticks and line breaks
+    must not end the code span (the rest would render as markdown there)."""
+    typed = await refusal(actions.confirm("ab`**cd**\n`", ALICE))
+    assert typed.message == "No order `ab'**cd** '`."
+    (row,) = await audit.query(AuditQuery())
+    assert row.entry.result == "No order `ab'**cd** '`."
+
+
 async def test_long_ids_and_notes_are_cut_in_the_answer(
     actions: OrderStaffActions, orders: OrderService, audit: AuditLog
 ) -> None:

@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import warnings
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +47,8 @@ def b64(data: dict[str, Any] | bytes) -> str:
 
 
 def test_a_valid_product_token() -> None:
-    token = sign(purchase_claims())
+    signed = purchase_claims()
+    token = sign(signed)
     claims = verify(token)
     assert claims.login == "darth"
     assert claims.email == "darth.vader@example.com"
@@ -54,6 +56,8 @@ def test_a_valid_product_token() -> None:
     assert claims.nle is None
     assert claims.token_hash == hashlib.sha256(token.encode()).hexdigest() == token_hash(token)
     assert claims.expires_at.timestamp() - claims.issued_at.timestamp() == 3600
+    assert claims.issued_at == datetime.fromtimestamp(signed["iat"], UTC)  # aware UTC (a naive one is unequal)
+    assert claims.expires_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
@@ -182,6 +186,20 @@ def test_the_right_hmac_with_the_right_header_passes() -> None:
 @pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "a.b", "....", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln"])
 def test_malformed(token: str) -> None:
     assert rejected(token).code in {"malformed", "bad_signature"}
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": 10**30},  # signed, yet beyond a datetime: was an OverflowError, a 500 on the checkout page
+        {"exp": 1e308},
+        {"iat": -(10**30)},
+        {"iat": -62135596900},  # the year 0
+    ],
+)
+def test_times_beyond_a_datetime_are_malformed(times: dict[str, Any]) -> None:
+    refusal = rejected(sign(purchase_claims(**times)))
+    assert (refusal.code, refusal.message, refusal.status) == ("malformed", INVALID_LINK, 400)
 
 
 def test_payload_not_an_object_is_refused() -> None:

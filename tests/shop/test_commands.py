@@ -52,8 +52,8 @@ class ShopEnv:
             pytest.fail(f"no answer containing {needle!r}; got {rec.all_text()!r}")
         return rec.all_text()
 
-    async def choices(self, sub: str, focused: str, options: dict[str, Any]) -> list[Any]:
-        rec = await self.fake.autocomplete("shop", focused, options, user="staff", subcommand=sub)
+    async def choices(self, sub: str, focused: str, options: dict[str, Any], *, user: str = "staff") -> list[Any]:
+        rec = await self.fake.autocomplete("shop", focused, options, user=user, subcommand=sub)
         await rec.wait_response()
         assert rec.response is not None
         return [c["value"] for c in rec.response["data"]["choices"]]
@@ -185,6 +185,8 @@ async def test_autocomplete(env: ShopEnv) -> None:
     await env.shop.table.put(PriceEntry("csgo-90", "EUR", Decimal("1")), updated_by=None)
     assert await env.choices("price set", "currency", {"currency": ""}) == ["EUR", "USD"]
     assert await env.choices("price remove", "currency", {"currency": "u"}) == ["USD"]
+    # the price table's currencies are staff data: not offered to a member the command is shown to
+    assert await env.choices("price set", "currency", {"currency": ""}, user="member") == []
     command = env.fake.command("shop")
     assert command is not None
     price = next(o for o in command["options"] if o["name"] == "price")

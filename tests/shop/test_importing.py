@@ -183,6 +183,9 @@ def test_file_level_rejections() -> None:
     ]
     assert rejected(b"not json") == ["the file cannot be read: it is not valid JSON."]
     assert rejected(b"") == ["the file cannot be read: it is not valid JSON."]
+    # nested deeper than Python's parser goes, within 64 KiB: refused, not a RecursionError (a traceback)
+    assert rejected(b"[" * 30_000 + b"]" * 30_000) == ["the file cannot be read: it is not valid JSON."]
+    assert rejected(b'{"a":' * 10_000 + b"1" + b"}" * 10_000) == ["the file cannot be read: it is not valid JSON."]
     assert rejected(b"\xff\xfe{}") == ["the file is not UTF-8 text; export the table with `/shop prices export`."]
     assert rejected(b'{"cs2-30": {"EUR": NaN}}') == ["the file cannot be read: NaN is not a price."]
     assert rejected(b'{"cs2-30": {"EUR": "1"}, "cs2-30": {"EUR": "2"}}') == [

@@ -134,3 +134,21 @@ def test_setup_group_shared_and_removed_cleanly() -> None:
     assert tree.get_command(SETUP_GROUP_NAME) is None
     add_setup_commands(tree, first)  # a reloaded cog gets a fresh group
     assert tree.get_command(SETUP_GROUP_NAME) is not group
+
+
+def test_a_refused_username_cannot_close_its_code_span_in_the_audit() -> None:
+    """A refused /gift records the text as typed (cut to 64): its backticks and line breaks would end the code
+    span of the audit channel's "For" field and of /audit's line, and the rest would render as markdown."""
+    from datetime import UTC, datetime
+
+    from bot.staff.models import AuditEntry, AuditEvent, AuditRecord
+    from bot.staff.rendering import audit_embed, audit_line
+
+    typed = "darth` **approved by the owner**\n`x"
+    entry = AuditEntry("gift", AuditEvent.REFUSED, 7, username=typed, result="not a valid username")
+    record = AuditRecord(3, datetime(2026, 12, 7, 16, 0, tzinfo=UTC), entry)
+    fields = {f.name: f.value for f in audit_embed(record).fields}
+    assert fields["For"] == "`darth' **approved by the owner** 'x`"
+    assert "→ `darth' **approved by the owner** 'x`" in audit_line(record)
+    valid = AuditRecord(4, record.created_at, AuditEntry("gift", AuditEvent.SUCCEEDED, 7, username="a.b_c-9"))
+    assert {f.name: f.value for f in audit_embed(valid).fields}["For"] == "`a.b_c-9`"

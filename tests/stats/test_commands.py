@@ -83,6 +83,10 @@ async def test_stats_public_by_product(
         ({"from": "31.03.2026"}, "`31.03.2026` is not a date; use YYYY-MM-DD"),
         ({"to": "2026-03-01"}, "give a `from` date"),
         ({"from": "2026-03-05", "to": "2026-03-01"}, "the end date is before the start date"),
+        # the ends of the calendar: the period's UTC bounds (or the previous period's) do not exist
+        ({"from": "9999-12-01", "to": "9999-12-31"}, "`9999-12-01` is out of range; use a date from 2000-01-01"),
+        ({"from": "0001-01-01", "to": "0001-01-05"}, "`0001-01-01` is out of range; use a date from 2000-01-01"),
+        ({"from": "2026-03-01", "to": "3000-01-01"}, "`3000-01-01` is out of range"),
     ],
 )
 async def test_stats_bad_dates(

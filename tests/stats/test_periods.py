@@ -84,6 +84,15 @@ def test_custom_periods() -> None:
         custom_period(None, "2026-03-05", now, BERLIN)
     with pytest.raises(PeriodError, match="`yesterday` is not a date; use YYYY-MM-DD"):
         custom_period("yesterday", None, now, BERLIN)
+    with pytest.raises(PeriodError, match=r"^`2026' \*\*x'` is not a date; use YYYY-MM-DD"):
+        custom_period("2026`\n**x`", None, now, BERLIN)
+    assert custom_period("2000-01-01", "2000-01-02", now, BERLIN).previous().first == date(1999, 12, 30)
+    assert custom_period("2999-12-31", "2999-12-31", now, BERLIN).end == datetime(2999, 12, 31, 23, tzinfo=UTC)
+    for outside in ("1999-12-31", "3000-01-01", "0001-01-01", "9999-12-31"):
+        with pytest.raises(
+            PeriodError, match=f"^`{outside}` is out of range; use a date from 2000-01-01 to 2999-12-31$"
+        ):
+            custom_period(outside, None, now, BERLIN)
     with pytest.raises(PeriodError, match="the end date is before the start date"):
         custom_period("2026-03-05", "2026-03-04", now, BERLIN)
     with pytest.raises(PeriodError, match=f"at most {MAX_DAYS} days"):

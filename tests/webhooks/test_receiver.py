@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 
 import aiosqlite
 import pytest
@@ -301,6 +302,47 @@ async def test_database_failure_is_503_and_the_retry_succeeds(db: Database, rece
         await other.commit()
     assert await receiver.post(purchase(1)) == (200, {"status": "accepted"})
     assert await receiver.outbox_rows() == [("channel:purchase", "webhook:purchase:1")]
+
+
+async def test_a_full_database_is_503_reported_and_leaves_no_false_gap_then_recovers(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer's connection may not grow the file (``max_page_count``: SQLite's own "database or disk is
+    full", as on a full disk). Events are refused with 503 (Neverlose sends them again), the store reports the
+    fault (``/healthz``), a gap seen by a batch that could not be written is not logged; once there is room
+    again the events are stored, the gap they really leave is logged once, and filled."""
+    caplog.set_level(logging.INFO)
+
+    def cap(conn: sqlite3.Connection) -> None:
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    await receiver.store.transaction(cap)
+    accepted: list[int] = []
+    uid = 0
+    while uid < 200:  # the last page's free room first
+        uid += 1
+        status, body = await receiver.post(purchase(uid, username="A" * 32))
+        if status != 200:
+            break
+        accepted.append(uid)
+    assert (status, body) == (503, {"error": "temporarily unable to store the event; retry later"})
+    full = uid
+    assert receiver.store.write_fault == "OperationalError: database or disk is full"
+    assert (await receiver.post(purchase(full + 2)))[0] == 503  # after a gap: the transaction path, refused
+    assert not [r for r in caplog.records if "sequence gap" in r.getMessage()]
+
+    await receiver.store.transaction(lambda conn: conn.execute("PRAGMA max_page_count = 1000000"))
+    assert receiver.store.write_fault is None
+    assert await receiver.post(purchase(full + 2)) == (200, {"status": "accepted"})
+    gaps = [r.getMessage() for r in caplog.records if "sequence gap" in r.getMessage()]
+    assert gaps == [f"webhook sequence gap kind=purchase first_missing={full} last_missing={full + 1}"]
+    for late in (full, full + 1):
+        assert await receiver.post(purchase(late)) == (200, {"status": "accepted"})
+    assert len([r for r in caplog.records if "gap filled" in r.getMessage()]) == 2
+    assert await receiver.events() == [("purchase", n) for n in [*accepted, full + 2, full, full + 1]]
+    keys = [key for _, key in await receiver.outbox_rows()]
+    assert keys == [f"webhook:purchase:{n}" for n in [*accepted, full + 2, full, full + 1]]
 
 
 async def test_closed_store_is_503(receiver: Receiver) -> None:

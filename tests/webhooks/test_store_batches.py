@@ -206,6 +206,39 @@ async def test_a_hook_failing_after_writing_leaves_no_trace_and_the_batch_is_sto
         await store.close()
 
 
+async def test_a_batch_whose_commit_fails_logs_nothing_of_it_and_its_gap_is_logged_once_stored(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A commit can fail after every statement succeeded (on a full disk the WAL cannot grow; here a foreign key
+    checked at COMMIT): nothing of the batch was stored, so the gap it saw is not logged (before, a line per
+    failed attempt); written again once the fault is gone, the gap is logged once."""
+    poisoned = {4}
+
+    def fails_at_commit(conn: sqlite3.Connection, events: Sequence[WebhookEvent]) -> None:
+        if poisoned & {event.unique_id for event in events}:
+            poisoned.clear()
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, for this transaction only
+            conn.execute(
+                "INSERT INTO notification_outbox (dedupe_key, target, embeds, event_id) "
+                "VALUES ('dangling', 'channel:purchase', '[]', 999999)"
+            )
+
+    store, _ = await started_with(db, fails_at_commit)
+    caplog.set_level(logging.INFO)
+    try:
+        assert await store.add_event(purchase(1), body="{}", remote=None)
+        with pytest.raises(StoreUnavailable):
+            await store.add_event(purchase(4), body="{}", remote=None)  # a gap (2-3), refused at COMMIT
+        assert await stored_keys(db) == [("purchase", 1)]
+        assert not [r for r in caplog.records if "sequence gap" in r.getMessage()]
+        assert await store.add_event(purchase(4), body="{}", remote=None)  # Neverlose sends it again
+        gaps = [r.getMessage() for r in caplog.records if "sequence gap" in r.getMessage()]
+        assert gaps == ["webhook sequence gap kind=purchase first_missing=2 last_missing=3"]
+        assert await stored_keys(db) == [("purchase", 1), ("purchase", 4)]
+    finally:
+        await store.close()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     moment=st.datetimes(

@@ -25,6 +25,8 @@ MAX_EXPIRES_IN = 2_678_400
 """``expires_in`` accepts 1..2678400 seconds (31 days)."""
 MAX_PAYLOAD_BYTES = 4096
 MAX_DESCRIPTION = 1024
+MAX_INVOICE_ID = 2**63 - 1
+"""The largest id SQLite stores (a signed 64-bit integer); a larger one is not an invoice."""
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -102,20 +104,29 @@ def parse_time(value: object, name: str) -> datetime:
         raise ValueError(f"{name} must be an ISO 8601 time")
     try:
         moment = datetime.fromisoformat(value.strip())  # Python 3.11 reads the "Z" itself
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:00:00-05:00 is past the last year in UTC
         raise ValueError(f"{name} must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _text(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _utf8(value):
         raise ValueError(f"{name} must be a string")
     return value
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be stored: JSON can carry a lone surrogate (``"\\ud800"``), UTF-8 (SQLite) cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _opt_decimal(data: Mapping[str, object], name: str) -> Decimal | None:
@@ -133,7 +144,7 @@ def parse_invoice(data: object) -> Invoice:
     if not isinstance(data, Mapping):
         raise ValueError("invoice must be an object")
     invoice_id = data.get("invoice_id")
-    if isinstance(invoice_id, bool) or not isinstance(invoice_id, int) or invoice_id <= 0:
+    if isinstance(invoice_id, bool) or not isinstance(invoice_id, int) or not 0 < invoice_id <= MAX_INVOICE_ID:
         raise ValueError("invoice_id must be a positive integer")
     status_text = data.get("status")
     if not isinstance(status_text, str) or status_text not in _STATUSES:
