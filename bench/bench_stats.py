@@ -33,10 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
 from bot.stats import chart  # noqa: E402
-from bot.stats.figures import Dimension, StatsReader, stamp  # noqa: E402
+from bot.stats.figures import Dimension, StatsReader  # noqa: E402
 from bot.stats.periods import PeriodChoice, period_for  # noqa: E402
 from bot.stats.summary import stats_embed  # noqa: E402
 from bot.storage import Database  # noqa: E402
+from bot.storage.timestamps import format_timestamp  # noqa: E402
 
 ZONE = ZoneInfo("Europe/Berlin")
 PRODUCTS = ["cs2-30", "cs2-90", "cs2-180", "cs2-365", "csgo-30", "marketplace"]
@@ -49,7 +50,7 @@ async def seed(db: Database, rows: int, now: datetime) -> None:
     span = int(timedelta(days=29).total_seconds())
 
     def when() -> str:
-        return stamp(now - timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6)))
+        return format_timestamp(now - timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6)))
 
     orders, transitions, operations, events = [], [], [], []
     for i in range(rows):

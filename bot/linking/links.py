@@ -24,9 +24,10 @@ from typing import Any
 
 import aiosqlite
 
-from bot.linking.sessions import Clock, from_text, to_text, utc_now
+from bot.linking.sessions import Clock, utc_now
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _link(row: sqlite3.Row | tuple[Any, ...]) -> Link:
         discord_user_id=int(row[0]),
         neverlose_sub=str(row[1]),
         neverlose_login=str(row[2]),
-        linked_at=from_text(str(row[3])),
+        linked_at=parse_timestamp(str(row[3])),
         neverlose_user_id=None if row[4] is None else int(row[4]),
         neverlose_reg_date=None if row[5] is None else date.fromisoformat(str(row[5])),
     )
@@ -181,7 +182,7 @@ class LinkRepository:
         now: datetime,
     ) -> Link:
         await conn.execute("DELETE FROM account_links WHERE discord_user_id = ?", (discord_user_id,))
-        at = to_text(now)
+        at = format_timestamp(now)
         try:
             await conn.execute(
                 f"INSERT INTO account_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
@@ -190,7 +191,7 @@ class LinkRepository:
         except sqlite3.IntegrityError:
             # a UNIQUE Neverlose id: another Discord account took it meanwhile (the transaction rolls back)
             raise AlreadyLinkedElsewhere(sub) from None
-        return Link(discord_user_id, sub, login, from_text(at), user_id, reg_date)
+        return Link(discord_user_id, sub, login, parse_timestamp(at), user_id, reg_date)
 
     async def _confirm(
         self,
@@ -205,7 +206,13 @@ class LinkRepository:
         await conn.execute(
             "UPDATE account_links SET neverlose_user_id = COALESCE(?, neverlose_user_id), neverlose_login = ?, "
             "neverlose_reg_date = COALESCE(?, neverlose_reg_date), login_seen_at = ? WHERE discord_user_id = ?",
-            (user_id, login, None if reg_date is None else reg_date.isoformat(), to_text(now), holder.discord_user_id),
+            (
+                user_id,
+                login,
+                None if reg_date is None else reg_date.isoformat(),
+                format_timestamp(now),
+                holder.discord_user_id,
+            ),
         )
         if holder.neverlose_login != login:
             updated = Link(
@@ -216,7 +223,7 @@ class LinkRepository:
                 user_id if user_id is not None else holder.neverlose_user_id,
                 reg_date if reg_date is not None else holder.neverlose_reg_date,
             )
-            await self._renamed(conn, Rename(updated, holder.neverlose_login, from_text(to_text(now))))
+            await self._renamed(conn, Rename(updated, holder.neverlose_login, parse_timestamp(format_timestamp(now))))
 
     async def _renamed(self, conn: aiosqlite.Connection, rename: Rename) -> None:
         log.info(

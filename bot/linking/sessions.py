@@ -26,6 +26,7 @@ from enum import StrEnum
 
 from bot.linking import pkce
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,6 @@ COOKIE_KEY_META = "linking.cookie_key"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def to_text(moment: datetime) -> str:
-    """UTC ISO text that sorts like time (the format stored in the linking tables)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_text(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def secret_digest(secret: str) -> str:
@@ -157,7 +149,7 @@ class LinkSessions:
             await conn.execute(
                 "INSERT INTO link_start_tokens (token_hash, discord_user_id, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
-                (secret_digest(token), discord_user_id, to_text(now), to_text(now + self.ttl)),
+                (secret_digest(token), discord_user_id, format_timestamp(now), format_timestamp(now + self.ttl)),
             )
         await self.prune()
         return token
@@ -182,11 +174,11 @@ class LinkSessions:
             user_id = int(row["discord_user_id"])
             if row["used_at"] is not None:
                 raise SessionRejected(SessionProblem.START_USED, discord_user_id=user_id)
-            if from_text(str(row["expires_at"])) <= now:
+            if parse_timestamp(str(row["expires_at"])) <= now:
                 raise SessionRejected(SessionProblem.START_EXPIRED, discord_user_id=user_id)
             await conn.execute(
                 "UPDATE link_start_tokens SET used_at = ? WHERE token_hash = ?",
-                (to_text(now), secret_digest(start_token)),
+                (format_timestamp(now), secret_digest(start_token)),
             )
             await conn.execute(
                 "INSERT INTO oauth_states "
@@ -198,8 +190,8 @@ class LinkSessions:
                     browser_id,
                     verifier,
                     secret_digest(nonce),
-                    to_text(now),
-                    to_text(now + self.ttl),
+                    format_timestamp(now),
+                    format_timestamp(now + self.ttl),
                 ),
             )
         return PendingAuthorization(user_id, state, pkce.challenge_s256(verifier), nonce)
@@ -227,10 +219,11 @@ class LinkSessions:
             if row["used_at"] is not None:
                 raise SessionRejected(SessionProblem.STATE_REUSED, discord_user_id=user_id)
             await conn.execute(
-                "UPDATE oauth_states SET used_at = ? WHERE state_hash = ?", (to_text(now), secret_digest(state))
+                "UPDATE oauth_states SET used_at = ? WHERE state_hash = ?",
+                (format_timestamp(now), secret_digest(state)),
             )
             problem: SessionProblem | None = None
-            if from_text(str(row["expires_at"])) <= now:
+            if parse_timestamp(str(row["expires_at"])) <= now:
                 problem = SessionProblem.STATE_EXPIRED
             elif browser_id is None or not hmac.compare_digest(str(row["browser_id"]), browser_id):
                 problem = SessionProblem.BROWSER_MISMATCH
@@ -248,7 +241,7 @@ class LinkSessions:
 
     async def prune(self) -> None:
         """Forget start tokens and states that expired more than a day ago."""
-        cutoff = to_text(self._clock() - PRUNE_AFTER)
+        cutoff = format_timestamp(self._clock() - PRUNE_AFTER)
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM link_start_tokens WHERE expires_at < ?", (cutoff,))
             await conn.execute("DELETE FROM oauth_states WHERE expires_at < ?", (cutoff,))

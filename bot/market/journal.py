@@ -42,6 +42,7 @@ from bot.market.request_ids import RequestIdFactory
 from bot.market.retry import RetryPolicy
 from bot.market.validation import SPENDING_METHODS, normalize_spending_params, validate_request_id
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,6 @@ class Operation:
         return self.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
 
 
-def _ts(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def _row_to_operation(row: aiosqlite.Row) -> Operation:
     return Operation(
         id=int(row["id"]),
@@ -108,8 +99,8 @@ def _row_to_operation(row: aiosqlite.Row) -> Operation:
         params=json.loads(row["params"]),
         requested_by=row["requested_by"],
         guild_id=row["guild_id"],
-        created_at=_parse_ts(row["created_at"]),
-        updated_at=_parse_ts(row["updated_at"]),
+        created_at=parse_timestamp(row["created_at"]),
+        updated_at=parse_timestamp(row["updated_at"]),
         status=OperationStatus(row["status"]),
         attempts=int(row["attempts"]),
         result=row["result"],
@@ -171,7 +162,7 @@ class SpendingJournal:
                 raise MarketValidationError("amount_nle", "must be a non-negative Decimal")
             amount_nle = quantize_money(amount_nle)
         request_id = self._ids.next() if request_id is None else validate_request_id(request_id)
-        now = _ts(self._clock())
+        now = format_timestamp(self._clock())
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO operations (request_id, method, params, username, requested_by, guild_id,"
@@ -272,7 +263,7 @@ class SpendingJournal:
         need not wait for a restart or a staff retry. Unlike start-up recovery it holds nothing up; a staff
         retry of the same operation at the same moment still sends once (per-operation lock).
         """
-        cutoff = _ts(self._clock() - quiet_for)
+        cutoff = format_timestamp(self._clock() - quiet_for)
         rows = await self._db.fetchall(
             "SELECT id FROM operations WHERE status = 'unknown' AND updated_at <= ? ORDER BY id LIMIT ?",
             (cutoff, limit),
@@ -324,7 +315,7 @@ class SpendingJournal:
 
     async def _update(self, op_id: int, *, attempts: int | None = None, error: str | None = None) -> None:
         sets = ["updated_at = ?"]
-        values: list[object] = [_ts(self._clock())]
+        values: list[object] = [format_timestamp(self._clock())]
         if attempts is not None:
             sets.append("attempts = ?")
             values.append(attempts)
@@ -345,7 +336,7 @@ class SpendingJournal:
         await self._db.execute(
             "UPDATE operations SET status = ?, result = ?, error = ?, confirmed_on_retry = ?, updated_at = ?"
             " WHERE id = ?",
-            (status.value, result, error, int(confirmed), _ts(self._clock()), op.id),
+            (status.value, result, error, int(confirmed), format_timestamp(self._clock()), op.id),
         )
         final = await self.get(op.id)
         # pragma: no mutate start
@@ -398,7 +389,7 @@ class SpendingJournal:
             values.append(username.strip())
         if since is not None:
             clauses.append("created_at >= ?")
-            values.append(_ts(since))
+            values.append(format_timestamp(since))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT * FROM operations{where} ORDER BY created_at DESC, id DESC"  # noqa: S608
         if limit is not None:
@@ -421,7 +412,7 @@ read them in the same transaction as other rows (``bot.orders.staff_spending``).
 
 
 def spent_params(requested_by: int, since: datetime) -> tuple[object, ...]:
-    return (requested_by, _ts(since), *(s.value for s in _SPENDING_STATUSES))
+    return (requested_by, format_timestamp(since), *(s.value for s in _SPENDING_STATUSES))
 
 
 def spent_total(rows: Iterable[Sequence[Any]]) -> Decimal:

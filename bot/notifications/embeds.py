@@ -208,8 +208,8 @@ def _stored_second_fields(second: str) -> tuple[str, str]:
 
 def _stored_time_fields(received_at: str) -> tuple[str, str]:
     """:func:`_timestamp_fields` of a stored ``received_at`` text. The store's own form
-    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, :func:`bot.webhooks.store.iso`) from 1970 on is cached by its second (both
-    texts depend only on the second there); any other text is parsed in full."""
+    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, :func:`bot.storage.timestamps.format_timestamp`) from 1970 on is cached by
+    its second (both texts depend only on the second there); any other text is parsed in full."""
     if len(received_at) == 27 and received_at[19] == "." and received_at[26] == "Z" and received_at >= "1970":
         return _stored_second_fields(received_at[:19])
     return _timestamp_fields(datetime.fromisoformat(received_at))

@@ -26,7 +26,7 @@ from bot.linking.links import find_by_login
 from bot.notifications.outbox import OutboxMessage, card_row, insert_rows, prepare_rows
 from bot.orders import rendering
 from bot.orders.models import Order, OrderState, Transition, staff_id
-from bot.orders.repository import parse_iso
+from bot.storage.timestamps import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def history_on(conn: aiosqlite.Connection, order_id: str) -> list[Transiti
             seq=int(r[1]),
             from_state=None if r[2] is None else OrderState(r[2]),
             to_state=OrderState(r[3]),
-            at=parse_iso(str(r[4])),
+            at=parse_timestamp(str(r[4])),
             actor=str(r[5]),
             note=None if r[6] is None else str(r[6]),
         )

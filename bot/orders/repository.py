@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from bot.storage.multirow import chunked, row_marks
 from bot.storage.thread_call import on_connection_thread
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +56,6 @@ _UPDATABLE = frozenset(
 )
 
 
-def iso(moment: datetime) -> str:
-    """``2026-12-07T12:05:06.000007Z``: UTC, always six decimals, ``Z`` (``isoformat`` ends a UTC time with
-    ``+00:00``, cut off; it makes the same text as ``strftime`` in half the time, and writes a year before 1000
-    with four digits, as ``parse_iso`` needs)."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def parse_iso(text: str) -> datetime:
-    """The inverse of :func:`iso` (``fromisoformat`` reads the ``Z``; much faster than ``strptime``)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"not an aware timestamp: {text!r}")
-    return moment.astimezone(UTC)
-
-
 def _column(value: object) -> object:
     # Most values are plain text, whole numbers or None, stored as they are. Exact types: an enum member (a str)
     # and a bool (an int) are converted below. (pragma: a value this lets through reads the same below)
@@ -80,7 +64,7 @@ def _column(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        return iso(value)
+        return format_timestamp(value)
     if isinstance(value, PaymentMethod):
         return value.value
     if isinstance(value, bool):
@@ -93,7 +77,7 @@ def _opt_decimal(text: str | None) -> Decimal | None:
 
 
 def _opt_time(text: str | None) -> datetime | None:
-    return None if text is None else parse_iso(text)
+    return None if text is None else parse_timestamp(text)
 
 
 _INSERT_TRANSITIONS = (
@@ -157,9 +141,9 @@ def order_from_row(row: aiosqlite.Row | Mapping[str, Any]) -> Order:
         auto_retry=bool(row["auto_retry"]),
         last_error=row["last_error"],
         discord_user_id=row["discord_user_id"],
-        created_at=parse_iso(row["created_at"]),
-        updated_at=parse_iso(row["updated_at"]),
-        expires_at=parse_iso(row["expires_at"]),
+        created_at=parse_timestamp(row["created_at"]),
+        updated_at=parse_timestamp(row["updated_at"]),
+        expires_at=parse_timestamp(row["expires_at"]),
         form_token=row["form_token"],
         seq=int(row["seq"]),
     )
@@ -171,7 +155,7 @@ def _transition_from_row(row: aiosqlite.Row) -> Transition:
         seq=int(row["seq"]),
         from_state=OrderState(row["from_state"]) if row["from_state"] else None,
         to_state=OrderState(row["to_state"]),
-        at=parse_iso(row["at"]),
+        at=parse_timestamp(row["at"]),
         actor=row["actor"],
         note=row["note"],
     )
@@ -200,7 +184,7 @@ class OrderRepository:
         trip to the connection's thread, its transaction included."""
         now = self._clock()
         values = {key: _column(value) for key, value in fields.items()}
-        stamp = iso(now)
+        stamp = format_timestamp(now)
         values.update(state=OrderState.AWAITING_PAYMENT.value, seq=1, created_at=stamp, updated_at=stamp)
         item = _NewOrder(values, now, actor)
         if not self.hooks:
@@ -253,7 +237,7 @@ class OrderRepository:
             if not allowed or (expected and current.state not in expected):
                 raise IllegalTransition(order_id, current.state, to_state)
             assignments = ["state = ?", "seq = seq + 1", "updated_at = ?"]  # pragma: no mutate
-            params: list[object] = [to_state.value, iso(now)]
+            params: list[object] = [to_state.value, format_timestamp(now)]
             for name, value in changes.items():
                 assignments.append(f"{name} = ?")  # pragma: no mutate
                 params.append(_column(value))
@@ -346,7 +330,7 @@ class OrderRepository:
             values.append(login.strip())
         if since is not None:
             clauses.append("created_at >= ?")  # pragma: no mutate
-            values.append(iso(since))
+            values.append(format_timestamp(since))
         if discord_user_id is not None:
             clauses.append("discord_user_id = ?")  # pragma: no mutate
             values.append(discord_user_id)
@@ -355,7 +339,7 @@ class OrderRepository:
             values.append(check_status)
         if expires_before is not None:
             clauses.append("expires_at <= ?")  # pragma: no mutate
-            values.append(iso(expires_before))
+            values.append(format_timestamp(expires_before))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""  # pragma: no mutate
         sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608  # pragma: no mutate
         rows = await self._db.fetchall(sql, (*values, max(0, limit), max(0, offset)))
@@ -381,7 +365,7 @@ class OrderRepository:
             values.extend(check_reasons)
         if expires_before is not None:
             clauses.append("expires_at <= ?")  # pragma: no mutate
-            values.append(iso(expires_before))
+            values.append(format_timestamp(expires_before))
         if auto_retry is not None:
             clauses.append("auto_retry = ?")  # pragma: no mutate
             values.append(int(auto_retry))
@@ -404,7 +388,7 @@ def _transition_statements(transitions: Sequence[Transition]) -> list[tuple[str,
                     t.seq,
                     t.from_state.value if t.from_state else None,
                     t.to_state.value,
-                    iso(t.at),
+                    format_timestamp(t.at),
                     t.actor,
                     t.note,
                 )

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.market.journal import SPENT_SQL, spent_params, spent_total
-from bot.orders.repository import iso
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp
 
 
 class OrderSpending:
@@ -38,6 +38,6 @@ def _spent_on(conn: sqlite3.Connection, requested_by: int, since: datetime) -> D
         "SELECT nle_cost FROM orders WHERE paid_by = ? AND updated_at >= ? "  # pragma: no mutate
         "AND (state = 'paid' OR (state = 'fulfilling' AND NOT EXISTS "  # pragma: no mutate
         "(SELECT 1 FROM operations AS o WHERE o.request_id = orders.request_id)))",  # pragma: no mutate
-        (requested_by, iso(since)),
+        (requested_by, format_timestamp(since)),
     ).fetchall()
     return sum((Decimal(str(r[0])) for r in rows), spent)

@@ -30,7 +30,6 @@ from bot.i18n.web import page_locale, switcher
 from bot.orders import localized
 from bot.orders.models import IllegalTransition, Order, OrderError, OrderNotFound, OrderRefused, OrderState
 from bot.orders.prechecks import BlockReason
-from bot.orders.repository import iso
 from bot.orders.service import OrderService
 from bot.orders.token import PurchaseTokenVerifier, TokenRejected
 from bot.orders.web_security import (
@@ -44,6 +43,7 @@ from bot.orders.web_security import (
 )
 from bot.payments.provider import PaymentStartRefused
 from bot.shop.catalog import PaymentMethod
+from bot.storage.timestamps import format_timestamp
 from bot.storage.write_health import database_fault
 
 if TYPE_CHECKING:  # jinja2 and aiohttp-jinja2 are imported when the checkout pages are set up (the shop is on)
@@ -262,7 +262,7 @@ class CheckoutPages:
         if order is None:
             response = web.json_response({"error": "not found"}, status=404)
         else:
-            response = web.json_response({"state": order.state.value, "updated_at": iso(order.updated_at)})
+            response = web.json_response({"state": order.state.value, "updated_at": format_timestamp(order.updated_at)})
         secure(response)
         return response
 
@@ -319,11 +319,12 @@ class CheckoutPages:
             "method_label": localized.method_label(order.method, locale) if order.method else "",
             "order_url": f"/orders/{order.id}",
             "status_url": f"/orders/{order.id}/status",
-            "updated_at": iso(order.updated_at),
+            "updated_at": format_timestamp(order.updated_at),
             "live": live,
             "refresh_seconds": 30 if order.payable and not order.payment_claimed_at else 10,
             "timeline": [
-                _Step(label, date_time(at, locale) if at else None, iso(at) if at else None) for label, at in steps
+                _Step(label, date_time(at, locale) if at else None, format_timestamp(at) if at else None)
+                for label, at in steps
             ],
             "offers": offers,
             "start": start,
@@ -331,7 +332,7 @@ class CheckoutPages:
             "blocked_text": blocked_text,
             "can_recheck": reason in _RECHECKABLE,
             "expires_html": _markup('<time datetime="{}">{}</time>').format(
-                iso(order.expires_at), date_time(order.expires_at, locale)
+                format_timestamp(order.expires_at), date_time(order.expires_at, locale)
             ),
             "expires_in": relative(order.expires_at - now, locale),
         }

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.staff.audit import spreadsheet_cell
-from bot.stats.figures import stamp
 from bot.stats.periods import Period
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp
 
 ORDER_COLUMNS = (
     "id",
@@ -74,7 +74,7 @@ async def _select(
     rows = await db.fetchall(
         f"SELECT {', '.join(columns)} FROM {table} WHERE {time_column} >= ? AND {time_column} < ?"  # noqa: S608
         f" ORDER BY {time_column}, id",
-        (stamp(period.start), stamp(period.end)),
+        (format_timestamp(period.start), format_timestamp(period.end)),
     )
     return [tuple(row) for row in rows]
 

@@ -21,7 +21,7 @@ import enum
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from bot.stats.lanes import Fetch, read_lanes
 from bot.stats.periods import Period, local_midnight
 from bot.stats.sums import aggregate, stored_aggregate, stored_total, total
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp
 
 ZERO = Decimal(0)
 T = TypeVar("T")
@@ -47,15 +48,6 @@ class Dimension(enum.StrEnum):
     METHOD = "method"
     STAFF = "staff"
     CURRENCY = "currency"
-
-
-def stamp(moment: datetime) -> str:
-    """The stored timestamp format, for text comparison."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_stamp(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def add_money(target: dict[str, Decimal], currency: str, amount: Decimal) -> None:
@@ -216,7 +208,9 @@ class StatsReader:
     async def _grouped(self, fetch: Fetch, sql: str, column: str, keys: int, period: Period) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (``{agg}`` = the aggregate columns of ``column``, parameters the period's UTC range) as
         ``(*keys, count, Decimal)``."""
-        return await self._grouped_once(fetch, sql, column, keys, (stamp(period.start), stamp(period.end)))
+        return await self._grouped_once(
+            fetch, sql, column, keys, (format_timestamp(period.start), format_timestamp(period.end))
+        )
 
     async def _grouped_once(
         self, fetch: Fetch, sql: str, column: str, keys: int, params: tuple[str, ...]
@@ -291,7 +285,7 @@ class StatsReader:
         sql = f"SELECT o.login, COUNT(*){_PAID.format(hint=_scan(period))} AND o.state != 'refunded' GROUP BY 1"
         orders: dict[str, int] = defaultdict(int)
         logins: dict[str, list[str]] = defaultdict(list)
-        for login, count in await fetch(sql, (stamp(period.start), stamp(period.end))):
+        for login, count in await fetch(sql, (format_timestamp(period.start), format_timestamp(period.end))):
             folded = login.casefold()
             orders[folded] += int(count)
             logins[folded].append(login)
@@ -310,7 +304,7 @@ class StatsReader:
             " GROUP BY 1, 2",
             "o.amount",
             2,
-            (*chosen, stamp(period.start), stamp(period.end)),
+            (*chosen, format_timestamp(period.start), format_timestamp(period.end)),
         )
         revenue: dict[str, dict[str, Decimal]] = defaultdict(dict)
         for login, currency, _, amount in rows:

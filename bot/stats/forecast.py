@@ -26,8 +26,9 @@ from bot.market.errors import MarketFailure
 from bot.notifications.embeds import alert_embed
 from bot.notifications.outbox import Outbox
 from bot.notifications.targets import AUDIT_TARGET
-from bot.stats.figures import ZERO, stamp
+from bot.stats.figures import ZERO
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class Forecaster:
         rows = await self._db.fetchall(
             "SELECT amount_nle FROM operations WHERE created_at >= ? AND status = 'succeeded'"
             " AND amount_nle IS NOT NULL",
-            (stamp(since),),
+            (format_timestamp(since),),
         )
         return sum((Decimal(row[0]) for row in rows), ZERO)
 
@@ -165,7 +166,7 @@ class BalanceWatch:
         previous = await self._config.value(ALERT_KEY) or OK
         if state == previous:
             return forecast
-        when = stamp(self._clock())
+        when = format_timestamp(self._clock())
         locale = self._outbox.channel_locale()  # the audit channel's language
         kind = "low" if state == LOW else "recovered"
         embed = alert_embed(

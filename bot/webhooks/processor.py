@@ -37,8 +37,9 @@ from bot.i18n.catalog import DEFAULT_LOCALE, t
 from bot.notifications.embeds import Embed, alert_embed
 from bot.notifications.outbox import Outbox, OutboxMessage
 from bot.notifications.targets import AUDIT_TARGET
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 from bot.webhooks.models import QuarantinedBody, WebhookEvent
-from bot.webhooks.store import EVENT_COLUMNS, WebhookStore, event_from_row, iso, parse_iso, utc_now
+from bot.webhooks.store import EVENT_COLUMNS, WebhookStore, event_from_row, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _quarantined(row: Sequence[Any]) -> QuarantinedBody:
         reason=str(row[2]),
         kind=None if row[3] is None else str(row[3]),
         remote=None if row[4] is None else str(row[4]),
-        received_at=parse_iso(str(row[5])),
+        received_at=parse_timestamp(str(row[5])),
     )
 
 
@@ -257,7 +258,7 @@ class EventProcessor:
             events = [item.event for item in items if item.event is not None]
             quarantined = [item.quarantined for item in items if item.quarantined is not None]
             self._store.hooks.run(conn, events, quarantined)
-            stamp = iso(utc_now())
+            stamp = format_timestamp(utc_now())
             for table in (EVENTS, QUARANTINE):
                 ids = [(stamp, item.row_id) for item in items if item.table == table]
                 if ids:
@@ -280,7 +281,7 @@ class EventProcessor:
         conn.execute(
             f"UPDATE {item.table} SET fanout_attempts = ?, fanout_error = ?, "  # noqa: S608
             "fanout_failed_at = CASE WHEN ? THEN ? ELSE fanout_failed_at END WHERE id = ?",
-            (item.attempts, error, give_up, iso(utc_now()), item.row_id),
+            (item.attempts, error, give_up, format_timestamp(utc_now()), item.row_id),
         )
         if give_up and self._alerts is not None:
             self._alerts.enqueue_sync(

@@ -47,6 +47,7 @@ from bot.stats.sums import stored_units
 from bot.storage import Database
 from bot.storage.batch_writer import BatchWriter, BatchWriterClosed
 from bot.storage.multirow import ROWS_PER_STATEMENT, chunked, row_marks
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 from bot.webhooks.models import EVENT_KINDS, EventKind, QuarantinedBody, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -76,20 +77,6 @@ _INSERT_EVENTS = (
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """The one timestamp format stored by this feature (sortable as text): ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
-    Made from the UTC moment's own ``isoformat`` (which ends in ``+00:00``) rather than a naive copy of it: one
-    object fewer per stored event (1.5 -> 1.2 us)."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def parse_iso(text: str) -> datetime:
-    """Inverse of :func:`iso` (an aware UTC datetime); ``fromisoformat`` is much cheaper than ``strptime``."""
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _hour(moment: datetime) -> str:
@@ -124,7 +111,7 @@ def event_from_row(row: Sequence[Any]) -> WebhookEvent:
         username=str(row[2]),
         amount=Decimal(str(row[3])),
         item_id=None if row[4] is None else str(row[4]),
-        received_at=parse_iso(str(row[5])),
+        received_at=parse_timestamp(str(row[5])),
     )
 
 
@@ -259,7 +246,7 @@ class _IngestHandler:
         self._taken: Counter[str] = Counter()
 
     def write(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Stored]:
-        stamp = iso(self._clock())
+        stamp = format_timestamp(self._clock())
         state = self._state = _BatchState(maxes=dict(self._maxes), hooks=self._hooks, stamp=stamp)
         self._taken = self._rejections.take()
         try:
@@ -306,7 +293,7 @@ class _IngestHandler:
             if top is not None and unique_id != top + 1:  # a redelivery, a late event or a gap: not the usual
                 return None
             maxes[kind] = unique_id
-        stamp = iso(self._clock())
+        stamp = format_timestamp(self._clock())
         try:
             _insert_event_rows(conn, [(job, job.event) for job in first.values() if job.event is not None], stamp)
         except sqlite3.IntegrityError:
@@ -433,7 +420,7 @@ def _insert_event_rows(
                 amount,
                 *_stored_units(amount),  # what the insert trigger would set (migration 0014): it then does nothing
                 event.item_id,
-                iso(event.received_at),
+                format_timestamp(event.received_at),
                 job.remote,
                 job.body,
                 processed_at,
@@ -464,7 +451,7 @@ def _track_sequence(conn: sqlite3.Connection, event: WebhookEvent, state: _Batch
             conn.execute(
                 "INSERT OR IGNORE INTO webhook_gaps (kind, first_missing, last_missing, detected_at) "
                 "VALUES (?, ?, ?, ?)",
-                (event.kind, previous + 1, uid - 1, iso(event.received_at)),
+                (event.kind, previous + 1, uid - 1, format_timestamp(event.received_at)),
             )
             state.log(
                 logging.WARNING,
@@ -500,7 +487,7 @@ def _insert_quarantined(conn: sqlite3.Connection, item: QuarantinedBody, stamp: 
         "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1 "
         "RETURNING id, deliveries",
-        (item.body_sha256, item.body, item.reason, item.kind, item.remote, iso(item.received_at), stamp),
+        (item.body_sha256, item.body, item.reason, item.kind, item.remote, format_timestamp(item.received_at), stamp),
     ).fetchone()
     return int(row[0]) if row is not None and int(row[1]) == 1 else None
 
@@ -656,7 +643,7 @@ class WebhookStore:
 
     async def event_counts_since(self, since: datetime) -> dict[str, int]:
         rows = await self._db.fetchall(
-            "SELECT kind, count(*) FROM webhook_events WHERE received_at >= ? GROUP BY kind", (iso(since),)
+            "SELECT kind, count(*) FROM webhook_events WHERE received_at >= ? GROUP BY kind", (format_timestamp(since),)
         )
         counts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
         counts.update({str(r[0]): int(r[1]) for r in rows})
@@ -666,7 +653,7 @@ class WebhookStore:
         rows = await self._db.fetchall(
             "SELECT kind, first_missing, last_missing, detected_at FROM webhook_gaps ORDER BY kind, first_missing"
         )
-        return [Gap(str(r[0]), int(r[1]), int(r[2]), parse_iso(str(r[3]))) for r in rows]
+        return [Gap(str(r[0]), int(r[1]), int(r[2]), parse_timestamp(str(r[3]))) for r in rows]
 
     async def rejected_signatures_since(self, since: datetime) -> int:
         """Stored plus not yet stored counts, read on the writer's thread (between two batches) so that a
@@ -685,7 +672,9 @@ class WebhookStore:
             return (int(row[0]) if row is not None else 0) + self._rejections.since(hour)
 
     async def quarantined_since(self, since: datetime) -> int:
-        row = await self._db.fetchone("SELECT count(*) FROM webhook_quarantine WHERE received_at >= ?", (iso(since),))
+        row = await self._db.fetchone(
+            "SELECT count(*) FROM webhook_quarantine WHERE received_at >= ?", (format_timestamp(since),)
+        )
         return int(row[0]) if row is not None else 0
 
     async def quarantined_total(self) -> int:

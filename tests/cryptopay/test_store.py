@@ -8,10 +8,8 @@ value in the store cannot hide behind what the provider happens to ask.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,8 +18,9 @@ from bot.notifications.embeds import COLOR_PROBLEM
 from bot.notifications.outbox import Outbox
 from bot.payments.cryptopay.matching import RowState, StoredInvoice, Verdict
 from bot.payments.cryptopay.models import Invoice, InvoiceStatus
-from bot.payments.cryptopay.store import CryptoPayStore, Recorded, iso
+from bot.payments.cryptopay.store import CryptoPayStore, Recorded
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp
 from tests.cryptopay.conftest import audit_rows
 from tests.orders.conftest import Clock
 
@@ -60,29 +59,15 @@ async def active(store: CryptoPayStore, order_id: str = "order-1", invoice_id: i
     assert await store.set_active(order_id, paid(invoice_id, order_id, status=InvoiceStatus.ACTIVE))
 
 
-# ---------------------------------------------------------------------- times
-def test_iso_is_utc_with_microseconds_and_z() -> None:
-    assert iso(datetime(2026, 12, 7, 13, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-12-07T12:00:00.000000Z"
-    assert iso(datetime(2026, 12, 7, 12, 0, 1, 5, tzinfo=UTC)) == "2026-12-07T12:00:01.000005Z"
-
-
-@pytest.fixture
-def tokyo_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is UTC+9 (a host not on UTC)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.mark.usefixtures("tokyo_host")
-def test_iso_is_utc_on_a_host_not_on_utc() -> None:
-    assert time.localtime(0).tm_hour == 9  # the fixture took effect
-    assert iso(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "2026-12-07T12:00:00.000000Z"
-
-
 # ---------------------------------------------------------------------- invoices
+async def test_a_naive_clock_is_refused_and_nothing_is_written(market_db: Database, cp_outbox: Outbox) -> None:
+    """A naive time's zone is unknown: the store writes no guess (it took it as the host's local time before)."""
+    store = CryptoPayStore(market_db, cp_outbox, clock=lambda: datetime(2026, 12, 7, 12, 0), wake=lambda: None)
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
+        await store.begin_create("order-1", Decimal("20.50"), "EUR")
+    assert await store.get("order-1") is None
+
+
 async def test_an_intent_is_a_creating_row_read_back_exactly(
     cp_store: CryptoPayStore, market_db: Database, cp_clock: Clock
 ) -> None:
@@ -472,7 +457,7 @@ async def test_an_unusable_body_is_stored_and_alerted_once(
     ]
     stored = await market_db.fetchone("SELECT body, received_at FROM cryptopay_updates")
     assert stored is not None
-    assert (stored["body"], stored["received_at"]) == (body, iso(cp_clock.now))
+    assert (stored["body"], stored["received_at"]) == (body, format_timestamp(cp_clock.now))
     assert await audit_rows(market_db) == [
         {
             "dedupe_key": f"cryptopay:body:{digest}",

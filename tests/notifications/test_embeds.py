@@ -196,7 +196,7 @@ def test_an_event_rendered_from_its_stored_texts_is_the_event_rendered_from_its_
     """The delivery path renders from the row's texts (amount and time cached by their texts): the same embed as
     from the parsed values, for the store's own time format (before 1970 included: its second is not the
     truncated timestamp there) and for any other ISO text a row might hold."""
-    stored = moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # bot.webhooks.store.iso
+    stored = moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # format_timestamp's text
     for received in (stored, moment.isoformat(), moment.isoformat(timespec="seconds")):
         expected = event_embed(
             kind,

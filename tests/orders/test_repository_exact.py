@@ -1,16 +1,16 @@
-"""Repository edges found by mutation testing: the default page size, negative paging, the time format and its
-inverse, the background passes' filters and their order."""
+"""Repository edges found by mutation testing: the default page size, negative paging, the background passes'
+filters and their order."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from bot.orders.models import Order, OrderNotFound, OrderState, Transition
-from bot.orders.repository import OrderRepository, iso, parse_iso
+from bot.orders.repository import OrderRepository
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
 from tests.orders.conftest import Clock
@@ -34,33 +34,6 @@ async def test_find_gives_25_by_default_and_reads_a_negative_offset_as_0(repo: O
     assert [o.id for o in await repo.find(offset=-3)] == newest_first[:25]
     assert [o.id for o in await repo.find(limit=1, offset=-1)] == newest_first[:1]
     assert [o.id for o in await repo.find(limit=0)] == []
-
-
-def test_iso_is_utc_with_microseconds_and_z() -> None:
-    moment = datetime(2026, 12, 7, 14, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
-    assert iso(moment) == "2026-12-07T12:05:06.000007Z"
-    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
-        iso(datetime(2026, 12, 7, 12, 0))  # a naive time
-
-
-def test_iso_keeps_six_decimals_and_four_year_digits_and_reads_back() -> None:
-    for moment, text in (
-        (datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "2026-12-07T12:00:00.000000Z"),
-        (datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "0999-01-02T03:04:05.000006Z"),
-        (datetime(2027, 1, 1, 0, 59, 59, 999999, tzinfo=timezone(timedelta(hours=1))), "2026-12-31T23:59:59.999999Z"),
-    ):
-        assert iso(moment) == text
-        assert parse_iso(text) == moment
-
-
-def test_parse_iso_is_the_inverse_and_refuses_a_naive_time() -> None:
-    back = parse_iso("2026-12-07T12:05:06.000007Z")
-    assert back == datetime(2026, 12, 7, 12, 5, 6, 7, tzinfo=UTC)
-    assert back.tzinfo is UTC
-    shifted = parse_iso("2026-12-07T14:05:06+02:00")
-    assert (shifted.hour, shifted.tzinfo) == (12, UTC)
-    with pytest.raises(ValueError, match=r"^not an aware timestamp: '2026-12-07T12:05:06'$"):
-        parse_iso("2026-12-07T12:05:06")
 
 
 async def test_ids_filters_and_keeps_the_oldest_first(repo: OrderRepository, market_db: Database, clock: Clock) -> None:
@@ -134,19 +107,6 @@ async def test_a_move_of_an_unknown_order_names_it(repo: OrderRepository) -> Non
     with pytest.raises(OrderNotFound) as info:
         await repo.move("nope", S.PAID, actor="x")
     assert info.value.order_id == "nope"
-
-
-def test_iso_is_utc_on_a_host_not_on_utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30, no daylight saving
-    time.tzset()
-    try:
-        assert iso(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "2026-12-07T12:00:00.000000Z"
-        assert parse_iso("2026-12-07T12:00:00.000000Z").hour == 12
-    finally:
-        monkeypatch.undo()
-        time.tzset()
 
 
 async def test_every_column_reads_back_from_insert_move_get_and_find(repo: OrderRepository, clock: Clock) -> None:
@@ -263,3 +223,12 @@ async def test_the_history_reads_back_whole(repo: OrderRepository, clock: Clock)
         Transition(order.id, 3, S.AWAITING_PAYMENT, S.PAID, clock.now, "staff:5", "payment confirmed (manual)"),
     ]
     assert all(type(t.seq) is int for t in await repo.history(order.id))
+
+
+async def test_a_naive_clock_is_refused_and_nothing_is_written(market_db: Database) -> None:
+    """A naive time's zone is unknown: the repository stores no guess (``bot.storage.timestamps``)."""
+    naive = OrderRepository(market_db, lambda: datetime(2026, 12, 7, 12, 0))
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
+        await new_order(naive, expires_at=datetime(2026, 12, 7, 13, 0, tzinfo=UTC))
+    assert await market_db.fetchall("SELECT id FROM orders") == []
+    assert await market_db.fetchall("SELECT order_id FROM order_transitions") == []

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from bot.notifications.outbox import queue_event_announcements
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 from bot.webhooks.models import WebhookEvent
-from bot.webhooks.store import StoreUnavailable, WebhookStore, iso, parse_iso
+from bot.webhooks.store import StoreUnavailable, WebhookStore
 from tests.webhooks.test_processor import outbox_keys, started_with, unprocessed, wired_store
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -245,12 +246,30 @@ async def test_a_batch_whose_commit_fails_logs_nothing_of_it_and_its_gap_is_logg
     )
 )
 def test_the_stored_time_text_is_the_utc_moment_to_the_microsecond(moment: datetime) -> None:
-    """:func:`iso` (every stored ``received_at``): ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` of the moment in UTC, a naive
-    moment taken as local time; :func:`parse_iso` reads it back."""
+    """:func:`format_timestamp` (every stored ``received_at``): ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` of the moment in
+    UTC; :func:`parse_timestamp` reads it back. A naive moment is refused (it was taken as local time before the
+    one stored-time module: its zone is unknown)."""
+    if moment.tzinfo is None:
+        with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
+            format_timestamp(moment)
+        return
     utc = moment.astimezone(UTC)
-    assert iso(moment) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-    assert len(iso(moment)) == 27
-    assert parse_iso(iso(moment)) == utc
+    assert format_timestamp(moment) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert len(format_timestamp(moment)) == 27
+    assert parse_timestamp(format_timestamp(moment)) == utc
+
+
+async def test_an_event_with_a_naive_time_is_refused_and_not_stored(
+    db: Database, store: WebhookStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer refuses the naive time (its zone is unknown); the store stores nothing and says so."""
+    naive = WebhookEvent("purchase", 1, "buyer1", Decimal("0.9"), "E3yugw", datetime(2026, 12, 7, 12, 0))
+    with pytest.raises(StoreUnavailable):
+        await store.add_event(naive, body="{}", remote=None)
+    assert "error=ValueError" in caplog.text
+    assert await stored_keys(db) == []
+    assert await store.add_event(purchase(1), body="{}", remote=None)  # the store still works
+    assert await stored_keys(db) == [("purchase", 1)]
 
 
 async def test_a_hook_whose_error_ended_the_transaction_still_leaves_the_batch_stored_deferred(

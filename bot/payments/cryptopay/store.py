@@ -31,16 +31,13 @@ from bot.notifications.targets import AUDIT_TARGET
 from bot.payments.cryptopay.matching import Match, RowState, StoredInvoice, Verdict, match_paid_invoice
 from bot.payments.cryptopay.models import Invoice
 from bot.storage import Database
+from bot.storage.timestamps import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
 Source = Literal["webhook", "poll"]
 _EXCERPT = 700
 _COLUMNS = "order_id, invoice_id, state, amount, fiat, pay_url, late, confirmed_at, updated_at, payer_details"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _row(row: aiosqlite.Row) -> StoredInvoice:
@@ -53,7 +50,7 @@ def _row(row: aiosqlite.Row) -> StoredInvoice:
         pay_url=None if row["pay_url"] is None else str(row["pay_url"]),
         late=bool(row["late"]),
         confirmed=row["confirmed_at"] is not None,
-        updated_at=datetime.fromisoformat(str(row["updated_at"])).astimezone(UTC),
+        updated_at=parse_timestamp(str(row["updated_at"])),
         details=_details(row["payer_details"]),
     )
 
@@ -111,7 +108,7 @@ class CryptoPayStore:
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM cryptopay_invoices WHERE state IN ('expired', 'cancelled') "  # noqa: S608
             "AND invoice_id IS NOT NULL AND updated_at >= ? ORDER BY updated_at LIMIT ?",
-            (iso(since), limit),
+            (format_timestamp(since), limit),
         )
         return [_row(row) for row in rows]
 
@@ -126,7 +123,7 @@ class CryptoPayStore:
     async def begin_create(self, order_id: str, amount: Decimal, fiat: str) -> None:
         """Commit the intent to create the order's invoice (a new row, or a fresh attempt of one whose
         previous invoice is gone)."""
-        now = iso(self._clock())
+        now = format_timestamp(self._clock())
         await self._db.execute(
             "INSERT INTO cryptopay_invoices (order_id, state, amount, fiat, attempts, created_at, updated_at) "
             "VALUES (?, 'creating', ?, ?, 1, ?, ?) ON CONFLICT (order_id) DO UPDATE SET state = 'creating', "
@@ -140,7 +137,7 @@ class CryptoPayStore:
         changed = await self._db.execute(
             "UPDATE cryptopay_invoices SET state = 'active', invoice_id = ?, pay_url = ?, updated_at = ? "
             "WHERE order_id = ? AND state = 'creating'",
-            (invoice.invoice_id, invoice.pay_url, iso(self._clock()), order_id),
+            (invoice.invoice_id, invoice.pay_url, format_timestamp(self._clock()), order_id),
         )
         return changed == 1
 
@@ -163,7 +160,7 @@ class CryptoPayStore:
             row = await cursor.fetchone()
             if row is None:
                 return None
-            now = iso(self._clock())
+            now = format_timestamp(self._clock())
             await conn.execute(
                 "UPDATE cryptopay_invoices SET state = ?, expired_at = ?, updated_at = ? WHERE order_id = ?",
                 (state.value, now, now, order_id),
@@ -173,7 +170,7 @@ class CryptoPayStore:
     async def mark_confirmed(self, order_id: str) -> None:
         await self._db.execute(
             "UPDATE cryptopay_invoices SET confirmed_at = ? WHERE order_id = ? AND state = 'paid'",
-            (iso(self._clock()), order_id),
+            (format_timestamp(self._clock()), order_id),
         )
 
     async def payer_details(self, order_id: str) -> dict[str, str]:
@@ -202,7 +199,7 @@ class CryptoPayStore:
                     match.reason,
                     body,
                     remote,
-                    iso(now),
+                    format_timestamp(now),
                 ),
             )
             if cursor.rowcount != 1:
@@ -213,10 +210,10 @@ class CryptoPayStore:
                     "payer_details = ?, updated_at = ? WHERE order_id = ?",
                     (
                         invoice.invoice_id,
-                        iso(invoice.paid_at or now),
+                        format_timestamp(invoice.paid_at or now),
                         int(match.verdict is Verdict.LATE),
                         json.dumps(invoice.payer_details(), sort_keys=True),
-                        iso(now),
+                        format_timestamp(now),
                         stored.order_id,
                     ),
                 )
@@ -244,7 +241,7 @@ class CryptoPayStore:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO cryptopay_updates (dedupe_key, source, verdict, reason, body, remote, "
                 "received_at) VALUES (?, 'webhook', 'quarantined', ?, ?, ?, ?)",
-                (f"body:{digest}", reason, body, remote, iso(self._clock())),
+                (f"body:{digest}", reason, body, remote, format_timestamp(self._clock())),
             )
             new = cursor.rowcount == 1
             if new:
