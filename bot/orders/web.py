@@ -356,44 +356,26 @@ class CheckoutPages:
             return self._not_found(request)
         back = f"/orders/{order.id}"
         if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-            return self._error(
-                request,
-                413,
-                t(locale, "order.error.too_large.title"),
-                t(locale, "order.error.too_large.text"),
-                back_url=back,
-            )
+            return self._form_refused(request, 413, "too_large", back)
         try:
             form = await request.post()
         except web.HTTPRequestEntityTooLarge:  # no Content-Length: aiohttp counted it while reading
-            return self._error(
-                request,
-                413,
-                t(locale, "order.error.too_large.title"),
-                t(locale, "order.error.too_large.text"),
-                back_url=back,
-            )
+            return self._form_refused(request, 413, "too_large", back)
         except (ValueError, LookupError):  # no browser sends it: a broken multipart, a bad charset, not UTF-8
             log.warning("order form refused reason=malformed order_id=%s client=%s", order.id, request.remote)
-            return self._error(
-                request,
-                400,
-                t(locale, "order.error.csrf.title"),
-                t(locale, "order.error.csrf.text"),
-                back_url=back,
-            )
+            return self._form_refused(request, 400, "csrf", back)
         if not same_origin(request, public_origin=self._public_origin) or not form_token_ok(
             order.form_token, form.get("form_token")
         ):
             log.warning("order form refused reason=csrf order_id=%s client=%s", order.id, request.remote)
-            return self._error(
-                request,
-                403,
-                t(locale, "order.error.csrf.title"),
-                t(locale, "order.error.csrf.text"),
-                back_url=back,
-            )
+            return self._form_refused(request, 403, "csrf", back)
         return order, form
+
+    def _form_refused(self, request: web.Request, status: int, page: str, back: str) -> web.Response:
+        """A refused form's page: ``order.error.<page>.title`` and ``.text``, with the way back to the order."""
+        locale = page_locale(request)
+        title, text = t(locale, f"order.error.{page}.title"), t(locale, f"order.error.{page}.text")
+        return self._error(request, status, title, text, back_url=back)
 
     def _back(self, order: Order) -> web.Response:
         raise web.HTTPSeeOther(f"/orders/{order.id}", headers=_security_headers())

@@ -8,6 +8,7 @@ carries. Found with a full filesystem: the checkout link answered ``500 {"error"
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 
@@ -107,6 +108,7 @@ async def test_a_bug_is_a_500_page_with_the_reference_of_its_log_line(
     [line] = [r for r in caplog.records if r.name == "bot.orders.web"]
     assert (line.levelno, line.exc_info is not None) == (logging.ERROR, True)
     reference = line.getMessage().split("ref=")[1].split()[0]
+    assert re.fullmatch(r"[0-9a-f]{8}", reference)  # short enough to read out to support, random
     assert line.getMessage() == f"order page failed ref={reference} route=bug method=GET"
     assert f"(код {reference})" in html
 
@@ -114,6 +116,7 @@ async def test_a_bug_is_a_500_page_with_the_reference_of_its_log_line(
     assert response.status == 500
     body = await response.json()
     assert body == {"error": "internal error", "reference": body["reference"]}
+    assert re.fullmatch(r"[0-9a-f]{8}", body["reference"])
     assert_secure(response)
 
 
