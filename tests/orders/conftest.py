@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.typedefs import Middleware
 
 from bot.i18n.web import language_routes
 from bot.market.client import MarketClient
@@ -197,21 +198,30 @@ def limiter() -> RateLimiter:
     return RateLimiter(per_minute=20, burst=10)
 
 
-@pytest.fixture
-async def checkout(
-    orders: OrderService, limiter: RateLimiter
-) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    app = web.Application()
+def pages_app(
+    orders: OrderService, limiter: RateLimiter, *, middlewares: Sequence[Middleware] = (), **options: Any
+) -> tuple[web.Application, CheckoutPages]:
+    """The checkout pages on an application of their own with the language switcher, as bot/http/server.py
+    serves them; ``options`` go to :class:`CheckoutPages` (``support_url``, ``public_base_url``)."""
+    app = web.Application(middlewares=list(middlewares))
     pages = CheckoutPages(
         orders,
         secret=SECRET,
         integration_id=INTEGRATION_ID,
         checkout_path="/checkout",
-        support_url="https://discord.gg/example",
         limiter=limiter,
+        **{"support_url": "https://discord.gg/example", **options},
     )
     pages.setup(app)
-    app.add_routes(language_routes())  # as bot/http/server.py: the pages' language switcher
+    app.add_routes(language_routes())
+    return app, pages
+
+
+@pytest.fixture
+async def checkout(
+    orders: OrderService, limiter: RateLimiter
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app, _ = pages_app(orders, limiter)
     server = TestServer(app)
     await server.start_server(access_log=None)  # as bot/http/server.py: no access log
     client = TestClient(server)

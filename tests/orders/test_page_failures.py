@@ -16,12 +16,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.i18n.web import language_routes
 from bot.orders.service import OrderService
-from bot.orders.web import RETRY_AFTER, CheckoutPages
+from bot.orders.web import RETRY_AFTER
 from bot.orders.web_security import RateLimiter
 from bot.storage import Database
-from tests.orders.conftest import INTEGRATION_ID, SECRET, purchase_claims, sign
+from tests.orders.conftest import pages_app, purchase_claims, sign
 from tests.orders.test_pages import Client, assert_secure
 
 RU = {"Accept-Language": "ru"}
@@ -64,17 +63,7 @@ async def test_a_full_database_is_a_503_page_in_the_readers_language_then_the_li
 async def failing(orders: OrderService, limiter: RateLimiter) -> AsyncIterator[Client]:
     """The pages with two routes of the test's own behind the same guard as the real ones: one raising a fault
     of the database, one a bug (a real unexpected error cannot be made to happen on purpose)."""
-    app = web.Application()
-    pages = CheckoutPages(
-        orders,
-        secret=SECRET,
-        integration_id=INTEGRATION_ID,
-        checkout_path="/checkout",
-        support_url="https://discord.gg/example",
-        limiter=limiter,
-    )
-    pages.setup(app)
-    app.add_routes(language_routes())
+    app, pages = pages_app(orders, limiter)
 
     async def disk(request: web.Request) -> web.Response:
         raise sqlite3.OperationalError("disk I/O error")

@@ -23,7 +23,7 @@ from bot.orders.web_security import CONTENT_SECURITY_POLICY, RateLimiter, same_o
 from bot.payments.registry import PaymentRegistry
 from bot.shop.catalog import PaymentMethod
 from bot.storage import Database
-from tests.orders.conftest import RedirectProvider, purchase_claims, sign
+from tests.orders.conftest import RedirectProvider, pages_app, purchase_claims, sign
 
 Client = TestClient[web.Request, web.Application]
 HEADERS = {
@@ -784,21 +784,7 @@ async def test_a_form_from_the_public_address_is_accepted(
     orders: OrderService, limiter: RateLimiter, unused_tcp_port: int
 ) -> None:
     """Behind a proxy the browser's Origin is ``PUBLIC_BASE_URL``'s, not the Host the bot sees."""
-    from bot.i18n.web import language_routes
-    from bot.orders.web import CheckoutPages
-    from tests.orders.conftest import INTEGRATION_ID, SECRET
-
-    app = web.Application()
-    CheckoutPages(
-        orders,
-        secret=SECRET,
-        integration_id=INTEGRATION_ID,
-        checkout_path="/checkout",
-        support_url=None,
-        public_base_url="https://shop.example/path",
-        limiter=limiter,
-    ).setup(app)
-    app.add_routes(language_routes())
+    app, _ = pages_app(orders, limiter, support_url=None, public_base_url="https://shop.example/path")
     async with TestClient(TestServer(app)) as client:
         order_id, html = await open_order(client, orders)
         response = await client.post(
@@ -834,18 +820,9 @@ async def test_the_form_limit_is_per_client_behind_a_trusted_proxy(orders: Order
     import ipaddress
 
     from bot.http.forwarded import forwarded_middleware
-    from bot.orders.web import CheckoutPages
-    from tests.orders.conftest import INTEGRATION_ID, SECRET
 
-    app = web.Application(middlewares=[forwarded_middleware([ipaddress.ip_network("127.0.0.1/32")])])
-    CheckoutPages(
-        orders,
-        secret=SECRET,
-        integration_id=INTEGRATION_ID,
-        checkout_path="/checkout",
-        support_url=None,
-        limiter=limiter,
-    ).setup(app)
+    proxy = forwarded_middleware([ipaddress.ip_network("127.0.0.1/32")])
+    app, _ = pages_app(orders, limiter, middlewares=[proxy], support_url=None)
     async with TestClient(TestServer(app)) as client:
         order_id, html = await open_order(client, orders)
 
