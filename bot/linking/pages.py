@@ -147,3 +147,8 @@ def success_page(result: LinkResult, locale: str) -> Page:
 
 def internal_error(locale: str) -> Page:
     return Page(t(locale, "link.title.internal"), t(locale, "link.internal"), status=500)
+
+
+def unavailable(locale: str) -> Page:
+    """The database cannot take writes (a full disk...): nothing was linked, try again in a minute."""
+    return Page(t(locale, "link.title.try_again"), t(locale, "link.try_again"), status=503)

@@ -22,6 +22,7 @@ from bot.linking import pages
 from bot.linking.flow import LinkFailure, LinkFlow
 from bot.linking.oidc_client import CALLBACK_PATH
 from bot.linking.sessions import BrowserCookie
+from bot.storage.write_health import RETRY_AFTER, database_fault
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _guarded(route: str, handler: Handler) -> Handler:
-    """Turn an unexpected exception into the generic page, logging the route template, never the URL."""
+    """Turn an unexpected exception into the generic page, logging the route template, never the URL. A fault of
+    the database (a full disk: :func:`~bot.storage.write_health.database_fault`) is the "try again in a minute"
+    page, ``503`` with ``Retry-After``, and one WARNING line."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except Exception:
+        except Exception as exc:
+            locale = page_locale(request)
+            fault = database_fault(exc)
+            if fault is not None:
+                log.warning("linking route unavailable route=%s fault=%r", route, fault)
+                response = pages.response(pages.unavailable(locale), locale)
+                response.headers["Retry-After"] = RETRY_AFTER
+                return response
             reference = secrets.token_hex(4)
             log.exception("linking route failed ref=%s route=%s", reference, route)
-            return pages.response(pages.internal_error(page_locale(request)), page_locale(request), reference=reference)
+            return pages.response(pages.internal_error(locale), locale, reference=reference)
 
     return wrapper
 

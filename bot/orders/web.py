@@ -44,15 +44,12 @@ from bot.orders.web_security import (
 from bot.payments.provider import PaymentStartRefused
 from bot.shop.catalog import PaymentMethod
 from bot.storage.timestamps import format_timestamp
-from bot.storage.write_health import database_fault
+from bot.storage.write_health import RETRY_AFTER, database_fault
 
 if TYPE_CHECKING:  # jinja2 and aiohttp-jinja2 are imported when the checkout pages are set up (the shop is on)
     import jinja2
 
 log = logging.getLogger(__name__)
-
-RETRY_AFTER = "60"
-"""Seconds a customer is asked to wait when the database cannot take the order (a full disk...)."""
 
 ASSETS_PATH = "/orders-assets"
 JINJA_KEY: web.AppKey[jinja2.Environment] = web.AppKey("orders_jinja")

@@ -26,6 +26,9 @@ from collections.abc import Callable
 FAILING_FOR = 60.0
 """Seconds after the last failed write during which :attr:`WriteHealth.problem` still reports it."""
 
+RETRY_AFTER = "60"
+"""``Retry-After`` (seconds) of the pages a person sees while the database cannot take writes."""
+
 
 def database_fault(exc: BaseException) -> str | None:
     """``Type: SQLite's message`` when ``exc`` says the database cannot take writes (any ``sqlite3.Error`` but a

@@ -16,6 +16,7 @@ from bot.linking.flow import LinkFailure
 from bot.linking.routes import COOKIE_NAME
 from bot.linking.service import LinkingService
 from bot.linking.sessions import SessionProblem
+from bot.storage.write_health import RETRY_AFTER
 from tests.linking.conftest import Harness, oauth_settings
 from tests.linking.fake_idp import Account
 
@@ -367,3 +368,36 @@ async def test_a_restart_mid_flow_does_no_harm(harness: Harness, bot_session: ai
     with pytest.raises(LinkFailure) as refused:
         await restarted.flow.complete(state=query["state"], code=query["code"], error=None, browser_id=None)
     assert refused.value.reason is SessionProblem.STATE_REUSED
+
+
+async def test_a_database_that_takes_no_writes_is_the_try_again_page(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sign-in comes back while the database refuses writes (``query_only``: SQLite's own "attempt to write a
+    readonly database", as for a read-only file; a full disk is the same kind of fault): the "try again in a
+    minute" page in the member's language, 503 with ``Retry-After``, one WARNING line, nothing linked. Before, the
+    generic 500 page "Something went wrong" with a traceback."""
+    browser = harness.browser()
+    callback_url = await harness.to_callback(browser, 42)
+    await harness.db.execute("PRAGMA query_only = 1")
+    try:
+        async with browser.get(callback_url, headers={"Accept-Language": "ru"}) as page:
+            assert page.status == 503
+            assert page.headers["Retry-After"] == RETRY_AFTER
+            html = await page.text()
+    finally:
+        await harness.db.execute("PRAGMA query_only = 0")
+    assert "<title>Попробуйте через минуту</title>" in html
+    assert "выполните /link" in html
+    lines = [r for r in caplog.records if r.name == "bot.linking.routes"]
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in lines] == [
+        (
+            logging.WARNING,
+            "linking route unavailable route=callback fault='OperationalError: attempt to write a readonly database'",
+            None,
+        )
+    ]
+    assert await harness.links() == []
+    status, _ = await harness.link(harness.browser(), 42)  # once it takes writes again, /link works
+    assert status == 200
+    assert [row[0] for row in await harness.links()] == [42]

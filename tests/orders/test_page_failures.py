@@ -17,9 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.orders.service import OrderService
-from bot.orders.web import RETRY_AFTER
 from bot.orders.web_security import RateLimiter
 from bot.storage import Database
+from bot.storage.write_health import RETRY_AFTER
 from tests.orders.conftest import pages_app, purchase_claims, sign
 from tests.orders.test_pages import Client, assert_secure
 
