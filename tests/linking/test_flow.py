@@ -388,7 +388,7 @@ async def test_a_database_that_takes_no_writes_is_the_try_again_page(
     finally:
         await harness.db.execute("PRAGMA query_only = 0")
     assert "<title>Попробуйте через минуту</title>" in html
-    assert "выполните /link" in html
+    assert "аккаунт не привязан" in html
     lines = [r for r in caplog.records if r.name == "bot.linking.routes"]
     assert [(r.levelno, r.getMessage(), r.exc_info) for r in lines] == [
         (
