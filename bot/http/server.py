@@ -2,7 +2,8 @@
 
 Features add their routes to :attr:`WebServer.app` before :meth:`WebServer.start`; the server runs with
 ``AppRunner`` + ``TCPSite`` inside the bot's event loop. An error middleware turns any unexpected exception
-into a short JSON 500 with a reference code (logged with its traceback), never the exception text. A body
+into a short JSON 500 with a reference code (logged with its traceback), never the exception text; a fault
+of the database (a full disk) into a 503 with ``Retry-After`` and one WARNING line. A body
 aiohttp cannot read (a broken chunk or compressed body) is the client's error, a 400; a client that hangs up
 before its body arrived gets nothing, and neither is logged with a traceback.
 
@@ -28,6 +29,7 @@ from bot.http.health import HealthCheck, health_routes
 from bot.http.listen import listen
 from bot.i18n.web import language_routes
 from bot.settings import ServerSettings
+from bot.storage.write_health import RETRY_AFTER, database_fault
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ConnectionResetError:  # the client hung up before its whole body arrived: nobody reads an answer
         log.info("http client went away method=%s path=%s", request.method, request.path)
         return web.json_response({"error": "incomplete request body"}, status=400)
-    except Exception:
+    except Exception as exc:
+        fault = database_fault(exc)
+        if fault is not None:  # a full disk...: nothing was done, try again later (/healthz says why)
+            log.warning("http handler unavailable method=%s path=%s fault=%r", request.method, request.path, fault)
+            answer = {"error": "temporarily unavailable; retry later"}
+            return web.json_response(answer, status=503, headers={"Retry-After": RETRY_AFTER})
         reference = secrets.token_hex(4)
         log.exception("http handler failed ref=%s method=%s path=%s", reference, request.method, request.path)
         return web.json_response({"error": "internal error", "reference": reference}, status=500)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import pytest
 
 from bot.http.health import HealthCheck
 from bot.http.server import WebServer
@@ -76,3 +79,29 @@ async def test_unexpected_handler_error_is_a_short_json_500() -> None:
             assert "do not show" not in str(body)
     finally:
         await server.stop()
+
+
+async def test_a_fault_of_the_database_is_a_503_to_retry_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A route without a guard of its own, on a full disk: 503 with Retry-After (a client may try again; the
+    disk is the operator's to free), one WARNING line without a traceback, not a 500 with one."""
+    import sqlite3
+
+    from aiohttp import web
+
+    async def full(request: web.Request) -> web.Response:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    server = WebServer(ServerSettings(WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=0), HealthCheck())  # type: ignore[call-arg]
+    server.app.router.add_get("/full", full)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"{server.local_url}/full") as response:
+            assert (response.status, response.headers["Retry-After"]) == (503, "60")
+            assert await response.json() == {"error": "temporarily unavailable; retry later"}
+    finally:
+        await server.stop()
+    [line] = [r for r in caplog.records if r.name == "bot.http.server"]
+    assert (line.levelno, line.exc_info) == (logging.WARNING, None)
+    assert line.getMessage() == (
+        "http handler unavailable method=GET path=/full fault='OperationalError: database or disk is full'"
+    )
