@@ -20,6 +20,10 @@ class ChannelKind(StrEnum):
     DIGEST = "digest"
 
 
+class EveryoneCannotBeStaff(ValueError):
+    """The server's ``@everyone`` role (its id is the server's own) as a staff role: every member could spend."""
+
+
 class GuildConfig:
     """Small repository over the ``guild_config`` key/value table with typed accessors and env defaults."""
 
@@ -61,7 +65,10 @@ class GuildConfig:
         extra = frozenset(int(v) for v in json.loads(stored)) if stored else frozenset()
         return frozenset(self._settings.staff.staff_role_ids) | extra
 
-    async def add_staff_role(self, role_id: int, *, updated_by: int | None) -> None:
+    async def add_staff_role(self, role_id: int, *, guild_id: int | None, updated_by: int | None) -> None:
+        """Make ``role_id`` a staff role; :class:`EveryoneCannotBeStaff` for the server's ``@everyone``."""
+        if role_id == guild_id:
+            raise EveryoneCannotBeStaff(role_id)
         stored = await self._get("staff.role_ids")
         roles = set(json.loads(stored)) if stored else set()
         roles.add(role_id)

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import ResellerBot
+from bot.guild_config import EveryoneCannotBeStaff
 from bot.i18n import from_discord, t
 from bot.staff import inputs, rendering
 from bot.staff.permissions import server_manager_only
@@ -23,13 +24,14 @@ Interaction = discord.Interaction[Any]
 async def staff_role(interaction: Interaction, role: discord.Role, remove: bool = False) -> None:
     config = cast(ResellerBot, interaction.client).guild_config
     locale = from_discord(interaction.locale)
-    if role.is_default() and not remove:  # @everyone: every member would be staff, and could spend
+    try:
+        if remove:
+            await config.remove_staff_role(role.id, updated_by=interaction.user.id)
+        else:
+            await config.add_staff_role(role.id, guild_id=interaction.guild_id, updated_by=interaction.user.id)
+    except EveryoneCannotBeStaff:
         await interaction.response.send_message(t(locale, "setup.staff_role.everyone"), ephemeral=True)
         return
-    if remove:
-        await config.remove_staff_role(role.id, updated_by=interaction.user.id)
-    else:
-        await config.add_staff_role(role.id, updated_by=interaction.user.id)
     roles = sorted(await config.staff_role_ids())
     listed = ", ".join(f"<@&{r}>" for r in roles) or t(locale, "setup.staff_role.none")
     message = "setup.staff_role.removed" if remove else "setup.staff_role.added"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.guild_config import ChannelKind
+from bot.guild_config import ChannelKind, EveryoneCannotBeStaff
 from bot.market.client import MarketClient
 from bot.market.journal import Operation, OperationStatus
 from bot.market.models import Product
@@ -52,8 +52,11 @@ async def test_staff_rule(services: Services) -> None:
     assert not is_staff_subject(StaffSubject(1, frozenset({5}), manage_guild=False), [6])
     assert await is_staff(ALICE, services.config)  # role from STAFF_ROLE_IDS
     assert not await is_staff(MALLORY, services.config)
-    await services.config.add_staff_role(777, updated_by=1)  # /setup staff-role
+    await services.config.add_staff_role(777, guild_id=100, updated_by=1)  # /setup staff-role
     assert await is_staff(StaffSubject(9, frozenset({777}), manage_guild=False), services.config)
+    with pytest.raises(EveryoneCannotBeStaff):  # @everyone's id is the server's: every member would be staff
+        await services.config.add_staff_role(100, guild_id=100, updated_by=1)
+    assert not await is_staff(StaffSubject(9, frozenset({100}), manage_guild=False), services.config)
 
 
 # ---------------------------------------------------------------- inputs
