@@ -199,7 +199,7 @@ def limiter() -> RateLimiter:
 
 
 def pages_app(
-    orders: OrderService, limiter: RateLimiter, *, middlewares: Sequence[Middleware] = (), **options: Any
+    orders: OrderService, limiter: RateLimiter | None, *, middlewares: Sequence[Middleware] = (), **options: Any
 ) -> tuple[web.Application, CheckoutPages]:
     """The checkout pages on an application of their own with the language switcher, as bot/http/server.py
     serves them; ``options`` go to :class:`CheckoutPages` (``support_url``, ``public_base_url``)."""

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.i18n import t
 from bot.market.simulator.runner import RunningSimulator
 from bot.orders.models import OrderState
 from bot.orders.prechecks import BlockReason
@@ -539,6 +540,10 @@ async def test_choosing_between_two_methods(
     assert 'value="cryptopay"' in html
     assert "Manual payment — <strong>20.00 EUR</strong>" in html
     assert "Crypto Pay — <strong>19.00 EUR</strong>" in html
+    assert re.findall(r'name="method" value="(\w+)" checked', html) == []  # no method chosen yet: none selected
+    assert 'class="problem"' not in html  # nothing could go wrong before a method is chosen
+    russian = await (await checkout.get(f"/orders/{order_id}", headers={"Accept-Language": "ru"})).text()
+    assert "Оплата вручную — <strong>20,00\N{NO-BREAK SPACE}EUR</strong>" in russian  # labels and prices in Russian
     assert "I have paid" not in html
     response = await checkout.post(
         f"/orders/{order_id}/method",
@@ -556,6 +561,7 @@ async def test_choosing_between_two_methods(
     page = await (await checkout.get(f"/orders/{order_id}")).text()
     assert "I have paid" in page
     assert "Prefer another way to pay?" in page
+    assert re.findall(r'name="method" value="(\w+)" checked', page) == ["manual"]  # the order's own method
     await orders.cancel(order_id, "staff:1", "test")
     assert provider.cancelled == []  # manual was the chosen method: Crypto Pay had nothing to withdraw
     other, _ = await open_order(checkout, orders, email="c@example.com")
@@ -606,6 +612,9 @@ async def test_a_withdrawn_manual_method_says_so_in_plain_words(
             None,
         )
     ]
+    russian = await (await checkout.get(f"/orders/{order_id}", headers={"Accept-Language": "ru"})).text()
+    assert '<p class="problem">' in russian
+    assert expected not in russian  # the refusal in the reader's language
 
 
 async def test_a_crypto_pay_refusal_shows_its_customer_text(
@@ -643,6 +652,9 @@ async def test_an_unexpected_start_failure_is_logged_with_a_reference(
         rf"payment start failed order_id={order_id} method=manual ref=([0-9a-f]{{8}})", records[0].getMessage()
     )
     assert match
+    russian = await (await checkout.get(f"/orders/{order_id}", headers={"Accept-Language": "ru"})).text()
+    reference = start_logs(caplog)[-1].getMessage().rsplit("ref=", 1)[1]
+    assert f'<p class="problem">{t("ru", "order.error.start_failed", reference=reference)}</p>' in russian
     assert (
         '<p class="problem">This payment could not be started because of a problem on our side. Please try '
         f"again later, or contact support (reference {match.group(1)}).</p>"
